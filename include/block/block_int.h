@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Block layer internals shared by the core (block.c), the jobs and the
+ * drivers (file-posix.c, raw.c, qcow2*.c).  Never included by monitor/.
+ *
+ * A node (BlockDriverState) has a driver, an optional "file" child (format
+ * drivers sit on a protocol node) and an optional "backing" child.  All I/O
+ * is synchronous pread/pwrite-style on byte offsets; the commit job runs it
+ * in a worker thread, so a node's I/O is serialised by its own mutex (held by
+ * the bdrv_* wrappers below, not by drivers).
+ */
+#ifndef BLOCK_BLOCK_INT_H
+#define BLOCK_BLOCK_INT_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct BlockDriver BlockDriver;
+typedef struct BlockDriverState BlockDriverState;
+
+/* State prepared by a driver's reopen_prepare, committed or aborted. */
+typedef struct BDRVReopenState {
+    BlockDriverState *bs;
+    bool read_only;           /* requested */
+    void *opaque;             /* driver's own prepared state */
+} BDRVReopenState;
+
+struct BlockDriver {
+    const char *format_name;  /* "file", "raw", "qcow2" */
+    size_t instance_size;     /* bs->opaque is g_malloc0'd to this size */
+    bool is_protocol;         /* opens a filename itself (file) */
+
+    /*
+     * Open: a protocol driver uses bs->filename, bs->read_only and
+     * bs->cache_direct; a format driver reads through bs->file, and sets up
+     * bs->backing itself only if the core did not (see block.c).
+     * @options are the node's remaining driver-specific options.
+     */
+    int (*bdrv_open)(BlockDriverState *bs, JsonObject *options,
+                     GError **errp);
+    void (*bdrv_close)(BlockDriverState *bs);
+
+    /* Guest-visible size in bytes. */
+    int64_t (*bdrv_getlength)(BlockDriverState *bs);
+
+    /*
+     * Read @bytes at @offset of this node's own data.  Ranges this layer does
+     * not allocate are read from bs->backing (or zeroes) by the driver.
+     */
+    int (*bdrv_pread)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, GError **errp);
+    int (*bdrv_pwrite)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf, GError **errp);
+    int (*bdrv_flush)(BlockDriverState *bs, GError **errp);
+    /* Protocol drivers: resize the file. */
+    int (*bdrv_truncate)(BlockDriverState *bs, int64_t size, GError **errp);
+
+    /*
+     * Is [offset, offset+bytes) allocated in this layer (not backing)?
+     * Returns 1 allocated / 0 not, and *pnum the length of the run with that
+     * state starting at @offset (> 0, <= bytes); -1 on error.
+     */
+    int (*bdrv_is_allocated)(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum, GError **errp);
+
+    /* Reopen read-only <-> read-write: prepare may fail, leaving bs as is. */
+    int (*bdrv_reopen_prepare)(BDRVReopenState *state, GError **errp);
+    void (*bdrv_reopen_commit)(BDRVReopenState *state);
+    void (*bdrv_reopen_abort)(BDRVReopenState *state);
+
+    /* Format drivers: rewrite the backing file name in the image header. */
+    int (*bdrv_change_backing_file)(BlockDriverState *bs,
+                                    const char *backing_file,
+                                    const char *backing_fmt, GError **errp);
+    /* Format drivers: the backing name recorded in the header, or NULL. */
+    const char *(*bdrv_get_backing_file)(BlockDriverState *bs);
+    const char *(*bdrv_get_backing_format)(BlockDriverState *bs);
+};
+
+struct BlockDriverState {
+    char *node_name;
+    const BlockDriver *drv;
+    void *opaque;             /* driver state, drv->instance_size bytes */
+    char *filename;           /* file: as given (may be /dev/fdset/N) */
+    bool read_only;
+    bool cache_direct;
+    int refcnt;               /* graph parents + users (jobs, drives) */
+    BlockDriverState *file;   /* "file" child, or NULL */
+    BlockDriverState *backing;/* "backing" child, or NULL */
+    GMutex lock;              /* serialises I/O on this node */
+    bool implicit;            /* created inline, deleted with its parent */
+};
+
+/* I/O on a node: take bs->lock and call the driver. -1 and errp on error. */
+int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
+               GError **errp);
+int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const void *buf, GError **errp);
+int bdrv_flush(BlockDriverState *bs, GError **errp);
+int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp);
+int64_t bdrv_getlength(BlockDriverState *bs);
+int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, GError **errp);
+
+extern const BlockDriver bdrv_file;
+extern const BlockDriver bdrv_raw;
+extern const BlockDriver bdrv_qcow2;
+
+#endif

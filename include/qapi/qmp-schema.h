@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The schema at run time.  scripts/qapi-gen.py reads qapi/*.json and
+ * generates the command table (qapi-commands.c, linked into the daemon,
+ * referencing the qmp_* handlers) and the introspection data
+ * (qapi-introspect.c, in libqapi) that both validates arguments and answers
+ * query-qmp-schema.
+ */
+#ifndef QAPI_QMP_SCHEMA_H
+#define QAPI_QMP_SCHEMA_H
+
+#include "qapi/qmp.h"
+
+typedef struct QmpCommandDef {
+    const char *name;          /* "add-fd" */
+    QmpCommandFunc fn;         /* qmp_add_fd */
+    const char *arg_type;      /* schema type of the arguments, or NULL */
+    bool allow_preconfig;
+    bool success_response;     /* false for commands that send no reply */
+} QmpCommandDef;
+
+/* The generated table (qapi-commands.c). */
+extern const QmpCommandDef qmp_command_table[];
+extern const guint qmp_command_table_len;
+
+/* Lookup by name; NULL when unknown. */
+const QmpCommandDef *qmp_find_command(const char *name);
+
+/*
+ * Check @args (never NULL) against the command's argument type with QEMU's
+ * messages: "Parameter 'x' is missing", "Parameter 'x' is unexpected",
+ * "Invalid parameter type for 'x', expected: integer", nested names as
+ * "cache.direct".  May fill in nothing; never changes @args.
+ */
+bool qmp_validate_args(const QmpCommandDef *cmd, JsonObject *args,
+                       GError **errp);
+
+/* Does event @name exist in the schema? (for debug assertions) */
+bool qmp_schema_has_event(const char *name);
+
+/* A new node with the whole introspection list, for query-qmp-schema. */
+JsonNode *qmp_schema_introspection(void);
+
+#endif
