@@ -34,8 +34,11 @@ struct BlockDriver {
 
     /*
      * Open: a protocol driver uses bs->filename, bs->read_only and
-     * bs->cache_direct; a format driver reads through bs->file, and sets up
-     * bs->backing itself only if the core did not (see block.c).
+     * bs->cache_direct; a format driver reads its header through bs->file
+     * (already open).  The core resolves the backing child after a
+     * successful open (explicit reference, null, or the name the header
+     * gives, from bdrv_get_backing_file) and sets bs->backing; a format
+     * driver reads unallocated ranges from bs->backing when it is set.
      * @options are the node's remaining driver-specific options.
      */
     int (*bdrv_open)(BlockDriverState *bs, JsonObject *options,
