@@ -22,7 +22,8 @@ typedef struct QTestConn QTestConn;   /* one monitor connection */
  * Start the daemon with @n_monitors QMP sockets and @extra_args (split like
  * a shell would; NULL for none).  @inherit maps child fd numbers to the
  * test's fds: inherit[2*i] is the number in the child, inherit[2*i+1] the
- * test's fd (for -add-fd fd=N).  Waits until every socket accepts.
+ * test's fd (for -add-fd fd=N); @n_inherit counts pairs.  Waits until every
+ * socket accepts.
  */
 QTestState *qtest_spawn_full(const char *extra_args, guint n_monitors,
                              const int *inherit, guint n_inherit);
@@ -101,6 +102,17 @@ const char *qtest_fd_mode(QTestState *s, int fd);
  * of).  Uses @c for query-fdsets.
  */
 void qtest_assert_fds_match_registry(QTestState *s, QTestConn *c, guint extra);
+
+/* Bits of /proc/PID/fdinfo/@fd "flags:" (O_ACCMODE, O_DIRECT...), -1 if
+ * not open. */
+int qtest_fd_flags(QTestState *s, int fd);
+
+/* The daemon's stderr so far (new string). */
+char *qtest_stderr_text(QTestState *s);
+
+/* Wait for the daemon to exit on its own (after a quit the test sent):
+ * its exit status (128+signal when killed), -1 on timeout (-1: 10 s). */
+int qtest_wait_exit(QTestState *s, int timeout_ms);
 
 /* Send quit and reap: returns the exit status.  Frees @s and its conns. */
 int qtest_quit(QTestState *s);
