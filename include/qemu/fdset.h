@@ -66,6 +66,10 @@ typedef struct FdSetEvent {
 typedef void (*FdSetListener)(const FdSetEvent *ev, void *opaque);
 void fdset_add_listener(FdSetListener fn, void *opaque);
 
+/* Unregister a listener added with the same @fn and @opaque (not from a
+ * listener callback). */
+void fdset_remove_listener(FdSetListener fn, void *opaque);
+
 /* Snapshot of one member, for queries. */
 typedef struct FdSetMemberInfo {
     int fd;
