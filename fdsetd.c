@@ -1,1 +1,424 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fdsetd: holds file descriptors passed by a manager over QMP in numbered
+ * fdsets and serves /dev/fdset/N opens from them.
+ *
+ * Start-up order: fd limit, registry, audit trail, -add-fd (before anything
+ * can open /dev/fdset/N), monitor sockets, --blockdev, daemonize, sandbox,
+ * then serve.  Only main() exits.
+ */
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/block.h"
+#include "monitor/monitor.h"
+#include "qemu/audit.h"
+#include "qemu/error.h"
+#include "qemu/fdset-cmdline.h"
+#include "qemu/fdset.h"
+#include "qemu/osdep.h"
+#include "qemu/sandbox.h"
+
+typedef struct Options {
+    GPtrArray *qmp;           /* -qmp specs */
+    GPtrArray *chardevs;
+    GPtrArray *monitors;
+    GPtrArray *add_fds;       /* pairs: option as typed, value */
+    GPtrArray *blockdevs;
+    char *pidfile;
+    char *audit;
+    bool daemonize;
+    bool persistent_fds;
+    bool sandbox;
+    FdSetLimits fdset_limits;
+    MonitorLimits monitor_limits;
+} Options;
+
+static const char *prog_name = "fdsetd";
+
+static void G_GNUC_NORETURN die(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", prog_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void usage(void)
+{
+    printf(
+        "Usage: %s [options]\n"
+        "\n"
+        "Holds file descriptors passed over QMP (add-fd) in fdsets and\n"
+        "serves /dev/fdset/N opens from them.\n"
+        "\n"
+        "  -qmp, --qmp unix:PATH,server=on,wait=off[,mode=0600]"
+        "[,peer-uid=UID[:UID...]]\n"
+        "                        QMP monitor on a unix socket (repeatable)\n"
+        "  --chardev socket,id=ID,path=PATH,server=on,wait=off\n"
+        "  --monitor chardev=ID  the same, qemu-storage-daemon style\n"
+        "  -add-fd, --add-fd fd=FD,set=SET[,opaque=STR]\n"
+        "                        put inherited fd FD into fdset SET\n"
+        "  --blockdev JSON|KEY=VAL,...  create a block node at start-up\n"
+        "  --persistent-fds      add-fd members outlive their connection\n"
+        "                        (QEMU 9.1 behaviour; default: reaped on\n"
+        "                        disconnect unless in use or persistent)\n"
+        "  --strict-same-file    refuse a member that is another file than\n"
+        "                        the rest of its set\n"
+        "  --sandbox on|off      after start-up, forbid opening any path\n"
+        "  --audit PATH|-        audit trail of every fd add/remove/dup/\n"
+        "                        release/free ('-' = stderr)\n"
+        "  --max-sets N, --max-fds-per-set N, --max-fds-total N,\n"
+        "  --max-fds-per-message N, --max-message-size BYTES,\n"
+        "  --max-json-depth N, --max-connections N   limits\n"
+        "  --daemonize           detach once ready\n"
+        "  --pidfile PATH        write the daemon's pid\n"
+        "  -V, --version         print the version\n"
+        "  -h, --help            this help\n",
+        prog_name);
+}
+
+/* A numeric limit option: positive, fits in guint. */
+static guint parse_limit(const char *opt, const char *value)
+{
+    guint64 v;
+
+    if (!g_ascii_string_to_unsigned(value, 10, 1, G_MAXUINT, &v, NULL)) {
+        die("%s: '%s' is not a positive number", opt, value);
+    }
+    return v;
+}
+
+/* Does @arg name option @name as -name, --name or --name=...? */
+static bool opt_is(const char *arg, const char *name, const char **inline_val)
+{
+    const char *p = arg;
+
+    *inline_val = NULL;
+    if (p[0] != '-') {
+        return false;
+    }
+    p += p[1] == '-' ? 2 : 1;
+    size_t n = strlen(name);
+    if (strncmp(p, name, n) != 0) {
+        return false;
+    }
+    if (p[n] == '=') {
+        *inline_val = p + n + 1;
+        return true;
+    }
+    return p[n] == '\0';
+}
+
+static const char *opt_value(int argc, char **argv, int *i,
+                             const char *inline_val)
+{
+    if (inline_val) {
+        return inline_val;
+    }
+    if (*i + 1 >= argc) {
+        die("option '%s' needs a value", argv[*i]);
+    }
+    return argv[++*i];
+}
+
+static bool parse_limit_option(const char *name, const char *value,
+                               Options *o)
+{
+    if (!strcmp(name, "max-sets")) {
+        o->fdset_limits.max_sets = parse_limit(name, value);
+    } else if (!strcmp(name, "max-fds-per-set")) {
+        o->fdset_limits.max_fds_per_set = parse_limit(name, value);
+    } else if (!strcmp(name, "max-fds-total")) {
+        o->fdset_limits.max_fds_total = parse_limit(name, value);
+    } else if (!strcmp(name, "max-fds-per-message")) {
+        o->monitor_limits.max_fds_per_message = MIN(parse_limit(name, value),
+                                                    253);
+    } else if (!strcmp(name, "max-message-size")) {
+        o->monitor_limits.max_message_size = parse_limit(name, value);
+    } else if (!strcmp(name, "max-json-depth")) {
+        o->monitor_limits.max_json_depth = parse_limit(name, value);
+    } else if (!strcmp(name, "max-connections")) {
+        o->monitor_limits.max_connections = parse_limit(name, value);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static const char *const limit_names[] = {
+    "max-sets", "max-fds-per-set", "max-fds-total", "max-fds-per-message",
+    "max-message-size", "max-json-depth", "max-connections", NULL
+};
+
+/* Options that take a value, and the list each one appends to. */
+static GPtrArray *list_for(Options *o, const char *arg, const char **val)
+{
+    if (opt_is(arg, "qmp", val)) {
+        return o->qmp;
+    }
+    if (opt_is(arg, "chardev", val)) {
+        return o->chardevs;
+    }
+    if (opt_is(arg, "monitor", val)) {
+        return o->monitors;
+    }
+    if (opt_is(arg, "blockdev", val)) {
+        return o->blockdevs;
+    }
+    return NULL;
+}
+
+static bool parse_one(Options *o, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i], *val;
+    GPtrArray *list = list_for(o, arg, &val);
+
+    if (list) {
+        g_ptr_array_add(list, (char *)opt_value(argc, argv, i, val));
+    } else if (opt_is(arg, "add-fd", &val)) {
+        g_ptr_array_add(o->add_fds, (char *)arg);
+        g_ptr_array_add(o->add_fds, (char *)opt_value(argc, argv, i, val));
+    } else if (opt_is(arg, "pidfile", &val)) {
+        o->pidfile = g_strdup(opt_value(argc, argv, i, val));
+    } else if (opt_is(arg, "audit", &val)) {
+        o->audit = g_strdup(opt_value(argc, argv, i, val));
+    } else if (opt_is(arg, "sandbox", &val)) {
+        const char *v = opt_value(argc, argv, i, val);
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+            die("--sandbox: expected 'on' or 'off', not '%s'", v);
+        }
+        o->sandbox = !strcmp(v, "on");
+    } else if (opt_is(arg, "daemonize", &val)) {
+        o->daemonize = true;
+    } else if (opt_is(arg, "persistent-fds", &val)) {
+        o->persistent_fds = true;
+    } else if (opt_is(arg, "strict-same-file", &val)) {
+        o->fdset_limits.strict_same_file = true;
+    } else {
+        for (guint k = 0; limit_names[k]; k++) {
+            if (opt_is(arg, limit_names[k], &val)) {
+                return parse_limit_option(limit_names[k],
+                                          opt_value(argc, argv, i, val), o);
+            }
+        }
+        return false;
+    }
+    return true;
+}
+
+static void parse_args(Options *o, int argc, char **argv)
+{
+    const char *val;
+
+    for (int i = 1; i < argc; i++) {
+        if (opt_is(argv[i], "h", &val) || opt_is(argv[i], "help", &val)) {
+            usage();
+            exit(0);
+        }
+        if (opt_is(argv[i], "V", &val) || opt_is(argv[i], "version", &val)) {
+            printf("fdsetd %s (QMP as QEMU 7.2)\n", FDSETD_VERSION);
+            exit(0);
+        }
+        if (!parse_one(o, argc, argv, &i)) {
+            die("unknown option '%s' (try --help)", argv[i]);
+        }
+    }
+    if (!o->qmp->len && !o->monitors->len) {
+        die("no monitor: give at least one "
+            "--qmp unix:PATH,server=on,wait=off");
+    }
+}
+
+/* fdsetd holds many fds by design: use all the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void take_cmdline_fds(Options *o)
+{
+    for (guint i = 0; i < o->add_fds->len; i += 2) {
+        const char *opt = g_ptr_array_index(o->add_fds, i);
+        const char *val = g_ptr_array_index(o->add_fds, i + 1);
+        g_autoptr(GError) err = NULL;
+        /* "--add-fd=x" was typed as one word: show the option name alone. */
+        g_autofree char *name = g_strndup(opt, strcspn(opt, "="));
+
+        if (!fdset_cmdline_add_fd(name, val, &err)) {
+            die("%s %s: %s", name, val, err->message);
+        }
+    }
+    fdset_cmdline_close_originals();
+}
+
+static void open_monitors(Options *o)
+{
+    g_autoptr(GError) err = NULL;
+
+    for (guint i = 0; i < o->qmp->len; i++) {
+        if (!monitor_add_qmp(g_ptr_array_index(o->qmp, i), &err)) {
+            die("-qmp %s: %s", (char *)g_ptr_array_index(o->qmp, i),
+                err->message);
+        }
+    }
+    for (guint i = 0; i < o->chardevs->len; i++) {
+        if (!monitor_add_chardev(g_ptr_array_index(o->chardevs, i), &err)) {
+            die("--chardev: %s", err->message);
+        }
+    }
+    for (guint i = 0; i < o->monitors->len; i++) {
+        if (!monitor_add_monitor(g_ptr_array_index(o->monitors, i), &err)) {
+            die("--monitor: %s", err->message);
+        }
+    }
+}
+
+static void create_blockdevs(Options *o)
+{
+    g_autoptr(GError) err = NULL;
+
+    for (guint i = 0; i < o->blockdevs->len; i++) {
+        if (!bdrv_cmdline_blockdev(g_ptr_array_index(o->blockdevs, i),
+                                   &err)) {
+            die("--blockdev: %s", err->message);
+        }
+    }
+}
+
+static void write_pidfile(const char *path)
+{
+    g_autofree char *text = g_strdup_printf("%d\n", (int)getpid());
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_set_contents(path, text, -1, &err)) {
+        die("--pidfile: %s", err->message);
+    }
+}
+
+/* Detach: the parent exits once the child is ready (sockets bound). */
+static void daemonize(void)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        die("fork: %s", g_strerror(errno));
+    }
+    if (pid > 0) {
+        _exit(0);
+    }
+    setsid();
+    if (freopen("/dev/null", "r", stdin) == NULL ||
+        freopen("/dev/null", "w", stdout) == NULL) {
+        die("cannot redirect stdio: %s", g_strerror(errno));
+    }
+}
+
+static gboolean on_signal(gpointer data)
+{
+    monitor_request_shutdown("host-signal");
+    return G_SOURCE_CONTINUE;
+}
+
+static void options_init(Options *o)
+{
+    o->qmp = g_ptr_array_new();
+    o->chardevs = g_ptr_array_new();
+    o->monitors = g_ptr_array_new();
+    o->add_fds = g_ptr_array_new();
+    o->blockdevs = g_ptr_array_new();
+    fdset_get_limits(&o->fdset_limits);
+    monitor_default_limits(&o->monitor_limits);
+}
+
+static void options_free(Options *o)
+{
+    g_ptr_array_unref(o->qmp);
+    g_ptr_array_unref(o->chardevs);
+    g_ptr_array_unref(o->monitors);
+    g_ptr_array_unref(o->add_fds);
+    g_ptr_array_unref(o->blockdevs);
+    g_free(o->pidfile);
+    g_free(o->audit);
+}
+
+static void start_audit(const char *path)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (path && !audit_open(path, &err)) {
+        die("--audit: %s", err->message);
+    }
+}
+
+static void enter_sandbox(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!sandbox_enter(&err)) {
+        die("--sandbox: %s", err->message);
+    }
+    g_message("sandbox: %s", sandbox_describe());
+}
+
+int main(int argc, char **argv)
+{
+    Options o = { 0 };
+
+    prog_name = g_path_get_basename(argv[0]);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    fdset_init();
+    options_init(&o);
+    parse_args(&o, argc, argv);
+    fdset_set_limits(&o.fdset_limits);
+    start_audit(o.audit);
+    take_cmdline_fds(&o);
+    monitor_init(&o.monitor_limits, o.persistent_fds);
+    open_monitors(&o);
+    bdrv_init();
+    create_blockdevs(&o);
+    if (o.daemonize) {
+        daemonize();
+    }
+    if (o.pidfile) {
+        write_pidfile(o.pidfile);
+    }
+    g_unix_signal_add(SIGTERM, on_signal, NULL);
+    g_unix_signal_add(SIGINT, on_signal, NULL);
+    g_unix_signal_add(SIGHUP, on_signal, NULL);
+    monitor_start();
+    if (o.sandbox) {
+        enter_sandbox();
+    }
+    while (!monitor_quit_requested()) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    monitor_cleanup();
+    bdrv_close_all();
+    fdset_shutdown();
+    audit_close();
+    if (o.pidfile) {
+        unlink(o.pidfile);
+    }
+    options_free(&o);
+    return 0;
+}

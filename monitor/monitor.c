@@ -1,1 +1,856 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The QMP server's transport: listening unix sockets, connections, reading
+ * with SCM_RIGHTS, splitting the stream into messages, and output with
+ * back-pressure.  One epoll set, watched by a single GLib source, so the
+ * cost of a wake-up does not grow with the number of idle connections.
+ */
+#include "monitor-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "qemu/error.h"
+#include "qemu/fdset.h"
+#include "qemu/keyval.h"
+#include "qemu/osdep.h"
+
+#define READ_CHUNK 65536
+#define READS_PER_WAKEUP 16
+/* Above this much unsent output, stop reading the client's input. */
+#define OUTPUT_PAUSE_THRESHOLD (256 * 1024)
+#define SCM_MAX_FDS 253
+
+struct MonitorServer {
+    char *id;                 /* chardev id, or NULL for -qmp */
+    char *path;
+    int listen_fd;            /* owned */
+    mode_t mode;
+    GArray *peer_uids;        /* uid_t allowed; empty: anyone */
+    bool is_monitor;          /* has a QMP monitor attached */
+};
+
+MonitorLimits monitor_limits;
+bool monitor_persistent_default;
+
+static GPtrArray *servers;    /* MonitorServer*, owned */
+static GHashTable *conns;     /* MonitorConn* set, owned */
+static GPtrArray *graveyard;  /* closed connections to free */
+static int epoll_fd = -1;
+static guint epoll_watch;
+static int reserve_fd = -1;   /* given up to refuse a client at EMFILE */
+static uint64_t next_owner = 1;
+static bool quit_requested;
+
+static void conn_close(MonitorConn *conn);
+static void conn_update_interest(MonitorConn *conn);
+
+void monitor_default_limits(MonitorLimits *out)
+{
+    out->max_fds_per_message = SCM_MAX_FDS;
+    out->max_message_size = 1024 * 1024;
+    out->max_json_depth = 64;
+    out->max_connections = 2048;
+    out->max_output_backlog = 16 * 1024 * 1024;
+}
+
+void monitor_get_limits(MonitorLimits *out)
+{
+    *out = monitor_limits;
+}
+
+bool monitor_quit_requested(void)
+{
+    return quit_requested;
+}
+
+/* ---- sockets ----------------------------------------------------------- */
+
+static void server_free(MonitorServer *srv)
+{
+    qemu_close_fd_quietly(srv->listen_fd);
+    g_array_unref(srv->peer_uids);
+    g_free(srv->id);
+    g_free(srv->path);
+    g_free(srv);
+}
+
+/* Remove a stale socket at @path; refuse to replace anything else. */
+static bool clear_socket_path(const char *path, GError **errp)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT) {
+            return true;
+        }
+        error_setg_errno(errp, errno, "Failed to stat socket path '%s'", path);
+        return false;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        error_setg(errp, "'%s' exists and is not a socket; not replacing it",
+                   path);
+        return false;
+    }
+    if (unlink(path) < 0) {
+        error_setg_errno(errp, errno, "Failed to unlink socket '%s'", path);
+        return false;
+    }
+    return true;
+}
+
+static bool server_bind(MonitorServer *srv, GError **errp)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    QEMU_AUTO_RAW_FD int fd = -1;
+    mode_t old_umask;
+    int ret;
+
+    if (strlen(srv->path) >= sizeof(addr.sun_path)) {
+        error_setg(errp, "UNIX socket path '%s' is too long", srv->path);
+        return false;
+    }
+    strcpy(addr.sun_path, srv->path);
+    if (!clear_socket_path(srv->path, errp)) {
+        return false;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "Failed to create socket");
+        return false;
+    }
+    /* No moment where the socket is reachable with looser permissions. */
+    old_umask = umask(0777 & ~srv->mode);
+    ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    umask(old_umask);
+    if (ret < 0) {
+        error_setg_errno(errp, errno, "Failed to bind socket to %s",
+                         srv->path);
+        return false;
+    }
+    if (chmod(srv->path, srv->mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+        error_setg_errno(errp, errno, "Failed to set up socket %s",
+                         srv->path);
+        unlink(srv->path);
+        return false;
+    }
+    srv->listen_fd = g_steal_fd(&fd);
+    return true;
+}
+
+static bool parse_peer_uids(MonitorServer *srv, const char *list,
+                            GError **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(list, ":", -1);
+
+    for (guint i = 0; parts[i]; i++) {
+        guint64 uid;
+
+        if (!g_ascii_string_to_unsigned(parts[i], 10, 0, G_MAXUINT32 - 1,
+                                        &uid, NULL)) {
+            error_setg(errp, "Invalid uid '%s' in peer-uid", parts[i]);
+            return false;
+        }
+        uid_t u = uid;
+        g_array_append_val(srv->peer_uids, u);
+    }
+    return true;
+}
+
+static bool parse_mode(const char *text, mode_t *mode, GError **errp)
+{
+    guint64 v;
+
+    if (!g_ascii_string_to_unsigned(text, 8, 0, 0777, &v, NULL)) {
+        error_setg(errp, "Invalid socket mode '%s' (octal, e.g. 0600)", text);
+        return false;
+    }
+    *mode = v;
+    return true;
+}
+
+/*
+ * Common socket options of -qmp and --chardev: server=on wait=off, the
+ * permissions of the socket file and the peers allowed.
+ */
+static bool server_apply_options(MonitorServer *srv, Keyval *kv,
+                                 GError **errp)
+{
+    const char *mode = keyval_get(kv, "mode");
+    const char *uids = keyval_get(kv, "peer-uid");
+    bool server, wait;
+
+    if (!keyval_get_bool(kv, "server", false, &server, errp) ||
+        !keyval_get_bool(kv, "wait", true, &wait, errp)) {
+        return false;
+    }
+    if (!server) {
+        error_setg(errp, "'%s': only server=on sockets are supported",
+                   srv->path);
+        return false;
+    }
+    if (wait) {
+        error_setg(errp, "'%s': wait=on is not supported, use wait=off",
+                   srv->path);
+        return false;
+    }
+    if (mode && !parse_mode(mode, &srv->mode, errp)) {
+        return false;
+    }
+    return !uids || parse_peer_uids(srv, uids, errp);
+}
+
+static Keyval *parse_options(const char *spec, const char *implied,
+                             const KeyvalDesc *keys, GError **errp);
+
+static MonitorServer *server_new(const char *id, const char *path)
+{
+    MonitorServer *srv = g_new0(MonitorServer, 1);
+
+    srv->id = g_strdup(id);
+    srv->path = g_strdup(path);
+    srv->listen_fd = -1;
+    srv->mode = 0600;
+    srv->peer_uids = g_array_new(FALSE, FALSE, sizeof(uid_t));
+    return srv;
+}
+
+static const KeyvalDesc qmp_keys[] = {
+    { "path", KEYVAL_STRING }, { "server", KEYVAL_BOOL },
+    { "wait", KEYVAL_BOOL }, { "mode", KEYVAL_STRING },
+    { "peer-uid", KEYVAL_STRING }, { NULL }
+};
+
+bool monitor_add_qmp(const char *spec, GError **errp)
+{
+    g_autoptr(Keyval) kv = NULL;
+    const char *path;
+    MonitorServer *srv;
+
+    if (!g_str_has_prefix(spec, "unix:")) {
+        error_setg(errp, "'%s': only unix:PATH QMP sockets are supported",
+                   spec);
+        return false;
+    }
+    kv = parse_options(spec + strlen("unix:"), "path", qmp_keys,
+                       errp);
+    if (!kv) {
+        return false;
+    }
+    path = keyval_get(kv, "path");
+    if (!path || !*path) {
+        error_setg(errp, "'%s': a socket path is required", spec);
+        return false;
+    }
+    srv = server_new(NULL, path);
+    srv->is_monitor = true;
+    if (!server_apply_options(srv, kv, errp) || !server_bind(srv, errp)) {
+        server_free(srv);
+        return false;
+    }
+    g_ptr_array_add(servers, srv);
+    return true;
+}
+
+static const KeyvalDesc chardev_keys[] = {
+    { "backend", KEYVAL_STRING }, { "id", KEYVAL_STRING },
+    { "path", KEYVAL_STRING }, { "server", KEYVAL_BOOL },
+    { "wait", KEYVAL_BOOL }, { "mode", KEYVAL_STRING },
+    { "peer-uid", KEYVAL_STRING }, { NULL }
+};
+
+bool monitor_add_chardev(const char *spec, GError **errp)
+{
+    g_autoptr(Keyval) kv = parse_options(spec, "backend", chardev_keys,
+                                             errp);
+    const char *backend, *id, *path;
+    MonitorServer *srv;
+
+    if (!kv) {
+        return false;
+    }
+    backend = keyval_get(kv, "backend");
+    id = keyval_get(kv, "id");
+    path = keyval_get(kv, "path");
+    if (g_strcmp0(backend, "socket") != 0) {
+        error_setg(errp, "chardev backend '%s' is not supported "
+                   "(only socket)", backend ? backend : "");
+        return false;
+    }
+    if (!id || !path) {
+        error_setg(errp, "chardev: 'id' and 'path' are required");
+        return false;
+    }
+    for (guint i = 0; i < servers->len; i++) {
+        MonitorServer *other = g_ptr_array_index(servers, i);
+        if (g_strcmp0(other->id, id) == 0) {
+            error_setg(errp, "Duplicate chardev ID '%s'", id);
+            return false;
+        }
+    }
+    srv = server_new(id, path);
+    if (!server_apply_options(srv, kv, errp) || !server_bind(srv, errp)) {
+        server_free(srv);
+        return false;
+    }
+    g_ptr_array_add(servers, srv);
+    return true;
+}
+
+static const KeyvalDesc monitor_keys[] = {
+    { "chardev", KEYVAL_STRING }, { "mode", KEYVAL_STRING },
+    { "id", KEYVAL_STRING }, { NULL }
+};
+
+/* Parse and check an option string against @keys. */
+static Keyval *parse_options(const char *spec, const char *implied,
+                             const KeyvalDesc *keys, GError **errp)
+{
+    g_autoptr(Keyval) kv = keyval_parse(spec, implied);
+
+    if (!keyval_validate(kv, keys, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&kv);
+}
+
+bool monitor_add_monitor(const char *spec, GError **errp)
+{
+    g_autoptr(Keyval) kv = parse_options(spec, "chardev", monitor_keys,
+                                             errp);
+    const char *chardev, *mode;
+
+    if (!kv) {
+        return false;
+    }
+    chardev = keyval_get(kv, "chardev");
+    mode = keyval_get(kv, "mode");
+    if (mode && strcmp(mode, "control") != 0) {
+        error_setg(errp, "monitor mode '%s' is not supported (only control)",
+                   mode);
+        return false;
+    }
+    for (guint i = 0; chardev && i < servers->len; i++) {
+        MonitorServer *srv = g_ptr_array_index(servers, i);
+        if (g_strcmp0(srv->id, chardev) == 0) {
+            srv->is_monitor = true;
+            return true;
+        }
+    }
+    error_setg(errp, "chardev '%s' not found", chardev ? chardev : "");
+    return false;
+}
+
+/* ---- epoll ------------------------------------------------------------- */
+
+/* Servers are tagged with the low pointer bit in epoll data. */
+static void *server_tag(MonitorServer *srv)
+{
+    return (void *)((uintptr_t)srv | 1);
+}
+
+static void epoll_set(int fd, uint32_t events, void *ptr, int op)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = ptr };
+
+    if (epoll_ctl(epoll_fd, op, fd, &ev) < 0 && op != EPOLL_CTL_DEL) {
+        g_warning("epoll_ctl(%d) failed: %s", fd, g_strerror(errno));
+    }
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static bool peer_allowed(MonitorServer *srv, int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+
+    if (!srv->peer_uids->len) {
+        return true;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        return false;
+    }
+    for (guint i = 0; i < srv->peer_uids->len; i++) {
+        if (g_array_index(srv->peer_uids, uid_t, i) == cred.uid) {
+            return true;
+        }
+    }
+    g_message("refused a connection on %s from uid %u (pid %d)",
+              srv->path, (unsigned)cred.uid, (int)cred.pid);
+    return false;
+}
+
+/* Tell a client we will not serve it, best effort, and close it. */
+static void refuse_client(int fd, const char *why)
+{
+    g_autofree char *msg = g_strdup_printf(
+        "{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}}\r\n",
+        why);
+
+    (void)!send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+    qemu_close_fd_quietly(fd);
+}
+
+static void conn_new(MonitorServer *srv, int fd)
+{
+    MonitorConn *conn = g_new0(MonitorConn, 1);
+
+    conn->fd = fd; /* the connection owns the accepted fd from here */
+    conn->owner = next_owner++;
+    conn->server = srv;
+    json_stream_init(&conn->stream, monitor_limits.max_message_size,
+                     monitor_limits.max_json_depth);
+    conn->pending_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    conn->out = g_string_sized_new(512);
+    conn->named_fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            NULL);
+    g_hash_table_add(conns, conn);
+    conn->epoll_events = EPOLLIN;
+    epoll_set(fd, EPOLLIN, conn, EPOLL_CTL_ADD);
+    monitor_qmp_greet(conn);
+}
+
+/*
+ * Out of fds at accept: give up the reserve fd for a moment so the client
+ * hears why, instead of hanging in the backlog while we spin.
+ */
+static void accept_at_fd_exhaustion(MonitorServer *srv)
+{
+    int fd;
+
+    qemu_close_fd_quietly(reserve_fd);
+    reserve_fd = -1;
+    fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+        refuse_client(fd, "fdsetd is out of file descriptors "
+                      "(Too many open files); connection refused");
+    }
+    reserve_fd = fcntl(srv->listen_fd, F_DUPFD_CLOEXEC, 0);
+    g_warning("out of file descriptors: refused a connection on %s",
+              srv->path);
+}
+
+static void server_accept(MonitorServer *srv)
+{
+    for (;;) {
+        int fd = accept4(srv->listen_fd, NULL, NULL,
+                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                accept_at_fd_exhaustion(srv);
+                continue;
+            }
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                g_warning("accept on %s: %s", srv->path, g_strerror(errno));
+            }
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            return;
+        }
+        if (!peer_allowed(srv, fd)) {
+            qemu_close_fd_quietly(fd);
+        } else if (g_hash_table_size(conns) >=
+                   monitor_limits.max_connections) {
+            g_autofree char *why = g_strdup_printf(
+                "Too many connections (limit %u); connection refused",
+                monitor_limits.max_connections);
+            refuse_client(fd, why);
+        } else {
+            conn_new(srv, fd);
+        }
+    }
+}
+
+static void close_fd_array(GArray *fds)
+{
+    for (guint i = 0; i < fds->len; i++) {
+        qemu_close_fd_quietly(g_array_index(fds, int, i));
+    }
+    g_array_set_size(fds, 0);
+}
+
+/* Close now; the memory goes at the end of this dispatch round. */
+static void conn_close(MonitorConn *conn)
+{
+    if (conn->dead) {
+        return;
+    }
+    conn->dead = true;
+    epoll_set(conn->fd, 0, NULL, EPOLL_CTL_DEL);
+    qemu_close_fd_quietly(conn->fd);
+    conn->fd = -1;
+    close_fd_array(conn->pending_fds);
+    monitor_named_fds_close_all(conn->named_fds);
+    g_hash_table_remove(conns, conn);
+    fdset_release_owner(conn->owner);
+    g_ptr_array_add(graveyard, conn);
+}
+
+static void conn_free(gpointer p)
+{
+    MonitorConn *conn = p;
+
+    json_stream_destroy(&conn->stream);
+    g_array_unref(conn->pending_fds);
+    g_string_free(conn->out, TRUE);
+    g_hash_table_unref(conn->named_fds);
+    g_free(conn->pending_fd_error);
+    g_free(conn);
+}
+
+static void conn_update_interest(MonitorConn *conn)
+{
+    uint32_t want = 0;
+
+    if (conn->dead) {
+        return;
+    }
+    if (!conn->reading_paused && !conn->closing) {
+        want |= EPOLLIN;
+    }
+    if (conn->out->len > conn->out_off) {
+        want |= EPOLLOUT;
+    }
+    if (want != conn->epoll_events) {
+        conn->epoll_events = want;
+        epoll_set(conn->fd, want, conn, EPOLL_CTL_MOD);
+    }
+}
+
+void monitor_conn_flush(MonitorConn *conn)
+{
+    while (!conn->dead && conn->out_off < conn->out->len) {
+        ssize_t n = send(conn->fd, conn->out->str + conn->out_off,
+                         conn->out->len - conn->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN) {
+                conn_close(conn);
+                return;
+            }
+            break;
+        }
+        conn->out_off += n;
+    }
+    if (conn->out_off == conn->out->len) {
+        g_string_truncate(conn->out, 0);
+        conn->out_off = 0;
+        if (conn->closing) {
+            conn_close(conn);
+            return;
+        }
+    }
+    conn->reading_paused =
+        conn->out->len - conn->out_off > OUTPUT_PAUSE_THRESHOLD;
+    conn_update_interest(conn);
+}
+
+void monitor_conn_send(MonitorConn *conn, const char *text, size_t len)
+{
+    if (conn->dead) {
+        return;
+    }
+    if (conn->out->len - conn->out_off + len >
+        monitor_limits.max_output_backlog) {
+        /* It does not read what we send: bounded memory beats waiting. */
+        g_warning("dropping a client on %s: more than %zu bytes unread",
+                  conn->server->path, monitor_limits.max_output_backlog);
+        conn_close(conn);
+        return;
+    }
+    g_string_append_len(conn->out, text, len);
+    g_string_append(conn->out, "\r\n");
+}
+
+void monitor_broadcast_event(const char *text, size_t len)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init(&it, conns);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        MonitorConn *conn = key;
+        if (conn->negotiated && !conn->dead) {
+            monitor_conn_send(conn, text, len);
+        }
+    }
+    g_hash_table_iter_init(&it, conns);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        MonitorConn *conn = key;
+        if (conn->out->len > conn->out_off) {
+            monitor_conn_flush(conn);
+        }
+    }
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+/* The fds of one read, and the message they belong to. */
+typedef struct ReadChunk {
+    MonitorConn *conn;
+    GArray *fds;              /* fds of this read not yet given out */
+    char *fd_error;           /* fds of this read lost */
+    size_t last_nonblank;     /* SIZE_MAX: the read was all blanks */
+} ReadChunk;
+
+/* Append @from's fds to @to, closing what goes over the per-command limit. */
+static void merge_fds(MonitorConn *conn, GArray *to, GArray *from)
+{
+    for (guint i = 0; i < from->len; i++) {
+        int fd = g_array_index(from, int, i);
+        if (to->len >= monitor_limits.max_fds_per_message) {
+            qemu_close_fd_quietly(fd);
+            if (!conn->pending_fd_error) {
+                conn->pending_fd_error = g_strdup_printf(
+                    "Too many file descriptors for one command (limit %u)",
+                    monitor_limits.max_fds_per_message);
+            }
+            continue;
+        }
+        g_array_append_val(to, fd);
+    }
+    g_array_set_size(from, 0);
+}
+
+/*
+ * fds travel with the command whose bytes they arrived with: the message
+ * holding the last non-blank byte of their read.  fds on a read of blanks
+ * only (python-qemu-qmp's convention) wait for the next message.
+ */
+static bool on_message(JsonStreamStatus status, const char *text, size_t len,
+                       size_t end_offset, void *opaque)
+{
+    ReadChunk *chunk = opaque;
+    MonitorConn *conn = chunk->conn;
+    g_autoptr(GArray) fds = conn->pending_fds;
+    g_autofree char *fd_error = g_steal_pointer(&conn->pending_fd_error);
+
+    conn->pending_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    if (chunk->last_nonblank != SIZE_MAX && end_offset > chunk->last_nonblank) {
+        merge_fds(conn, fds, chunk->fds);
+        if (chunk->fd_error && !fd_error) {
+            fd_error = g_steal_pointer(&chunk->fd_error);
+        }
+        if (conn->pending_fd_error && !fd_error) {
+            fd_error = g_steal_pointer(&conn->pending_fd_error);
+        }
+        chunk->last_nonblank = SIZE_MAX;
+    }
+    /* Ownership of every fd in @fds passes to the handler here. */
+    monitor_qmp_handle(conn, status, text, len, g_steal_pointer(&fds),
+                       fd_error);
+    return !conn->dead && !conn->closing && !quit_requested;
+}
+
+static size_t find_last_nonblank(const char *buf, size_t len)
+{
+    for (size_t i = len; i > 0; i--) {
+        char c = buf[i - 1];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            return i - 1;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static void take_received_fds(struct msghdr *msg, GArray *fds)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const int *in = (const int *)CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, &in[i], sizeof(fd));
+            g_array_append_val(fds, fd); /* the connection owns it now */
+        }
+    }
+}
+
+static char *lost_fds_message(void)
+{
+    return g_strdup_printf("File descriptors sent with this command were "
+                           "lost (MSG_CTRUNC): more than %u in one message, "
+                           "or fdsetd is out of file descriptors",
+                           monitor_limits.max_fds_per_message);
+}
+
+/* One recvmsg.  Returns false when the connection is done reading. */
+static bool conn_read_once(MonitorConn *conn)
+{
+    static char buf[READ_CHUNK];
+    static char cbuf[CMSG_SPACE(SCM_MAX_FDS * sizeof(int))];
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+    };
+    ReadChunk chunk = { .conn = conn };
+    ssize_t n;
+    size_t done = 0;
+
+    n = recvmsg(conn->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EINTR) {
+            return true;
+        }
+        if (errno != EAGAIN) {
+            conn_close(conn);
+        }
+        return false;
+    }
+    chunk.fds = g_array_new(FALSE, FALSE, sizeof(int));
+    take_received_fds(&msg, chunk.fds);
+    if (msg.msg_flags & MSG_CTRUNC) {
+        chunk.fd_error = lost_fds_message();
+    }
+    chunk.last_nonblank = find_last_nonblank(buf, n);
+    while (!conn->dead && !conn->closing && done < (size_t)n) {
+        done += json_stream_feed(&conn->stream, buf + done, n - done,
+                                 on_message, &chunk);
+    }
+    /* fds whose command has not ended yet wait for it. */
+    if (!conn->dead) {
+        merge_fds(conn, conn->pending_fds, chunk.fds);
+        if (chunk.fd_error && !conn->pending_fd_error) {
+            conn->pending_fd_error = g_steal_pointer(&chunk.fd_error);
+        }
+    }
+    close_fd_array(chunk.fds);
+    g_array_unref(chunk.fds);
+    g_free(chunk.fd_error);
+    if (n == 0) {
+        conn->closing = true; /* EOF: answer what came, then close */
+        return false;
+    }
+    return true;
+}
+
+static void conn_readable(MonitorConn *conn)
+{
+    for (int i = 0; i < READS_PER_WAKEUP; i++) {
+        if (conn->dead || conn->closing || conn->reading_paused ||
+            !conn_read_once(conn)) {
+            break;
+        }
+        if (conn->out->len - conn->out_off > OUTPUT_PAUSE_THRESHOLD) {
+            break;
+        }
+    }
+    if (!conn->dead) {
+        monitor_conn_flush(conn);
+    }
+}
+
+static gboolean epoll_dispatch(gint fd, GIOCondition cond, gpointer data)
+{
+    struct epoll_event events[64];
+    int n = epoll_wait(epoll_fd, events, G_N_ELEMENTS(events), 0);
+
+    for (int i = 0; i < n; i++) {
+        uintptr_t ptr = (uintptr_t)events[i].data.ptr;
+
+        if (ptr & 1) {
+            server_accept((MonitorServer *)(ptr & ~(uintptr_t)1));
+            continue;
+        }
+        MonitorConn *conn = (MonitorConn *)ptr;
+        if (conn->dead) {
+            continue;
+        }
+        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            conn_readable(conn);
+        }
+        if (!conn->dead && (events[i].events & EPOLLOUT)) {
+            monitor_conn_flush(conn);
+        }
+    }
+    g_ptr_array_set_size(graveyard, 0);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+void monitor_init(const MonitorLimits *limits, bool persistent_default)
+{
+    monitor_limits = *limits;
+    monitor_persistent_default = persistent_default;
+    servers = g_ptr_array_new_with_free_func((GDestroyNotify)server_free);
+    conns = g_hash_table_new(g_direct_hash, g_direct_equal);
+    graveyard = g_ptr_array_new_with_free_func(conn_free);
+    monitor_qmp_init();
+    monitor_fds_init();
+}
+
+void monitor_start(void)
+{
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) {
+        g_error("epoll_create1: %s", g_strerror(errno));
+    }
+    reserve_fd = fcntl(epoll_fd, F_DUPFD_CLOEXEC, 0);
+    for (guint i = 0; i < servers->len; i++) {
+        MonitorServer *srv = g_ptr_array_index(servers, i);
+        if (srv->is_monitor) {
+            epoll_set(srv->listen_fd, EPOLLIN, server_tag(srv),
+                      EPOLL_CTL_ADD);
+        }
+    }
+    epoll_watch = g_unix_fd_add(epoll_fd, G_IO_IN, epoll_dispatch, NULL);
+}
+
+void monitor_request_shutdown(const char *reason)
+{
+    quit_requested = true;
+    monitor_qmp_emit_shutdown(reason);
+}
+
+void monitor_cleanup(void)
+{
+    GList *all;
+
+    if (!conns) {
+        return;
+    }
+    all = g_hash_table_get_keys(conns);
+    for (GList *l = all; l; l = l->next) {
+        MonitorConn *conn = l->data;
+        monitor_conn_flush(conn);
+        conn_close(conn);
+    }
+    g_list_free(all);
+    g_ptr_array_set_size(graveyard, 0);
+    if (epoll_watch) {
+        g_source_remove(epoll_watch);
+        epoll_watch = 0;
+    }
+    for (guint i = 0; i < servers->len; i++) {
+        MonitorServer *srv = g_ptr_array_index(servers, i);
+        unlink(srv->path);
+    }
+    g_ptr_array_unref(servers);
+    servers = NULL;
+    g_hash_table_unref(conns);
+    conns = NULL;
+    g_ptr_array_unref(graveyard);
+    graveyard = NULL;
+    qemu_close_fd_quietly(reserve_fd);
+    reserve_fd = -1;
+    qemu_close_fd_quietly(epoll_fd);
+    epoll_fd = -1;
+}

@@ -1,1 +1,423 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * QMP protocol: greeting, capabilities negotiation, request checks,
+ * dispatch through the schema's command table, responses and events.
+ */
+#include "monitor-internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "qapi/qmp-schema.h"
+#include "qapi/qmp.h"
+#include "qemu/error.h"
+#include "qemu/osdep.h"
+
+/* The QEMU release whose QMP behaviour fdsetd follows. */
+#define QMP_QEMU_MAJOR 7
+#define QMP_QEMU_MINOR 2
+#define QMP_QEMU_MICRO 0
+
+struct QmpContext {
+    MonitorConn *conn;
+    GArray *fds;              /* fds of this command; -1 once taken */
+    guint next_fd;
+    bool quit;
+};
+
+static JsonParser *parser;
+
+/* ---- QmpContext -------------------------------------------------------- */
+
+int qmp_ctx_take_fd(QmpContext *ctx)
+{
+    while (ctx->next_fd < ctx->fds->len) {
+        int *slot = &g_array_index(ctx->fds, int, ctx->next_fd++);
+        int fd = *slot;
+
+        *slot = -1; /* the caller owns it from here */
+        if (fd >= 0) {
+            return fd;
+        }
+    }
+    return -1;
+}
+
+guint qmp_ctx_fd_count(QmpContext *ctx)
+{
+    return ctx->fds->len - ctx->next_fd;
+}
+
+uint64_t qmp_ctx_owner(QmpContext *ctx)
+{
+    return ctx->conn->owner;
+}
+
+GHashTable *qmp_ctx_named_fds(QmpContext *ctx)
+{
+    return ctx->conn->named_fds;
+}
+
+void qmp_ctx_request_quit(QmpContext *ctx)
+{
+    ctx->quit = true;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void send_node(MonitorConn *conn, JsonNode *node)
+{
+    gsize len;
+    g_autofree char *text = json_to_string(node, FALSE);
+
+    len = strlen(text);
+    monitor_conn_send(conn, text, len);
+}
+
+static JsonNode *version_node(void)
+{
+    JsonObject *triple = json_object_new();
+    JsonObject *version = json_object_new();
+
+    json_object_set_int_member(triple, "micro", QMP_QEMU_MICRO);
+    json_object_set_int_member(triple, "minor", QMP_QEMU_MINOR);
+    json_object_set_int_member(triple, "major", QMP_QEMU_MAJOR);
+    json_object_set_object_member(version, "qemu", triple);
+    json_object_set_string_member(version, "package",
+                                  "fdsetd " FDSETD_VERSION);
+    return qmp_node_object(version);
+}
+
+JsonNode *qmp_query_version(JsonObject *args, QmpContext *ctx, GError **errp)
+{
+    return version_node();
+}
+
+void monitor_qmp_greet(MonitorConn *conn)
+{
+    JsonObject *qmp = json_object_new();
+    JsonObject *greeting = json_object_new();
+    g_autoptr(JsonNode) node = NULL;
+
+    json_object_set_member(qmp, "version", version_node());
+    json_object_set_array_member(qmp, "capabilities", json_array_new());
+    json_object_set_object_member(greeting, "QMP", qmp);
+    node = qmp_node_object(greeting);
+    send_node(conn, node);
+    monitor_conn_flush(conn);
+}
+
+static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
+{
+    JsonObject *error = json_object_new();
+    JsonObject *resp = json_object_new();
+    g_autoptr(JsonNode) node = NULL;
+
+    json_object_set_string_member(error, "class",
+                                  qmp_error_class_name(error_get_class(err)));
+    json_object_set_string_member(error, "desc", err->message);
+    json_object_set_object_member(resp, "error", error);
+    if (id) {
+        json_object_set_member(resp, "id", json_node_copy(id));
+    }
+    node = qmp_node_object(resp);
+    send_node(conn, node);
+}
+
+static void send_return(MonitorConn *conn, JsonNode *ret, JsonNode *id)
+{
+    JsonObject *resp = json_object_new();
+    g_autoptr(JsonNode) node = NULL;
+
+    if (!ret) {
+        ret = qmp_node_object(json_object_new());
+    }
+    json_object_set_member(resp, "return", ret); /* takes @ret */
+    if (id) {
+        json_object_set_member(resp, "id", json_node_copy(id));
+    }
+    node = qmp_node_object(resp);
+    send_node(conn, node);
+}
+
+static void event_sink(const char *name, JsonObject *data)
+{
+    gint64 now = g_get_real_time();
+    JsonObject *ts = json_object_new();
+    JsonObject *ev = json_object_new();
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *text = NULL;
+
+    json_object_set_int_member(ts, "seconds", now / G_USEC_PER_SEC);
+    json_object_set_int_member(ts, "microseconds", now % G_USEC_PER_SEC);
+    json_object_set_object_member(ev, "timestamp", ts);
+    json_object_set_string_member(ev, "event", name);
+    if (data) {
+        json_object_set_object_member(ev, "data", data); /* takes @data */
+    }
+    node = qmp_node_object(ev);
+    text = json_to_string(node, FALSE);
+    monitor_broadcast_event(text, strlen(text));
+}
+
+void monitor_qmp_emit_shutdown(const char *reason)
+{
+    JsonObject *data = json_object_new();
+
+    json_object_set_boolean_member(data, "guest", FALSE);
+    json_object_set_string_member(data, "reason", reason);
+    qapi_event_send("SHUTDOWN", data);
+}
+
+/* ---- request checks ---------------------------------------------------- */
+
+static bool is_keyword_start(char c)
+{
+    return g_ascii_isalpha(c) || c == '_' || c == '$';
+}
+
+/* QEMU's wording for what its lexer and parser reject. */
+static void set_parse_error(const char *text, size_t len, const GError *perr,
+                            GError **errp)
+{
+    const char *msg;
+
+    if (len && is_keyword_start(text[0])) {
+        error_setg(errp, "JSON parse error, invalid keyword '%s'", text);
+        return;
+    }
+    msg = perr ? perr->message : "invalid input";
+    /* json-glib prefixes "<data>:LINE:COL: Parse error: "; keep the rest. */
+    const char *p = strstr(msg, "Parse error: ");
+    error_setg(errp, "JSON parse error, %s", p ? p + strlen("Parse error: ")
+                                               : msg);
+}
+
+static JsonNode *parse_message(const char *text, size_t len, GError **errp)
+{
+    g_autoptr(GError) perr = NULL;
+
+    if (!g_utf8_validate_len(text, len, NULL)) {
+        error_setg(errp, "JSON parse error, invalid UTF-8 sequence");
+        return NULL;
+    }
+    if (!json_parser_load_from_data(parser, text, len, &perr)) {
+        set_parse_error(text, len, perr, errp);
+        return NULL;
+    }
+    return json_parser_steal_root(parser);
+}
+
+/* QEMU's checks on the request object, in its order. */
+static const char *check_request(JsonObject *req, GError **errp)
+{
+    g_autoptr(GList) names = json_object_get_members(req);
+    JsonNode *exec;
+
+    for (GList *l = names; l; l = l->next) {
+        const char *name = l->data;
+        JsonNode *member = json_object_get_member(req, name);
+
+        if (!strcmp(name, "execute")) {
+            if (!JSON_NODE_HOLDS_VALUE(member) ||
+                json_node_get_value_type(member) != G_TYPE_STRING) {
+                error_setg(errp, "QMP input member 'execute' must be a "
+                           "string");
+                return NULL;
+            }
+        } else if (!strcmp(name, "arguments")) {
+            if (!JSON_NODE_HOLDS_OBJECT(member)) {
+                error_setg(errp, "QMP input member 'arguments' must be an "
+                           "object");
+                return NULL;
+            }
+        } else if (strcmp(name, "id") != 0) {
+            error_setg(errp, "QMP input member '%s' is unexpected", name);
+            return NULL;
+        }
+    }
+    exec = json_object_get_member(req, "execute");
+    if (!exec) {
+        error_setg(errp, "QMP input lacks member 'execute'");
+        return NULL;
+    }
+    return json_node_get_string(exec);
+}
+
+static const QmpCommandDef *lookup_command(MonitorConn *conn,
+                                           const char *name, GError **errp)
+{
+    bool is_caps = !strcmp(name, "qmp_capabilities");
+
+    if (!conn->negotiated && !is_caps) {
+        error_set(errp, QMP_ERROR_CLASS_COMMAND_NOT_FOUND,
+                  "Expecting capabilities negotiation with "
+                  "'qmp_capabilities'");
+        return NULL;
+    }
+    if (conn->negotiated && is_caps) {
+        error_set(errp, QMP_ERROR_CLASS_COMMAND_NOT_FOUND,
+                  "Capabilities negotiation is already complete, command "
+                  "ignored");
+        return NULL;
+    }
+    const QmpCommandDef *cmd = qmp_find_command(name);
+    if (!cmd) {
+        error_set(errp, QMP_ERROR_CLASS_COMMAND_NOT_FOUND,
+                  "The command %s has not been found", name);
+    }
+    return cmd;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static JsonNode *run_command(QmpContext *ctx, JsonObject *req,
+                             const char *fd_error, GError **errp)
+{
+    const char *name = check_request(req, errp);
+    const QmpCommandDef *cmd;
+    JsonObject *args;
+    g_autoptr(JsonObject) empty = NULL;
+
+    if (!name) {
+        return NULL;
+    }
+    cmd = lookup_command(ctx->conn, name, errp);
+    if (!cmd) {
+        return NULL;
+    }
+    args = json_object_has_member(req, "arguments")
+               ? json_object_get_object_member(req, "arguments")
+               : (empty = json_object_new());
+    if (!qmp_validate_args(cmd, args, errp)) {
+        return NULL;
+    }
+    if (fd_error) {
+        error_setg(errp, "%s", fd_error);
+        return NULL;
+    }
+    return cmd->fn(args, ctx, errp);
+}
+
+static void close_untaken_fds(GArray *fds)
+{
+    for (guint i = 0; i < fds->len; i++) {
+        qemu_close_fd_quietly(g_array_index(fds, int, i));
+    }
+    g_array_unref(fds);
+}
+
+static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
+                           const char *fd_error)
+{
+    QmpContext ctx = { .conn = conn, .fds = fds };
+    g_autoptr(GError) err = NULL;
+    JsonObject *req = json_node_get_object(root);
+    JsonNode *id = json_object_get_member(req, "id");
+    JsonNode *ret = run_command(&ctx, req, fd_error, &err);
+
+    if (ctx.quit) {
+        /* QEMU announces SHUTDOWN before it answers quit. */
+        monitor_request_shutdown("host-qmp-quit");
+    }
+    if (err) {
+        send_error(conn, err, id);
+    } else {
+        send_return(conn, ret, id);
+    }
+    close_untaken_fds(fds);
+}
+
+static void report_stream_error(MonitorConn *conn, JsonStreamStatus status)
+{
+    g_autoptr(GError) err = NULL;
+
+    switch (status) {
+    case JSON_STREAM_STRAY_CLOSE:
+        error_setg(&err, "JSON parse error, expecting value");
+        break;
+    case JSON_STREAM_TOO_LARGE:
+        error_setg(&err, "JSON parse error, message too large "
+                   "(limit %zu bytes)", monitor_limits.max_message_size);
+        break;
+    default:
+        error_setg(&err, "JSON parse error, nesting too deep (limit %u)",
+                   monitor_limits.max_json_depth);
+        break;
+    }
+    send_error(conn, err, NULL);
+}
+
+void monitor_qmp_handle(MonitorConn *conn, JsonStreamStatus status,
+                        const char *text, size_t len, GArray *fds,
+                        const char *fd_error)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = NULL;
+
+    if (status != JSON_STREAM_MESSAGE) {
+        report_stream_error(conn, status);
+        close_untaken_fds(fds);
+        return;
+    }
+    root = parse_message(text, len, &err);
+    if (root && !JSON_NODE_HOLDS_OBJECT(root)) {
+        error_setg(&err, "QMP input must be a JSON object");
+    }
+    if (err) {
+        send_error(conn, err, NULL);
+        close_untaken_fds(fds);
+        return;
+    }
+    handle_request(conn, root, fds, fd_error);
+}
+
+void monitor_qmp_init(void)
+{
+    parser = json_parser_new();
+    qapi_event_set_sink(event_sink);
+}
+
+/* ---- protocol commands ------------------------------------------------- */
+
+JsonNode *qmp_qmp_capabilities(JsonObject *args, QmpContext *ctx,
+                               GError **errp)
+{
+    JsonArray *enable = json_object_has_member(args, "enable")
+                            ? json_object_get_array_member(args, "enable")
+                            : NULL;
+
+    if (enable && json_array_get_length(enable) > 0) {
+        /* fdsetd offers no optional capability (no out-of-band). */
+        error_setg(errp, "Capability '%s' not available",
+                   json_array_get_string_element(enable, 0));
+        return NULL;
+    }
+    ctx->conn->negotiated = true;
+    return NULL;
+}
+
+JsonNode *qmp_quit(JsonObject *args, QmpContext *ctx, GError **errp)
+{
+    qmp_ctx_request_quit(ctx);
+    return NULL;
+}
+
+JsonNode *qmp_query_commands(JsonObject *args, QmpContext *ctx, GError **errp)
+{
+    JsonArray *list = json_array_new();
+
+    for (guint i = 0; i < qmp_command_table_len; i++) {
+        JsonObject *info = json_object_new();
+        json_object_set_string_member(info, "name",
+                                      qmp_command_table[i].name);
+        json_array_add_object_element(list, info);
+    }
+    return qmp_node_array(list);
+}
+
+JsonNode *qmp_query_qmp_schema(JsonObject *args, QmpContext *ctx,
+                               GError **errp)
+{
+    return qmp_schema_introspection();
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The schema at run time.  scripts/qapi-gen.py reads qapi/*.json and
+ * The schema at run time.  scripts/qapi-gen.py reads the qapi/ schema files and
  * generates the command table (qapi-commands.c, linked into the daemon,
  * referencing the qmp_* handlers) and the introspection data
  * (qapi-introspect.c, in libqapi) that both validates arguments and answers

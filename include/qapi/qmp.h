@@ -2,7 +2,7 @@
 /*
  * The contract between the QMP dispatcher and command handlers.
  *
- * Handlers are generated into a table from qapi/*.json: command "foo-bar" is
+ * Handlers are generated into a table from the qapi/ schema files: command "foo-bar" is
  * served by
  *
  *     JsonNode *qmp_foo_bar(JsonObject *args, QmpContext *ctx, GError **errp);

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Monitor internals shared by monitor.c (sockets, I/O) and qmp.c (protocol).
+ */
+#ifndef MONITOR_INTERNAL_H
+#define MONITOR_INTERNAL_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "monitor/json-stream.h"
+#include "monitor/monitor.h"
+
+typedef struct MonitorServer MonitorServer;
+
+typedef struct MonitorConn {
+    int fd;                   /* owned */
+    uint64_t owner;           /* fdset owner id of this connection */
+    MonitorServer *server;
+    JsonStream stream;
+    GArray *pending_fds;      /* received, waiting for their command; owned */
+    char *pending_fd_error;   /* fds lost for the next command */
+    GString *out;             /* unsent output */
+    gsize out_off;            /* bytes of @out already sent */
+    GHashTable *named_fds;    /* getfd name -> fd (owned) */
+    bool negotiated;
+    bool reading_paused;      /* output backlog: input waits */
+    bool closing;             /* close once output is flushed */
+    bool dead;                /* closed, waiting to be freed */
+    uint32_t epoll_events;    /* current interest */
+} MonitorConn;
+
+extern MonitorLimits monitor_limits;
+extern bool monitor_persistent_default;
+
+/* qmp.c */
+void monitor_qmp_greet(MonitorConn *conn);
+/*
+ * Handle one message from the splitter.  Takes ownership of @fds (closes the
+ * ones the command does not take).  @fd_error, when set, fails the command.
+ */
+void monitor_qmp_handle(MonitorConn *conn, JsonStreamStatus status,
+                        const char *text, size_t len, GArray *fds,
+                        const char *fd_error);
+void monitor_qmp_init(void);
+/* SHUTDOWN event with @reason ("host-qmp-quit", "host-signal"). */
+void monitor_qmp_emit_shutdown(const char *reason);
+
+/* monitor.c */
+void monitor_conn_send(MonitorConn *conn, const char *text, size_t len);
+void monitor_broadcast_event(const char *text, size_t len);
+/* Called after a connection's output grew, to try sending now. */
+void monitor_conn_flush(MonitorConn *conn);
+
+/* fds.c */
+void monitor_fds_init(void);
+void monitor_named_fds_close_all(GHashTable *named_fds);
+
+#endif
