@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qemu/fdset.h"
+#include "qemu/osdep.h"
 #include "qemu/sandbox.h"
 
 #define CONTENT "fdsetd sandbox test\n"
@@ -723,6 +725,10 @@ static void child_seccomp_only(void *opaque)
     /* beyond Landlock's reach: by-path metadata changes, io_uring, mount */
     CHILD_DENIED(chmod(existing_path, 0777));
     CHILD_DENIED(chown(existing_path, getuid(), getgid()));
+#if defined(__x86_64__) || defined(__aarch64__)
+    /* fchmodat2 (Linux 6.6) is newer than some libseccomp: by number */
+    CHILD_DENIED(syscall(452, AT_FDCWD, existing_path, 0777, 0));
+#endif
     CHILD_DENIED(utimensat(AT_FDCWD, existing_path, NULL, 0));
     CHILD_DENIED(syscall(SYS_io_uring_setup, 4, NULL));
     CHILD_DENIED(mount("none", "/tmp", "tmpfs", 0, NULL));
@@ -745,6 +751,66 @@ START_TEST(test_seccomp_layer)
     close(fd);
     ck_assert_int_eq(stat(existing_path, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0640);
+}
+END_TEST
+
+/*
+ * The daemon's own path: an fd that arrives over the socket goes into an
+ * fdset and /dev/fdset/N is served from it, while a real path is refused
+ * with a message that says why.
+ */
+static void child_qemu_open(void *opaque)
+{
+    int manager_sock = GPOINTER_TO_INT(opaque);
+    g_autofree char *fresh = tmp_path("fresh");
+    GError *err = NULL;
+    int64_t id = -1;
+    char buf[64] = "";
+    int fd;
+
+    fdset_init();
+    fd = recv_fd(manager_sock);
+    CHILD_CHECK(fd >= 0, "recvmsg: %s", strerror(errno));
+    /* ownership of fd moves to the registry */
+    CHILD_CHECK(fdset_add_fd(true, 3, fd, NULL, FDSET_OWNER_PROCESS, &id,
+                             &err),
+                "fdset_add_fd: %s", err ? err->message : "");
+    fd = qemu_open("/dev/fdset/3", O_RDWR, &err);
+    CHILD_CHECK(fd >= 0, "qemu_open(/dev/fdset/3): %s",
+                err ? err->message : "");
+    CHILD_CHECK(pread(fd, buf, sizeof(buf) - 1, 0) == strlen(CONTENT),
+                "pread of the dup: %s", strerror(errno));
+    CHILD_OK(qemu_close(fd));
+
+    fd = qemu_open("/etc/hostname", O_RDONLY, &err);
+    CHILD_CHECK(fd == -1 && errno == EACCES, "qemu_open(/etc/hostname): "
+                "%d (%s)", fd, strerror(errno));
+    CHILD_CHECK(err && strcmp(err->message, "Could not open "
+                              "'/etc/hostname': Permission denied") == 0,
+                "message: %s", err ? err->message : "(none)");
+    g_clear_error(&err);
+    fd = qemu_create(fresh, O_WRONLY, 0600, &err);
+    CHILD_CHECK(fd == -1 && err && g_str_has_suffix(err->message,
+                                                    ": Permission denied"),
+                "qemu_create: %s", err ? err->message : "(opened)");
+    g_clear_error(&err);
+    fdset_shutdown();
+}
+
+START_TEST(test_qemu_open_fdset_only)
+{
+    int sp[2];
+    int fd;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+                     0);
+    fd = open(existing_path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(send_fd(sp[0], fd));
+    close(fd);
+    run_sandboxed(ENTER_FULL, child_qemu_open, GINT_TO_POINTER(sp[1]));
+    close(sp[0]);
+    close(sp[1]);
 }
 END_TEST
 
@@ -799,6 +865,7 @@ static Suite *sandbox_suite(void)
     tcase_add_test(tc, test_older_thread_confined);
     tcase_add_test(tc, test_landlock_layer);
     tcase_add_test(tc, test_seccomp_layer);
+    tcase_add_test(tc, test_qemu_open_fdset_only);
     tcase_add_test(tc, test_describe);
     suite_add_tcase(s, tc);
     return s;
