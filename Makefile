@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Convenience wrapper around meson: the README's commands.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps build demo check check-quick check-asan conformance bench clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The main job: start the daemon and drive it as a manager would.
+demo: build
+	./scripts/demo.sh $(BUILD)
+
+# Everything CI runs: unit tests, qtests, the same under ASan+UBSan, and the
+# QEMU conformance suite.
+check: build
+	./scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+
+# Just the normal build's tests.
+check-quick: build
+	meson test -C $(BUILD) --print-errorlogs
+
+conformance: build
+	python3 ../shared/conformance/conform.py --target fdsetd:$(BUILD)/fdsetd
+
+bench: build
+	./scripts/install-deps.sh qemu-system-x86 coreutils
+	python3 bench/bench.py --fdsetd $(BUILD)/fdsetd
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
