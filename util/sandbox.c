@@ -53,6 +53,9 @@
 #ifndef LANDLOCK_SCOPE_SIGNAL
 #define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)           /* ABI 6 */
 #endif
+#ifndef LANDLOCK_RESTRICT_SELF_TSYNC
+#define LANDLOCK_RESTRICT_SELF_TSYNC (1U << 3)        /* ABI 8 */
+#endif
 #ifndef __NR_landlock_create_ruleset
 #define __NR_landlock_create_ruleset 444
 #endif
@@ -119,16 +122,24 @@ static size_t landlock_ruleset_for_abi(int abi, SandboxRulesetAttr *attr)
     return sizeof(*attr);
 }
 
+static long landlock_restrict_self(int ruleset_fd, unsigned flags)
+{
+    return syscall(__NR_landlock_restrict_self, ruleset_fd, flags);
+}
+
 /*
- * Restrict the calling thread (and threads it creates from now on) to a
- * domain that handles everything @abi knows and allows none of it.
+ * Restrict to a domain that handles everything @abi knows and allows none
+ * of it: every thread when the kernel can (ABI 8, TSYNC), else the calling
+ * thread and the threads it creates from now on.  *@all_threads tells which.
  */
-static bool landlock_apply(int abi, GError **errp)
+static bool landlock_apply(int abi, bool *all_threads, GError **errp)
 {
     SandboxRulesetAttr attr;
     size_t size = landlock_ruleset_for_abi(abi, &attr);
+    unsigned flags = abi >= 8 ? LANDLOCK_RESTRICT_SELF_TSYNC : 0;
     int ruleset_fd;
     int saved_errno;
+    long rc;
 
     ruleset_fd = syscall(__NR_landlock_create_ruleset, &attr, size, 0);
     if (ruleset_fd < 0) {
@@ -136,13 +147,18 @@ static bool landlock_apply(int abi, GError **errp)
                          "Could not create Landlock ruleset (ABI %d)", abi);
         return false;
     }
-    if (syscall(__NR_landlock_restrict_self, ruleset_fd, 0) < 0) {
-        saved_errno = errno;
-        close(ruleset_fd);
+    rc = landlock_restrict_self(ruleset_fd, flags);
+    if (rc < 0 && flags && errno == EINVAL) {
+        flags = 0;      /* a kernel that reports ABI 8 but refuses TSYNC */
+        rc = landlock_restrict_self(ruleset_fd, flags);
+    }
+    saved_errno = errno;
+    close(ruleset_fd);
+    if (rc < 0) {
         error_setg_errno(errp, saved_errno, "Could not enforce Landlock");
         return false;
     }
-    close(ruleset_fd);
+    *all_threads = flags != 0;
     return true;
 }
 
@@ -406,6 +422,8 @@ static bool sandbox_apply(unsigned want, unsigned required, GError **errp)
     scmp_filter_ctx ctx = NULL;
     int abi = 0;
     int threads = 0;
+    bool all_threads = false;
+    bool ok = true;
 
     if (sandbox_layers) {
         error_setg(errp, "Sandbox already entered (%s)", sandbox_description);
@@ -431,7 +449,7 @@ static bool sandbox_apply(unsigned want, unsigned required, GError **errp)
         error_setg_errno(errp, errno, "Could not set no_new_privs");
         goto fail;
     }
-    if (abi && !landlock_apply(abi, errp)) {
+    if (abi && !landlock_apply(abi, &all_threads, errp)) {
         goto fail;
     }
     if (abi) {
@@ -439,14 +457,14 @@ static bool sandbox_apply(unsigned want, unsigned required, GError **errp)
     }
     if (ctx) {
         /* ownership of ctx moves to seccomp_load_filter() */
-        if (!seccomp_load_filter(g_steal_pointer(&ctx), errp)) {
-            return false;
+        ok = seccomp_load_filter(g_steal_pointer(&ctx), errp);
+        if (ok) {
+            sandbox_layers |= SANDBOX_LAYER_SECCOMP;
         }
-        sandbox_layers |= SANDBOX_LAYER_SECCOMP;
     }
     describe(sandbox_layers, abi, (want & SANDBOX_LAYER_LANDLOCK) && !abi,
-             threads - 1);
-    return true;
+             all_threads ? 0 : threads - 1);
+    return ok;
 
 fail:
 #ifdef SANDBOX_HAVE_SECCOMP

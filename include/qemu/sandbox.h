@@ -8,8 +8,9 @@
  *  2. Landlock (when the kernel has it): a ruleset that handles every
  *     filesystem right the running ABI knows (plus TCP bind/connect from ABI
  *     4 and abstract-unix-socket/signal scoping from ABI 6) and grants
- *     nothing.  It confines the calling thread and the threads it creates
- *     later, not threads that already run.
+ *     nothing.  From ABI 8 it binds every thread (TSYNC); before, only the
+ *     calling thread and the threads it creates later, not threads that
+ *     already run (sandbox_describe() then says so).
  *  3. seccomp (libseccomp), on every thread of the process (TSYNC): default
  *     allow, a deny list of path-based and escape-prone calls that fail with
  *     EACCES.  Nothing is killed: qemu_open("/etc/hostname") fails with
