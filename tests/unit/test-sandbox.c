@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -827,12 +828,16 @@ static void child_describe(void *opaque)
     CHILD_CHECK(strcmp(sandbox_describe(), "none") == 0, "before: %s",
                 sandbox_describe());
     CHILD_CHECK(sandbox_active_layers() == 0, "layers before");
+    CHILD_CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0,
+                "no_new_privs already set before");
     CHILD_CHECK(sandbox_enter(&err), "sandbox_enter: %s",
                 err ? err->message : "");
     CHILD_CHECK(strcmp(sandbox_describe(), expect) == 0, "'%s' != '%s'",
                 sandbox_describe(), expect);
     CHILD_CHECK(sandbox_active_layers() == layers, "layers %u",
                 sandbox_active_layers());
+    CHILD_CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1,
+                "no_new_privs not set");
     CHILD_CHECK(!sandbox_enter(&err) && err &&
                     strstr(err->message, "already"),
                 "second sandbox_enter: %s", err ? err->message : "ok");
