@@ -402,13 +402,14 @@ int main(int argc, char **argv)
     if (o.pidfile) {
         write_pidfile(o.pidfile);
     }
-    g_unix_signal_add(SIGTERM, on_signal, NULL);
-    g_unix_signal_add(SIGINT, on_signal, NULL);
-    g_unix_signal_add(SIGHUP, on_signal, NULL);
     monitor_start();
     if (o.sandbox) {
         enter_sandbox();
     }
+    /* After the sandbox: GLib starts a thread here, Landlock must cover it. */
+    g_unix_signal_add(SIGTERM, on_signal, NULL);
+    g_unix_signal_add(SIGINT, on_signal, NULL);
+    g_unix_signal_add(SIGHUP, on_signal, NULL);
     while (!monitor_quit_requested()) {
         g_main_context_iteration(NULL, TRUE);
     }
