@@ -1,1 +1,282 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * qcow2 format driver: open/close, the BlockDriver table, flush, reopen and
+ * backing file changes.  The format itself lives in qcow2-header.c (first
+ * cluster), qcow2-refcount.c (allocation) and qcow2-cluster.c (guest I/O).
+ *
+ * What fdsetd refuses (with an error naming the feature): encryption,
+ * external data files, extended L2 entries, unknown incompatible features,
+ * compressed clusters (when a request meets one).  Images with internal
+ * snapshots, persistent bitmaps, the dirty bit (lazy refcounts not repaired)
+ * or the corrupt bit open read-only only.
+ */
+#include "block/qcow2.h"
+#include "qemu/error.h"
+#include "qemu/osdep.h"
+
+/* Metadata cache budgets, in bytes, and bounds on the number of tables. */
+#define QCOW2_L2_CACHE_BYTES (4 * 1024 * 1024)
+#define QCOW2_RB_CACHE_BYTES (1024 * 1024)
+#define QCOW2_CACHE_MIN_TABLES 4
+#define QCOW2_CACHE_MAX_TABLES 1024
+
+static const char *qcow2_name(BlockDriverState *bs)
+{
+    return bs->file && bs->file->filename ? bs->file->filename : "(qcow2)";
+}
+
+static void qcow2_free_state(BDRVQcow2State *s)
+{
+    qcow2_header_free(s);
+    g_clear_pointer(&s->l1_table, g_free);
+    g_clear_pointer(&s->reftable, g_free);
+    g_clear_pointer(&s->l2_cache, qcow2_cache_free);
+    g_clear_pointer(&s->rb_cache, qcow2_cache_free);
+    g_clear_pointer(&s->metadata, g_hash_table_destroy);
+    s->write_ready = false;
+}
+
+static unsigned qcow2_cache_tables(BDRVQcow2State *s, uint64_t budget)
+{
+    return CLAMP(budget >> s->cluster_bits, QCOW2_CACHE_MIN_TABLES,
+                 QCOW2_CACHE_MAX_TABLES);
+}
+
+/* Options qcow2 understands; values are accepted and not needed here. */
+static int qcow2_check_options(JsonObject *options, GError **errp)
+{
+    static const char *const known[] = {
+        "l2-cache-size", "l2-cache-entry-size", "refcount-cache-size",
+        "cache-size", "cache-clean-interval", "lazy-refcounts",
+        "pass-discard-request", "pass-discard-snapshot",
+        "pass-discard-other", "overlap-check", NULL,
+    };
+    g_autoptr(GList) members = NULL;
+
+    if (!options) {
+        return 0;
+    }
+    members = json_object_get_members(options);
+    for (GList *m = members; m; m = m->next) {
+        if (!g_strv_contains(known, m->data)) {
+            error_setg(errp, "Invalid parameter '%s'", (const char *)m->data);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int qcow2_open(BlockDriverState *bs, JsonObject *options,
+                      GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!bs->file) {
+        error_setg(errp, "qcow2 needs a 'file' child");
+        return -1;
+    }
+    if (qcow2_check_options(options, errp) < 0 ||
+        qcow2_read_header(bs, errp) < 0) {
+        goto fail;
+    }
+    if (!bs->read_only && s->ro_reason) {
+        error_setg(errp, "%s", s->ro_reason);
+        goto fail;
+    }
+    s->rb_cache = qcow2_cache_new(bs, s->cluster_size,
+                                  qcow2_cache_tables(s, QCOW2_RB_CACHE_BYTES),
+                                  NULL);
+    s->l2_cache = qcow2_cache_new(bs, s->cluster_size,
+                                  qcow2_cache_tables(s, QCOW2_L2_CACHE_BYTES),
+                                  s->rb_cache);
+    if (qcow2_l1_init(bs, errp) < 0 || qcow2_refcount_init(bs, errp) < 0) {
+        goto fail;
+    }
+    return 0;
+
+fail:
+    qcow2_free_state(s);
+    return -1;
+}
+
+static void qcow2_close(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(GError) err = NULL;
+
+    if (s->write_ready && qcow2_flush_metadata(bs, &err) < 0) {
+        g_warning("qcow2 image '%s': metadata lost on close: %s",
+                  qcow2_name(bs), err->message);
+    }
+    qcow2_free_state(s);
+}
+
+static int64_t qcow2_getlength(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->hdr.size;
+}
+
+/*
+ * Before the first write: check the metadata layout and clear the
+ * auto-clear feature bits fdsetd does not maintain.
+ */
+static int qcow2_write_prepare(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->write_ready) {
+        return 0;
+    }
+    if (s->ro_reason) {
+        error_setg(errp, "%s", s->ro_reason);
+        return -1;
+    }
+    if (!s->metadata && qcow2_build_metadata_map(bs, errp) < 0) {
+        return -1;
+    }
+    if (s->hdr.autoclear_features) {
+        s->hdr.autoclear_features = 0;
+        if (qcow2_write_header(bs, errp) < 0) {
+            return -1;
+        }
+    }
+    s->write_ready = true;
+    return 0;
+}
+
+static int qcow2_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        const void *buf, GError **errp)
+{
+    if (bs->read_only) {
+        error_setg(errp, "Cannot write to read-only qcow2 node '%s'",
+                   bs->node_name ? bs->node_name : qcow2_name(bs));
+        return -1;
+    }
+    if (qcow2_write_prepare(bs, errp) < 0) {
+        return -1;
+    }
+    return qcow2_write_data(bs, offset, bytes, buf, errp);
+}
+
+static int qcow2_flush(BlockDriverState *bs, GError **errp)
+{
+    if (qcow2_flush_metadata(bs, errp) < 0) {
+        return -1;
+    }
+    return bdrv_flush(bs->file, errp);
+}
+
+static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
+{
+    BlockDriverState *bs = state->bs;
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!state->read_only && s->ro_reason) {
+        error_setg(errp, "%s", s->ro_reason);
+        return -1;
+    }
+    if (state->read_only && !bs->read_only) {
+        return qcow2_flush_metadata(bs, errp);
+    }
+    return 0;
+}
+
+static void qcow2_reopen_commit(BDRVReopenState *state)
+{
+}
+
+static void qcow2_reopen_abort(BDRVReopenState *state)
+{
+}
+
+static int qcow2_check_backing_args(BlockDriverState *bs,
+                                    const char *backing_file,
+                                    const char *backing_fmt, GError **errp)
+{
+    if (bs->read_only) {
+        error_setg(errp, "Cannot change the backing file of read-only qcow2 "
+                   "image '%s'", qcow2_name(bs));
+        return -1;
+    }
+    if (backing_file && g_str_has_prefix(backing_file, FDSET_PATH_PREFIX)) {
+        error_setg(errp, "Backing file name '%s' is an fdset path, which "
+                   "other programs cannot open", backing_file);
+        return -1;
+    }
+    if (backing_file && strlen(backing_file) > QCOW2_MAX_BACKING_NAME) {
+        error_setg(errp, "Backing file name too long (%zu bytes, at most %d)",
+                   strlen(backing_file), QCOW2_MAX_BACKING_NAME);
+        return -1;
+    }
+    if (backing_fmt && strlen(backing_fmt) > QCOW2_MAX_BACKING_FMT) {
+        error_setg(errp, "Backing format name '%s' too long", backing_fmt);
+        return -1;
+    }
+    return 0;
+}
+
+static int qcow2_change_backing_file(BlockDriverState *bs,
+                                     const char *backing_file,
+                                     const char *backing_fmt, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    char *old_file = s->backing_file, *old_fmt = s->backing_format;
+
+    if (qcow2_check_backing_args(bs, backing_file, backing_fmt, errp) < 0 ||
+        qcow2_write_prepare(bs, errp) < 0 ||
+        qcow2_flush_metadata(bs, errp) < 0) {
+        return -1;
+    }
+    if (backing_file && !*backing_file) {
+        backing_file = NULL;
+    }
+    s->backing_file = g_strdup(backing_file);
+    s->backing_format = backing_file && backing_fmt && *backing_fmt
+                            ? g_strdup(backing_fmt)
+                            : NULL;
+    if (qcow2_write_header(bs, errp) < 0) {
+        g_free(s->backing_file);
+        g_free(s->backing_format);
+        s->backing_file = old_file;
+        s->backing_format = old_fmt;
+        return -1;
+    }
+    g_free(old_file);
+    g_free(old_fmt);
+    return 0;
+}
+
+static const char *qcow2_get_backing_file(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->backing_file;
+}
+
+static const char *qcow2_get_backing_format(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->backing_format;
+}
+
+const BlockDriver bdrv_qcow2 = {
+    .format_name = "qcow2",
+    .instance_size = sizeof(BDRVQcow2State),
+    .is_protocol = false,
+    .bdrv_open = qcow2_open,
+    .bdrv_close = qcow2_close,
+    .bdrv_getlength = qcow2_getlength,
+    .bdrv_pread = qcow2_read_data,
+    .bdrv_pwrite = qcow2_pwrite,
+    .bdrv_flush = qcow2_flush,
+    .bdrv_is_allocated = qcow2_allocation_status,
+    .bdrv_reopen_prepare = qcow2_reopen_prepare,
+    .bdrv_reopen_commit = qcow2_reopen_commit,
+    .bdrv_reopen_abort = qcow2_reopen_abort,
+    .bdrv_change_backing_file = qcow2_change_backing_file,
+    .bdrv_get_backing_file = qcow2_get_backing_file,
+    .bdrv_get_backing_format = qcow2_get_backing_format,
+};
