@@ -36,6 +36,7 @@ typedef struct Options {
     char *audit;
     bool daemonize;
     bool persistent_fds;
+    bool fdset_events;
     bool sandbox;
     FdSetLimits fdset_limits;
     MonitorLimits monitor_limits;
@@ -76,6 +77,9 @@ static void usage(void)
         "  --persistent-fds      add-fd members outlive their connection\n"
         "                        (QEMU 9.1 behaviour; default: reaped on\n"
         "                        disconnect unless in use or persistent)\n"
+        "  --fdset-events        send FDSET_* events to every monitor, not\n"
+        "                        only those that enable the 'fdset-events'\n"
+        "                        capability\n"
         "  --strict-same-file    refuse a member that is another file than\n"
         "                        the rest of its set\n"
         "  --sandbox on|off      after start-up, forbid opening any path\n"
@@ -204,6 +208,8 @@ static bool parse_one(Options *o, int argc, char **argv, int *i)
         o->sandbox = !strcmp(v, "on");
     } else if (opt_is(arg, "daemonize", &val)) {
         o->daemonize = true;
+    } else if (opt_is(arg, "fdset-events", &val)) {
+        o->fdset_events = true;
     } else if (opt_is(arg, "persistent-fds", &val)) {
         o->persistent_fds = true;
     } else if (opt_is(arg, "strict-same-file", &val)) {
@@ -392,7 +398,7 @@ int main(int argc, char **argv)
     fdset_set_limits(&o.fdset_limits);
     start_audit(o.audit);
     take_cmdline_fds(&o);
-    monitor_init(&o.monitor_limits, o.persistent_fds);
+    monitor_init(&o.monitor_limits, o.persistent_fds, o.fdset_events);
     open_monitors(&o);
     bdrv_init();
     create_blockdevs(&o);

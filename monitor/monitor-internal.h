@@ -27,6 +27,7 @@ typedef struct MonitorConn {
     gsize out_off;            /* bytes of @out already sent */
     GHashTable *named_fds;    /* getfd name -> fd (owned) */
     bool negotiated;
+    bool fdset_events;        /* wants FDSET_* events */
     bool reading_paused;      /* output backlog: input waits */
     bool closing;             /* close once output is flushed */
     bool dead;                /* closed, waiting to be freed */
@@ -35,6 +36,7 @@ typedef struct MonitorConn {
 
 extern MonitorLimits monitor_limits;
 extern bool monitor_persistent_default;
+extern bool monitor_fdset_events_default;
 
 /* qmp.c */
 void monitor_qmp_greet(MonitorConn *conn);
@@ -51,7 +53,9 @@ void monitor_qmp_emit_shutdown(const char *reason);
 
 /* monitor.c */
 void monitor_conn_send(MonitorConn *conn, const char *text, size_t len);
-void monitor_broadcast_event(const char *text, size_t len);
+/* Send an event to negotiated connections (@fdset: only those that want
+ * FDSET_* events). */
+void monitor_broadcast_event(const char *text, size_t len, bool fdset);
 /* Called after a connection's output grew, to try sending now. */
 void monitor_conn_flush(MonitorConn *conn);
 

@@ -39,6 +39,7 @@ struct MonitorServer {
 
 MonitorLimits monitor_limits;
 bool monitor_persistent_default;
+bool monitor_fdset_events_default;
 
 static GPtrArray *servers;    /* MonitorServer*, owned */
 static GHashTable *conns;     /* MonitorConn* set, owned */
@@ -575,7 +576,7 @@ void monitor_conn_send(MonitorConn *conn, const char *text, size_t len)
     g_string_append(conn->out, "\r\n");
 }
 
-void monitor_broadcast_event(const char *text, size_t len)
+void monitor_broadcast_event(const char *text, size_t len, bool fdset)
 {
     GHashTableIter it;
     gpointer key;
@@ -583,7 +584,8 @@ void monitor_broadcast_event(const char *text, size_t len)
     g_hash_table_iter_init(&it, conns);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         MonitorConn *conn = key;
-        if (conn->negotiated && !conn->dead) {
+        if (conn->negotiated && !conn->dead &&
+            (!fdset || conn->fdset_events)) {
             monitor_conn_send(conn, text, len);
         }
     }
@@ -786,10 +788,12 @@ static gboolean epoll_dispatch(gint fd, GIOCondition cond, gpointer data)
 
 /* ---- life cycle -------------------------------------------------------- */
 
-void monitor_init(const MonitorLimits *limits, bool persistent_default)
+void monitor_init(const MonitorLimits *limits, bool persistent_default,
+                  bool fdset_events_default)
 {
     monitor_limits = *limits;
     monitor_persistent_default = persistent_default;
+    monitor_fdset_events_default = fdset_events_default;
     servers = g_ptr_array_new_with_free_func((GDestroyNotify)server_free);
     conns = g_hash_table_new(g_direct_hash, g_direct_equal);
     graveyard = g_ptr_array_new_with_free_func(conn_free);

@@ -93,6 +93,17 @@ JsonNode *qmp_query_version(JsonObject *args, QmpContext *ctx, GError **errp)
     return version_node();
 }
 
+/* Optional QMP capabilities fdsetd offers (no out-of-band execution). */
+#define CAP_FDSET_EVENTS "fdset-events"
+
+static JsonArray *capabilities_node(void)
+{
+    JsonArray *caps = json_array_new();
+
+    json_array_add_string_element(caps, CAP_FDSET_EVENTS);
+    return caps;
+}
+
 void monitor_qmp_greet(MonitorConn *conn)
 {
     JsonObject *qmp = json_object_new();
@@ -100,7 +111,7 @@ void monitor_qmp_greet(MonitorConn *conn)
     g_autoptr(JsonNode) node = NULL;
 
     json_object_set_member(qmp, "version", version_node());
-    json_object_set_array_member(qmp, "capabilities", json_array_new());
+    json_object_set_array_member(qmp, "capabilities", capabilities_node());
     json_object_set_object_member(greeting, "QMP", qmp);
     node = qmp_node_object(greeting);
     send_node(conn, node);
@@ -157,7 +168,8 @@ static void event_sink(const char *name, JsonObject *data)
     }
     node = qmp_node_object(ev);
     text = json_to_string(node, FALSE);
-    monitor_broadcast_event(text, strlen(text));
+    monitor_broadcast_event(text, strlen(text),
+                            g_str_has_prefix(name, "FDSET_"));
 }
 
 void monitor_qmp_emit_shutdown(const char *reason)
@@ -387,12 +399,18 @@ JsonNode *qmp_qmp_capabilities(JsonObject *args, QmpContext *ctx,
                             ? json_object_get_array_member(args, "enable")
                             : NULL;
 
-    if (enable && json_array_get_length(enable) > 0) {
-        /* fdsetd offers no optional capability (no out-of-band). */
-        error_setg(errp, "Capability '%s' not available",
-                   json_array_get_string_element(enable, 0));
-        return NULL;
+    bool fdset_events = monitor_fdset_events_default;
+
+    for (guint i = 0; enable && i < json_array_get_length(enable); i++) {
+        const char *cap = json_array_get_string_element(enable, i);
+
+        if (strcmp(cap, CAP_FDSET_EVENTS) != 0) {
+            error_setg(errp, "Capability '%s' not available", cap);
+            return NULL;
+        }
+        fdset_events = true;
     }
+    ctx->conn->fdset_events = fdset_events;
     ctx->conn->negotiated = true;
     return NULL;
 }

@@ -20,11 +20,13 @@ typedef struct MonitorLimits {
 void monitor_default_limits(MonitorLimits *out);
 
 /*
- * Set up the monitor layer: limits, and whether add-fd members outlive their
- * connection by default (QEMU 9.1 behaviour).  Call once, before adding
- * sockets.
+ * Set up the monitor layer: limits, whether add-fd members outlive their
+ * connection by default (QEMU 9.1 behaviour), and whether every negotiated
+ * connection gets FDSET_* events without asking for the "fdset-events"
+ * capability.  Call once, before adding sockets.
  */
-void monitor_init(const MonitorLimits *limits, bool persistent_default);
+void monitor_init(const MonitorLimits *limits, bool persistent_default,
+                  bool fdset_events_default);
 void monitor_get_limits(MonitorLimits *out);
 
 /*
