@@ -183,7 +183,7 @@ class Lexer:
             self.expect(',')
 
 
-def read_schema(fname, seen=None):
+def read_schema(fname, seen=None, included_at=None):
     """All top-level expressions of @fname and its includes, in order."""
     if seen is None:
         seen = set()
@@ -195,7 +195,8 @@ def read_schema(fname, seen=None):
         with open(fname, encoding='utf-8') as f:
             text = f.read()
     except OSError as e:
-        raise SchemaError(None, "can't read '%s': %s" % (fname, e.strerror))
+        raise SchemaError(included_at, "can't read '%s': %s"
+                          % (fname, e.strerror))
     lex = Lexer(fname, text)
     exprs = []
     while lex.tok is not None:
@@ -207,7 +208,7 @@ def read_schema(fname, seen=None):
             if len(expr) != 1 or not isinstance(expr['include'], str):
                 raise SchemaError(info, "invalid 'include'")
             inc = os.path.join(os.path.dirname(fname), expr['include'])
-            exprs.extend(read_schema(inc, seen))
+            exprs.extend(read_schema(inc, seen, info))
         elif 'pragma' in expr:
             continue
         else:
