@@ -10,20 +10,17 @@ all: build
 deps:
 	./scripts/install-deps.sh
 
-$(BUILD)/build.ninja:
-	meson setup $(BUILD)
-
-build: deps $(BUILD)/build.ninja
-	ninja -C $(BUILD)
+build:
+	./scripts/build.sh $(BUILD)
 
 # The main job: start the daemon and drive it as a manager would.
-demo: build
-	./scripts/demo.sh $(BUILD)
+demo:
+	./scripts/demo.sh
 
 # Everything CI runs: unit tests, qtests, the same under ASan+UBSan, and the
 # QEMU conformance suite.
-check: build
-	./scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+check:
+	./scripts/check.sh
 
 # Just the normal build's tests.
 check-quick: build
