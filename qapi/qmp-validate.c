@@ -188,7 +188,8 @@ static bool value_error(const Checker *c, const char *name,
 
 static bool node_is(JsonNode *node, GType type)
 {
-    return JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == type;
+    return JSON_NODE_HOLDS_VALUE(node) &&
+           json_node_get_value_type(node) == type;
 }
 
 static bool check_int(const Checker *c, QapiKind kind, JsonNode *node,

@@ -268,7 +268,8 @@ START_TEST(test_union_inline_base)
     ck_type_err("TestInline", "{\"kind\": \"threads\"}",
                 "Parameter 'filename' is missing");
     ck_type_err("TestInline",
-                "{\"kind\": \"threads\", \"filename\": \"x\", \"extra\": \"y\"}",
+                "{\"kind\": \"threads\", \"filename\": \"x\","
+                " \"extra\": \"y\"}",
                 "Invalid parameter type for 'extra', expected: integer");
     ck_type_ok("TestInline",
                "{\"kind\": \"threads\", \"filename\": \"x\", \"extra\": 1}");
@@ -432,8 +433,10 @@ END_TEST
 START_TEST(test_signed_ranges)
 {
     ck_type_ok("TestScalars", "{\"i8\": -128, \"i16\": 32767,"
-                              " \"i32\": -2147483648, \"i64\": 1, \"int\": -1}");
-    ck_type_err("TestScalars", "{\"i8\": 128}", "Parameter 'i8' expects int8_t");
+                              " \"i32\": -2147483648, \"i64\": 1,"
+                              " \"int\": -1}");
+    ck_type_err("TestScalars", "{\"i8\": 128}",
+                "Parameter 'i8' expects int8_t");
     ck_type_err("TestScalars", "{\"i8\": -129}",
                 "Parameter 'i8' expects int8_t");
     ck_type_err("TestScalars", "{\"i16\": 32768}",
