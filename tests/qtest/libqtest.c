@@ -48,6 +48,7 @@ struct QTestConn {
     int depth;
     bool in_str, esc;
     bool eof;
+    bool negotiated; /* by qtest_connect() */
     GQueue msgs;    /* JsonNode*: responses (and the greeting) */
     GQueue events;  /* JsonNode*: events */
     char *greeting;
@@ -656,6 +657,7 @@ QTestConn *qtest_connect(QTestState *s, guint monitor)
     QTestConn *c = qtest_connect_raw(s, monitor);
 
     qtest_assert_success(qtest_qmp(c, "{'execute': 'qmp_capabilities'}"));
+    c->negotiated = true;
     return c;
 }
 
@@ -764,6 +766,9 @@ static JsonNode *qmp_vsend(QTestConn *c, const int *fds, guint nfds,
                                  : "did not answer");
         ck_abort_msg("no response to %s (%s)", text,
                      c->eof ? "EOF" : "timeout");
+    }
+    if (strstr(text, "\"qmp_capabilities\"") && qtest_return_object(resp)) {
+        c->negotiated = true;
     }
     return resp;
 }
@@ -1113,13 +1118,26 @@ int qtest_wait_exit(QTestState *s, int timeout_ms)
     return s->status;
 }
 
+/* A negotiated connection with nothing queued, for quit. */
+static QTestConn *idle_conn(QTestState *s)
+{
+    GList *l;
+
+    for (l = s->conns; l; l = l->next) {
+        QTestConn *c = l->data;
+        if (c->negotiated && !c->eof && g_queue_is_empty(&c->msgs)) {
+            return c;
+        }
+    }
+    return qtest_connect(s, 0);
+}
+
 int qtest_quit(QTestState *s)
 {
     int status;
 
     if (!try_reap(s)) {
-        /* A fresh connection: nothing queued on it can confuse the reply. */
-        QTestConn *c = qtest_connect(s, 0);
+        QTestConn *c = idle_conn(s);
 
         qtest_assert_success(qtest_qmp(c, "{'execute': 'quit'}"));
         if (!wait_reap(s, QTEST_EXIT_TIMEOUT_MS)) {
