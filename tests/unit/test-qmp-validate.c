@@ -209,6 +209,7 @@ START_TEST(test_capabilities_args)
     ck_cmd_ok("qmp_capabilities", "{}");
     ck_cmd_ok("qmp_capabilities", "{\"enable\": []}");
     ck_cmd_ok("qmp_capabilities", "{\"enable\": [\"oob\"]}");
+    ck_cmd_ok("qmp_capabilities", "{\"enable\": [\"fdset-events\"]}");
     ck_cmd_err("qmp_capabilities", "{\"enable\": \"oob\"}",
                "Invalid parameter type for 'enable', expected: array");
     /* QEMU names a list element 'null' in enum messages */
