@@ -176,7 +176,11 @@ static void start_watcher(QTestState *s)
     s->watcher = fork();
     ck_assert_msg(s->watcher >= 0, "fork: %s", g_strerror(errno));
     if (s->watcher == 0) {
-        /* Own process group: a terminal's ^C still reaches it. */
+        /*
+         * Own process group: check kills the test's group when a test
+         * ends, which must not cut the clean-up short.
+         */
+        setpgid(0, 0);
         dup2(p[0], 0);
         execl("/bin/sh", "sh", "-c", watcher_script, "qtest-watcher", pid,
               s->tmpdir, (char *)NULL);
