@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,10 @@ static int tq_vsh(char **out, const char *fmt, va_list ap)
     const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
     int status = -1;
 
-    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                      out, &err, &status, NULL)) {
+    GSpawnFlags flags = out ? G_SPAWN_DEFAULT : G_SPAWN_STDOUT_TO_DEV_NULL;
+
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, flags, NULL, NULL, out, &err,
+                      &status, NULL)) {
         return -1;
     }
     if (status != 0 && err && *err) {
