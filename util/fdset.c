@@ -1,18 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The fdset registry.
- *
- * Memory layout, chosen so that a set with one member costs about 50 bytes
- * of heap (see tests/unit/bench-fdset-mem.c):
- * - set records (FdSetRec, 48 bytes, the oldest member inline) live in a
- *   slab of fixed-size chunks and are named by their slab index;
- * - set id -> slab index: an open-addressing table of 32-bit slots;
- * - members beyond the first: a side table, only for sets that have them;
- * - dup fd -> slab index: an array indexed by the fd number (O(1), sized by
- *   the highest dup fd);
- * - lowest free id: a bitmap over [0, n] (the lowest free id is never above
- *   the number of sets) with a hint below which every word is full;
- * - owners are interned into small slot numbers.
+ * The fdset registry: QEMU's fdset semantics, ownership, limits, events.
+ * The compact storage underneath is util/fdset-store.c.
  *
  * Locking: reg_lock protects the registry.  Every mutating entry point also
  * holds deliver_lock (recursive) from before it takes reg_lock until its
@@ -33,41 +22,11 @@
 #include "qemu/error.h"
 #include "qemu/fdset.h"
 #include "qemu/osdep.h"
+#include "util/fdset-store.h"
 
 #define DEFAULT_MAX_SETS 65536
 #define DEFAULT_MAX_FDS_PER_SET 64
-#define NO_IDX G_MAXUINT32
-
-/* Owner slots: 0 and 1 are reserved, interned owners start at 2. */
-#define OWNER_SLOT_PROCESS 0u  /* persistent, never reaped */
-#define OWNER_SLOT_ORPHAN 1u   /* owner left; closed with the last dup */
-#define OWNER_SLOT_FIRST 2u
-
-typedef struct FdSetMember {
-    char *opaque;          /* NULL when not given */
-    guint64 ino;
-    guint32 dev;           /* Linux st_dev values fit in 32 bits */
-    gint32 fd;
-    guint32 owner : 30;    /* owner slot */
-    guint32 accmode : 2;   /* F_GETFL & O_ACCMODE at add */
-} FdSetMember;
-
-typedef struct FdSetRec {
-    gint64 id;             /* -1 while the record is free */
-    FdSetMember m0;        /* oldest member, valid when n_members > 0 */
-    guint32 dup_count;
-    guint32 n_members;
-} FdSetRec;
-
-G_STATIC_ASSERT(sizeof(FdSetRec) <= 48);
-
-#define SLAB_SHIFT 9
-#define SLAB_CHUNK (1u << SLAB_SHIFT)
-
-typedef struct OwnerSlot {
-    guint64 owner;
-    guint32 refs;          /* members held; 0: slot free */
-} OwnerSlot;
+#define NO_IDX FDSET_NO_IDX
 
 typedef struct Listener {
     FdSetListener fn;
@@ -77,29 +36,7 @@ typedef struct Listener {
 typedef struct Registry {
     bool ready;
     FdSetLimits limits;
-
-    FdSetRec **chunks;     /* slab */
-    guint32 n_chunks;
-    guint32 n_records;     /* records ever handed out (high-water) */
-    GArray *free_recs;     /* guint32 slab indexes */
-
-    guint32 *slots;        /* id table: slab index + 1, 0 = empty */
-    guint32 slot_mask;
-    guint32 n_sets;
-
-    GHashTable *extra;     /* slab index -> FdSetMember[n_members - 1] */
-
-    guint64 *low_bits;     /* bit i set: a set with id i exists */
-    guint32 low_words;
-    guint32 low_hint;      /* every word below is full */
-
-    guint32 *dup_map;      /* fd -> slab index + 1 */
-    guint32 dup_map_len;
-    guint32 n_dups;
-    guint32 n_members;
-
-    GArray *owners;        /* OwnerSlot, indexed by slot */
-    GHashTable *owner_ids; /* guint64* owner -> slot */
+    FdSetStore st;
 } Registry;
 
 static GMutex reg_lock;
@@ -134,272 +71,14 @@ const char *fdset_reason_name(FdSetRemoveReason reason)
     return "unknown";
 }
 
-/* ---- slab ---- */
-
 static inline FdSetRec *rec_at(guint32 idx)
 {
-    return &reg.chunks[idx >> SLAB_SHIFT][idx & (SLAB_CHUNK - 1)];
+    return fdset_store_rec(&reg.st, idx);
 }
 
-static guint32 rec_alloc(gint64 id)
+static inline FdSetMember *member_at(guint32 idx, guint i)
 {
-    guint32 idx;
-
-    if (reg.free_recs->len) {
-        idx = g_array_index(reg.free_recs, guint32, reg.free_recs->len - 1);
-        g_array_set_size(reg.free_recs, reg.free_recs->len - 1);
-    } else {
-        if (reg.n_records == reg.n_chunks * SLAB_CHUNK) {
-            reg.chunks = g_renew(FdSetRec *, reg.chunks, reg.n_chunks + 1);
-            reg.chunks[reg.n_chunks++] = g_new(FdSetRec, SLAB_CHUNK);
-        }
-        idx = reg.n_records++;
-    }
-    *rec_at(idx) = (FdSetRec) { .id = id, .m0.fd = -1 };
-    return idx;
-}
-
-static void rec_free(guint32 idx)
-{
-    rec_at(idx)->id = -1;
-    g_array_append_val(reg.free_recs, idx);
-}
-
-/* ---- id table: linear probing, backward-shift deletion ---- */
-
-static inline guint32 id_hash(gint64 id)
-{
-    guint64 h = (guint64)id;
-
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return (guint32)h;
-}
-
-static guint32 id_lookup(gint64 id)
-{
-    guint32 i;
-
-    if (!reg.slots) {
-        return NO_IDX;
-    }
-    for (i = id_hash(id) & reg.slot_mask; reg.slots[i];
-         i = (i + 1) & reg.slot_mask) {
-        if (rec_at(reg.slots[i] - 1)->id == id) {
-            return reg.slots[i] - 1;
-        }
-    }
-    return NO_IDX;
-}
-
-static void id_place(guint32 idx)
-{
-    guint32 i = id_hash(rec_at(idx)->id) & reg.slot_mask;
-
-    while (reg.slots[i]) {
-        i = (i + 1) & reg.slot_mask;
-    }
-    reg.slots[i] = idx + 1;
-}
-
-static void id_insert(guint32 idx)
-{
-    guint32 cap = reg.slots ? reg.slot_mask + 1 : 0;
-
-    /* keep the load at most 3/4 */
-    if ((guint64)(reg.n_sets + 1) * 4 > (guint64)cap * 3) {
-        guint32 *old = reg.slots;
-        guint32 new_cap = cap ? cap * 2 : 16;
-
-        reg.slots = g_new0(guint32, new_cap);
-        reg.slot_mask = new_cap - 1;
-        for (guint32 j = 0; j < cap; j++) {
-            if (old[j]) {
-                id_place(old[j] - 1);
-            }
-        }
-        g_free(old);
-    }
-    id_place(idx);
-    reg.n_sets++;
-}
-
-static void id_remove(gint64 id)
-{
-    guint32 i = id_hash(id) & reg.slot_mask;
-    guint32 j;
-
-    while (rec_at(reg.slots[i] - 1)->id != id) {
-        i = (i + 1) & reg.slot_mask;
-    }
-    /* shift back the entries that probed past the hole */
-    for (j = (i + 1) & reg.slot_mask; reg.slots[j];
-         j = (j + 1) & reg.slot_mask) {
-        guint32 home = id_hash(rec_at(reg.slots[j] - 1)->id) & reg.slot_mask;
-
-        if (((j - home) & reg.slot_mask) >= ((j - i) & reg.slot_mask)) {
-            reg.slots[i] = reg.slots[j];
-            i = j;
-        }
-    }
-    reg.slots[i] = 0;
-    reg.n_sets--;
-}
-
-/* ---- lowest free id ---- */
-
-static void low_mark(gint64 id, bool used)
-{
-    guint64 bit;
-    guint32 w;
-
-    if (id < 0 || (guint64)id >= (guint64)reg.low_words * 64) {
-        return;
-    }
-    w = (guint32)(id / 64);
-    bit = G_GUINT64_CONSTANT(1) << (id % 64);
-    if (used) {
-        reg.low_bits[w] |= bit;
-    } else {
-        reg.low_bits[w] &= ~bit;
-        reg.low_hint = MIN(reg.low_hint, w);
-    }
-}
-
-/* Make the bitmap cover more ids than there are sets. */
-static void low_cover(void)
-{
-    guint32 old = reg.low_words;
-
-    if ((guint64)old * 64 > reg.n_sets) {
-        return;
-    }
-    reg.low_words = MAX(old * 2, 4);
-    reg.low_bits = g_renew(guint64, reg.low_bits, reg.low_words);
-    memset(reg.low_bits + old, 0, (reg.low_words - old) * sizeof(guint64));
-    for (guint32 idx = 0; idx < reg.n_records; idx++) {
-        gint64 id = rec_at(idx)->id;
-
-        if (id >= (gint64)old * 64) {
-            low_mark(id, true);
-        }
-    }
-}
-
-static gint64 low_first_free(void)
-{
-    guint32 w;
-
-    low_cover();
-    for (w = reg.low_hint; reg.low_bits[w] == G_MAXUINT64; w++) {
-        /* terminates: fewer sets than covered ids */
-    }
-    reg.low_hint = w;
-    return (gint64)w * 64 + __builtin_ctzll(~reg.low_bits[w]);
-}
-
-/* ---- members ---- */
-
-static FdSetMember *extras_of(guint32 idx)
-{
-    return g_hash_table_lookup(reg.extra, GUINT_TO_POINTER(idx));
-}
-
-static FdSetMember *member_at(guint32 idx, guint i)
-{
-    return i == 0 ? &rec_at(idx)->m0 : &extras_of(idx)[i - 1];
-}
-
-static void member_append(guint32 idx, const FdSetMember *m)
-{
-    FdSetRec *s = rec_at(idx);
-
-    if (s->n_members > 0) {
-        FdSetMember *more = extras_of(idx);
-
-        g_hash_table_steal(reg.extra, GUINT_TO_POINTER(idx));
-        more = g_renew(FdSetMember, more, s->n_members);
-        more[s->n_members - 1] = *m;
-        g_hash_table_insert(reg.extra, GUINT_TO_POINTER(idx), more);
-    } else {
-        s->m0 = *m;
-    }
-    s->n_members++;
-    reg.n_members++;
-}
-
-/* Forget member @i (its fd and opaque are the caller's business). */
-static void member_delete(guint32 idx, guint i)
-{
-    FdSetRec *s = rec_at(idx);
-    FdSetMember *more = s->n_members > 1 ? extras_of(idx) : NULL;
-    guint n_more = s->n_members - 1;
-
-    if (i == 0 && more) {
-        s->m0 = more[0];
-    }
-    if (more) {
-        guint from = i == 0 ? 1 : i;
-
-        memmove(&more[from - 1], &more[from],
-                (n_more - from) * sizeof(FdSetMember));
-        if (n_more == 1) {
-            g_hash_table_remove(reg.extra, GUINT_TO_POINTER(idx));
-        }
-    }
-    s->n_members--;
-    reg.n_members--;
-}
-
-/* ---- owners ---- */
-
-static guint32 owner_intern(guint64 owner)
-{
-    gpointer slot;
-    OwnerSlot os = { .owner = owner, .refs = 0 };
-    guint32 n;
-
-    if (owner == FDSET_OWNER_PROCESS) {
-        return OWNER_SLOT_PROCESS;
-    }
-    if (g_hash_table_lookup_extended(reg.owner_ids, &owner, NULL, &slot)) {
-        return GPOINTER_TO_UINT(slot);
-    }
-    for (n = OWNER_SLOT_FIRST; n < reg.owners->len; n++) {
-        if (g_array_index(reg.owners, OwnerSlot, n).refs == 0) {
-            break;
-        }
-    }
-    if (n == reg.owners->len) {
-        g_array_append_val(reg.owners, os);
-    }
-    g_array_index(reg.owners, OwnerSlot, n) = os;
-    g_hash_table_insert(reg.owner_ids, g_memdup2(&owner, sizeof(owner)),
-                        GUINT_TO_POINTER(n));
-    return n;
-}
-
-static void owner_ref(guint32 slot)
-{
-    if (slot >= OWNER_SLOT_FIRST) {
-        g_array_index(reg.owners, OwnerSlot, slot).refs++;
-    }
-}
-
-static void owner_unref(guint32 slot)
-{
-    OwnerSlot *os;
-
-    if (slot < OWNER_SLOT_FIRST) {
-        return;
-    }
-    os = &g_array_index(reg.owners, OwnerSlot, slot);
-    if (--os->refs == 0) {
-        g_hash_table_remove(reg.owner_ids, &os->owner);
-    }
+    return fdset_store_member(&reg.st, idx, i);
 }
 
 /* ---- events, operations ---- */
@@ -485,9 +164,7 @@ static void set_maybe_free(FdSetOp *op, guint32 idx)
     if (op) {
         op_event(op, FDSET_EVENT_FREED, s->id, -1, -1);
     }
-    low_mark(s->id, false);
-    id_remove(s->id);
-    rec_free(idx);
+    fdset_store_drop(&reg.st, idx);
 }
 
 /* Close member @i; @op NULL: no event (reset). */
@@ -505,8 +182,8 @@ static void member_close(FdSetOp *op, guint32 idx, guint i,
         qemu_close_fd_quietly(fd);
     }
     g_free(m->opaque);
-    owner_unref(m->owner);
-    member_delete(idx, i);
+    fdset_store_owner_unref(&reg.st, m->owner);
+    fdset_store_delete(&reg.st, idx, i);
 }
 
 /* Close the members handed to the process when their owner left. */
@@ -515,7 +192,7 @@ static void set_reap_orphans(FdSetOp *op, guint32 idx)
     guint i = 0;
 
     while (i < rec_at(idx)->n_members) {
-        if (member_at(idx, i)->owner == OWNER_SLOT_ORPHAN) {
+        if (member_at(idx, i)->owner == FDSET_SLOT_ORPHAN) {
             member_close(op, idx, i, FDSET_REASON_DISCONNECT);
         } else {
             i++;
@@ -525,12 +202,10 @@ static void set_reap_orphans(FdSetOp *op, guint32 idx)
 
 static void dup_untrack(FdSetOp *op, int fd)
 {
-    guint32 idx = reg.dup_map[fd] - 1;
+    guint32 idx = fdset_store_dup_lookup(&reg.st, fd);
     FdSetRec *s = rec_at(idx);
 
-    reg.dup_map[fd] = 0;
-    s->dup_count--;
-    reg.n_dups--;
+    fdset_store_dup_remove(&reg.st, fd);
     op_event(op, FDSET_EVENT_RELEASE, s->id, -1, fd);
     if (s->dup_count == 0) {
         set_reap_orphans(op, idx);
@@ -540,7 +215,7 @@ static void dup_untrack(FdSetOp *op, int fd)
 
 static bool dup_is_tracked(int fd)
 {
-    return fd >= 0 && (guint32)fd < reg.dup_map_len && reg.dup_map[fd];
+    return fdset_store_dup_lookup(&reg.st, fd) != NO_IDX;
 }
 
 /*
@@ -552,21 +227,6 @@ static void dup_forget_stale(FdSetOp *op, int fd)
     if (dup_is_tracked(fd)) {
         dup_untrack(op, fd);
     }
-}
-
-static void dup_track(guint32 idx, int fd)
-{
-    if ((guint32)fd >= reg.dup_map_len) {
-        guint32 len = MAX((guint32)fd + 1, reg.dup_map_len * 2);
-
-        reg.dup_map = g_renew(guint32, reg.dup_map, len);
-        memset(reg.dup_map + reg.dup_map_len, 0,
-               (len - reg.dup_map_len) * sizeof(guint32));
-        reg.dup_map_len = len;
-    }
-    reg.dup_map[fd] = idx + 1;
-    rec_at(idx)->dup_count++;
-    reg.n_dups++;
 }
 
 /* ---- init, limits, listeners ---- */
@@ -590,38 +250,20 @@ static guint default_max_fds_total(void)
 static void reg_reset_locked(void)
 {
     if (reg.ready) {
-        for (guint32 idx = 0; idx < reg.n_records; idx++) {
+        for (guint32 idx = 0; idx < reg.st.n_records; idx++) {
             while (rec_at(idx)->id >= 0 && rec_at(idx)->n_members) {
                 member_close(NULL, idx, 0, FDSET_REASON_SHUTDOWN);
             }
         }
-        for (guint32 c = 0; c < reg.n_chunks; c++) {
-            g_free(reg.chunks[c]);
-        }
-        g_free(reg.chunks);
-        g_array_free(reg.free_recs, TRUE);
-        g_free(reg.slots);
-        g_hash_table_destroy(reg.extra);
-        g_free(reg.low_bits);
-        g_free(reg.dup_map);
-        g_array_free(reg.owners, TRUE);
-        g_hash_table_destroy(reg.owner_ids);
+        fdset_store_destroy(&reg.st);
     }
-    reg = (Registry) {
-        .ready = true,
-        .limits = {
-            .max_sets = DEFAULT_MAX_SETS,
-            .max_fds_per_set = DEFAULT_MAX_FDS_PER_SET,
-            .max_fds_total = default_max_fds_total(),
-        },
-        .free_recs = g_array_new(FALSE, FALSE, sizeof(guint32)),
-        .extra = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-                                       NULL, g_free),
-        .owners = g_array_new(FALSE, TRUE, sizeof(OwnerSlot)),
-        .owner_ids = g_hash_table_new_full(g_int64_hash, g_int64_equal,
-                                           g_free, NULL),
+    reg.ready = true;
+    reg.limits = (FdSetLimits) {
+        .max_sets = DEFAULT_MAX_SETS,
+        .max_fds_per_set = DEFAULT_MAX_FDS_PER_SET,
+        .max_fds_total = default_max_fds_total(),
     };
-    g_array_set_size(reg.owners, OWNER_SLOT_FIRST);
+    fdset_store_init(&reg.st);
 }
 
 void fdset_init(void)
@@ -685,12 +327,12 @@ void fdset_remove_listener(FdSetListener fn, void *opaque)
 static guint32 add_pick_set(bool has_id, gint64 id, GError **errp)
 {
     const FdSetLimits *lim = &reg.limits;
-    guint32 idx = has_id ? id_lookup(id) : NO_IDX;
+    guint32 idx = has_id ? fdset_store_lookup(&reg.st, id) : NO_IDX;
     guint have = idx != NO_IDX ? rec_at(idx)->n_members : 0;
 
-    if (idx == NO_IDX && reg.n_sets >= lim->max_sets) {
+    if (idx == NO_IDX && reg.st.n_sets >= lim->max_sets) {
         error_setg(errp, "Cannot create fdset: %u fdsets exist "
-                   "(limit max-sets=%u)", reg.n_sets, lim->max_sets);
+                   "(limit max-sets=%u)", reg.st.n_sets, lim->max_sets);
         return NO_IDX;
     }
     if (have >= lim->max_fds_per_set) {
@@ -704,16 +346,14 @@ static guint32 add_pick_set(bool has_id, gint64 id, GError **errp)
         }
         return NO_IDX;
     }
-    if (reg.n_members >= lim->max_fds_total) {
+    if (reg.st.n_members >= lim->max_fds_total) {
         error_setg(errp, "Cannot add fd: %u fds are held in fdsets "
-                   "(limit max-fds-total=%u)", reg.n_members,
+                   "(limit max-fds-total=%u)", reg.st.n_members,
                    lim->max_fds_total);
         return NO_IDX;
     }
     if (idx == NO_IDX) {
-        idx = rec_alloc(has_id ? id : low_first_free());
-        id_insert(idx);
-        low_mark(rec_at(idx)->id, true);
+        idx = fdset_store_create(&reg.st, has_id, id);
     }
     return idx;
 }
@@ -737,9 +377,8 @@ static bool add_locked(FdSetOp *op, bool has_id, gint64 id, FdSetMember *m,
         return false;
     }
     dup_forget_stale(op, m->fd);
-    m->owner = owner_intern(owner);
-    owner_ref(m->owner);
-    member_append(idx, m);
+    m->owner = fdset_store_owner_ref(&reg.st, owner);
+    fdset_store_append(&reg.st, idx, m);
     op_event(op, FDSET_EVENT_FD_ADDED, s->id, m->fd, -1);
     op_last(op)->opaque = g_strdup(m->opaque);
     op_last(op)->ev.other_file = other;
@@ -794,7 +433,7 @@ bool fdset_remove_fd(int64_t fdset_id, bool has_fd, int64_t fd, GError **errp)
     bool ok = true;
 
     op_begin(&op);
-    idx = id_lookup(fdset_id);
+    idx = fdset_store_lookup(&reg.st, fdset_id);
     if (idx != NO_IDX && has_fd) {
         FdSetRec *s = rec_at(idx);
 
@@ -837,8 +476,8 @@ static void release_owner_in_set(FdSetOp *op, guint32 idx, guint32 slot)
         if (m->owner != slot) {
             i++;
         } else if (rec_at(idx)->dup_count) {
-            owner_unref(slot);
-            m->owner = OWNER_SLOT_ORPHAN;   /* the process holds it now */
+            fdset_store_owner_unref(&reg.st, slot);
+            m->owner = FDSET_SLOT_ORPHAN;   /* the process holds it now */
             i++;
         } else {
             member_close(op, idx, i, FDSET_REASON_DISCONNECT);
@@ -850,19 +489,17 @@ static void release_owner_in_set(FdSetOp *op, guint32 idx, guint32 slot)
 void fdset_release_owner(uint64_t owner)
 {
     FdSetOp op;
-    gpointer slot;
+    guint32 slot;
 
     if (owner == FDSET_OWNER_PROCESS) {
         return;
     }
     op_begin(&op);
-    if (g_hash_table_lookup_extended(reg.owner_ids, &owner, NULL, &slot)) {
-        guint32 n = GPOINTER_TO_UINT(slot);
-
-        for (guint32 idx = 0; idx < reg.n_records &&
-             g_array_index(reg.owners, OwnerSlot, n).refs; idx++) {
+    if (fdset_store_owner_find(&reg.st, owner, &slot)) {
+        for (guint32 idx = 0; idx < reg.st.n_records &&
+             fdset_store_owner_refs(&reg.st, slot); idx++) {
             if (rec_at(idx)->id >= 0) {
-                release_owner_in_set(&op, idx, n);
+                release_owner_in_set(&op, idx, slot);
             }
         }
     }
@@ -874,7 +511,7 @@ void fdset_shutdown(void)
     FdSetOp op;
 
     op_begin(&op);
-    for (guint32 idx = 0; idx < reg.n_records; idx++) {
+    for (guint32 idx = 0; idx < reg.st.n_records; idx++) {
         FdSetRec *s = rec_at(idx);
 
         if (s->id < 0) {
@@ -900,7 +537,7 @@ void fdset_shutdown(void)
 static int dup_locked(FdSetOp *op, int64_t fdset_id, int flags, int *member,
                       GError **errp)
 {
-    guint32 idx = id_lookup(fdset_id);
+    guint32 idx = fdset_store_lookup(&reg.st, fdset_id);
     int dupfd, i;
 
     if (idx == NO_IDX) {
@@ -929,7 +566,7 @@ static int dup_locked(FdSetOp *op, int64_t fdset_id, int flags, int *member,
         return -1;
     }
     dup_forget_stale(op, dupfd);
-    dup_track(idx, dupfd);
+    fdset_store_dup_add(&reg.st, dupfd, idx);
     op_event(op, FDSET_EVENT_DUP, fdset_id, *member, dupfd);
     op_last(op)->ev.flags = flags;
     return dupfd;
@@ -1010,7 +647,7 @@ static void query_fill(FdSetInfo *info, guint32 idx)
         mi->flags = fl >= 0 ? fl : (int)m->accmode;
         mi->dev = m->dev;
         mi->ino = m->ino;
-        mi->persistent = m->owner == OWNER_SLOT_PROCESS;
+        mi->persistent = m->owner == FDSET_SLOT_PROCESS;
     }
 }
 
@@ -1021,8 +658,8 @@ FdSetInfo *fdset_query(guint *n_sets)
     guint n = 0;
 
     reg_lock_ready();
-    order = g_new(guint32, reg.n_sets + 1);
-    for (guint32 idx = 0; idx < reg.n_records; idx++) {
+    order = g_new(guint32, reg.st.n_sets + 1);
+    for (guint32 idx = 0; idx < reg.st.n_records; idx++) {
         if (rec_at(idx)->id >= 0) {
             order[n++] = idx;
         }
@@ -1056,7 +693,7 @@ guint fdset_count_sets(void)
     guint n;
 
     reg_lock_ready();
-    n = reg.n_sets;
+    n = reg.st.n_sets;
     g_mutex_unlock(&reg_lock);
     return n;
 }
@@ -1066,7 +703,7 @@ guint fdset_count_members(void)
     guint n;
 
     reg_lock_ready();
-    n = reg.n_members;
+    n = reg.st.n_members;
     g_mutex_unlock(&reg_lock);
     return n;
 }
@@ -1076,7 +713,7 @@ guint fdset_count_dups(void)
     guint n;
 
     reg_lock_ready();
-    n = reg.n_dups;
+    n = reg.st.n_dups;
     g_mutex_unlock(&reg_lock);
     return n;
 }

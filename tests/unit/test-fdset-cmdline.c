@@ -195,10 +195,13 @@ START_TEST(test_dup_failure)
 {
     int fd = inherited("a.img", O_RDONLY);
     g_autofree char *arg = g_strdup_printf("fd=%d,set=1", fd);
-    struct rlimit rl = { .rlim_cur = fd + 1, .rlim_max = fd + 1 };
+    struct rlimit saved, rl;
 
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rl = (struct rlimit) { .rlim_cur = fd + 1, .rlim_max = saved.rlim_max };
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     expect_error(arg, "error duplicating fd: Too many open files");
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
     ck_assert(!fd_is_closed(fd));
 }
 END_TEST

@@ -791,18 +791,19 @@ END_TEST
 
 START_TEST(test_dup_emfile)
 {
-    struct rlimit rl;
+    struct rlimit saved, rl;
     int fd, d;
 
     add_ro(true, 1, NULL);
-    fd = unit_open("a.img", O_RDONLY);     /* the highest fd in use */
-    rl.rlim_cur = fd + 1;
-    rl.rlim_max = fd + 1 + 100;
+    fd = unit_open("a.img", O_RDONLY);     /* every lower fd is in use */
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    rl = (struct rlimit) { .rlim_cur = fd + 1, .rlim_max = saved.rlim_max };
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     errno = 0;
     d = fdset_dup_fd(1, O_RDONLY, NULL);
-    ck_assert_int_eq(d, -1);
     ck_assert_int_eq(errno, EMFILE);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    ck_assert_int_eq(d, -1);
     ck_assert_uint_eq(fdset_count_dups(), 0);
 }
 END_TEST
@@ -1012,13 +1013,6 @@ END_TEST
 #endif
 #endif
 
-static size_t heap_in_use(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-
-    return mi.uordblks + mi.hblkhd;
-}
-
 START_TEST(test_heap_per_set)
 {
 #ifndef UNDER_ASAN
@@ -1031,11 +1025,11 @@ START_TEST(test_heap_per_set)
     fdset_add_fd(true, 0, fd, NULL, OWNER_A, NULL, NULL);   /* warm up */
     fdset_remove_fd(0, false, 0, NULL);
     fd = unit_open("a.img", O_RDONLY);
-    before = heap_in_use();
+    before = mallinfo2().uordblks + mallinfo2().hblkhd;
     for (guint i = 0; i < n; i++) {
         ck_assert(fdset_add_fd(false, -1, fd, NULL, OWNER_A, NULL, NULL));
     }
-    per_set = (double)(heap_in_use() - before) / n;
+    per_set = (double)(mallinfo2().uordblks + mallinfo2().hblkhd - before) / n;
     ck_assert_msg(per_set < 200, "%.1f bytes per set", per_set);
 #endif
 }
