@@ -46,8 +46,8 @@ static void append_fields(GString *s, const FdSetEvent *ev)
 {
     switch (ev->kind) {
     case FDSET_EVENT_FD_ADDED:
-        g_string_append_printf(s, " event=add fdset=%" G_GINT64_FORMAT
-                               " fd=%d", ev->fdset_id, ev->fd);
+        g_string_append_printf(s, " event=add fdset=%" G_GINT64_FORMAT " fd=%d",
+                               ev->fdset_id, ev->fd);
         if (ev->opaque) {
             g_string_append(s, " opaque=");
             append_escaped(s, ev->opaque);
@@ -57,18 +57,20 @@ static void append_fields(GString *s, const FdSetEvent *ev)
         }
         break;
     case FDSET_EVENT_FD_REMOVED:
-        g_string_append_printf(s, " event=remove fdset=%" G_GINT64_FORMAT
-                               " fd=%d reason=%s", ev->fdset_id, ev->fd,
-                               fdset_reason_name(ev->reason));
+        g_string_append_printf(
+            s, " event=remove fdset=%" G_GINT64_FORMAT " fd=%d reason=%s",
+            ev->fdset_id, ev->fd, fdset_reason_name(ev->reason));
         break;
     case FDSET_EVENT_DUP:
-        g_string_append_printf(s, " event=dup fdset=%" G_GINT64_FORMAT
-                               " member=%d flags=0x%x dup=%d", ev->fdset_id,
-                               ev->fd, (unsigned)ev->flags, ev->dup_fd);
+        g_string_append_printf(
+            s,
+            " event=dup fdset=%" G_GINT64_FORMAT " member=%d flags=0x%x dup=%d",
+            ev->fdset_id, ev->fd, (unsigned)ev->flags, ev->dup_fd);
         break;
     case FDSET_EVENT_RELEASE:
-        g_string_append_printf(s, " event=release fdset=%" G_GINT64_FORMAT
-                               " dup=%d", ev->fdset_id, ev->dup_fd);
+        g_string_append_printf(
+            s, " event=release fdset=%" G_GINT64_FORMAT " dup=%d", ev->fdset_id,
+            ev->dup_fd);
         break;
     case FDSET_EVENT_FREED:
         g_string_append_printf(s, " event=free fdset=%" G_GINT64_FORMAT,
@@ -95,7 +97,7 @@ static void write_all(int fd, const char *buf, size_t len)
             continue;
         }
         if (n <= 0) {
-            return;   /* the trail must never stop the daemon */
+            return; /* the trail must never stop the daemon */
         }
         buf += n;
         len -= n;

@@ -7,7 +7,7 @@
 
 #include "qemu/error.h"
 
-G_DEFINE_QUARK(qmp-error-quark, qmp_error)
+G_DEFINE_QUARK(qmp - error - quark, qmp_error)
 
 static const char *const class_names[] = {
     [QMP_ERROR_CLASS_GENERIC_ERROR] = "GenericError",

@@ -14,10 +14,10 @@
 #include "qemu/osdep.h"
 
 static const KeyvalDesc add_fd_desc[] = {
-    { "fd", KEYVAL_NUMBER },
-    { "set", KEYVAL_NUMBER },
-    { "opaque", KEYVAL_STRING },
-    { NULL },
+    {"fd", KEYVAL_NUMBER},
+    {"set", KEYVAL_NUMBER},
+    {"opaque", KEYVAL_STRING},
+    {NULL},
 };
 
 /* Originals to close once every -add-fd was handled. */
@@ -43,7 +43,7 @@ static int add_fd_source(const Keyval *kv, GError **errp)
     int fd, fl;
 
     keyval_get_number(kv, "fd", (uint64_t)-1, &num, NULL);
-    fd = (int)num;   /* QEMU truncates to int */
+    fd = (int)num; /* QEMU truncates to int */
     if (fd < 0) {
         error_setg(errp, "fd option is required and must be non-negative");
         return -1;

@@ -11,18 +11,18 @@ G_STATIC_ASSERT(sizeof(FdSetRec) <= 48);
 
 typedef struct OwnerSlot {
     guint64 owner;
-    guint32 refs;          /* members held; 0: slot free */
+    guint32 refs; /* members held; 0: slot free */
 } OwnerSlot;
 
 void fdset_store_init(FdSetStore *st)
 {
-    *st = (FdSetStore) {
+    *st = (FdSetStore){
         .free_recs = g_array_new(FALSE, FALSE, sizeof(guint32)),
-        .extra = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-                                       NULL, g_free),
+        .extra =
+            g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free),
         .owners = g_array_new(FALSE, TRUE, sizeof(OwnerSlot)),
-        .owner_ids = g_hash_table_new_full(g_int64_hash, g_int64_equal,
-                                           g_free, NULL),
+        .owner_ids =
+            g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),
     };
     g_array_set_size(st->owners, FDSET_SLOT_FIRST);
 }
@@ -59,7 +59,7 @@ static guint32 rec_alloc(FdSetStore *st, gint64 id)
         }
         idx = st->n_records++;
     }
-    *fdset_store_rec(st, idx) = (FdSetRec) { .id = id, .m0.fd = -1 };
+    *fdset_store_rec(st, idx) = (FdSetRec){.id = id, .m0.fd = -1};
     return idx;
 }
 
@@ -304,7 +304,7 @@ guint32 fdset_store_owner_ref(FdSetStore *st, guint64 owner)
     if (n == st->owners->len) {
         g_array_set_size(st->owners, n + 1);
     }
-    *owner_slot(st, n) = (OwnerSlot) { .owner = owner, .refs = 1 };
+    *owner_slot(st, n) = (OwnerSlot){.owner = owner, .refs = 1};
     g_hash_table_insert(st->owner_ids, g_memdup2(&owner, sizeof(owner)),
                         GUINT_TO_POINTER(n));
     return n;

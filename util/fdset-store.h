@@ -23,22 +23,22 @@
 #define FDSET_NO_IDX G_MAXUINT32
 
 /* Owner slots: 0 and 1 are reserved, interned owners start at 2. */
-#define FDSET_SLOT_PROCESS 0u  /* persistent, never reaped */
-#define FDSET_SLOT_ORPHAN 1u   /* owner left; closed with the last dup */
+#define FDSET_SLOT_PROCESS 0u /* persistent, never reaped */
+#define FDSET_SLOT_ORPHAN 1u  /* owner left; closed with the last dup */
 #define FDSET_SLOT_FIRST 2u
 
 typedef struct FdSetMember {
-    char *opaque;          /* NULL when not given */
+    char *opaque; /* NULL when not given */
     guint64 ino;
-    guint32 dev;           /* Linux st_dev values fit in 32 bits */
+    guint32 dev; /* Linux st_dev values fit in 32 bits */
     gint32 fd;
-    guint32 owner : 30;    /* owner slot */
-    guint32 accmode : 2;   /* F_GETFL & O_ACCMODE at add */
+    guint32 owner : 30;  /* owner slot */
+    guint32 accmode : 2; /* F_GETFL & O_ACCMODE at add */
 } FdSetMember;
 
 typedef struct FdSetRec {
-    gint64 id;             /* -1 while the record is free */
-    FdSetMember m0;        /* oldest member, valid when n_members > 0 */
+    gint64 id;      /* -1 while the record is free */
+    FdSetMember m0; /* oldest member, valid when n_members > 0 */
     guint32 dup_count;
     guint32 n_members;
 } FdSetRec;
@@ -47,21 +47,21 @@ typedef struct FdSetRec {
 #define FDSET_SLAB_CHUNK (1u << FDSET_SLAB_SHIFT)
 
 typedef struct FdSetStore {
-    FdSetRec **chunks;     /* slab */
+    FdSetRec **chunks; /* slab */
     guint32 n_chunks;
-    guint32 n_records;     /* records ever handed out (high-water) */
-    GArray *free_recs;     /* guint32 slab indexes */
+    guint32 n_records; /* records ever handed out (high-water) */
+    GArray *free_recs; /* guint32 slab indexes */
 
-    guint32 *slots;        /* id table: slab index + 1, 0 = empty */
+    guint32 *slots; /* id table: slab index + 1, 0 = empty */
     guint32 slot_mask;
 
-    GHashTable *extra;     /* slab index -> FdSetMember[n_members - 1] */
+    GHashTable *extra; /* slab index -> FdSetMember[n_members - 1] */
 
-    guint64 *low_bits;     /* bit i set: a set with id i exists */
+    guint64 *low_bits; /* bit i set: a set with id i exists */
     guint32 low_words;
-    guint32 low_hint;      /* every word below is full */
+    guint32 low_hint; /* every word below is full */
 
-    guint32 *dup_map;      /* fd -> slab index + 1 */
+    guint32 *dup_map; /* fd -> slab index + 1 */
     guint32 dup_map_len;
 
     GArray *owners;        /* OwnerSlot, indexed by slot */

@@ -42,20 +42,20 @@ typedef struct Registry {
 static GMutex reg_lock;
 static GRecMutex deliver_lock;
 static Registry reg;
-static GArray *listeners;  /* Listener, under deliver_lock */
+static GArray *listeners; /* Listener, under deliver_lock */
 
 /* Events being delivered on this thread (nested changes queue here). */
 static __thread GArray *tls_delivering;
 
 typedef struct PendingEvent {
     FdSetEvent ev;
-    char *opaque;          /* owned copy */
+    char *opaque; /* owned copy */
 } PendingEvent;
 
 /* One change: events and fds to close once the locks are dropped. */
 typedef struct FdSetOp {
-    GArray *events;        /* PendingEvent */
-    GArray *to_close;      /* int */
+    GArray *events;   /* PendingEvent */
+    GArray *to_close; /* int */
 } FdSetOp;
 
 const char *fdset_reason_name(FdSetRemoveReason reason)
@@ -83,12 +83,11 @@ static inline FdSetMember *member_at(guint32 idx, guint i)
 
 /* ---- events, operations ---- */
 
-static void op_event(FdSetOp *op, FdSetEventKind kind, gint64 fdset_id,
-                     int fd, int dup_fd)
+static void op_event(FdSetOp *op, FdSetEventKind kind, gint64 fdset_id, int fd,
+                     int dup_fd)
 {
     PendingEvent pe = {
-        .ev = { .kind = kind, .fdset_id = fdset_id, .fd = fd,
-                .dup_fd = dup_fd },
+        .ev = {.kind = kind, .fdset_id = fdset_id, .fd = fd, .dup_fd = dup_fd},
     };
 
     g_array_append_val(op->events, pe);
@@ -132,8 +131,7 @@ static void op_end(FdSetOp *op)
     g_mutex_unlock(&reg_lock);
     if (tls_delivering) {
         /* called from a listener: queue behind the events in delivery */
-        g_array_append_vals(tls_delivering, op->events->data,
-                            op->events->len);
+        g_array_append_vals(tls_delivering, op->events->data, op->events->len);
         g_array_set_size(op->events, 0);
     } else {
         tls_delivering = op->events;
@@ -258,7 +256,7 @@ static void reg_reset_locked(void)
         fdset_store_destroy(&reg.st);
     }
     reg.ready = true;
-    reg.limits = (FdSetLimits) {
+    reg.limits = (FdSetLimits){
         .max_sets = DEFAULT_MAX_SETS,
         .max_fds_per_set = DEFAULT_MAX_FDS_PER_SET,
         .max_fds_total = default_max_fds_total(),
@@ -297,7 +295,7 @@ void fdset_set_limits(const FdSetLimits *limits)
 
 void fdset_add_listener(FdSetListener fn, void *opaque)
 {
-    Listener li = { .fn = fn, .opaque = opaque };
+    Listener li = {.fn = fn, .opaque = opaque};
 
     g_rec_mutex_lock(&deliver_lock);
     if (!listeners) {
@@ -331,25 +329,29 @@ static guint32 add_pick_set(bool has_id, gint64 id, GError **errp)
     guint have = idx != NO_IDX ? rec_at(idx)->n_members : 0;
 
     if (idx == NO_IDX && reg.st.n_sets >= lim->max_sets) {
-        error_setg(errp, "Cannot create fdset: %u fdsets exist "
-                   "(limit max-sets=%u)", reg.st.n_sets, lim->max_sets);
+        error_setg(errp,
+                   "Cannot create fdset: %u fdsets exist "
+                   "(limit max-sets=%u)",
+                   reg.st.n_sets, lim->max_sets);
         return NO_IDX;
     }
     if (have >= lim->max_fds_per_set) {
         if (idx != NO_IDX) {
-            error_setg(errp, "Cannot add fd to fdset %" PRId64 ": it has %u "
-                       "fds (limit max-fds-per-set=%u)", id, have,
-                       lim->max_fds_per_set);
+            error_setg(errp,
+                       "Cannot add fd to fdset %" PRId64 ": it has %u "
+                       "fds (limit max-fds-per-set=%u)",
+                       id, have, lim->max_fds_per_set);
         } else {
             error_setg(errp, "Cannot add fd: no fds allowed in an fdset "
-                       "(limit max-fds-per-set=0)");
+                             "(limit max-fds-per-set=0)");
         }
         return NO_IDX;
     }
     if (reg.st.n_members >= lim->max_fds_total) {
-        error_setg(errp, "Cannot add fd: %u fds are held in fdsets "
-                   "(limit max-fds-total=%u)", reg.st.n_members,
-                   lim->max_fds_total);
+        error_setg(errp,
+                   "Cannot add fd: %u fds are held in fdsets "
+                   "(limit max-fds-total=%u)",
+                   reg.st.n_members, lim->max_fds_total);
         return NO_IDX;
     }
     if (idx == NO_IDX) {
@@ -372,8 +374,10 @@ static bool add_locked(FdSetOp *op, bool has_id, gint64 id, FdSetMember *m,
     s = rec_at(idx);
     other = s->n_members && (s->m0.dev != m->dev || s->m0.ino != m->ino);
     if (other && reg.limits.strict_same_file) {
-        error_setg(errp, "Cannot add fd to fdset %" PRId64 ": it is not the "
-                   "same file as the fdset's members", s->id);
+        error_setg(errp,
+                   "Cannot add fd to fdset %" PRId64 ": it is not the "
+                   "same file as the fdset's members",
+                   s->id);
         return false;
     }
     dup_forget_stale(op, m->fd);
@@ -392,7 +396,7 @@ bool fdset_add_fd(bool has_id, int64_t fdset_id, int fd, const char *opaque,
                   uint64_t owner, int64_t *out_fdset_id, GError **errp)
 {
     FdSetOp op;
-    FdSetMember m = { .fd = fd };
+    FdSetMember m = {.fd = fd};
     struct stat st;
     int fl;
     bool ok;
@@ -417,7 +421,7 @@ bool fdset_add_fd(bool has_id, int64_t fdset_id, int fd, const char *opaque,
     ok = add_locked(&op, has_id, fdset_id, &m, owner, out_fdset_id, errp);
     if (!ok) {
         g_free(m.opaque);
-        g_array_append_val(op.to_close, fd);   /* ours, also on failure */
+        g_array_append_val(op.to_close, fd); /* ours, also on failure */
     }
     op_end(&op);
     return ok;
@@ -453,11 +457,14 @@ bool fdset_remove_fd(int64_t fdset_id, bool has_fd, int64_t fd, GError **errp)
     if (idx == NO_IDX) {
         ok = false;
         if (has_fd) {
-            error_setg(errp, "File descriptor named 'fdset-id:%" PRId64
-                       ", fd:%" PRId64 "' not found", fdset_id, fd);
+            error_setg(errp,
+                       "File descriptor named 'fdset-id:%" PRId64
+                       ", fd:%" PRId64 "' not found",
+                       fdset_id, fd);
         } else {
-            error_setg(errp, "File descriptor named 'fdset-id:%" PRId64
-                       "' not found", fdset_id);
+            error_setg(errp,
+                       "File descriptor named 'fdset-id:%" PRId64 "' not found",
+                       fdset_id);
         }
     } else {
         set_maybe_free(&op, idx);
@@ -477,7 +484,7 @@ static void release_owner_in_set(FdSetOp *op, guint32 idx, guint32 slot)
             i++;
         } else if (rec_at(idx)->dup_count) {
             fdset_store_owner_unref(&reg.st, slot);
-            m->owner = FDSET_SLOT_ORPHAN;   /* the process holds it now */
+            m->owner = FDSET_SLOT_ORPHAN; /* the process holds it now */
             i++;
         } else {
             member_close(op, idx, i, FDSET_REASON_DISCONNECT);
@@ -496,8 +503,9 @@ void fdset_release_owner(uint64_t owner)
     }
     op_begin(&op);
     if (fdset_store_owner_find(&reg.st, owner, &slot)) {
-        for (guint32 idx = 0; idx < reg.st.n_records &&
-             fdset_store_owner_refs(&reg.st, slot); idx++) {
+        for (guint32 idx = 0;
+             idx < reg.st.n_records && fdset_store_owner_refs(&reg.st, slot);
+             idx++) {
             if (rec_at(idx)->id >= 0) {
                 release_owner_in_set(&op, idx, slot);
             }
@@ -553,16 +561,18 @@ static int dup_locked(FdSetOp *op, int64_t fdset_id, int flags, int *member,
         }
     }
     if (i < 0) {
-        error_setg(errp, "Failed to find file descriptor in fdset %" PRId64
-                   " with matching flags=0x%x", fdset_id, flags);
+        error_setg(errp,
+                   "Failed to find file descriptor in fdset %" PRId64
+                   " with matching flags=0x%x",
+                   fdset_id, flags);
         errno = EACCES;
         return -1;
     }
     *member = member_at(idx, i)->fd;
     dupfd = fcntl(*member, F_DUPFD_CLOEXEC, 3);
     if (dupfd < 0) {
-        error_setg_errno(errp, errno, "Failed to dup() fd %d of fdset %"
-                         PRId64, *member, fdset_id);
+        error_setg_errno(errp, errno, "Failed to dup() fd %d of fdset %" PRId64,
+                         *member, fdset_id);
         return -1;
     }
     dup_forget_stale(op, dupfd);
@@ -585,12 +595,14 @@ int fdset_dup_fd(int64_t fdset_id, int flags, GError **errp)
         errno = err;
         return -1;
     }
-    if ((flags & O_TRUNC) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
+    if ((flags & O_TRUNC) ||
+        (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
         /* outside the lock: truncating a big file takes time */
         if (ftruncate(dupfd, 0) < 0) {
             err = errno;
-            error_setg_errno(errp, err, "Failed to truncate fd %d of fdset %"
-                             PRId64, member, fdset_id);
+            error_setg_errno(errp, err,
+                             "Failed to truncate fd %d of fdset %" PRId64,
+                             member, fdset_id);
             fdset_release_dup(dupfd);
             qemu_close_fd_quietly(dupfd);
             errno = err;

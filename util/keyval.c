@@ -15,7 +15,7 @@ typedef struct KeyvalPair {
 } KeyvalPair;
 
 struct Keyval {
-    GArray *pairs;   /* KeyvalPair, in the order written */
+    GArray *pairs; /* KeyvalPair, in the order written */
 };
 
 /* Read a value up to a single ',' (",," is a literal comma). */
@@ -68,7 +68,7 @@ Keyval *keyval_parse(const char *str, const char *implied_key)
         KeyvalPair pair;
 
         p = parse_item(p, implied_key, &pair);
-        implied_key = NULL;   /* only the first item may be implied */
+        implied_key = NULL; /* only the first item may be implied */
         g_array_append_val(kv->pairs, pair);
     }
     return kv;
@@ -126,8 +126,8 @@ bool keyval_has(const Keyval *kv, const char *key)
 bool keyval_parse_bool(const char *name, const char *value, bool *out,
                        GError **errp)
 {
-    static const char *const yes[] = { "on", "yes", "true", "y", NULL };
-    static const char *const no[] = { "off", "no", "false", "n", NULL };
+    static const char *const yes[] = {"on", "yes", "true", "y", NULL};
+    static const char *const no[] = {"off", "no", "false", "n", NULL};
 
     if (value && g_strv_contains(yes, value)) {
         *out = true;
@@ -161,8 +161,8 @@ bool keyval_parse_number(const char *name, const char *value, uint64_t *out,
         return false;
     }
     if (err == ERANGE) {
-        error_setg(errp, "Value '%s' is too large for parameter '%s'",
-                   value, name);
+        error_setg(errp, "Value '%s' is too large for parameter '%s'", value,
+                   name);
         return false;
     }
     *out = v;

@@ -25,8 +25,8 @@ bool qemu_parse_fdset_path(const char *name, int64_t *fdset_id)
     suffix = name + strlen(FDSET_PATH_PREFIX);
     errno = 0;
     val = strtol(suffix, &end, 10);
-    if (end == suffix || *end != '\0' || errno == ERANGE ||
-        val < 0 || val > INT_MAX) {
+    if (end == suffix || *end != '\0' || errno == ERANGE || val < 0 ||
+        val > INT_MAX) {
         return false;
     }
     *fdset_id = val;
@@ -45,8 +45,8 @@ static int open_fdset(const char *name, int flags, GError **errp)
     }
     fd = fdset_dup_fd(fdset_id, flags, NULL);
     if (fd < 0) {
-        error_setg_errno(errp, errno, "Could not dup FD for %s flags %x",
-                         name, flags);
+        error_setg_errno(errp, errno, "Could not dup FD for %s flags %x", name,
+                         flags);
         return -1;
     }
     return fd;
@@ -60,8 +60,9 @@ static bool o_direct_unsupported(const char *name, int flags, mode_t mode)
     if (!(flags & O_DIRECT)) {
         return false;
     }
-    fd = open(name, (flags & ~(O_DIRECT | O_CREAT | O_TRUNC | O_EXCL)) |
-              O_CLOEXEC, mode);
+    fd = open(name,
+              (flags & ~(O_DIRECT | O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC,
+              mode);
     if (fd < 0) {
         return false;
     }
@@ -83,8 +84,10 @@ static int open_internal(const char *name, int flags, mode_t mode,
         return fd;
     }
     if (errno == EINVAL && o_direct_unsupported(name, flags, mode)) {
-        error_setg(errp, "Could not %s '%s': filesystem does not support "
-                   "O_DIRECT", action, name);
+        error_setg(errp,
+                   "Could not %s '%s': filesystem does not support "
+                   "O_DIRECT",
+                   action, name);
         errno = EINVAL;
         return -1;
     }
@@ -94,7 +97,7 @@ static int open_internal(const char *name, int flags, mode_t mode,
 
 int qemu_open(const char *name, int flags, GError **errp)
 {
-    g_assert(!(flags & O_CREAT));   /* use qemu_create() */
+    g_assert(!(flags & O_CREAT)); /* use qemu_create() */
     return open_internal(name, flags, 0, errp);
 }
 
@@ -114,7 +117,7 @@ void qemu_close_fd_quietly(int fd)
     int saved_errno = errno;
 
     if (fd >= 0) {
-        close(fd);   /* on Linux the fd is gone even on EINTR */
+        close(fd); /* on Linux the fd is gone even on EINTR */
     }
     errno = saved_errno;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Audit trail: one line per fdset event, e.g.
- *   fdsetd-audit: time=2026-11-25T10:00:00.123Z event=dup fdset=1 member=5 flags=0x2 dup=9
+ *   fdsetd-audit: time=2026-11-25T10:00:00.123Z event=dup fdset=1 member=5
+ *   flags=0x2 dup=9   (one line)
  * Events and their fields:
  *   add      fdset fd [opaque="..."] [other-file=yes]
  *   remove   fdset fd reason=remove-fd|disconnect|shutdown

@@ -33,13 +33,13 @@ static double measure(int file, guint n, const char *opaque)
     double per_set, us;
     int fd;
 
-    fdset_init();   /* closes the previous round's fd (many times) */
+    fdset_init(); /* closes the previous round's fd (many times) */
     fd = dup(file);
     fdset_get_limits(&lim);
     lim.max_sets = n + 1;
     lim.max_fds_total = n + 1;
     fdset_set_limits(&lim);
-    fdset_add_fd(true, 0, fd, opaque, 1, NULL, NULL);   /* warm up */
+    fdset_add_fd(true, 0, fd, opaque, 1, NULL, NULL); /* warm up */
     before = heap_in_use();
     t0 = g_get_monotonic_time();
     for (guint i = 1; i < n; i++) {

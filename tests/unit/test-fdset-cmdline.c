@@ -34,8 +34,8 @@ static void expect_error(const char *arg, const char *msg)
 {
     g_autoptr(GError) err = NULL;
 
-    ck_assert_msg(!fdset_cmdline_add_fd("-add-fd", arg, &err),
-                  "'%s' accepted", arg);
+    ck_assert_msg(!fdset_cmdline_add_fd("-add-fd", arg, &err), "'%s' accepted",
+                  arg);
     ck_assert_msg(g_str_equal(err->message, msg), "'%s': got '%s'", arg,
                   err->message);
     ck_assert_int_eq(error_get_class(err), QMP_ERROR_CLASS_GENERIC_ERROR);
@@ -47,8 +47,8 @@ static void expect_ok(const char *fmt, int fd, const char *rest)
     g_autofree char *arg = g_strdup_printf(fmt, fd, rest);
     g_autoptr(GError) err = NULL;
 
-    ck_assert_msg(fdset_cmdline_add_fd("--add-fd", arg, &err), "'%s': %s",
-                  arg, err ? err->message : "");
+    ck_assert_msg(fdset_cmdline_add_fd("--add-fd", arg, &err), "'%s': %s", arg,
+                  err ? err->message : "");
 }
 
 #define REQ_FD "fd option is required and must be non-negative"
@@ -61,7 +61,7 @@ START_TEST(test_fd_required)
     expect_error("", REQ_FD);
     expect_error("set=1", REQ_FD);
     expect_error("fd=-1,set=1", REQ_FD);
-    expect_error("fd=0xffffffff,set=1", REQ_FD);   /* truncates to -1 */
+    expect_error("fd=0xffffffff,set=1", REQ_FD); /* truncates to -1 */
     expect_error("opaque=x", REQ_FD);
 }
 END_TEST
@@ -70,14 +70,14 @@ START_TEST(test_fd_stdio)
 {
     expect_error("fd=0,set=1", STDIO);
     expect_error("fd=1,set=1", STDIO);
-    expect_error("fd=2", STDIO);                    /* before the set check */
-    expect_error("fd=4294967298,set=1", STDIO);     /* truncates to 2 */
+    expect_error("fd=2", STDIO);                /* before the set check */
+    expect_error("fd=4294967298,set=1", STDIO); /* truncates to 2 */
 }
 END_TEST
 
 START_TEST(test_fd_stdio_even_when_closed)
 {
-    close(0);                   /* the test runs in its own process */
+    close(0); /* the test runs in its own process */
     expect_error("fd=0,set=1", STDIO);
 }
 END_TEST
@@ -89,7 +89,7 @@ START_TEST(test_fd_not_valid)
     g_autofree char *a2 = g_strdup_printf("fd=%d", cloexec);
 
     expect_error(a1, IN_USE);
-    expect_error(a2, IN_USE);                       /* before the set check */
+    expect_error(a2, IN_USE); /* before the set check */
     expect_error("fd=900,set=1", IN_USE);
     ck_assert(!fd_is_closed(cloexec));
 }
@@ -100,14 +100,13 @@ START_TEST(test_set_required)
     int fd = inherited("a.img", O_RDONLY);
     g_autofree char *a1 = g_strdup_printf("fd=%d", fd);
     g_autofree char *a2 = g_strdup_printf("fd=%d,set=-1", fd);
-    g_autofree char *a3 = g_strdup_printf("fd=%d,set=0xffffffffffffffff",
-                                          fd);
+    g_autofree char *a3 = g_strdup_printf("fd=%d,set=0xffffffffffffffff", fd);
 
     expect_error(a1, REQ_SET);
     expect_error(a2, REQ_SET);
     expect_error(a3, REQ_SET);
     fdset_cmdline_close_originals();
-    ck_assert(!fd_is_closed(fd));                   /* not taken */
+    ck_assert(!fd_is_closed(fd)); /* not taken */
 }
 END_TEST
 
@@ -135,8 +134,8 @@ START_TEST(test_add_dups_and_closes_originals_later)
     expect_ok("fd=%d,set=1,opaque=%s", ro, "ro");
     expect_ok("fd=%d,set=1%s", rw, "");
     expect_ok("fd=%d,set=4%s", other, "");
-    expect_ok("fd=%d,set=5,opaque=%s", ro, "again,,x");  /* same fd twice */
-    ck_assert(!fd_is_closed(ro));              /* kept until all are done */
+    expect_ok("fd=%d,set=5,opaque=%s", ro, "again,,x"); /* same fd twice */
+    ck_assert(!fd_is_closed(ro)); /* kept until all are done */
     ck_assert(!fd_is_closed(rw));
 
     info = fdset_query(&n);
@@ -168,7 +167,7 @@ START_TEST(test_add_dups_and_closes_originals_later)
     ck_assert(fd_is_closed(rw));
     ck_assert(fd_is_closed(other));
     ck_assert_uint_eq(fdset_count_members(), 4);
-    fdset_release_owner(1);                    /* persistent: never reaped */
+    fdset_release_owner(1); /* persistent: never reaped */
     ck_assert_uint_eq(fdset_count_members(), 4);
 }
 END_TEST
@@ -176,9 +175,9 @@ END_TEST
 START_TEST(test_large_set_id_and_truncated_fd)
 {
     int fd = inherited("a.img", O_RDONLY);
-    g_autofree char *arg = g_strdup_printf("fd=%" G_GUINT64_FORMAT
-                                           ",set=4294967296",
-                                           (guint64)fd + (G_GUINT64_CONSTANT(1) << 32));
+    guint64 wrapped = (guint64)fd + (G_GUINT64_CONSTANT(1) << 32);
+    g_autofree char *arg =
+        g_strdup_printf("fd=%" G_GUINT64_FORMAT ",set=4294967296", wrapped);
     FdSetInfo *info;
     guint n;
 
@@ -198,7 +197,7 @@ START_TEST(test_dup_failure)
     struct rlimit saved, rl;
 
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    rl = (struct rlimit) { .rlim_cur = fd + 1, .rlim_max = saved.rlim_max };
+    rl = (struct rlimit){.rlim_cur = fd + 1, .rlim_max = saved.rlim_max};
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     expect_error(arg, "error duplicating fd: Too many open files");
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &saved), 0);
@@ -234,7 +233,7 @@ START_TEST(test_report_error_format)
     fflush(stderr);
     ck_assert(g_file_get_contents(path, &text, NULL, NULL));
     ck_assert_str_eq(text, "fdsetd: -add-fd fd=0,set=1: "
-                     "fd cannot be a standard I/O stream\n");
+                           "fd cannot be a standard I/O stream\n");
 }
 END_TEST
 

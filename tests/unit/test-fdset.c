@@ -30,9 +30,14 @@ static GArray *events;
 static void record(const FdSetEvent *ev, void *opaque)
 {
     Rec r = {
-        .kind = ev->kind, .fdset_id = ev->fdset_id, .fd = ev->fd,
-        .dup_fd = ev->dup_fd, .flags = ev->flags, .reason = ev->reason,
-        .opaque = g_strdup(ev->opaque), .other_file = ev->other_file,
+        .kind = ev->kind,
+        .fdset_id = ev->fdset_id,
+        .fd = ev->fd,
+        .dup_fd = ev->dup_fd,
+        .flags = ev->flags,
+        .reason = ev->reason,
+        .opaque = g_strdup(ev->opaque),
+        .other_file = ev->other_file,
     };
 
     g_array_append_val(events, r);
@@ -111,7 +116,7 @@ START_TEST(test_auto_id_fills_gaps)
     ck_assert_int_eq(add_ro(false, -1, NULL), 1);
     ck_assert_int_eq(add_ro(false, -1, NULL), 3);
     ck_assert(fdset_remove_fd(0, false, 0, NULL));
-    ck_assert_int_eq(add_ro(false, -1, NULL), 0);   /* freed id reused */
+    ck_assert_int_eq(add_ro(false, -1, NULL), 0); /* freed id reused */
     ck_assert(fdset_remove_fd(2, false, 0, NULL));
     ck_assert(fdset_remove_fd(1, false, 0, NULL));
     ck_assert_int_eq(add_ro(false, -1, NULL), 1);
@@ -189,8 +194,8 @@ END_TEST
 START_TEST(test_query_order_and_opaque)
 {
     int fds[5];
-    const char *opq[5] = { "image0:r", "image1:w+", "", NULL, "image4:r" };
-    gint64 ids[5] = { 1, 1, 0, 2, 2 };
+    const char *opq[5] = {"image0:r", "image1:w+", "", NULL, "image4:r"};
+    gint64 ids[5] = {1, 1, 0, 2, 2};
     FdSetInfo *info;
     guint n;
 
@@ -214,7 +219,7 @@ START_TEST(test_query_order_and_opaque)
     ck_assert_int_eq(info[1].members[1].fd, fds[1]);
     ck_assert_int_eq(info[1].members[1].flags & O_ACCMODE, O_RDWR);
     ck_assert_int_eq(info[1].members[0].flags & O_ACCMODE, O_RDONLY);
-    ck_assert_str_eq(info[2].members[0].opaque, "");   /* "" is kept */
+    ck_assert_str_eq(info[2].members[0].opaque, ""); /* "" is kept */
     ck_assert_uint_eq(info[2].members[0].ino, fd_ino(fds[2]));
     ck_assert(!info[2].members[0].persistent);
     ck_assert_uint_eq(info[2].dup_count, 0);
@@ -274,7 +279,7 @@ START_TEST(test_remove_one_fd)
     add(true, 2, a, NULL, OWNER_A);
     add(true, 2, b, "b", OWNER_A);
     add(true, 2, c, "c", OWNER_A);
-    ck_assert(fdset_remove_fd(2, true, a, NULL));   /* the inline one */
+    ck_assert(fdset_remove_fd(2, true, a, NULL)); /* the inline one */
     ck_assert(fd_is_closed(a));
     ck_assert(!fd_is_closed(b));
     ck_assert(fdset_remove_fd(2, true, c, NULL));
@@ -299,7 +304,8 @@ START_TEST(test_remove_errors)
 
     add(true, 2, a, NULL, OWNER_A);
     ck_assert(!fdset_remove_fd(4, false, 0, &e1));
-    ck_assert_str_eq(e1->message, "File descriptor named 'fdset-id:4' not found");
+    ck_assert_str_eq(e1->message,
+                     "File descriptor named 'fdset-id:4' not found");
     ck_assert(!fdset_remove_fd(3, true, a, &e2));
     g_autofree char *want = g_strdup_printf(
         "File descriptor named 'fdset-id:3, fd:%d' not found", a);
@@ -323,7 +329,7 @@ START_TEST(test_remove_while_dups_exist)
     d = fdset_dup_fd(1, O_RDONLY, NULL);
     ck_assert_int_ge(d, 3);
     ck_assert(fdset_remove_fd(1, false, 0, NULL));
-    ck_assert(fd_is_closed(a));                /* at once */
+    ck_assert(fd_is_closed(a)); /* at once */
     ck_assert(!fd_is_closed(d));
     info = fdset_query(&n);
     ck_assert_uint_eq(n, 1);
@@ -372,8 +378,8 @@ START_TEST(test_release_owner_without_dups)
     }
     fdset_release_owner(OWNER_B);
     ck_assert(fd_is_closed(b));
-    fdset_release_owner(FDSET_OWNER_PROCESS);   /* never reaped */
-    fdset_release_owner(12345);                 /* unknown: nothing */
+    fdset_release_owner(FDSET_OWNER_PROCESS); /* never reaped */
+    fdset_release_owner(12345);               /* unknown: nothing */
     ck_assert(!fd_is_closed(p));
     ck_assert_uint_eq(fdset_count_members(), 1);
 }
@@ -395,11 +401,11 @@ START_TEST(test_release_owner_with_dups_orphans)
     ck_assert_int_ge(d1, 0);
     ck_assert_int_ge(d2, 0);
     fdset_release_owner(OWNER_A);
-    ck_assert(!fd_is_closed(a));     /* a reopen may need them */
+    ck_assert(!fd_is_closed(a)); /* a reopen may need them */
     ck_assert(!fd_is_closed(b));
     info = fdset_query(&n);
     ck_assert_uint_eq(info[0].n_members, 3);
-    ck_assert(!info[0].members[0].persistent);   /* orphaned, not persistent */
+    ck_assert(!info[0].members[0].persistent); /* orphaned, not persistent */
     ck_assert(info[0].members[2].persistent);
     fdset_info_free(info, n);
     /* the owner is gone: releasing it again must not touch the orphans */
@@ -415,7 +421,7 @@ START_TEST(test_release_owner_with_dups_orphans)
     close(d1);
     ck_assert(!fd_is_closed(a));
     g_array_set_size(events, 0);
-    ck_assert(fdset_release_dup(d2));             /* the last dup */
+    ck_assert(fdset_release_dup(d2)); /* the last dup */
     close(d2);
     ck_assert(fd_is_closed(a));
     ck_assert(fd_is_closed(b));
@@ -462,7 +468,7 @@ START_TEST(test_shutdown_closes_everything)
     fdset_shutdown();
     ck_assert(fd_is_closed(a));
     ck_assert(fd_is_closed(b));
-    ck_assert(!fd_is_closed(d));          /* dups belong to their holders */
+    ck_assert(!fd_is_closed(d)); /* dups belong to their holders */
     ck_assert_uint_eq(fdset_count_sets(), 0);
     ck_assert_uint_eq(fdset_count_dups(), 0);
     ck_assert(!fdset_release_dup(d));
@@ -504,7 +510,7 @@ START_TEST(test_limit_max_sets)
     fdset_set_limits(&lim);
     add_ro(false, -1, NULL);
     add_ro(false, -1, NULL);
-    add_ro(true, 1, NULL);        /* existing set: fine */
+    add_ro(true, 1, NULL); /* existing set: fine */
     ck_assert(!fdset_add_fd(false, -1, fd, NULL, OWNER_A, NULL, &err));
     ck_assert_str_eq(err->message,
                      "Cannot create fdset: 2 fdsets exist (limit max-sets=2)");
@@ -527,7 +533,7 @@ START_TEST(test_limit_max_fds_per_set)
     }
     ck_assert(!fdset_add_fd(true, 7, fd, NULL, OWNER_A, NULL, &err));
     ck_assert_str_eq(err->message, "Cannot add fd to fdset 7: it has 3 fds "
-                     "(limit max-fds-per-set=3)");
+                                   "(limit max-fds-per-set=3)");
     ck_assert(fd_is_closed(fd));
     ck_assert_uint_eq(fdset_count_members(), 3);
     add_ro(true, 8, NULL);
@@ -549,7 +555,7 @@ START_TEST(test_limit_max_fds_total)
     add_ro(false, -1, NULL);
     ck_assert(!fdset_add_fd(true, 1, fd, NULL, OWNER_A, NULL, &err));
     ck_assert_str_eq(err->message, "Cannot add fd: 4 fds are held in fdsets "
-                     "(limit max-fds-total=4)");
+                                   "(limit max-fds-total=4)");
     ck_assert(fd_is_closed(fd));
     ck_assert_uint_eq(fdset_count_sets(), 3);
     /* removing one makes room */
@@ -587,7 +593,7 @@ START_TEST(test_same_file_strict)
     add(true, 3, unit_open("a.img", O_RDWR), NULL, OWNER_A);
     ck_assert(!fdset_add_fd(true, 3, fd, NULL, OWNER_A, NULL, &err));
     ck_assert_str_eq(err->message, "Cannot add fd to fdset 3: it is not the "
-                     "same file as the fdset's members");
+                                   "same file as the fdset's members");
     ck_assert(fd_is_closed(fd));
     ck_assert_uint_eq(fdset_count_members(), 2);
     ck_assert_uint_eq(events->len, 2);
@@ -602,7 +608,7 @@ START_TEST(test_dup_access_modes)
 {
     int ro = unit_open("a.img", O_RDONLY), wo = unit_open("a.img", O_WRONLY);
     int rw = unit_open("a.img", O_RDWR);
-    int modes[3] = { O_RDONLY, O_WRONLY, O_RDWR };
+    int modes[3] = {O_RDONLY, O_WRONLY, O_RDWR};
 
     add(true, 1, ro, NULL, OWNER_A);
     add(true, 1, wo, NULL, OWNER_A);
@@ -637,7 +643,7 @@ START_TEST(test_dup_errno_enoent_eacces)
     ck_assert_int_eq(fdset_dup_fd(1, O_RDWR, &err2), -1);
     ck_assert_int_eq(errno, EACCES);
     ck_assert_str_eq(err2->message, "Failed to find file descriptor in "
-                     "fdset 1 with matching flags=0x2");
+                                    "fdset 1 with matching flags=0x2");
     /* a set alive only through dups has no members: EACCES */
     d = fdset_dup_fd(1, O_RDONLY, NULL);
     ck_assert(fdset_remove_fd(1, false, 0, NULL));
@@ -681,7 +687,7 @@ START_TEST(test_dup_o_direct)
     int d;
 
     if (direct < 0) {
-        ck_assert_int_eq(errno, EINVAL);   /* fs without O_DIRECT */
+        ck_assert_int_eq(errno, EINVAL); /* fs without O_DIRECT */
         return;
     }
     add(true, 1, plain, NULL, OWNER_A);
@@ -689,7 +695,7 @@ START_TEST(test_dup_o_direct)
     ck_assert_int_eq(fdset_dup_fd(1, O_RDONLY | O_DIRECT, NULL), -1);
     ck_assert_int_eq(errno, EACCES);
     add(true, 1, direct, NULL, OWNER_A);
-    d = fdset_dup_fd(1, O_RDONLY, NULL);    /* skips the newer O_DIRECT one */
+    d = fdset_dup_fd(1, O_RDONLY, NULL); /* skips the newer O_DIRECT one */
     ck_assert(!(fcntl(d, F_GETFL) & O_DIRECT));
     d = fdset_dup_fd(1, O_RDONLY | O_DIRECT, NULL);
     ck_assert(fcntl(d, F_GETFL) & O_DIRECT);
@@ -717,7 +723,7 @@ START_TEST(test_dup_o_sync_dsync)
     add(true, 1, sync, NULL, OWNER_A);
     d = fdset_dup_fd(1, O_RDWR | O_SYNC, NULL);
     ck_assert_int_eq(ev_at(events->len - 1)->fd, sync);
-    d = fdset_dup_fd(1, O_RDWR | O_DSYNC, NULL);   /* not the O_SYNC one */
+    d = fdset_dup_fd(1, O_RDWR | O_DSYNC, NULL); /* not the O_SYNC one */
     ck_assert_int_eq(ev_at(events->len - 1)->fd, dsync);
     d = fdset_dup_fd(1, O_RDWR, NULL);
     ck_assert_int_eq(ev_at(events->len - 1)->fd, plain);
@@ -745,7 +751,7 @@ START_TEST(test_dup_is_at_least_3)
     int d;
 
     add_ro(true, 1, NULL);
-    close(0);                        /* the test runs in its own process */
+    close(0); /* the test runs in its own process */
     d = fdset_dup_fd(1, O_RDONLY, NULL);
     ck_assert_int_ge(d, 3);
     ck_assert(fd_is_closed(0));
@@ -763,13 +769,13 @@ START_TEST(test_dup_truncates)
     d = fdset_dup_fd(1, O_RDWR, NULL);
     ck_assert_int_eq(fd_size(d), 10);
     d = fdset_dup_fd(1, O_RDWR | O_CREAT, NULL);
-    ck_assert_int_eq(fd_size(d), 10);             /* O_CREAT alone: kept */
+    ck_assert_int_eq(fd_size(d), 10); /* O_CREAT alone: kept */
     d = fdset_dup_fd(1, O_RDWR | O_EXCL, NULL);
-    ck_assert_int_eq(fd_size(d), 10);             /* O_EXCL alone: kept */
+    ck_assert_int_eq(fd_size(d), 10); /* O_EXCL alone: kept */
     d = fdset_dup_fd(1, O_RDWR | O_TRUNC, NULL);
     ck_assert_int_eq(fd_size(d), 0);
     ck_assert_int_eq(pwrite(rw, "abc", 3, 0), 3);
-    d = fdset_dup_fd(1, O_RDWR | O_CREAT | O_EXCL, NULL);   /* no EEXIST */
+    d = fdset_dup_fd(1, O_RDWR | O_CREAT | O_EXCL, NULL); /* no EEXIST */
     ck_assert_int_ge(d, 0);
     ck_assert_int_eq(fd_size(rw), 0);
 }
@@ -795,9 +801,9 @@ START_TEST(test_dup_emfile)
     int fd, d;
 
     add_ro(true, 1, NULL);
-    fd = unit_open("a.img", O_RDONLY);     /* every lower fd is in use */
+    fd = unit_open("a.img", O_RDONLY); /* every lower fd is in use */
     ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
-    rl = (struct rlimit) { .rlim_cur = fd + 1, .rlim_max = saved.rlim_max };
+    rl = (struct rlimit){.rlim_cur = fd + 1, .rlim_max = saved.rlim_max};
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     errno = 0;
     d = fdset_dup_fd(1, O_RDONLY, NULL);
@@ -814,7 +820,7 @@ START_TEST(test_stale_dup_record_dropped)
 
     add_ro(true, 1, NULL);
     d1 = fdset_dup_fd(1, O_RDONLY, NULL);
-    close(d1);                                 /* not released: stale */
+    close(d1); /* not released: stale */
     d2 = fdset_dup_fd(1, O_RDONLY, NULL);
     ck_assert_int_eq(d2, d1);
     ck_assert_uint_eq(fdset_count_dups(), 1);
@@ -838,8 +844,8 @@ START_TEST(test_events_in_order)
     int a = unit_open("a.img", O_RDONLY);
     int d;
     FdSetEventKind want[] = {
-        FDSET_EVENT_FD_ADDED, FDSET_EVENT_DUP, FDSET_EVENT_FD_REMOVED,
-        FDSET_EVENT_RELEASE, FDSET_EVENT_FREED,
+        FDSET_EVENT_FD_ADDED, FDSET_EVENT_DUP,   FDSET_EVENT_FD_REMOVED,
+        FDSET_EVENT_RELEASE,  FDSET_EVENT_FREED,
     };
 
     add(true, 6, a, "op", OWNER_A);
@@ -926,8 +932,8 @@ static gpointer worker(gpointer data)
         guint n;
 
         ck_assert(fdset_add_fd(true, id, fd, "w", id, NULL, NULL));
-        ck_assert(fdset_add_fd(false, -1, unit_open("a.img", O_RDONLY),
-                               NULL, id, NULL, NULL));
+        ck_assert(fdset_add_fd(false, -1, unit_open("a.img", O_RDONLY), NULL,
+                               id, NULL, NULL));
         d = fdset_dup_fd(id, O_RDONLY, NULL);
         ck_assert_int_ge(d, 0);
         FdSetInfo *info = fdset_query(&n);
@@ -945,7 +951,7 @@ START_TEST(test_threads_smoke)
 {
     GThread *th[4];
 
-    g_free(unit_file("a.img", "data"));   /* before the threads race */
+    g_free(unit_file("a.img", "data")); /* before the threads race */
     fdset_remove_listener(record, NULL);
     fdset_add_listener(count_events, NULL);
     for (int i = 0; i < 4; i++) {
@@ -1022,7 +1028,7 @@ START_TEST(test_heap_per_set)
     double per_set;
 
     raise_limits(n);
-    fdset_add_fd(true, 0, fd, NULL, OWNER_A, NULL, NULL);   /* warm up */
+    fdset_add_fd(true, 0, fd, NULL, OWNER_A, NULL, NULL); /* warm up */
     fdset_remove_fd(0, false, 0, NULL);
     fd = unit_open("a.img", O_RDONLY);
     before = mallinfo2().uordblks + mallinfo2().hblkhd;
@@ -1046,7 +1052,7 @@ static Suite *fdset_suite(void)
     TCase *dup = tcase_create("dup");
     TCase *ev = tcase_create("events");
     TCase *scale = tcase_create("scale");
-    TCase *all[] = { ids, query, rm, own, lim, dup, ev, scale };
+    TCase *all[] = {ids, query, rm, own, lim, dup, ev, scale};
 
     for (guint i = 0; i < G_N_ELEMENTS(all); i++) {
         tcase_add_checked_fixture(all[i], setup, teardown);

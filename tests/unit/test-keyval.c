@@ -25,8 +25,8 @@ static void expect(const char *str, const char *implied, const char *want)
     g_autoptr(Keyval) kv = keyval_parse(str, implied);
     g_autofree char *got = dump(kv);
 
-    ck_assert_msg(g_str_equal(got, want), "'%s': got '%s', want '%s'", str,
-                  got, want);
+    ck_assert_msg(g_str_equal(got, want), "'%s': got '%s', want '%s'", str, got,
+                  want);
 }
 
 START_TEST(test_basic_order)
@@ -88,8 +88,8 @@ static void expect_number(const char *value, uint64_t want)
     g_autoptr(GError) err = NULL;
     uint64_t n = 0;
 
-    ck_assert_msg(keyval_parse_number("fd", value, &n, &err), "'%s': %s",
-                  value, err ? err->message : "");
+    ck_assert_msg(keyval_parse_number("fd", value, &n, &err), "'%s': %s", value,
+                  err ? err->message : "");
     ck_assert_uint_eq(n, want);
 }
 
@@ -111,7 +111,7 @@ START_TEST(test_numbers)
     expect_number(" 5", 5);
     expect_number("+5", 5);
     expect_number("18446744073709551615", UINT64_MAX);
-    expect_number("-1", UINT64_MAX);         /* strtoull wraps, as QEMU */
+    expect_number("-1", UINT64_MAX); /* strtoull wraps, as QEMU */
     expect_number_error("", "Parameter 'fd' expects a number");
     expect_number_error("abc", "Parameter 'fd' expects a number");
     expect_number_error("5 ", "Parameter 'fd' expects a number");
@@ -129,8 +129,8 @@ END_TEST
 
 START_TEST(test_bools)
 {
-    const char *yes[] = { "on", "yes", "true", "y" };
-    const char *no[] = { "off", "no", "false", "n" };
+    const char *yes[] = {"on", "yes", "true", "y"};
+    const char *no[] = {"off", "no", "false", "n"};
     g_autoptr(GError) err = NULL;
     bool b;
 
@@ -170,11 +170,11 @@ START_TEST(test_typed_get)
 END_TEST
 
 static const KeyvalDesc desc[] = {
-    { "fd", KEYVAL_NUMBER },
-    { "set", KEYVAL_NUMBER },
-    { "server", KEYVAL_BOOL },
-    { "opaque", KEYVAL_STRING },
-    { NULL },
+    {"fd", KEYVAL_NUMBER},
+    {"set", KEYVAL_NUMBER},
+    {"server", KEYVAL_BOOL},
+    {"opaque", KEYVAL_STRING},
+    {NULL},
 };
 
 static void expect_validate(const char *str, const char *msg)

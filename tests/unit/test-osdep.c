@@ -183,7 +183,7 @@ START_TEST(test_create_fdset_error_shows_o_creat)
 
     ck_assert_int_eq(qemu_create("/dev/fdset/5", O_RDWR, 0600, &err), -1);
     ck_assert_str_eq(err->message, "Could not dup FD for /dev/fdset/5 "
-                     "flags 42: No such file or directory");
+                                   "flags 42: No such file or directory");
 }
 END_TEST
 
@@ -204,7 +204,7 @@ START_TEST(test_plain_open_errors)
     ck_assert_int_eq(qemu_create("/nonexistent-dir/x", O_RDWR, 0600, &err), -1);
     ck_assert_int_eq(errno, ENOENT);
     ck_assert_str_eq(err->message, "Could not create '/nonexistent-dir/x': "
-                     "No such file or directory");
+                                   "No such file or directory");
 }
 END_TEST
 
@@ -251,7 +251,7 @@ START_TEST(test_close_untracks_and_frees_set)
     add_member(3, unit_open("a.img", O_RDONLY));
     fd = qemu_open("/dev/fdset/3", O_RDONLY, NULL);
     ck_assert(fdset_remove_fd(3, false, 0, NULL));
-    ck_assert_uint_eq(fdset_count_sets(), 1);      /* alive through the dup */
+    ck_assert_uint_eq(fdset_count_sets(), 1); /* alive through the dup */
     ck_assert_int_eq(qemu_close(fd), 0);
     ck_assert_uint_eq(fdset_count_sets(), 0);
     ck_assert(fd_is_closed(fd));
@@ -279,7 +279,7 @@ START_TEST(test_close_fd_quietly)
     ck_assert(fd_is_closed(fd));
     errno = ERANGE;
     qemu_close_fd_quietly(-1);
-    qemu_close_fd_quietly(fd);          /* EBADF, swallowed */
+    qemu_close_fd_quietly(fd); /* EBADF, swallowed */
     ck_assert_int_eq(errno, ERANGE);
 }
 END_TEST
@@ -336,7 +336,7 @@ static Suite *osdep_suite(void)
     TCase *open_ = tcase_create("open");
     TCase *close_ = tcase_create("close");
     TCase *err = tcase_create("error");
-    TCase *all[] = { parse, open_, close_, err };
+    TCase *all[] = {parse, open_, close_, err};
 
     for (guint i = 0; i < G_N_ELEMENTS(all); i++) {
         tcase_add_checked_fixture(all[i], setup, teardown);

@@ -57,8 +57,7 @@ static inline char *unit_file(const char *name, const char *content)
     char *path = g_build_filename(unit_tmpdir(), name, NULL);
 
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-        ck_assert(g_file_set_contents(path, content ? content : "", -1,
-                                      NULL));
+        ck_assert(g_file_set_contents(path, content ? content : "", -1, NULL));
     }
     return path;
 }
