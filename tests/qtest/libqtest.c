@@ -957,7 +957,7 @@ guint qtest_count_fds(QTestState *s)
     return fds->len;
 }
 
-static bool daemon_fd_stat(QTestState *s, int fd, struct stat *st)
+bool qtest_fd_stat(QTestState *s, int fd, struct stat *st)
 {
     g_autofree char *p = g_strdup_printf("/proc/%d/fd/%d", (int)s->pid, fd);
 
@@ -973,7 +973,7 @@ guint qtest_count_file_fds(QTestState *s)
 
     for (i = 0; i < fds->len; i++) {
         int fd = g_array_index(fds, int, i);
-        if (fd > 2 && daemon_fd_stat(s, fd, &st) && S_ISREG(st.st_mode)) {
+        if (fd > 2 && qtest_fd_stat(s, fd, &st) && S_ISREG(st.st_mode)) {
             n++;
         }
     }
@@ -1068,7 +1068,7 @@ static char *registry_mismatch(QTestState *s, QTestConn *c, guint extra)
             struct stat st;
 
             members++;
-            if (!daemon_fd_stat(s, fd, &st) || !S_ISREG(st.st_mode)) {
+            if (!qtest_fd_stat(s, fd, &st) || !S_ISREG(st.st_mode)) {
                 why = g_strdup_printf("member fd %d is not an open regular "
                                       "file in the daemon", fd);
             } else if (json_object_has_member(m, "ino") &&

@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 typedef struct QTestState QTestState; /* one daemon */
@@ -60,7 +61,8 @@ void qtest_send_raw(QTestConn *c, const void *buf, size_t len, const int *fds,
 /* Next message that is not an event (-1 timeout_ms = default 10 s); NULL on
  * timeout or EOF. */
 JsonNode *qtest_recv_response(QTestConn *c, int timeout_ms);
-/* Next event named @name (queued or new); NULL on timeout. */
+/* Next event named @name (queued or new; NULL @name: the next event of any
+ * name, in arrival order); NULL on timeout. */
 JsonNode *qtest_event_wait(QTestConn *c, const char *name, int timeout_ms);
 /* Drop queued events. */
 void qtest_events_clear(QTestConn *c);
@@ -102,6 +104,9 @@ const char *qtest_fd_mode(QTestState *s, int fd);
  * of).  Uses @c for query-fdsets.
  */
 void qtest_assert_fds_match_registry(QTestState *s, QTestConn *c, guint extra);
+
+/* stat() of what daemon fd @fd points at; false if not open. */
+bool qtest_fd_stat(QTestState *s, int fd, struct stat *st);
 
 /* Bits of /proc/PID/fdinfo/@fd "flags:" (O_ACCMODE, O_DIRECT...), -1 if
  * not open. */
