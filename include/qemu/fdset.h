@@ -74,7 +74,8 @@ void fdset_remove_listener(FdSetListener fn, void *opaque);
 typedef struct FdSetMemberInfo {
     int fd;
     char *opaque;            /* NULL when not given */
-    int flags;               /* F_GETFL at add time */
+    int flags;               /* current F_GETFL (access mode at add if
+                                that fails) */
     dev_t dev;
     ino_t ino;
     bool persistent;         /* owner is FDSET_OWNER_PROCESS */
