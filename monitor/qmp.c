@@ -205,13 +205,87 @@ static void set_parse_error(const char *text, size_t len, const GError *perr,
                                                : msg);
 }
 
+/* Length of the integer token at @p (digits after an optional '-'), or 0
+ * when the number goes on as a fraction or exponent. */
+static size_t integer_token_len(const char *p, const char *end)
+{
+    const char *q = p + (*p == '-');
+
+    while (q < end && g_ascii_isdigit(*q)) {
+        q++;
+    }
+    if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) {
+        return 0;
+    }
+    return q - p;
+}
+
+static bool integer_overflows(const char *p, size_t n)
+{
+    g_autofree char *tok = g_strndup(p, n);
+
+    errno = 0;
+    g_ascii_strtoll(tok, NULL, 10);
+    return errno == ERANGE;
+}
+
+/*
+ * json-glib silently wraps integers beyond int64.  QEMU reads them as
+ * floating point, so an 'int' argument rejects them: make them floating
+ * point too.  Returns NULL when nothing needs changing.
+ */
+static GString *widen_huge_integers(const char *text, size_t len)
+{
+    GString *out = NULL;
+    const char *end = text + len, *copied = text;
+    bool in_string = false, escape = false;
+
+    for (const char *p = text; p < end; p++) {
+        if (in_string) {
+            if (escape) {
+                escape = false;
+            } else if (*p == '\\') {
+                escape = true;
+            } else if (*p == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (*p == '"') {
+            in_string = true;
+            continue;
+        }
+        if (!g_ascii_isdigit(*p) && *p != '-') {
+            continue;
+        }
+        size_t n = integer_token_len(p, end);
+        if (n >= 19 && integer_overflows(p, n)) {
+            out = out ? out : g_string_sized_new(len + 8);
+            g_string_append_len(out, copied, p + n - copied);
+            g_string_append(out, ".0");
+            copied = p + n;
+        }
+        p += n ? n - 1 : 0;
+    }
+    if (out) {
+        g_string_append_len(out, copied, end - copied);
+    }
+    return out;
+}
+
 static JsonNode *parse_message(const char *text, size_t len, GError **errp)
 {
     g_autoptr(GError) perr = NULL;
+    g_autoptr(GString) widened = NULL;
 
     if (!g_utf8_validate_len(text, len, NULL)) {
         error_setg(errp, "JSON parse error, invalid UTF-8 sequence");
         return NULL;
+    }
+    widened = widen_huge_integers(text, len);
+    if (widened) {
+        text = widened->str;
+        len = widened->len;
     }
     if (!json_parser_load_from_data(parser, text, len, &perr)) {
         set_parse_error(text, len, perr, errp);
