@@ -224,8 +224,10 @@ START_TEST(test_write_random)
 
     TQ_REQUIRE_QEMU();
     img = make_img("w.qcow2", c, "6M", NULL);
-    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0xab 0 1M' -c 'write -z 2M 1M' "
-             "'%s' >/dev/null", img);
+    /* data, zero clusters over data (they keep their host cluster in v3),
+     * zero clusters over nothing */
+    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0xab 0 1M' -c 'write -z 0 256k' "
+             "-c 'write -z 2M 1M' '%s' >/dev/null", img);
     random_writes(img, 6 * MiB, 60, 300 * 1024, 7 + _i);
 }
 END_TEST
@@ -290,9 +292,14 @@ START_TEST(test_write_unaligned_cow)
 END_TEST
 
 /* Enough clusters that the refcount table (1 cluster) has to grow. */
+static const ImgConfig grow_configs[] = {
+    { "1.1", 512, 16 }, { "1.1", 512, 64 }, { "0.10", 512, 16 },
+    { "1.1", 1024, 64 },
+};
+
 START_TEST(test_write_grows_refcount_table)
 {
-    ImgConfig c = { "1.1", 512, 16 };
+    ImgConfig c = grow_configs[_i];
     g_autofree char *img = NULL;
     uint64_t rt_before, rt_after;
     g_autofree uint8_t *buf = g_malloc(MiB);
@@ -319,6 +326,40 @@ START_TEST(test_write_grows_refcount_table)
         ck_assert(memcmp(buf, back, MiB) == 0);
         tq_close(bs);
     }
+}
+END_TEST
+
+/* A virtual size that ends inside a cluster. */
+START_TEST(test_write_unaligned_size)
+{
+    ImgConfig c = { "1.1", 65536, 16 };
+    g_autofree char *base = tq_path("us-base.raw");
+    g_autofree char *img = NULL;
+    g_autofree char *opt = g_strdup_printf("-b '%s' -F raw", base);
+    const size_t size = 3 * MiB + 1536;
+    g_autofree char *size_str = g_strdup_printf("%zu", size);
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' %zu", base, size + 4096);
+    tq_sh_ok("qemu-io -f raw -c 'write -P 0x5a 0 %zu' '%s' >/dev/null",
+             size + 4096, base);
+    img = make_img("us.qcow2", &c, size_str, opt);
+    random_writes(img, size, 40, 100 * 1024, 3);
+}
+END_TEST
+
+/* qemu-img preallocation: metadata only, and falloc. */
+START_TEST(test_write_preallocated)
+{
+    static const char *const modes[] = { "metadata", "falloc", "full" };
+    ImgConfig c = { _i == 2 ? "0.10" : "1.1", 65536, 16 };
+    g_autofree char *opt = g_strdup_printf("-o preallocation=%s", modes[_i]);
+    g_autofree char *img = NULL;
+
+    TQ_REQUIRE_QEMU();
+    img = make_img("prealloc.qcow2", &c, "4M", opt);
+    assert_reads_like_qemu(img, MiB);
+    random_writes(img, 4 * MiB, 40, 200 * 1024, 21 + _i);
 }
 END_TEST
 
@@ -491,7 +532,10 @@ static Suite *qcow2_suite(void)
     tcase_add_test(tc, test_write_over_backing);
     tcase_add_test(tc, test_write_v2_backing_raw);
     tcase_add_test(tc, test_write_unaligned_cow);
-    tcase_add_test(tc, test_write_grows_refcount_table);
+    tcase_add_loop_test(tc, test_write_grows_refcount_table, 0,
+                        G_N_ELEMENTS(grow_configs));
+    tcase_add_test(tc, test_write_unaligned_size);
+    tcase_add_loop_test(tc, test_write_preallocated, 0, 3);
     tcase_add_test(tc, test_write_persists_across_reopen);
     tcase_add_test(tc, test_write_read_only_refused);
     tcase_add_test(tc, test_write_out_of_range);
