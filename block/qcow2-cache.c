@@ -14,7 +14,7 @@
 #define QCOW2_IO_ALIGN 4096
 
 typedef struct Qcow2CacheEntry {
-    uint64_t offset;   /* host offset of the table; 0: slot unused */
+    uint64_t offset; /* host offset of the table; 0: slot unused */
     uint8_t *data;
     uint32_t dirty_lo; /* dirty bytes [lo, hi); lo == hi: clean */
     uint32_t dirty_hi;
@@ -26,7 +26,7 @@ struct Qcow2Cache {
     uint64_t table_size;
     unsigned n;
     Qcow2CacheEntry *entries;
-    GHashTable *index;    /* offset -> Qcow2CacheEntry* */
+    GHashTable *index; /* offset -> Qcow2CacheEntry* */
     uint64_t clock;
     Qcow2Cache *flush_first;
     uint64_t writes;
@@ -93,8 +93,8 @@ static int qcow2_cache_write_entry(Qcow2Cache *c, Qcow2CacheEntry *e,
     }
     lo = e->dirty_lo & ~(align - 1);
     hi = MIN(qcow2_round_up(e->dirty_hi, align), c->table_size);
-    if (qcow2_file_write(c->bs, e->offset + lo, hi - lo, e->data + lo,
-                         errp) < 0) {
+    if (qcow2_file_write(c->bs, e->offset + lo, hi - lo, e->data + lo, errp) <
+        0) {
         return -1;
     }
     c->writes++;

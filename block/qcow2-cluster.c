@@ -24,8 +24,8 @@ typedef enum Qcow2Kind {
 
 typedef struct Qcow2Run {
     Qcow2Kind kind;
-    uint64_t host;  /* DATA: host offset of the run's first byte */
-    uint64_t len;   /* bytes */
+    uint64_t host; /* DATA: host offset of the run's first byte */
+    uint64_t len;  /* bytes */
 } Qcow2Run;
 
 static const char *qcow2_name(BlockDriverState *bs)
@@ -47,7 +47,8 @@ int qcow2_l1_init(BlockDriverState *bs, GError **errp)
         uint64_t v = GUINT64_FROM_BE(s->l1_table[i]);
         uint64_t off = v & QCOW2_OFFSET_MASK;
 
-        if ((v & QCOW2_L1_RESERVED) || (off && !qcow2_table_offset_ok(s, off))) {
+        if ((v & QCOW2_L1_RESERVED) ||
+            (off && !qcow2_table_offset_ok(s, off))) {
             error_setg(errp,
                        "qcow2 image '%s': invalid L1 entry %u (%#" PRIx64 ")",
                        qcow2_name(bs), i, v);
@@ -115,8 +116,7 @@ static bool qcow2_extends_run(BDRVQcow2State *s, bool alloc_only,
     if (kind != first_kind || kind == QCOW2_COMPRESSED) {
         return false;
     }
-    return kind != QCOW2_DATA ||
-           host == first_host + (dist << s->cluster_bits);
+    return kind != QCOW2_DATA || host == first_host + (dist << s->cluster_bits);
 }
 
 /*
@@ -150,12 +150,12 @@ static int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
             if (gc == gc0) {
                 run->kind = kind;
                 host0 = host;
-            } else if (!qcow2_extends_run(s, alloc_only, run->kind, host0,
-                                          kind, host, gc - gc0)) {
+            } else if (!qcow2_extends_run(s, alloc_only, run->kind, host0, kind,
+                                          host, gc - gc0)) {
                 goto done;
             }
-            run->len += MIN(s->cluster_size - (gc == gc0 ? in : 0),
-                            bytes - run->len);
+            run->len +=
+                MIN(s->cluster_size - (gc == gc0 ? in : 0), bytes - run->len);
         }
     }
 done:
@@ -189,8 +189,10 @@ static int qcow2_read_backing(BlockDriverState *bs, uint64_t offset,
     if (bs->backing) {
         blen = bdrv_getlength(bs->backing);
         if (blen < 0) {
-            error_setg(errp, "qcow2 image '%s': could not get the size of "
-                       "its backing file", qcow2_name(bs));
+            error_setg(errp,
+                       "qcow2 image '%s': could not get the size of "
+                       "its backing file",
+                       qcow2_name(bs));
             return -1;
         }
         if (offset < (uint64_t)blen) {
@@ -264,8 +266,8 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
-int qcow2_allocation_status(BlockDriverState *bs, int64_t offset,
-                            int64_t bytes, int64_t *pnum, GError **errp)
+int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                            int64_t *pnum, GError **errp)
 {
     Qcow2Run run;
 
@@ -287,8 +289,8 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset,
 static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t room = qcow2_round_up((uint64_t)s->hdr.l1_size * 8,
-                                   s->cluster_size) / 8;
+    uint64_t room =
+        qcow2_round_up((uint64_t)s->hdr.l1_size * 8, s->cluster_size) / 8;
     uint64_t first = s->l1_dirty_lo & ~63ULL;
     uint64_t last = MIN(qcow2_round_up(s->l1_dirty_hi, 64), room);
     g_autofree uint64_t *buf = NULL;
@@ -382,9 +384,9 @@ static bool qcow2_is_zero(const uint8_t *p, uint64_t len)
 }
 
 /* One guest cluster @gc, partly written: [in, in + len) from @data. */
-static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent,
-                               uint64_t gc, uint64_t in, uint64_t len,
-                               const uint8_t *data, GError **errp)
+static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
+                               uint64_t in, uint64_t len, const uint8_t *data,
+                               GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint8_t *bounce = g_aligned_alloc(1, s->cluster_size, QCOW2_BOUNCE_ALIGN);
@@ -456,8 +458,8 @@ static int qcow2_write_alloc(BlockDriverState *bs, uint64_t *ent, uint64_t m,
     }
     pos = (gc + k) << s->cluster_bits;
     full = ((stop & ~(cs - 1)) - pos) >> s->cluster_bits;
-    if (full && qcow2_write_full(bs, &ent[k], full, data + (pos - start),
-                                 errp) < 0) {
+    if (full &&
+        qcow2_write_full(bs, &ent[k], full, data + (pos - start), errp) < 0) {
         return -1;
     }
     k += full;
@@ -595,8 +597,8 @@ static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
     }
     old = g_memdup2(ent, n * sizeof(uint64_t));
     ret = qcow2_write_runs(bs, offset, bytes, buf, ent, n, errp);
-    if (qcow2_store_l2(bs, l2off, idx0, ent, old, n,
-                       ret < 0 ? NULL : errp) < 0) {
+    if (qcow2_store_l2(bs, l2off, idx0, ent, old, n, ret < 0 ? NULL : errp) <
+        0) {
         ret = -1;
     }
     return ret;

@@ -95,8 +95,7 @@ static int qcow2_check_basics(BlockDriverState *bs, const uint8_t *buf,
     const char *name = qcow2_image_name(bs);
 
     if (qcow2_ld32(buf) != QCOW2_MAGIC) {
-        error_setg(errp, "Image '%s' is not in qcow2 format (bad magic)",
-                   name);
+        error_setg(errp, "Image '%s' is not in qcow2 format (bad magic)", name);
         return -1;
     }
     if (h->version != 2 && h->version != 3) {
@@ -106,10 +105,9 @@ static int qcow2_check_basics(BlockDriverState *bs, const uint8_t *buf,
     }
     if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
         h->cluster_bits > QCOW2_MAX_CLUSTER_BITS) {
-        error_setg(errp,
-                   "qcow2 image '%s': cluster_bits %u out of range %d..%d",
-                   name, h->cluster_bits, QCOW2_MIN_CLUSTER_BITS,
-                   QCOW2_MAX_CLUSTER_BITS);
+        error_setg(
+            errp, "qcow2 image '%s': cluster_bits %u out of range %d..%d", name,
+            h->cluster_bits, QCOW2_MIN_CLUSTER_BITS, QCOW2_MAX_CLUSTER_BITS);
         return -1;
     }
     if (h->version >= 3 &&
@@ -123,8 +121,7 @@ static int qcow2_check_basics(BlockDriverState *bs, const uint8_t *buf,
 }
 
 /* Names of the feature bits in @bits of @type from the feature table. */
-static char *qcow2_feature_names(BDRVQcow2State *s, uint8_t type,
-                                 uint64_t bits)
+static char *qcow2_feature_names(BDRVQcow2State *s, uint8_t type, uint64_t bits)
 {
     GString *out = g_string_new(NULL);
 
@@ -259,8 +256,10 @@ static int qcow2_check_l1(BlockDriverState *bs, GError **errp)
     uint32_t shift = s->cluster_bits + s->l2_bits;
 
     if (h->size > (uint64_t)INT64_MAX - s->cluster_size) {
-        error_setg(errp, "qcow2 image '%s': virtual size %" G_GUINT64_FORMAT
-                   " too large", name, h->size);
+        error_setg(errp,
+                   "qcow2 image '%s': virtual size %" G_GUINT64_FORMAT
+                   " too large",
+                   name, h->size);
         return -1;
     }
     s->l1_needed = (h->size + (1ULL << shift) - 1) >> shift;
@@ -283,8 +282,7 @@ static int qcow2_check_l1(BlockDriverState *bs, GError **errp)
         h->l1_table_offset < s->cluster_size ||
         h->l1_table_offset > s->file_size ||
         (uint64_t)h->l1_size * 8 > s->file_size - h->l1_table_offset) {
-        error_setg(errp,
-                   "qcow2 image '%s': invalid L1 table offset %#" PRIx64,
+        error_setg(errp, "qcow2 image '%s': invalid L1 table offset %#" PRIx64,
                    name, h->l1_table_offset);
         return -1;
     }
@@ -298,8 +296,8 @@ static int qcow2_check_tables(BlockDriverState *bs, GError **errp)
     const Qcow2Header *h = &s->hdr;
     const char *name = qcow2_image_name(bs);
     uint64_t rt_bytes = (uint64_t)h->refcount_table_clusters << s->cluster_bits;
-    uint64_t l1_bytes = qcow2_round_up((uint64_t)h->l1_size * 8,
-                                       s->cluster_size);
+    uint64_t l1_bytes =
+        qcow2_round_up((uint64_t)h->l1_size * 8, s->cluster_size);
 
     if (h->refcount_order > 6) {
         error_setg(errp, "qcow2 image '%s': refcount_order %u out of range",
@@ -323,7 +321,8 @@ static int qcow2_check_tables(BlockDriverState *bs, GError **errp)
                    name, h->refcount_table_offset);
         return -1;
     }
-    if (h->l1_size && h->l1_table_offset < h->refcount_table_offset + rt_bytes &&
+    if (h->l1_size &&
+        h->l1_table_offset < h->refcount_table_offset + rt_bytes &&
         h->refcount_table_offset < h->l1_table_offset + l1_bytes) {
         error_setg(errp,
                    "qcow2 image '%s' is corrupt: the L1 table and the "
@@ -332,10 +331,9 @@ static int qcow2_check_tables(BlockDriverState *bs, GError **errp)
         return -1;
     }
     if (h->nb_snapshots > QCOW2_MAX_SNAPSHOTS ||
-        (h->nb_snapshots &&
-         (h->snapshots_offset & (s->cluster_size - 1) ||
-          h->snapshots_offset < s->cluster_size ||
-          h->snapshots_offset >= s->file_size))) {
+        (h->nb_snapshots && (h->snapshots_offset & (s->cluster_size - 1) ||
+                             h->snapshots_offset < s->cluster_size ||
+                             h->snapshots_offset >= s->file_size))) {
         error_setg(errp, "qcow2 image '%s': invalid snapshot table", name);
         return -1;
     }
@@ -363,13 +361,14 @@ static int qcow2_take_ext(BlockDriverState *bs, uint32_t type,
 
     if (type == QCOW2_EXT_BACKING_FMT) {
         if (s->backing_format) {
-            error_setg(errp, "qcow2 image '%s': duplicate backing format "
-                       "extension", qcow2_image_name(bs));
+            error_setg(errp,
+                       "qcow2 image '%s': duplicate backing format "
+                       "extension",
+                       qcow2_image_name(bs));
             return -1;
         }
-        s->backing_format = qcow2_ext_string(bs, data, len,
-                                             QCOW2_MAX_BACKING_FMT,
-                                             "backing format", errp);
+        s->backing_format = qcow2_ext_string(
+            bs, data, len, QCOW2_MAX_BACKING_FMT, "backing format", errp);
         return s->backing_format ? 0 : -1;
     }
     ext = g_new0(Qcow2Ext, 1);
@@ -431,10 +430,9 @@ static int qcow2_read_backing_name(BlockDriverState *bs, const uint8_t *buf,
                    h->backing_file_size);
         return -1;
     }
-    s->backing_file = qcow2_ext_string(bs, buf + h->backing_file_offset,
-                                       h->backing_file_size,
-                                       QCOW2_MAX_BACKING_NAME,
-                                       "backing file name", errp);
+    s->backing_file =
+        qcow2_ext_string(bs, buf + h->backing_file_offset, h->backing_file_size,
+                         QCOW2_MAX_BACKING_NAME, "backing file name", errp);
     return s->backing_file ? 0 : -1;
 }
 
@@ -470,7 +468,7 @@ int qcow2_read_header(BlockDriverState *bs, GError **errp)
     BDRVQcow2State *s = bs->opaque;
     int64_t len = bdrv_getlength(bs->file);
     g_autofree uint8_t *buf = NULL;
-    uint8_t head[QCOW2_V3_HEADER_LEN] = { 0 };
+    uint8_t head[QCOW2_V3_HEADER_LEN] = {0};
 
     if (len < 0) {
         error_setg(errp, "Could not get the size of '%s'",
@@ -479,12 +477,13 @@ int qcow2_read_header(BlockDriverState *bs, GError **errp)
     }
     s->file_size = len;
     if (len < QCOW2_V2_HEADER_LEN) {
-        error_setg(errp, "Image '%s' is too short to be qcow2 (%" PRId64
-                   " bytes)", qcow2_image_name(bs), len);
+        error_setg(errp,
+                   "Image '%s' is too short to be qcow2 (%" PRId64 " bytes)",
+                   qcow2_image_name(bs), len);
         return -1;
     }
-    if (bdrv_pread(bs->file, 0, MIN(len, (int64_t)sizeof(head)), head,
-                   errp) < 0) {
+    if (bdrv_pread(bs->file, 0, MIN(len, (int64_t)sizeof(head)), head, errp) <
+        0) {
         return -1;
     }
     qcow2_parse_fields(head, &s->hdr);
@@ -527,8 +526,8 @@ static bool qcow2_put_exts(BDRVQcow2State *s, uint8_t *buf, uint64_t *pos)
     size_t name_len = s->backing_file ? strlen(s->backing_file) : 0;
 
     if (s->backing_format &&
-        !qcow2_put_ext(buf, size, pos, QCOW2_EXT_BACKING_FMT,
-                       s->backing_format, strlen(s->backing_format))) {
+        !qcow2_put_ext(buf, size, pos, QCOW2_EXT_BACKING_FMT, s->backing_format,
+                       strlen(s->backing_format))) {
         return false;
     }
     for (guint i = 0; i < s->exts->len; i++) {

@@ -98,7 +98,7 @@ static void qcow2_rb_bytes(BDRVQcow2State *s, uint64_t first, uint64_t n,
 }
 
 void qcow2_meta_add(BDRVQcow2State *s, uint64_t offset, uint64_t n,
-                           Qcow2MetaKind kind)
+                    Qcow2MetaKind kind)
 {
     for (uint64_t i = 0; s->metadata && i < n; i++) {
         uint64_t idx = (offset >> s->cluster_bits) + i;
@@ -141,8 +141,10 @@ static int qcow2_find_refcount_end(BlockDriverState *bs, uint64_t *end,
                 continue;
             }
             if (idx >= QCOW2_MAX_HOST_OFFSET >> s->cluster_bits) {
-                error_setg(errp, "qcow2 image '%s': refcount for a cluster "
-                           "beyond the 64 PB limit", qcow2_name(bs));
+                error_setg(errp,
+                           "qcow2 image '%s': refcount for a cluster "
+                           "beyond the 64 PB limit",
+                           qcow2_name(bs));
                 return -1;
             }
             *end = (idx + 1) << s->cluster_bits;
@@ -168,15 +170,15 @@ int qcow2_refcount_init(BlockDriverState *bs, GError **errp)
 
     s->reftable_size = bytes / 8;
     s->reftable = g_new(uint64_t, s->reftable_size);
-    if (bdrv_pread(bs->file, s->hdr.refcount_table_offset, bytes,
-                   s->reftable, errp) < 0) {
+    if (bdrv_pread(bs->file, s->hdr.refcount_table_offset, bytes, s->reftable,
+                   errp) < 0) {
         return -1;
     }
     for (uint64_t i = 0; i < s->reftable_size; i++) {
         uint64_t v = GUINT64_FROM_BE(s->reftable[i]);
 
-        if (v && ((v & QCOW2_REFTABLE_RESERVED) ||
-                  !qcow2_table_offset_ok(s, v))) {
+        if (v &&
+            ((v & QCOW2_REFTABLE_RESERVED) || !qcow2_table_offset_ok(s, v))) {
             error_setg(errp,
                        "qcow2 image '%s': invalid refcount block offset "
                        "%#" PRIx64 " (refcount table entry %" PRIu64 ")",
@@ -214,8 +216,8 @@ int qcow2_get_refcount(BlockDriverState *bs, uint64_t offset,
 }
 
 /* Write refcount table entries [lo, hi) from memory, sector-aligned. */
-static int qcow2_write_reftable(BlockDriverState *bs, uint64_t lo,
-                                uint64_t hi, GError **errp)
+static int qcow2_write_reftable(BlockDriverState *bs, uint64_t lo, uint64_t hi,
+                                GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t first = lo & ~63ULL;
@@ -261,13 +263,13 @@ static int qcow2_plan_reftable(BlockDriverState *bs, uint64_t min_entries,
         converged = missing == *nb_blocks;
         *nb_blocks = missing;
     }
-    if (!converged ||
-        *clusters * s->cluster_size > QCOW2_MAX_REFTABLE_BYTES ||
-        (*start + *clusters + *nb_blocks) >
-            QCOW2_MAX_HOST_OFFSET >> s->cluster_bits) {
+    if (!converged || *clusters * s->cluster_size > QCOW2_MAX_REFTABLE_BYTES ||
+        (*start + *clusters + *nb_blocks) > QCOW2_MAX_HOST_OFFSET >>
+            s->cluster_bits) {
         error_setg(errp,
                    "qcow2 image '%s': refcount table cannot grow beyond "
-                   "%d MiB", qcow2_name(bs), QCOW2_MAX_REFTABLE_BYTES >> 20);
+                   "%d MiB",
+                   qcow2_name(bs), QCOW2_MAX_REFTABLE_BYTES >> 20);
         return -1;
     }
     return 0;
@@ -300,8 +302,7 @@ static int qcow2_install_reftable(BlockDriverState *bs, uint64_t *table,
     }
     qcow2_meta_remove(s, old_off, old_clusters);
     qcow2_meta_add(s, start, clusters, QCOW2_META_REFTABLE);
-    return qcow2_update_refcounts_depth(bs, old_off, old_clusters, -1, 0,
-                                        errp);
+    return qcow2_update_refcounts_depth(bs, old_off, old_clusters, -1, 0, errp);
 }
 
 static int qcow2_grow_reftable(BlockDriverState *bs, uint64_t min_entries,
@@ -356,8 +357,10 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
     uint8_t *blk;
 
     if (depth > QCOW2_MAX_GROWTH_DEPTH) {
-        error_setg(errp, "qcow2 image '%s': refcount structure growth does "
-                   "not converge", qcow2_name(bs));
+        error_setg(errp,
+                   "qcow2 image '%s': refcount structure growth does "
+                   "not converge",
+                   qcow2_name(bs));
         return -1;
     }
     if (rt >= s->reftable_size && qcow2_grow_reftable(bs, rt + 1, errp) < 0) {
@@ -382,8 +385,8 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
     if ((idx >> s->rb_bits) == rt) {
         qcow2_rb_set(blk, s->hdr.refcount_order,
                      idx & (qcow2_rb_entries(s) - 1), 1);
-    } else if (qcow2_update_refcounts_depth(bs, off, 1, 1, depth + 1,
-                                            errp) < 0) {
+    } else if (qcow2_update_refcounts_depth(bs, off, 1, 1, depth + 1, errp) <
+               0) {
         return -1;
     }
     if (qcow2_cache_flush(s->rb_cache, errp) < 0) {
@@ -408,8 +411,8 @@ static int qcow2_rb_apply(BlockDriverState *bs, uint8_t *blk, uint64_t first,
             error_setg(errp,
                        "qcow2 image '%s' is corrupt: refcount %s (refcount "
                        "%" PRIu64 ", change %d)",
-                       qcow2_name(bs), delta < 0 ? "underflow" : "overflow",
-                       v, delta);
+                       qcow2_name(bs), delta < 0 ? "underflow" : "overflow", v,
+                       delta);
             return -1;
         }
     }
@@ -536,8 +539,8 @@ static int qcow2_meta_claim_fixed(BlockDriverState *bs, GError **errp)
         s->cluster_bits;
 
     if (qcow2_meta_claim(bs, 0, 1, QCOW2_META_HEADER, errp) < 0 ||
-        qcow2_meta_claim(bs, s->hdr.l1_table_offset, l1_clusters,
-                         QCOW2_META_L1, errp) < 0 ||
+        qcow2_meta_claim(bs, s->hdr.l1_table_offset, l1_clusters, QCOW2_META_L1,
+                         errp) < 0 ||
         qcow2_meta_claim(bs, s->hdr.refcount_table_offset,
                          s->hdr.refcount_table_clusters, QCOW2_META_REFTABLE,
                          errp) < 0) {
@@ -553,8 +556,7 @@ static int qcow2_meta_claim_tables(BlockDriverState *bs, GError **errp)
 
     for (uint64_t i = 0; i < s->reftable_size; i++) {
         if (s->reftable[i] && qcow2_meta_claim(bs, s->reftable[i], 1,
-                                               QCOW2_META_REFBLOCK,
-                                               errp) < 0) {
+                                               QCOW2_META_REFBLOCK, errp) < 0) {
             return -1;
         }
     }

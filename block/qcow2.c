@@ -46,10 +46,17 @@ static unsigned qcow2_cache_tables(BDRVQcow2State *s, uint64_t budget)
 static int qcow2_check_options(JsonObject *options, GError **errp)
 {
     static const char *const known[] = {
-        "l2-cache-size", "l2-cache-entry-size", "refcount-cache-size",
-        "cache-size", "cache-clean-interval", "lazy-refcounts",
-        "pass-discard-request", "pass-discard-snapshot",
-        "pass-discard-other", "overlap-check", NULL,
+        "l2-cache-size",
+        "l2-cache-entry-size",
+        "refcount-cache-size",
+        "cache-size",
+        "cache-clean-interval",
+        "lazy-refcounts",
+        "pass-discard-request",
+        "pass-discard-snapshot",
+        "pass-discard-other",
+        "overlap-check",
+        NULL,
     };
     g_autoptr(GList) members = NULL;
 
@@ -66,8 +73,7 @@ static int qcow2_check_options(JsonObject *options, GError **errp)
     return 0;
 }
 
-static int qcow2_open(BlockDriverState *bs, JsonObject *options,
-                      GError **errp)
+static int qcow2_open(BlockDriverState *bs, JsonObject *options, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -83,9 +89,8 @@ static int qcow2_open(BlockDriverState *bs, JsonObject *options,
         error_setg(errp, "%s", s->ro_reason);
         goto fail;
     }
-    s->rb_cache = qcow2_cache_new(bs, s->cluster_size,
-                                  qcow2_cache_tables(s, QCOW2_RB_CACHE_BYTES),
-                                  NULL);
+    s->rb_cache = qcow2_cache_new(
+        bs, s->cluster_size, qcow2_cache_tables(s, QCOW2_RB_CACHE_BYTES), NULL);
     s->l2_cache = qcow2_cache_new(bs, s->cluster_size,
                                   qcow2_cache_tables(s, QCOW2_L2_CACHE_BYTES),
                                   s->rb_cache);
@@ -196,13 +201,17 @@ static int qcow2_check_backing_args(BlockDriverState *bs,
                                     const char *backing_fmt, GError **errp)
 {
     if (bs->read_only) {
-        error_setg(errp, "Cannot change the backing file of read-only qcow2 "
-                   "image '%s'", qcow2_name(bs));
+        error_setg(errp,
+                   "Cannot change the backing file of read-only qcow2 "
+                   "image '%s'",
+                   qcow2_name(bs));
         return -1;
     }
     if (backing_file && g_str_has_prefix(backing_file, FDSET_PATH_PREFIX)) {
-        error_setg(errp, "Backing file name '%s' is an fdset path, which "
-                   "other programs cannot open", backing_file);
+        error_setg(errp,
+                   "Backing file name '%s' is an fdset path, which "
+                   "other programs cannot open",
+                   backing_file);
         return -1;
     }
     if (backing_file && strlen(backing_file) > QCOW2_MAX_BACKING_NAME) {

@@ -56,7 +56,7 @@
 #define QCOW2_OFFSET_MASK 0x00fffffffffffe00ULL /* bits 9-55 */
 #define QCOW2_L1_RESERVED 0x7f000000000001ffULL /* bits 0-8, 56-62 */
 #define QCOW2_L2_RESERVED 0x3f000000000001feULL /* bits 1-8, 56-61 */
-#define QCOW2_REFTABLE_RESERVED 0x1ffULL         /* bits 0-8 */
+#define QCOW2_REFTABLE_RESERVED 0x1ffULL        /* bits 0-8 */
 
 /* A header extension fdsetd does not interpret but must keep. */
 typedef struct Qcow2Ext {
@@ -90,20 +90,20 @@ typedef struct Qcow2Cache Qcow2Cache;
 
 typedef struct BDRVQcow2State {
     Qcow2Header hdr;
-    uint8_t *header_tail;   /* v3 bytes 104..header_length, kept as is */
-    GPtrArray *exts;        /* of Qcow2Ext*, kept on header rewrites */
-    char *backing_file;     /* NULL: none */
-    char *backing_format;   /* NULL: none */
-    char *ro_reason;        /* why writing is refused, or NULL */
+    uint8_t *header_tail; /* v3 bytes 104..header_length, kept as is */
+    GPtrArray *exts;      /* of Qcow2Ext*, kept on header rewrites */
+    char *backing_file;   /* NULL: none */
+    char *backing_format; /* NULL: none */
+    char *ro_reason;      /* why writing is refused, or NULL */
 
     uint64_t cluster_size;
     uint32_t cluster_bits;
-    uint32_t l2_bits;       /* log2 of entries per L2 table */
-    uint32_t rb_bits;       /* log2 of entries per refcount block */
-    uint64_t l1_needed;     /* L1 entries that cover the virtual size */
+    uint32_t l2_bits;   /* log2 of entries per L2 table */
+    uint32_t rb_bits;   /* log2 of entries per refcount block */
+    uint64_t l1_needed; /* L1 entries that cover the virtual size */
 
-    uint64_t *l1_table;     /* host-endian copy, hdr.l1_size entries */
-    uint32_t l1_dirty_lo;   /* dirty entries [lo, hi) */
+    uint64_t *l1_table;   /* host-endian copy, hdr.l1_size entries */
+    uint32_t l1_dirty_lo; /* dirty entries [lo, hi) */
     uint32_t l1_dirty_hi;
 
     uint64_t *reftable;     /* host-endian copy */
@@ -112,10 +112,10 @@ typedef struct BDRVQcow2State {
     Qcow2Cache *l2_cache;
     Qcow2Cache *rb_cache;
 
-    uint64_t file_size;     /* bytes of the image file, as we know it */
-    uint64_t alloc_end;     /* every cluster from here on is free */
-    GHashTable *metadata;   /* cluster index -> Qcow2MetaKind, for writes */
-    bool write_ready;       /* qcow2_write_prepare() done */
+    uint64_t file_size;   /* bytes of the image file, as we know it */
+    uint64_t alloc_end;   /* every cluster from here on is free */
+    GHashTable *metadata; /* cluster index -> Qcow2MetaKind, for writes */
+    bool write_ready;     /* qcow2_write_prepare() done */
 } BDRVQcow2State;
 
 typedef enum Qcow2MetaKind {
@@ -234,8 +234,7 @@ int qcow2_update_refcounts(BlockDriverState *bs, uint64_t offset, uint64_t n,
  * Allocate @n contiguous free clusters (refcount 1 each).  Returns the host
  * offset, or 0 and errp.
  */
-uint64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n,
-                              GError **errp);
+uint64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, GError **errp);
 
 /*
  * Build the map of metadata clusters and check it before the first write:
@@ -256,8 +255,8 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, GError **errp);
 int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
-int qcow2_allocation_status(BlockDriverState *bs, int64_t offset,
-                            int64_t bytes, int64_t *pnum, GError **errp);
+int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                            int64_t *pnum, GError **errp);
 
 /* Read a host range of bs->file, zeroes past its end. */
 int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,

@@ -48,7 +48,7 @@ static int tq_vsh(char **out, const char *fmt, va_list ap)
 {
     g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
     g_autofree char *err = NULL;
-    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
     int status = -1;
 
     GSpawnFlags flags = out ? G_SPAWN_DEFAULT : G_SPAWN_STDOUT_TO_DEV_NULL;
@@ -100,8 +100,9 @@ static int tf_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
     tf->preads++;
     if (n != bytes) {
-        error_setg(errp, "test file: short read at %" PRId64 " (%" PRId64
-                   " bytes)", offset, bytes);
+        error_setg(errp,
+                   "test file: short read at %" PRId64 " (%" PRId64 " bytes)",
+                   offset, bytes);
         return -1;
     }
     tf->bytes_read += bytes;
@@ -173,8 +174,8 @@ BlockDriverState *tq_file_open(const char *path, bool read_only)
     return bs;
 }
 
-static BlockDriverState *tq_open_backing(BlockDriverState *bs,
-                                         const char *path, GError **errp)
+static BlockDriverState *tq_open_backing(BlockDriverState *bs, const char *path,
+                                         GError **errp)
 {
     const char *name = bs->drv->bdrv_get_backing_file(bs);
     const char *fmt = bs->drv->bdrv_get_backing_format(bs);
@@ -192,8 +193,7 @@ static BlockDriverState *tq_open_backing(BlockDriverState *bs,
     return tq_file_open(full, true);
 }
 
-BlockDriverState *tq_qcow2_open(const char *path, bool read_only,
-                                GError **errp)
+BlockDriverState *tq_qcow2_open(const char *path, bool read_only, GError **errp)
 {
     BlockDriverState *bs = tq_node(&bdrv_qcow2, "qcow2", read_only);
     GError *err = NULL;

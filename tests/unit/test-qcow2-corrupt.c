@@ -81,45 +81,45 @@ static void expect_read_only(const char *img, const char *needle)
 
 typedef struct HeaderPatch {
     uint64_t offset;
-    int width;          /* 4 or 8 */
+    int width; /* 4 or 8 */
     uint64_t value;
     const char *error;
 } HeaderPatch;
 
 static const HeaderPatch header_patches[] = {
-    { 0, 4, 0x51464900, "not in qcow2 format" },
-    { H_VERSION, 4, 4, "unsupported version 4" },
-    { H_VERSION, 4, 1, "unsupported version 1" },
-    { H_CLUSTER_BITS, 4, 8, "cluster_bits 8 out of range" },
-    { H_CLUSTER_BITS, 4, 22, "cluster_bits 22 out of range" },
-    { H_CLUSTER_BITS, 4, 0xffffffff, "cluster_bits" },
-    { H_CRYPT, 4, 1, "encrypted" },
-    { H_CRYPT, 4, 2, "encrypted" },
-    { H_SIZE, 8, 0x7fffffffffffffffULL, "too large" },
-    { H_SIZE, 8, 1ULL << 40, "L1 table too small" },
-    { H_L1_SIZE, 4, 0x10000000, "L1 table too large" },
-    { H_L1_OFFSET, 8, 0x12345, "invalid L1 table offset" },
-    { H_L1_OFFSET, 8, 0, "invalid L1 table offset" },
-    { H_L1_OFFSET, 8, 1ULL << 50, "invalid L1 table offset" },
-    { H_L1_OFFSET, 8, 0xfffffffffffff000ULL, "invalid L1 table offset" },
-    { H_RT_OFFSET, 8, 0x10200, "invalid refcount table offset" },
-    { H_RT_OFFSET, 8, 0, "invalid refcount table offset" },
-    { H_RT_OFFSET, 8, 1ULL << 45, "invalid refcount table offset" },
-    { H_RT_CLUSTERS, 4, 0, "invalid refcount table size" },
-    { H_RT_CLUSTERS, 4, 0xffffffff, "invalid refcount table size" },
-    { H_RT_CLUSTERS, 4, 100, "invalid refcount table offset" },
-    { H_NB_SNAPSHOTS, 4, 0x7fffffff, "invalid snapshot table" },
-    { H_INCOMPAT, 8, 1ULL << 10, "unknown bit 10" },
-    { H_INCOMPAT, 8, 1ULL << 2, "external data file" },
-    { H_INCOMPAT, 8, 1ULL << 4, "extended L2" },
-    { H_INCOMPAT, 8, 1ULL << 3, "compression type" },
-    { H_REFCOUNT_ORDER, 4, 7, "refcount_order 7" },
-    { H_HEADER_LENGTH, 4, 100, "invalid header_length" },
-    { H_HEADER_LENGTH, 4, 105, "invalid header_length" },
-    { H_HEADER_LENGTH, 4, 0x20000, "invalid header_length" },
-    { H_BACKING_OFFSET, 8, 0xfff0, "backing file name" },
-    { H_BACKING_OFFSET, 8, 0x10, "backing file name" },
-    { H_BACKING_SIZE, 4, 10, "backing file name" },
+    {0, 4, 0x51464900, "not in qcow2 format"},
+    {H_VERSION, 4, 4, "unsupported version 4"},
+    {H_VERSION, 4, 1, "unsupported version 1"},
+    {H_CLUSTER_BITS, 4, 8, "cluster_bits 8 out of range"},
+    {H_CLUSTER_BITS, 4, 22, "cluster_bits 22 out of range"},
+    {H_CLUSTER_BITS, 4, 0xffffffff, "cluster_bits"},
+    {H_CRYPT, 4, 1, "encrypted"},
+    {H_CRYPT, 4, 2, "encrypted"},
+    {H_SIZE, 8, 0x7fffffffffffffffULL, "too large"},
+    {H_SIZE, 8, 1ULL << 40, "L1 table too small"},
+    {H_L1_SIZE, 4, 0x10000000, "L1 table too large"},
+    {H_L1_OFFSET, 8, 0x12345, "invalid L1 table offset"},
+    {H_L1_OFFSET, 8, 0, "invalid L1 table offset"},
+    {H_L1_OFFSET, 8, 1ULL << 50, "invalid L1 table offset"},
+    {H_L1_OFFSET, 8, 0xfffffffffffff000ULL, "invalid L1 table offset"},
+    {H_RT_OFFSET, 8, 0x10200, "invalid refcount table offset"},
+    {H_RT_OFFSET, 8, 0, "invalid refcount table offset"},
+    {H_RT_OFFSET, 8, 1ULL << 45, "invalid refcount table offset"},
+    {H_RT_CLUSTERS, 4, 0, "invalid refcount table size"},
+    {H_RT_CLUSTERS, 4, 0xffffffff, "invalid refcount table size"},
+    {H_RT_CLUSTERS, 4, 100, "invalid refcount table offset"},
+    {H_NB_SNAPSHOTS, 4, 0x7fffffff, "invalid snapshot table"},
+    {H_INCOMPAT, 8, 1ULL << 10, "unknown bit 10"},
+    {H_INCOMPAT, 8, 1ULL << 2, "external data file"},
+    {H_INCOMPAT, 8, 1ULL << 4, "extended L2"},
+    {H_INCOMPAT, 8, 1ULL << 3, "compression type"},
+    {H_REFCOUNT_ORDER, 4, 7, "refcount_order 7"},
+    {H_HEADER_LENGTH, 4, 100, "invalid header_length"},
+    {H_HEADER_LENGTH, 4, 105, "invalid header_length"},
+    {H_HEADER_LENGTH, 4, 0x20000, "invalid header_length"},
+    {H_BACKING_OFFSET, 8, 0xfff0, "backing file name"},
+    {H_BACKING_OFFSET, 8, 0x10, "backing file name"},
+    {H_BACKING_SIZE, 4, 10, "backing file name"},
 };
 
 START_TEST(test_bad_header_field)
@@ -309,11 +309,11 @@ static uint64_t l1_entry_offset(const char *img)
 START_TEST(test_bad_l1_entry)
 {
     static const uint64_t bad[] = {
-        0x8000000000040001ULL,          /* reserved bit 0 */
-        0x8100000000040000ULL,          /* reserved bit 56 */
-        0x8000000000040200ULL,          /* unaligned */
+        0x8000000000040001ULL,                /* reserved bit 0 */
+        0x8100000000040000ULL,                /* reserved bit 56 */
+        0x8000000000040200ULL,                /* unaligned */
         0x8000000000000000ULL | (1ULL << 40), /* past the end of the file */
-        0x8000000000000000ULL,          /* copied flag alone: fine */
+        0x8000000000000000ULL,                /* copied flag alone: fine */
     };
     g_autofree char *img = NULL;
 
@@ -366,8 +366,7 @@ START_TEST(test_bad_l2_entry)
     bs = open_ok(img, false);
     ck_assert_int_eq(bdrv_pread(bs, 0, sizeof(buf), buf, NULL), 0);
     ck_assert_int_lt(bdrv_pread(bs, CLUSTER, sizeof(buf), buf, &err), 0);
-    ck_assert_msg(strstr(err->message, "invalid L2 entry"), "%s",
-                  err->message);
+    ck_assert_msg(strstr(err->message, "invalid L2 entry"), "%s", err->message);
     g_clear_error(&err);
     ck_assert_int_lt(bdrv_pwrite(bs, CLUSTER, sizeof(buf), buf, &err), 0);
     g_clear_error(&err);
@@ -391,8 +390,8 @@ static void expect_write_refused(const char *img, int64_t guest_off,
     memset(buf, 0x99, sizeof(buf));
     ck_assert_int_eq(bdrv_pread(bs, 0, sizeof(buf), buf, NULL), 0);
     ck_assert_int_lt(bdrv_pwrite(bs, guest_off, sizeof(buf), buf, &err), 0);
-    ck_assert_msg(strstr(err->message, needle), "'%s' lacks '%s'",
-                  err->message, needle);
+    ck_assert_msg(strstr(err->message, needle), "'%s' lacks '%s'", err->message,
+                  needle);
     g_clear_error(&err);
     tq_close(bs);
 }
@@ -440,7 +439,7 @@ START_TEST(test_shared_data_cluster)
 {
     g_autofree char *img = NULL;
     uint64_t e0, rb;
-    uint8_t two[2] = { 0, 2 };
+    uint8_t two[2] = {0, 2};
 
     TQ_REQUIRE_QEMU();
     img = fresh_img("shared.qcow2", NULL);
@@ -461,8 +460,7 @@ typedef struct FuzzRegion {
  * fields, header extensions, refcount table, refcount block, L1, L2.
  */
 static const FuzzRegion regions[] = {
-    { 0, 112 }, { 112, 400 }, { 4096, 64 }, { 8192, 256 }, { 12288, 64 },
-    { 16384, 1024 },
+    {0, 112}, {112, 400}, {4096, 64}, {8192, 256}, {12288, 64}, {16384, 1024},
 };
 
 /*
@@ -482,7 +480,8 @@ START_TEST(test_fuzz_metadata)
     good = tq_path("fuzz-good.qcow2");
     tq_sh_ok("qemu-img create -q -f qcow2 -o cluster_size=4096 '%s' 2M", good);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 1 0 300k' -c 'write -z 1M 8k' "
-             "-c 'write -P 2 1500k 100k' '%s' >/dev/null", good);
+             "-c 'write -P 2 1500k 100k' '%s' >/dev/null",
+             good);
     ck_assert(g_file_get_contents(good, &image, &image_len, NULL));
     for (int round = 0; round < 150; round++) {
         BlockDriverState *bs;
@@ -490,8 +489,8 @@ START_TEST(test_fuzz_metadata)
 
         ck_assert(g_file_set_contents(img, image, image_len, NULL));
         for (int k = 0; k < 1 + g_rand_int_range(rand, 0, 4); k++) {
-            const FuzzRegion *r = &regions[g_rand_int_range(
-                rand, 0, G_N_ELEMENTS(regions))];
+            const FuzzRegion *r =
+                &regions[g_rand_int_range(rand, 0, G_N_ELEMENTS(regions))];
             uint8_t b = g_rand_int(rand);
 
             tq_patch(img, r->start + g_rand_int_range(rand, 0, r->len), &b, 1);

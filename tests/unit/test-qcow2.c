@@ -21,9 +21,9 @@ typedef struct ImgConfig {
 } ImgConfig;
 
 static const ImgConfig configs[] = {
-    { "1.1", 65536, 16 }, { "0.10", 65536, 16 }, { "1.1", 512, 16 },
-    { "0.10", 4096, 16 }, { "1.1", 2 * MiB, 16 }, { "1.1", 4096, 1 },
-    { "1.1", 4096, 64 },  { "1.1", 512, 8 },
+    {"1.1", 65536, 16}, {"0.10", 65536, 16},  {"1.1", 512, 16},
+    {"0.10", 4096, 16}, {"1.1", 2 * MiB, 16}, {"1.1", 4096, 1},
+    {"1.1", 4096, 64},  {"1.1", 512, 8},
 };
 
 static char *make_img(const char *name, const ImgConfig *c, const char *size,
@@ -33,8 +33,8 @@ static char *make_img(const char *name, const ImgConfig *c, const char *size,
 
     tq_sh_ok("qemu-img create -q -f qcow2 -o compat=%s,cluster_size=%d,"
              "refcount_bits=%d %s '%s' %s",
-             c->compat, c->cluster_size, c->refcount_bits,
-             extra ? extra : "", path, size);
+             c->compat, c->cluster_size, c->refcount_bits, extra ? extra : "",
+             path, size);
     return path;
 }
 
@@ -47,8 +47,7 @@ static BlockDriverState *open_ok(const char *path, bool read_only)
     return bs;
 }
 
-static void pread_ok(BlockDriverState *bs, int64_t off, int64_t len,
-                     void *buf)
+static void pread_ok(BlockDriverState *bs, int64_t off, int64_t len, void *buf)
 {
     GError *err = NULL;
 
@@ -90,7 +89,8 @@ START_TEST(test_read_patterns)
     img = make_img("read.qcow2", c, "8M", NULL);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0xab 0 1M' "
              "-c 'write -P 0xcd 3M 300k' -c 'write -P 0x11 5000 700' "
-             "-c 'write -P 0xef 8388096 512' '%s' >/dev/null", img);
+             "-c 'write -P 0xef 8388096 512' '%s' >/dev/null",
+             img);
     assert_reads_like_qemu(img, 3 * MiB + 77);
     assert_reads_like_qemu(img, 4096);
 }
@@ -99,14 +99,14 @@ END_TEST
 /* Overlay over a raw or qcow2 base that is shorter than the overlay. */
 static void check_backing_read(const char *base_fmt)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *base = tq_path("base.img");
     g_autofree char *top = NULL;
     g_autofree char *opt = g_strdup_printf("-b '%s' -F %s", base, base_fmt);
 
     tq_sh_ok("qemu-img create -q -f %s '%s' 3M", base_fmt, base);
-    tq_sh_ok("qemu-io -f %s -c 'write -P 0x5a 0 3M' '%s' >/dev/null",
-             base_fmt, base);
+    tq_sh_ok("qemu-io -f %s -c 'write -P 0x5a 0 3M' '%s' >/dev/null", base_fmt,
+             base);
     top = make_img("top.qcow2", &c, "6M", opt);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0x77 100k 64k' "
              "-c 'write -z 1M 128k' -c 'write -P 0x33 2M 2M' '%s' >/dev/null",
@@ -130,7 +130,7 @@ END_TEST
 
 START_TEST(test_backing_name_and_format)
 {
-    ImgConfig c = { "0.10", 65536, 16 };
+    ImgConfig c = {"0.10", 65536, 16};
     g_autofree char *base = tq_path("b.raw");
     g_autofree char *top = NULL;
     g_autofree char *opt = g_strdup_printf("-b '%s' -F raw", base);
@@ -148,7 +148,7 @@ END_TEST
 
 START_TEST(test_allocation_status)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *img = NULL;
     BlockDriverState *bs;
     int64_t pnum;
@@ -156,20 +156,22 @@ START_TEST(test_allocation_status)
     TQ_REQUIRE_QEMU();
     img = make_img("alloc.qcow2", &c, "4M", NULL);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 1 64k 128k' -c 'write -z 1M 64k' "
-             "-c 'write -P 2 1088k 64k' '%s' >/dev/null", img);
+             "-c 'write -P 2 1088k 64k' '%s' >/dev/null",
+             img);
     bs = open_ok(img, true);
     ck_assert_int_eq(bdrv_is_allocated(bs, 0, 4 * MiB, &pnum, NULL), 0);
     ck_assert_int_eq(pnum, 64 * 1024);
-    ck_assert_int_eq(bdrv_is_allocated(bs, 64 * 1024, 4 * MiB - 65536, &pnum,
-                                       NULL), 1);
+    ck_assert_int_eq(
+        bdrv_is_allocated(bs, 64 * 1024, 4 * MiB - 65536, &pnum, NULL), 1);
     ck_assert_int_eq(pnum, 128 * 1024);
     ck_assert_int_eq(bdrv_is_allocated(bs, 1000, 300000, &pnum, NULL), 0);
     ck_assert_int_eq(pnum, 65536 - 1000);
     /* a zero cluster counts as allocated, and merges with data after it */
     ck_assert_int_eq(bdrv_is_allocated(bs, MiB, MiB, &pnum, NULL), 1);
     ck_assert_int_eq(pnum, 128 * 1024);
-    ck_assert_int_eq(bdrv_is_allocated(bs, 1152 * 1024, 4 * MiB - 1152 * 1024,
-                                       &pnum, NULL), 0);
+    ck_assert_int_eq(
+        bdrv_is_allocated(bs, 1152 * 1024, 4 * MiB - 1152 * 1024, &pnum, NULL),
+        0);
     ck_assert_int_eq(pnum, 4 * MiB - 1152 * 1024);
     tq_close(bs);
 }
@@ -200,7 +202,7 @@ static void random_writes(const char *img, size_t size, int rounds,
             off &= ~(size_t)4095;
         }
         if (g_rand_int_range(rand, 0, 5) == 0) {
-            memset(buf, 0, n);      /* zero writes take another path */
+            memset(buf, 0, n); /* zero writes take another path */
         } else {
             tq_fill(buf, n, seed * 1000 + i);
         }
@@ -227,22 +229,22 @@ START_TEST(test_write_random)
     /* data, zero clusters over data (they keep their host cluster in v3),
      * zero clusters over nothing */
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0xab 0 1M' -c 'write -z 0 256k' "
-             "-c 'write -z 2M 1M' '%s' >/dev/null", img);
+             "-c 'write -z 2M 1M' '%s' >/dev/null",
+             img);
     random_writes(img, 6 * MiB, 60, 300 * 1024, 7 + _i);
 }
 END_TEST
 
 START_TEST(test_write_over_backing)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *base = tq_path("wb-base.qcow2");
     g_autofree char *top = NULL;
     g_autofree char *opt = g_strdup_printf("-b '%s' -F qcow2", base);
 
     TQ_REQUIRE_QEMU();
     tq_sh_ok("qemu-img create -q -f qcow2 '%s' 2M", base);
-    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0x5a 0 2M' '%s' >/dev/null",
-             base);
+    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0x5a 0 2M' '%s' >/dev/null", base);
     top = make_img("wb-top.qcow2", &c, "4M", opt);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0x22 512k 64k' '%s' >/dev/null",
              top);
@@ -254,7 +256,7 @@ END_TEST
 
 START_TEST(test_write_v2_backing_raw)
 {
-    ImgConfig c = { "0.10", 4096, 16 };
+    ImgConfig c = {"0.10", 4096, 16};
     g_autofree char *base = tq_path("v2-base.raw");
     g_autofree char *top = NULL;
     g_autofree char *opt = g_strdup_printf("-b '%s' -F raw", base);
@@ -269,7 +271,7 @@ END_TEST
 
 START_TEST(test_write_unaligned_cow)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *base = tq_path("cow-base.raw");
     g_autofree char *top = NULL;
     g_autofree char *opt = g_strdup_printf("-b '%s' -F raw", base);
@@ -287,14 +289,17 @@ START_TEST(test_write_unaligned_cow)
     tq_assert_check_clean(top);
     tq_sh_ok("qemu-io -f qcow2 -c 'read -P 0x5a 0 65486' "
              "-c 'read -P 0xee 65486 100' -c 'read -P 0x5a 65586 982990' "
-             "'%s' | grep -q 'read 982990/982990'", top);
+             "'%s' | grep -q 'read 982990/982990'",
+             top);
 }
 END_TEST
 
 /* Enough clusters that the refcount table (1 cluster) has to grow. */
 static const ImgConfig grow_configs[] = {
-    { "1.1", 512, 16 }, { "1.1", 512, 64 }, { "0.10", 512, 16 },
-    { "1.1", 1024, 64 },
+    {"1.1", 512, 16},
+    {"1.1", 512, 64},
+    {"0.10", 512, 16},
+    {"1.1", 1024, 64},
 };
 
 START_TEST(test_write_grows_refcount_table)
@@ -332,7 +337,7 @@ END_TEST
 /* A virtual size that ends inside a cluster. */
 START_TEST(test_write_unaligned_size)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *base = tq_path("us-base.raw");
     g_autofree char *img = NULL;
     g_autofree char *opt = g_strdup_printf("-b '%s' -F raw", base);
@@ -351,8 +356,8 @@ END_TEST
 /* qemu-img preallocation: metadata only, and falloc. */
 START_TEST(test_write_preallocated)
 {
-    static const char *const modes[] = { "metadata", "falloc", "full" };
-    ImgConfig c = { _i == 2 ? "0.10" : "1.1", 65536, 16 };
+    static const char *const modes[] = {"metadata", "falloc", "full"};
+    ImgConfig c = {_i == 2 ? "0.10" : "1.1", 65536, 16};
     g_autofree char *opt = g_strdup_printf("-o preallocation=%s", modes[_i]);
     g_autofree char *img = NULL;
 
@@ -365,7 +370,7 @@ END_TEST
 
 START_TEST(test_write_persists_across_reopen)
 {
-    ImgConfig c = { "1.1", 4096, 16 };
+    ImgConfig c = {"1.1", 4096, 16};
     g_autofree char *img = NULL;
 
     TQ_REQUIRE_QEMU();
@@ -377,23 +382,22 @@ END_TEST
 
 START_TEST(test_write_read_only_refused)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *img = NULL;
     BlockDriverState *bs;
     GError *err = NULL;
-    uint8_t buf[512] = { 1 };
+    uint8_t buf[512] = {1};
 
     TQ_REQUIRE_QEMU();
     img = make_img("ro.qcow2", &c, "1M", NULL);
     bs = open_ok(img, true);
-    ck_assert_int_lt(bdrv_qcow2.bdrv_pwrite(bs, 0, sizeof(buf), buf, &err),
-                     0);
+    ck_assert_int_lt(bdrv_qcow2.bdrv_pwrite(bs, 0, sizeof(buf), buf, &err), 0);
     ck_assert_ptr_nonnull(strstr(err->message, "read-only"));
     g_clear_error(&err);
     ck_assert_int_lt(bdrv_pwrite(bs, 0, sizeof(buf), buf, &err), 0);
     g_clear_error(&err);
-    ck_assert_int_lt(bdrv_qcow2.bdrv_change_backing_file(bs, "x", "raw",
-                                                         &err), 0);
+    ck_assert_int_lt(bdrv_qcow2.bdrv_change_backing_file(bs, "x", "raw", &err),
+                     0);
     g_clear_error(&err);
     tq_close(bs);
     tq_sh_ok("qemu-io -f qcow2 -c 'read -P 0 0 1M' '%s' >/dev/null", img);
@@ -402,11 +406,11 @@ END_TEST
 
 START_TEST(test_write_out_of_range)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *img = NULL;
     BlockDriverState *bs;
     GError *err = NULL;
-    uint8_t buf[512] = { 1 };
+    uint8_t buf[512] = {1};
 
     TQ_REQUIRE_QEMU();
     img = make_img("range.qcow2", &c, "1M", NULL);
@@ -431,7 +435,7 @@ static char *info_json(const char *img)
 
 START_TEST(test_change_backing_file)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *old_base = tq_path("old.raw");
     g_autofree char *new_base = tq_path("new.qcow2");
     g_autofree char *opt = g_strdup_printf("-b '%s' -F raw", old_base);
@@ -448,14 +452,15 @@ START_TEST(test_change_backing_file)
     img = make_img("cb.qcow2", &c, "1M", opt);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 7 0 64k' '%s' >/dev/null", img);
     bs = open_ok(img, false);
-    ck_assert_int_eq(bdrv_qcow2.bdrv_change_backing_file(bs, new_base,
-                                                         "qcow2", &err), 0);
-    ck_assert_int_lt(bdrv_qcow2.bdrv_change_backing_file(
-                         bs, "/dev/fdset/3", "raw", &err), 0);
+    ck_assert_int_eq(
+        bdrv_qcow2.bdrv_change_backing_file(bs, new_base, "qcow2", &err), 0);
+    ck_assert_int_lt(
+        bdrv_qcow2.bdrv_change_backing_file(bs, "/dev/fdset/3", "raw", &err),
+        0);
     ck_assert_ptr_nonnull(strstr(err->message, "/dev/fdset/3"));
     g_clear_error(&err);
-    ck_assert_int_lt(bdrv_qcow2.bdrv_change_backing_file(bs, long_name,
-                                                         "raw", &err), 0);
+    ck_assert_int_lt(
+        bdrv_qcow2.bdrv_change_backing_file(bs, long_name, "raw", &err), 0);
     g_clear_error(&err);
     ck_assert_str_eq(bdrv_qcow2.bdrv_get_backing_file(bs), new_base);
     tq_close(bs);
@@ -463,14 +468,14 @@ START_TEST(test_change_backing_file)
     info = info_json(img);
     want = g_strdup_printf("\"backing-filename\": \"%s\"", new_base);
     ck_assert_msg(strstr(info, want), "%s", info);
-    ck_assert_msg(strstr(info, "\"backing-filename-format\": \"qcow2\""),
-                  "%s", info);
+    ck_assert_msg(strstr(info, "\"backing-filename-format\": \"qcow2\""), "%s",
+                  info);
     tq_assert_check_clean(img);
     tq_sh_ok("qemu-io -f qcow2 -c 'read -P 7 0 64k' '%s' >/dev/null", img);
 
     bs = open_ok(img, false);
-    ck_assert_int_eq(bdrv_qcow2.bdrv_change_backing_file(bs, NULL, NULL,
-                                                         &err), 0);
+    ck_assert_int_eq(bdrv_qcow2.bdrv_change_backing_file(bs, NULL, NULL, &err),
+                     0);
     tq_close(bs);
     g_free(info);
     info = info_json(img);
@@ -485,7 +490,7 @@ END_TEST
  */
 START_TEST(test_large_requests_are_coalesced)
 {
-    ImgConfig c = { "1.1", 65536, 16 };
+    ImgConfig c = {"1.1", 65536, 16};
     g_autofree char *img = NULL;
     const size_t req = 8 * MiB, total = 64 * MiB;
     g_autofree uint8_t *buf = g_malloc(req);
