@@ -1,1 +1,457 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The node graph: registry by node name, references, child links, and the
+ * I/O wrappers that serialise a node's requests with its lock.
+ */
+#include <string.h>
+
+#include "block/block-backend.h"
+#include "block/blockjob.h"
+#include "block/graph.h"
+#include "qemu/error.h"
+
+#define NODE_NAME_MAX 31
+
+static GHashTable *nodes_by_name;  /* node name -> BlockDriverState */
+static GList *node_list;           /* every node, oldest first */
+
+static void registry_init(void)
+{
+    if (!nodes_by_name) {
+        nodes_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    }
+}
+
+void bdrv_register_node(BlockDriverState *bs)
+{
+    registry_init();
+    g_hash_table_insert(nodes_by_name, bs->node_name, bs);
+    node_list = g_list_append(node_list, bs);
+}
+
+static void bdrv_unregister_node(BlockDriverState *bs)
+{
+    GList *link = g_list_find(node_list, bs);
+
+    if (link) {
+        node_list = g_list_delete_link(node_list, link);
+        g_hash_table_remove(nodes_by_name, bs->node_name);
+    }
+}
+
+BlockDriverState *bdrv_find_node(const char *node_name)
+{
+    if (!nodes_by_name || !node_name) {
+        return NULL;
+    }
+    return g_hash_table_lookup(nodes_by_name, node_name);
+}
+
+BlockDriverState *bdrv_lookup_bs(const char *device, const char *node_name,
+                                 GError **errp)
+{
+    if (device) {
+        BlockBackend *blk = blk_by_name(device);
+
+        if (blk && blk->root) {
+            return blk->root;
+        }
+    }
+    if (node_name) {
+        BlockDriverState *bs = bdrv_find_node(node_name);
+
+        if (bs) {
+            return bs;
+        }
+    }
+    error_setg(errp, "Cannot find device='%s' nor node-name='%s'",
+               device ? device : "", node_name ? node_name : "");
+    return NULL;
+}
+
+GList *bdrv_list_nodes(void)
+{
+    return g_list_reverse(g_list_copy(node_list));
+}
+
+bool bdrv_id_wellformed(const char *id)
+{
+    if (!g_ascii_isalpha(id[0])) {
+        return false;
+    }
+    for (const char *p = id + 1; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool bdrv_check_new_node_name(const char *name, GError **errp)
+{
+    if (!bdrv_id_wellformed(name)) {
+        error_setg(errp, "Invalid node-name: '%s'", name);
+        return false;
+    }
+    if (blk_by_name(name)) {
+        error_setg(errp, "node-name=%s is conflicting with a device id",
+                   name);
+        return false;
+    }
+    if (bdrv_find_node(name)) {
+        error_setg(errp, "Duplicate nodes with node-name='%s'", name);
+        return false;
+    }
+    if (strlen(name) > NODE_NAME_MAX) {
+        error_setg(errp, "Node name too long");
+        return false;
+    }
+    return true;
+}
+
+void bdrv_ref(BlockDriverState *bs)
+{
+    g_assert(bs->refcnt > 0);
+    bs->refcnt++;
+}
+
+static void bdrv_delete(BlockDriverState *bs)
+{
+    GError *err = NULL;
+
+    if (!bs->read_only && bs->drv->bdrv_flush &&
+        bdrv_flush(bs, &err) < 0) {
+        g_warning("Flushing '%s' before closing it failed: %s",
+                  bs->node_name, err->message);
+        g_clear_error(&err);
+    }
+    if (bs->drv->bdrv_close) {
+        bs->drv->bdrv_close(bs);
+    }
+    bdrv_unregister_node(bs);
+    if (bs->backing) {
+        bdrv_unref(g_steal_pointer(&bs->backing));
+    }
+    if (bs->file) {
+        bdrv_unref(g_steal_pointer(&bs->file));
+    }
+    g_mutex_clear(&bs->lock);
+    g_free(bs->opaque);
+    g_free(bs->filename);
+    g_free(bs->node_name);
+    g_free(bdrv_node(bs));
+}
+
+void bdrv_unref(BlockDriverState *bs)
+{
+    if (!bs) {
+        return;
+    }
+    g_assert(bs->refcnt > 0);
+    if (--bs->refcnt == 0) {
+        bdrv_delete(bs);
+    }
+}
+
+bool bdrv_has_parent(BlockDriverState *bs)
+{
+    for (GList *l = node_list; l; l = l->next) {
+        BlockDriverState *p = l->data;
+
+        if (p->file == bs || p->backing == bs) {
+            return true;
+        }
+    }
+    return false;
+}
+
+BlockDriverState *bdrv_backing_parent(BlockDriverState *bs)
+{
+    for (GList *l = node_list; l; l = l->next) {
+        BlockDriverState *p = l->data;
+
+        if (p->backing == bs) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+bool bdrv_chain_contains(BlockDriverState *top, BlockDriverState *bs)
+{
+    for (BlockDriverState *it = top; it; it = it->backing) {
+        if (it == bs) {
+            return true;
+        }
+    }
+    return false;
+}
+
+BlockDriverState *bdrv_find_overlay(BlockDriverState *top,
+                                    BlockDriverState *bs)
+{
+    for (BlockDriverState *it = top; it; it = it->backing) {
+        if (it->backing == bs) {
+            return it;
+        }
+    }
+    return NULL;
+}
+
+BlockDriverState *bdrv_find_base(BlockDriverState *bs)
+{
+    while (bs->backing) {
+        bs = bs->backing;
+    }
+    return bs;
+}
+
+int bdrv_backing_depth(BlockDriverState *bs)
+{
+    int depth = 0;
+
+    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
+        depth++;
+    }
+    return depth;
+}
+
+void bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
+                      BdrvBackingMode mode)
+{
+    BlockDriverState *old = bs->backing;
+
+    if (backing) {
+        bdrv_ref(backing);
+    }
+    g_mutex_lock(&bs->lock);
+    bs->backing = backing;
+    g_mutex_unlock(&bs->lock);
+    bdrv_node(bs)->backing_mode = mode;
+    bdrv_unref(old);
+}
+
+void bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to)
+{
+    for (GList *l = node_list; l; l = l->next) {
+        BlockDriverState *p = l->data;
+
+        if (p == to) {
+            continue;   /* never make a node its own child */
+        }
+        if (p->file == from) {
+            bdrv_ref(to);
+            p->file = to;
+            bdrv_unref(from);
+        }
+        if (p->backing == from) {
+            bdrv_set_backing(p, to, BDRV_BACKING_EXPLICIT);
+        }
+    }
+}
+
+const char *bdrv_device_or_node_name(BlockDriverState *bs)
+{
+    BlockBackend *blk = blk_by_root(bs);
+
+    return blk ? blk->id : bs->node_name;
+}
+
+bool bdrv_op_blocked(BlockDriverState *bs, GError **errp)
+{
+    BlockDriverState *parent;
+
+    if (bdrv_node(bs)->job) {
+        error_setg(errp, "Node '%s' is busy: block device is in use by "
+                   "block job: %s", bs->node_name,
+                   block_job_type(bdrv_node(bs)->job));
+        return true;
+    }
+    parent = bdrv_backing_parent(bs);
+    if (parent) {
+        error_setg(errp, "Node '%s' is busy: node is used as backing hd of "
+                   "'%s'", bs->node_name, bdrv_device_or_node_name(parent));
+        return true;
+    }
+    return false;
+}
+
+/* ---- I/O wrappers ---- */
+
+static bool check_request(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          GError **errp)
+{
+    if (!bs->drv) {
+        error_setg(errp, "Node '%s' has no driver", bs->node_name);
+        return false;
+    }
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp, "Invalid request at offset %" G_GINT64_FORMAT
+                   " of %" G_GINT64_FORMAT " bytes on '%s'", offset, bytes,
+                   bs->node_name);
+        return false;
+    }
+    return true;
+}
+
+int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
+               GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    if (bytes == 0) {
+        return 0;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = bs->drv->bdrv_pread(bs, offset, bytes, buf, errp);
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const void *buf, GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    g_mutex_lock(&bs->lock);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    } else if (!bs->drv->bdrv_pwrite) {
+        error_setg(errp, "Driver '%s' cannot write",
+                   bs->drv->format_name);
+        ret = -1;
+    } else {
+        ret = bytes ? bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp) : 0;
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int bdrv_flush(BlockDriverState *bs, GError **errp)
+{
+    int ret = 0;
+
+    if (!bs->drv || !bs->drv->bdrv_flush) {
+        return 0;
+    }
+    g_mutex_lock(&bs->lock);
+    if (!bs->read_only) {
+        ret = bs->drv->bdrv_flush(bs, errp);
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
+{
+    int ret;
+
+    if (!bs->drv || !bs->drv->bdrv_truncate) {
+        error_setg(errp, "Image format '%s' does not support resizing",
+                   bs->drv ? bs->drv->format_name : "");
+        return -1;
+    }
+    g_mutex_lock(&bs->lock);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    } else {
+        ret = bs->drv->bdrv_truncate(bs, size, errp);
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int64_t bdrv_getlength(BlockDriverState *bs)
+{
+    int64_t len;
+
+    if (!bs->drv || !bs->drv->bdrv_getlength) {
+        return -1;
+    }
+    g_mutex_lock(&bs->lock);
+    len = bs->drv->bdrv_getlength(bs);
+    g_mutex_unlock(&bs->lock);
+    return len;
+}
+
+int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    if (bytes == 0 || !bs->drv->bdrv_is_allocated) {
+        *pnum = bytes;
+        return 1;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = bs->drv->bdrv_is_allocated(bs, offset, bytes, pnum, errp);
+    g_mutex_unlock(&bs->lock);
+    if (ret >= 0 && (*pnum <= 0 || *pnum > bytes)) {
+        error_setg(errp, "Driver '%s' reported a bad allocation run",
+                   bs->drv->format_name);
+        return -1;
+    }
+    return ret < 0 ? -1 : ret;
+}
+
+int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base,
+                            int64_t offset, int64_t bytes, int64_t *pnum,
+                            GError **errp)
+{
+    int64_t run = bytes;
+
+    for (BlockDriverState *it = top; it && it != base; it = it->backing) {
+        int64_t len = bdrv_getlength(it);
+        int64_t n;
+        int ret;
+
+        if (offset >= len) {
+            continue;   /* a shorter layer allocates nothing out there */
+        }
+        ret = bdrv_is_allocated(it, offset, MIN(run, len - offset), &n,
+                                errp);
+        if (ret < 0) {
+            return -1;
+        }
+        if (ret == 1) {
+            *pnum = n;
+            return 1;
+        }
+        run = MIN(run, n);
+    }
+    *pnum = run;
+    return 0;
+}
+
+int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                             const char *backing_fmt, GError **errp)
+{
+    int ret;
+
+    if (!bs->drv->bdrv_change_backing_file) {
+        error_setg(errp, "Image format '%s' cannot record a backing file",
+                   bs->drv->format_name);
+        return -1;
+    }
+    g_mutex_lock(&bs->lock);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    } else {
+        ret = bs->drv->bdrv_change_backing_file(bs, backing_file,
+                                                backing_fmt, errp);
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}

@@ -1,1 +1,495 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * block-commit: copy what the layers from top down to (not including) base
+ * allocate into base, then take those layers out of the chain.
+ *
+ * Non-active commit (top is below the device's active layer): base, and
+ * the overlay above top when it is read-only, are reopened read-write for
+ * the job (qemu_open(filename, O_RDWR): with /dev/fdset/N the manager must
+ * have added an O_RDWR member).  On success the overlay's header names the
+ * base by the name the chain itself used for it (never a /dev/fdset/ path)
+ * and the overlay's backing becomes base.  Whatever happens, both are made
+ * read-only again afterwards if they were, releasing the read-write fds.
+ *
+ * Active commit (top is the active layer): copy, then READY; on
+ * block-job-complete base takes top's place (drives switch to it) and stays
+ * read-write, as QEMU leaves it.
+ */
+#include <string.h>
+
+#include "block/block-backend.h"
+#include "block/blockjob.h"
+#include "block/graph.h"
+#include "qapi/qmp.h"
+#include "qemu/error.h"
+#include "qemu/osdep.h"
+
+#define COMMIT_CHUNK (1024 * 1024)
+
+typedef struct CommitJob {
+    BlockJob common;
+    BlockDriverState *root;     /* the device */
+    BlockDriverState *top;
+    BlockDriverState *base;
+    BlockDriverState *overlay;  /* above top; NULL for active commit */
+    bool base_was_ro;
+    bool overlay_was_ro;
+    bool pivoted;
+    char *backing_name;         /* recorded in overlay (non-active) */
+} CommitJob;
+
+typedef struct CommitArgs {
+    const char *job_id, *device, *base_node, *base, *top_node, *top;
+    const char *backing_file, *filter_node_name;
+    int64_t speed;
+    bool auto_finalize, auto_dismiss;
+} CommitArgs;
+
+JsonNode *qmp_block_commit(JsonObject *args, QmpContext *ctx, GError **errp);
+
+/* ---- the worker ---- */
+
+/* Allocated bytes above base, for active commit's progress. */
+static int64_t commit_count(CommitJob *s, int64_t len, GError **errp)
+{
+    int64_t total = 0;
+
+    for (int64_t off = 0, n; off < len; off += n) {
+        int ret = bdrv_is_allocated_above(s->top, s->base, off,
+                                          MIN(len - off, INT32_MAX), &n,
+                                          errp);
+
+        if (ret < 0) {
+            return -1;
+        }
+        total += ret ? n : 0;
+    }
+    return total;
+}
+
+static int commit_prepare_base(CommitJob *s, int64_t len, GError **errp)
+{
+    int64_t base_len = bdrv_getlength(s->base);
+    GError *err = NULL;
+
+    if (base_len < 0) {
+        error_setg(errp, "Could not get the length of '%s'",
+                   s->base->node_name);
+        return -1;
+    }
+    if (base_len < len && bdrv_truncate(s->base, len, &err) < 0) {
+        error_setg(errp, "Top image %s is larger than base image %s, and "
+                   "resize of base image failed: %s", s->top->filename,
+                   s->base->filename, err->message);
+        g_error_free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int commit_copy(CommitJob *s, int64_t len, bool count_all,
+                       GError **errp)
+{
+    void *buf = g_aligned_alloc(COMMIT_CHUNK, 1, 4096);
+    int ret = 0;
+
+    for (int64_t off = 0, n; off < len; off += n) {
+        if (block_job_is_cancelled(&s->common)) {
+            break;
+        }
+        ret = bdrv_is_allocated_above(s->top, s->base, off,
+                                      MIN(COMMIT_CHUNK, len - off), &n, errp);
+        if (ret < 0) {
+            break;
+        }
+        if (ret == 1) {
+            if (bdrv_pread(s->top, off, n, buf, errp) < 0 ||
+                bdrv_pwrite(s->base, off, n, buf, errp) < 0) {
+                ret = -1;
+                break;
+            }
+            block_job_ratelimit(&s->common, n);
+        }
+        if (ret == 1 || count_all) {
+            block_job_progress_update(&s->common, n);
+        }
+        ret = 0;
+    }
+    g_aligned_free(buf);
+    return ret;
+}
+
+static int commit_run(BlockJob *job, GError **errp)
+{
+    CommitJob *s = (CommitJob *)job;
+    int64_t len = bdrv_getlength(s->top);
+    int64_t total = len;
+
+    if (len < 0) {
+        error_setg(errp, "Could not get the length of '%s'",
+                   s->top->node_name);
+        return -1;
+    }
+    if (!s->overlay) {
+        total = commit_count(s, len, errp);
+        if (total < 0) {
+            return -1;
+        }
+    }
+    block_job_progress_set_total(job, total);
+    if (commit_prepare_base(s, len, errp) < 0 ||
+        commit_copy(s, len, s->overlay != NULL, errp) < 0) {
+        return -1;
+    }
+    if (block_job_is_cancelled(job)) {
+        return 0;
+    }
+    return bdrv_flush(s->base, errp);
+}
+
+/* ---- completion, on the main loop ---- */
+
+static int commit_prepare(BlockJob *job, GError **errp)
+{
+    CommitJob *s = (CommitJob *)job;
+    g_autofree char *full = NULL;
+    BdrvBackingMode mode = BDRV_BACKING_EXPLICIT;
+
+    if (bdrv_change_backing_file(s->overlay, s->backing_name,
+                                 s->base->drv->format_name, errp) < 0) {
+        return -1;
+    }
+    full = bdrv_backing_full_name(s->overlay);
+    if (full && g_str_equal(full, s->base->filename)) {
+        mode = BDRV_BACKING_HEADER;
+    }
+    bdrv_set_backing(s->overlay, s->base, mode);
+    return 0;
+}
+
+static int commit_active_prepare(BlockJob *job, GError **errp)
+{
+    CommitJob *s = (CommitJob *)job;
+    BlockBackend *blk;
+
+    while ((blk = blk_by_root(s->top))) {
+        blk_set_root(blk, s->base);
+    }
+    bdrv_replace_in_parents(s->top, s->base);
+    s->pivoted = true;
+    return 0;
+}
+
+static void reopen_back(BlockDriverState *bs)
+{
+    GError *err = NULL;
+
+    if (!bdrv_reopen_set_read_only(bs, true, false, &err)) {
+        g_warning("Could not make '%s' read-only again: %s", bs->node_name,
+                  err->message);
+        g_error_free(err);
+    }
+}
+
+static void commit_clean(BlockJob *job)
+{
+    CommitJob *s = (CommitJob *)job;
+
+    if (s->overlay && s->overlay_was_ro) {
+        reopen_back(s->overlay);
+    }
+    if (s->base_was_ro && !s->pivoted) {
+        reopen_back(s->base);
+    }
+    g_free(s->backing_name);
+}
+
+static const BlockJobDriver commit_driver = {
+    .type = "commit",
+    .instance_size = sizeof(CommitJob),
+    .run = commit_run,
+    .prepare = commit_prepare,
+    .clean = commit_clean,
+};
+
+static const BlockJobDriver commit_active_driver = {
+    .type = "commit",
+    .instance_size = sizeof(CommitJob),
+    .run = commit_run,
+    .needs_complete = true,
+    .prepare = commit_active_prepare,
+    .clean = commit_clean,
+};
+
+/* ---- block-commit ---- */
+
+static void commit_parse(JsonObject *args, CommitArgs *a)
+{
+    a->job_id = qmp_arg_str(args, "job-id");
+    a->device = qmp_arg_str(args, "device");
+    a->base_node = qmp_arg_str(args, "base-node");
+    a->base = qmp_arg_str(args, "base");
+    a->top_node = qmp_arg_str(args, "top-node");
+    a->top = qmp_arg_str(args, "top");
+    a->backing_file = qmp_arg_str(args, "backing-file");
+    a->filter_node_name = qmp_arg_str(args, "filter-node-name");
+    a->speed = 0;
+    qmp_arg_int(args, "speed", &a->speed);
+    a->auto_finalize = a->auto_dismiss = true;
+    qmp_arg_bool(args, "auto-finalize", &a->auto_finalize);
+    qmp_arg_bool(args, "auto-dismiss", &a->auto_dismiss);
+}
+
+/* The device: a drive id or a node name, which must be a root. */
+static BlockDriverState *commit_root(const char *device, GError **errp)
+{
+    BlockDriverState *bs = bdrv_lookup_bs(device, device, NULL);
+
+    if (!bs) {
+        error_set(errp, QMP_ERROR_CLASS_DEVICE_NOT_FOUND,
+                  "Device '%s' not found", device ? device : "");
+        return NULL;
+    }
+    if (bdrv_has_parent(bs)) {
+        error_setg(errp, "Need a root block node");
+        return NULL;
+    }
+    return bs;
+}
+
+/* A layer below @bs named by filename, as the chain's headers name it. */
+static BlockDriverState *find_backing_image(BlockDriverState *bs,
+                                            const char *name)
+{
+    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
+        g_autofree char *shown = bdrv_display_filename(it);
+        g_autofree char *full = bdrv_backing_full_name(bs);
+
+        if (g_str_equal(it->filename, name) || g_str_equal(shown, name) ||
+            (full && g_str_equal(full, name) && bs->backing == it)) {
+            return it;
+        }
+        bs = it;
+    }
+    return NULL;
+}
+
+static BlockDriverState *commit_top(BlockDriverState *root,
+                                    const CommitArgs *a, GError **errp)
+{
+    BlockDriverState *top = root;
+
+    if (a->top_node && a->top) {
+        error_setg(errp, "'top-node' and 'top' are mutually exclusive");
+        return NULL;
+    }
+    if (a->top_node) {
+        top = bdrv_lookup_bs(NULL, a->top_node, errp);
+        if (top && !bdrv_chain_contains(root, top)) {
+            error_setg(errp, "'%s' is not in this backing file chain",
+                       a->top_node);
+            return NULL;
+        }
+        return top;
+    }
+    if (a->top && !g_str_equal(root->filename, a->top)) {
+        top = find_backing_image(root, a->top);
+    }
+    if (!top) {
+        error_setg(errp, "Top image file %s not found", a->top);
+    }
+    return top;
+}
+
+static BlockDriverState *commit_base(BlockDriverState *top,
+                                     const CommitArgs *a, GError **errp)
+{
+    BlockDriverState *base;
+
+    if (a->base_node && a->base) {
+        error_setg(errp, "'base-node' and 'base' are mutually exclusive");
+        return NULL;
+    }
+    if (a->base_node) {
+        base = bdrv_lookup_bs(NULL, a->base_node, errp);
+        if (base && !bdrv_chain_contains(top, base)) {
+            error_setg(errp, "'%s' is not in this backing file chain",
+                       a->base_node);
+            return NULL;
+        }
+        return base;
+    }
+    if (a->base) {
+        base = find_backing_image(top, a->base);
+        if (!base) {
+            error_setg(errp, "Can't find '%s' in the backing chain", a->base);
+        }
+        return base;
+    }
+    return bdrv_find_base(top);
+}
+
+/* Nodes already in another job cannot take part. */
+static bool commit_check_busy(BlockDriverState *root, BlockDriverState *top,
+                              BlockDriverState *base, GError **errp)
+{
+    for (BlockDriverState *it = root; it; it = it->backing) {
+        if (bdrv_node(it)->job) {
+            error_setg(errp, "Node '%s' is busy: block device is in use by "
+                       "block job: %s", it->node_name,
+                       block_job_type(bdrv_node(it)->job));
+            return false;
+        }
+        if (it == base) {
+            break;
+        }
+    }
+    return true;
+}
+
+/*
+ * The name the overlay's header will give the base: @backing_file, else
+ * what the lowest dropped layer's header called it.  Never a /dev/fdset/
+ * path: that name means nothing outside this process.
+ */
+static char *commit_backing_name(const CommitArgs *a, BlockDriverState *top,
+                                 BlockDriverState *base, GError **errp)
+{
+    BlockDriverState *lowest = bdrv_find_overlay(top, base);
+    const char *name = a->backing_file;
+
+    if (!name && lowest->drv->bdrv_get_backing_file) {
+        name = lowest->drv->bdrv_get_backing_file(lowest);
+    }
+    if (!name || !*name) {
+        name = base->filename;
+    }
+    if (g_str_has_prefix(name, FDSET_PATH_PREFIX)) {
+        error_setg(errp, "Cannot record '%s' as the backing file of '%s': "
+                   "a /dev/fdset/ path only means something inside this "
+                   "process; give 'backing-file'", name,
+                   bdrv_device_or_node_name(lowest));
+        return NULL;
+    }
+    return g_strdup(name);
+}
+
+static const char *commit_job_id(const CommitArgs *a, BlockDriverState *root)
+{
+    BlockBackend *blk;
+
+    if (a->job_id) {
+        return a->job_id;
+    }
+    blk = blk_by_root(root);
+    return blk ? blk->id : "";
+}
+
+/* Reference and block every node the job touches. */
+static void commit_add_nodes(CommitJob *s)
+{
+    BlockJob *job = &s->common;
+
+    for (BlockDriverState *it = s->root; it != s->base; it = it->backing) {
+        block_job_add_node(job, it, it == s->top && s->overlay);
+    }
+    block_job_add_node(job, s->base, true);
+}
+
+/* Make base (and a read-only overlay) writable for the job. */
+static bool commit_reopen_rw(CommitJob *s, GError **errp)
+{
+    s->base_was_ro = s->base->read_only;
+    if (!bdrv_reopen_set_read_only(s->base, false, true, errp)) {
+        s->base_was_ro = false;
+        return false;
+    }
+    if (!s->overlay) {
+        return true;
+    }
+    s->overlay_was_ro = s->overlay->read_only;
+    if (!bdrv_reopen_set_read_only(s->overlay, false, true, errp)) {
+        s->overlay_was_ro = false;
+        if (s->base_was_ro) {
+            reopen_back(s->base);
+            s->base_was_ro = false;
+        }
+        return false;
+    }
+    return true;
+}
+
+static bool commit_start(const CommitArgs *a, BlockDriverState *root,
+                         BlockDriverState *top, BlockDriverState *base,
+                         GError **errp)
+{
+    bool active = top == root;
+    g_autofree char *name = NULL;
+    CommitJob *s;
+
+    if (!active) {
+        name = commit_backing_name(a, top, base, errp);
+        if (!name) {
+            return false;
+        }
+    }
+    s = (CommitJob *)block_job_create(commit_job_id(a, root),
+                                      active ? &commit_active_driver
+                                             : &commit_driver,
+                                      a->speed, a->auto_finalize,
+                                      a->auto_dismiss, errp);
+    if (!s) {
+        return false;
+    }
+    s->root = root;
+    s->top = top;
+    s->base = base;
+    s->overlay = active ? NULL : bdrv_find_overlay(root, top);
+    s->backing_name = g_steal_pointer(&name);
+    commit_add_nodes(s);
+    if (!commit_reopen_rw(s, errp)) {
+        g_free(s->backing_name);
+        block_job_early_fail(&s->common);
+        return false;
+    }
+    block_job_start(&s->common);
+    return true;
+}
+
+static bool commit_check_filter(const CommitArgs *a, GError **errp)
+{
+    return !a->filter_node_name ||
+           bdrv_check_new_node_name(a->filter_node_name, errp);
+}
+
+JsonNode *qmp_block_commit(JsonObject *args, QmpContext *ctx, GError **errp)
+{
+    CommitArgs a;
+    BlockDriverState *root, *top, *base;
+
+    commit_parse(args, &a);
+    /* libvirt probes with DeviceNotFound: look the device up first */
+    root = commit_root(a.device, errp);
+    if (!root || !commit_check_busy(root, root, root, errp)) {
+        return NULL;
+    }
+    top = commit_top(root, &a, errp);
+    base = top ? commit_base(top, &a, errp) : NULL;
+    if (!base || !commit_check_busy(root, top, base, errp)) {
+        return NULL;
+    }
+    if (top == base) {
+        error_setg(errp, "cannot commit an image into itself");
+        return NULL;
+    }
+    if (top == root && a.backing_file) {
+        error_setg(errp, "'backing-file' specified, but 'top' is the active "
+                   "layer");
+        return NULL;
+    }
+    if (!commit_check_filter(&a, errp)) {
+        return NULL;
+    }
+    commit_start(&a, root, top, base, errp);
+    return NULL;
+}

@@ -1,1 +1,451 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Block jobs: the state machine, its events, the worker thread, the rate
+ * limit, and the transitions after the work (ready, finalize, abort,
+ * conclude, dismiss).
+ */
+#include "block/blockjob.h"
+#include "block/graph.h"
+#include "block/job-internal.h"
+#include "qapi/qmp.h"
+#include "qemu/error.h"
+
+static GList *jobs;   /* BlockJob*, oldest first; a job leaves at "null" */
+
+static const char *const status_names[JOB_STATUS__MAX] = {
+    [JOB_STATUS_UNDEFINED] = "undefined",
+    [JOB_STATUS_CREATED] = "created",
+    [JOB_STATUS_RUNNING] = "running",
+    [JOB_STATUS_PAUSED] = "paused",
+    [JOB_STATUS_READY] = "ready",
+    [JOB_STATUS_STANDBY] = "standby",
+    [JOB_STATUS_WAITING] = "waiting",
+    [JOB_STATUS_PENDING] = "pending",
+    [JOB_STATUS_ABORTING] = "aborting",
+    [JOB_STATUS_CONCLUDED] = "concluded",
+    [JOB_STATUS_NULL] = "null",
+};
+
+static const char *const verb_names[JOB_VERB__MAX] = {
+    [JOB_VERB_CANCEL] = "cancel",
+    [JOB_VERB_PAUSE] = "pause",
+    [JOB_VERB_RESUME] = "resume",
+    [JOB_VERB_SET_SPEED] = "set-speed",
+    [JOB_VERB_COMPLETE] = "complete",
+    [JOB_VERB_FINALIZE] = "finalize",
+    [JOB_VERB_DISMISS] = "dismiss",
+};
+
+/* Which verbs each state accepts:  U  C  R  P  Y  S  W  D  X  E  N */
+static const bool verb_table[JOB_VERB__MAX][JOB_STATUS__MAX] = {
+    [JOB_VERB_CANCEL]    = { 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0 },
+    [JOB_VERB_PAUSE]     = { 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0 },
+    [JOB_VERB_RESUME]    = { 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0 },
+    [JOB_VERB_SET_SPEED] = { 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0 },
+    [JOB_VERB_COMPLETE]  = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 },
+    [JOB_VERB_FINALIZE]  = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 },
+    [JOB_VERB_DISMISS]   = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 },
+};
+
+const char *block_job_status_name(JobStatus status)
+{
+    return status_names[status];
+}
+
+const char *block_job_type(BlockJob *job)
+{
+    return job->driver->type;
+}
+
+GList *block_job_list(void)
+{
+    return jobs;
+}
+
+BlockJob *block_job_find(const char *id)
+{
+    for (GList *l = jobs; l; l = l->next) {
+        BlockJob *job = l->data;
+
+        if (g_str_equal(job->id, id)) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
+bool block_job_apply_verb(BlockJob *job, JobVerb verb, GError **errp)
+{
+    if (verb_table[verb][job->status]) {
+        return true;
+    }
+    error_setg(errp, "Job '%s' in state '%s' cannot accept command verb "
+               "'%s'", job->id, status_names[job->status], verb_names[verb]);
+    return false;
+}
+
+static void job_set_status(BlockJob *job, JobStatus status)
+{
+    JsonObject *data = json_object_new();
+
+    job->status = status;
+    json_object_set_string_member(data, "id", job->id);
+    json_object_set_string_member(data, "status", status_names[status]);
+    qapi_event_send("JOB_STATUS_CHANGE", data);
+}
+
+void block_job_progress(BlockJob *job, int64_t *current, int64_t *total,
+                        int64_t *speed, bool *busy)
+{
+    g_mutex_lock(&job->lock);
+    *current = job->progress_current;
+    *total = job->progress_total;
+    *speed = job->speed;
+    *busy = job->busy;
+    g_mutex_unlock(&job->lock);
+}
+
+/* BLOCK_JOB_READY / _COMPLETED / _CANCELLED data. */
+static void job_event(BlockJob *job, const char *name, const char *error)
+{
+    JsonObject *data = json_object_new();
+    int64_t current, total, speed;
+    bool busy;
+
+    block_job_progress(job, &current, &total, &speed, &busy);
+    json_object_set_string_member(data, "type", job->driver->type);
+    json_object_set_string_member(data, "device", job->id);
+    json_object_set_int_member(data, "len", total);
+    json_object_set_int_member(data, "offset", current);
+    json_object_set_int_member(data, "speed", speed);
+    if (error) {
+        json_object_set_string_member(data, "error", error);
+    }
+    qapi_event_send(name, data);
+}
+
+static void job_free(BlockJob *job)
+{
+    if (job->deferred_source) {
+        g_source_remove(job->deferred_source);   /* frees its data */
+    }
+    jobs = g_list_remove(jobs, job);
+    g_assert(job->nodes->len == 0);
+    g_ptr_array_free(job->nodes, TRUE);
+    g_ptr_array_free(job->blk_nodes, TRUE);
+    g_mutex_clear(&job->lock);
+    g_cond_clear(&job->cond);
+    g_clear_error(&job->run_error);
+    g_free(job->error);
+    g_free(job->id);
+    g_free(job);
+}
+
+BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
+                           int64_t speed, bool auto_finalize,
+                           bool auto_dismiss, GError **errp)
+{
+    BlockJob *job;
+
+    if (!id || !bdrv_id_wellformed(id)) {
+        error_setg(errp, "Invalid job ID '%s'", id ? id : "");
+        return NULL;
+    }
+    if (block_job_find(id)) {
+        error_setg(errp, "Job ID '%s' already in use", id);
+        return NULL;
+    }
+    g_assert(driver->instance_size >= sizeof(BlockJob));
+    job = g_malloc0(driver->instance_size);
+    job->driver = driver;
+    job->id = g_strdup(id);
+    job->auto_finalize = auto_finalize;
+    job->auto_dismiss = auto_dismiss;
+    job->nodes = g_ptr_array_new();
+    job->blk_nodes = g_ptr_array_new();
+    g_mutex_init(&job->lock);
+    g_cond_init(&job->cond);
+    jobs = g_list_append(jobs, job);
+    job_set_status(job, JOB_STATUS_CREATED);
+    if (speed < 0) {
+        error_setg(errp, "Parameter 'speed' expects a non-negative value");
+        block_job_early_fail(job);
+        return NULL;
+    }
+    job->speed = speed;
+    return job;
+}
+
+void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root)
+{
+    bdrv_ref(bs);
+    bdrv_node(bs)->job = job;
+    g_ptr_array_add(job->nodes, bs);
+    if (as_root) {
+        bdrv_node(bs)->blk_users++;
+        g_ptr_array_add(job->blk_nodes, bs);
+    }
+}
+
+static void job_release_nodes(BlockJob *job)
+{
+    for (guint i = 0; i < job->blk_nodes->len; i++) {
+        bdrv_node(g_ptr_array_index(job->blk_nodes, i))->blk_users--;
+    }
+    g_ptr_array_set_size(job->blk_nodes, 0);
+    for (guint i = 0; i < job->nodes->len; i++) {
+        BlockDriverState *bs = g_ptr_array_index(job->nodes, i);
+
+        if (bdrv_node(bs)->job == job) {
+            bdrv_node(bs)->job = NULL;
+        }
+    }
+    for (guint i = 0; i < job->nodes->len; i++) {
+        bdrv_unref(g_ptr_array_index(job->nodes, i));
+    }
+    g_ptr_array_set_size(job->nodes, 0);
+}
+
+void block_job_early_fail(BlockJob *job)
+{
+    job_release_nodes(job);
+    job_set_status(job, JOB_STATUS_NULL);
+    job_free(job);
+}
+
+/* ---- the worker ---- */
+
+bool block_job_is_cancelled(BlockJob *job)
+{
+    bool ret;
+
+    g_mutex_lock(&job->lock);
+    ret = job->cancelled;
+    g_mutex_unlock(&job->lock);
+    return ret;
+}
+
+void block_job_progress_set_total(BlockJob *job, int64_t total)
+{
+    g_mutex_lock(&job->lock);
+    job->progress_total = total;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_progress_update(BlockJob *job, int64_t done)
+{
+    g_mutex_lock(&job->lock);
+    job->progress_current += done;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_ratelimit(BlockJob *job, int64_t bytes)
+{
+    g_mutex_lock(&job->lock);
+    if (job->rl_start == 0) {
+        job->rl_start = g_get_monotonic_time();
+    }
+    job->rl_bytes += bytes;
+    job->busy = false;
+    while (!job->cancelled && job->speed > 0) {
+        gint64 end = job->rl_start +
+                     job->rl_bytes * G_USEC_PER_SEC / job->speed;
+
+        if (g_get_monotonic_time() >= end ||
+            !g_cond_wait_until(&job->cond, &job->lock, end)) {
+            break;
+        }
+    }
+    job->busy = true;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_set_speed(BlockJob *job, int64_t speed)
+{
+    g_mutex_lock(&job->lock);
+    job->speed = speed;
+    job->rl_start = 0;          /* a new limit starts a new window */
+    job->rl_bytes = 0;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+static gboolean job_run_done(gpointer opaque);
+
+static gpointer job_thread(gpointer opaque)
+{
+    BlockJob *job = opaque;
+    GError *err = NULL;
+    int ret = job->driver->run(job, &err);
+
+    g_mutex_lock(&job->lock);
+    job->run_ret = ret;
+    job->run_error = err;
+    job->busy = false;
+    /* the main loop joins this thread before it uses the result */
+    job->done_source = g_idle_add(job_run_done, job);
+    g_mutex_unlock(&job->lock);
+    return NULL;
+}
+
+void block_job_start(BlockJob *job)
+{
+    job->started = true;
+    job->busy = true;
+    job_set_status(job, JOB_STATUS_RUNNING);
+    job->thread = g_thread_new(job->id, job_thread, job);
+}
+
+/* ---- after the work, on the main loop ---- */
+
+static void job_conclude(BlockJob *job)
+{
+    job_set_status(job, JOB_STATUS_CONCLUDED);
+    if (job->auto_dismiss) {
+        block_job_dismiss(job);
+    }
+}
+
+static bool job_hard_cancelled(BlockJob *job)
+{
+    return job->cancelled && !job->soft_cancelled;
+}
+
+/* Failure or cancel: abort, clean, tell, conclude. */
+static void job_do_abort(BlockJob *job)
+{
+    job_set_status(job, JOB_STATUS_ABORTING);
+    if (job->driver->abort) {
+        job->driver->abort(job);
+    }
+    if (job->driver->clean) {
+        job->driver->clean(job);
+    }
+    job_release_nodes(job);
+    if (job_hard_cancelled(job) && !job->error) {
+        job_event(job, "BLOCK_JOB_CANCELLED", NULL);
+    } else {
+        job_event(job, "BLOCK_JOB_COMPLETED",
+                  job->error ? job->error : "Job failed");
+    }
+    job_conclude(job);
+}
+
+static void job_set_error(BlockJob *job, GError *err)
+{
+    g_free(job->error);
+    job->error = g_strdup(err ? err->message : "Job failed");
+}
+
+void block_job_finalize(BlockJob *job)
+{
+    GError *err = NULL;
+
+    if (job_hard_cancelled(job)) {
+        job_do_abort(job);
+        return;
+    }
+    if (!job->soft_cancelled && job->driver->prepare &&
+        job->driver->prepare(job, &err) < 0) {
+        job_set_error(job, err);
+        g_error_free(err);
+        job_do_abort(job);
+        return;
+    }
+    if (job->driver->clean) {
+        job->driver->clean(job);
+    }
+    job_release_nodes(job);
+    job_event(job, "BLOCK_JOB_COMPLETED", NULL);
+    job_conclude(job);
+}
+
+void block_job_to_pending(BlockJob *job)
+{
+    JsonObject *data;
+
+    job_set_status(job, JOB_STATUS_WAITING);
+    job_set_status(job, JOB_STATUS_PENDING);
+    if (job->auto_finalize) {
+        block_job_finalize(job);
+        return;
+    }
+    data = json_object_new();
+    json_object_set_string_member(data, "type", job->driver->type);
+    json_object_set_string_member(data, "id", job->id);
+    qapi_event_send("BLOCK_JOB_PENDING", data);
+}
+
+static void job_after_run(BlockJob *job)
+{
+    if (job->thread) {
+        g_thread_join(job->thread);
+        job->thread = NULL;
+    }
+    if (job->run_ret < 0 && !job_hard_cancelled(job)) {
+        job_set_error(job, job->run_error);
+        job_do_abort(job);
+    } else if (job_hard_cancelled(job)) {
+        job_do_abort(job);
+    } else if (job->driver->needs_complete && !job->should_complete) {
+        job_set_status(job, JOB_STATUS_READY);
+        job_event(job, "BLOCK_JOB_READY", NULL);
+    } else {
+        block_job_to_pending(job);
+    }
+}
+
+static gboolean job_run_done(gpointer opaque)
+{
+    BlockJob *job = opaque;
+
+    job->done_source = 0;
+    job_after_run(job);
+    return G_SOURCE_REMOVE;
+}
+
+void block_job_dismiss(BlockJob *job)
+{
+    job_set_status(job, JOB_STATUS_NULL);
+    job_free(job);
+}
+
+void block_job_request_cancel(BlockJob *job, bool force)
+{
+    g_mutex_lock(&job->lock);
+    job->cancelled = true;
+    job->force = force;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+/* Wait for the worker of @job and handle its end here and now. */
+static void job_wait_worker(BlockJob *job)
+{
+    g_thread_join(job->thread);     /* done_source is attached by then */
+    job->thread = NULL;
+    if (job->done_source) {
+        g_source_remove(job->done_source);
+        job->done_source = 0;
+    }
+    job_after_run(job);
+}
+
+void block_job_cancel_all_sync(void)
+{
+    while (jobs) {
+        BlockJob *job = jobs->data;
+
+        if (job->status == JOB_STATUS_CONCLUDED) {
+            block_job_dismiss(job);
+            continue;
+        }
+        job->auto_dismiss = true;
+        block_job_request_cancel(job, true);
+        if (job->thread) {
+            job_wait_worker(job);
+        } else {
+            job_do_abort(job);
+        }
+    }
+}

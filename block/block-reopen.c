@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reopen: change read-only and cache modes of a set of nodes as one
+ * transaction.  Every driver prepares (the file driver opens its new fd
+ * then); if anything fails, everything prepared is aborted and the nodes are
+ * as they were.  Only then are the changes committed (old fds released).
+ */
+#include "block/blockjob.h"
+#include "block/graph.h"
+#include "block/options.h"
+#include "qemu/error.h"
+
+typedef struct ReopenItem {
+    BdrvReopenEntry e;          /* first: what drivers see */
+    bool explicit;              /* named by the user, not propagated */
+} ReopenItem;
+
+typedef struct ReopenQueue {
+    GPtrArray *items;           /* ReopenItem*, parents before children */
+} ReopenQueue;
+
+static ReopenQueue *queue_new(void)
+{
+    ReopenQueue *q = g_new0(ReopenQueue, 1);
+
+    q->items = g_ptr_array_new_with_free_func(g_free);
+    return q;
+}
+
+static void queue_free(ReopenQueue *q)
+{
+    g_ptr_array_free(q->items, TRUE);
+    g_free(q);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ReopenQueue, queue_free)
+
+static ReopenItem *queue_find(ReopenQueue *q, BlockDriverState *bs)
+{
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+
+        if (it->e.state.bs == bs) {
+            return it;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Queue @bs with the new modes; its file child follows when it inherits
+ * them from @bs (an implicit child) or is auto-read-only.  An entry the
+ * user gave explicitly is never overridden by propagation.
+ */
+static void queue_add(ReopenQueue *q, BlockDriverState *bs, bool read_only,
+                      bool direct, bool no_flush, bool need_write,
+                      bool explicit)
+{
+    ReopenItem *it = queue_find(q, bs);
+    BlockDriverState *child = bs->file;
+
+    if (!it) {
+        it = g_new0(ReopenItem, 1);
+        it->e.state.bs = bs;
+        g_ptr_array_add(q->items, it);
+    } else if (it->explicit && !explicit) {
+        it->e.need_write |= need_write;
+        return;
+    }
+    it->e.state.read_only = read_only;
+    it->e.cache_direct = direct;
+    it->e.no_flush = no_flush;
+    it->e.need_write |= need_write;
+    it->explicit |= explicit;
+    if (!child) {
+        return;
+    }
+    if (bdrv_node(child)->inherit_ro || bdrv_node(child)->auto_read_only) {
+        BdrvNode *cn = bdrv_node(child);
+        bool cache = cn->inherit_cache;
+
+        queue_add(q, child, read_only, cache ? direct : child->cache_direct,
+                  cache ? no_flush : cn->no_flush, need_write, false);
+    } else if (need_write) {
+        /* not ours to change, but it must be writable in the end */
+        queue_add(q, child, child->read_only, child->cache_direct,
+                  bdrv_node(child)->no_flush, true, false);
+    }
+}
+
+static void queue_abort(ReopenQueue *q)
+{
+    for (guint i = q->items->len; i-- > 0;) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+        BlockDriverState *bs = it->e.state.bs;
+
+        if (it->e.prepared && bs->drv->bdrv_reopen_abort) {
+            bs->drv->bdrv_reopen_abort(&it->e.state);
+        }
+        it->e.prepared = false;
+    }
+}
+
+/* Flush what becomes read-only, while it still can be written. */
+static bool queue_flush(ReopenQueue *q, GError **errp)
+{
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+        BlockDriverState *bs = it->e.state.bs;
+
+        if (it->e.state.read_only && !bs->read_only &&
+            bdrv_flush(bs, errp) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool queue_prepare(ReopenQueue *q, GError **errp)
+{
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+        BlockDriverState *bs = it->e.state.bs;
+
+        if (bs->drv->bdrv_reopen_prepare &&
+            bs->drv->bdrv_reopen_prepare(&it->e.state, errp) < 0) {
+            queue_abort(q);
+            return false;
+        }
+        it->e.prepared = true;
+    }
+    return true;
+}
+
+/* Everything data is written to must be writable once committed. */
+static bool queue_check_writable(ReopenQueue *q, GError **errp)
+{
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+
+        if (it->e.need_write && it->e.state.read_only) {
+            error_setg(errp, "Block node is read-only");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void queue_commit(ReopenQueue *q)
+{
+    /* children (queued after their parents) first */
+    for (guint i = q->items->len; i-- > 0;) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+        BlockDriverState *bs = it->e.state.bs;
+
+        g_mutex_lock(&bs->lock);
+        if (bs->drv->bdrv_reopen_commit) {
+            bs->drv->bdrv_reopen_commit(&it->e.state);
+        }
+        bs->read_only = it->e.state.read_only;
+        bs->cache_direct = it->e.cache_direct;
+        bdrv_node(bs)->no_flush = it->e.no_flush;
+        g_mutex_unlock(&bs->lock);
+    }
+}
+
+static bool queue_run(ReopenQueue *q, GError **errp)
+{
+    if (!queue_flush(q, errp) || !queue_prepare(q, errp)) {
+        return false;
+    }
+    if (!queue_check_writable(q, errp)) {
+        queue_abort(q);
+        return false;
+    }
+    queue_commit(q);
+    return true;
+}
+
+bool bdrv_reopen_set_read_only(BlockDriverState *bs, bool read_only,
+                               bool need_write, GError **errp)
+{
+    g_autoptr(ReopenQueue) q = queue_new();
+
+    queue_add(q, bs, read_only, bs->cache_direct, bdrv_node(bs)->no_flush,
+              need_write, true);
+    return queue_run(q, errp);
+}
+
+/* ---- blockdev-reopen ---- */
+
+static bool queue_options(ReopenQueue *q, JsonObject *opts,
+                          BlockDriverState *bs, const char *prefix,
+                          bool default_ro, GError **errp);
+
+/* A child option must name the current child, or describe it inline. */
+static bool queue_child(ReopenQueue *q, BlockDriverState *bs, JsonNode *opt,
+                        BlockDriverState *child, const char *name,
+                        const char *prefix, GError **errp)
+{
+    g_autofree char *path = bdrv_opt_path(prefix, name);
+
+    if (JSON_NODE_HOLDS_OBJECT(opt)) {
+        JsonObject *o = json_node_get_object(opt);
+        const char *nn = json_object_get_string_member_with_default(
+                             o, "node-name", NULL);
+
+        if (child && (!nn || g_str_equal(nn, child->node_name))) {
+            return queue_options(q, o, child, path,
+                                 g_str_equal(name, "backing"), errp);
+        }
+    } else if (JSON_NODE_HOLDS_NULL(opt)) {
+        if (!child) {
+            return true;
+        }
+    } else if (child && json_node_get_value_type(opt) == G_TYPE_STRING &&
+               g_str_equal(json_node_get_string(opt), child->node_name)) {
+        return true;
+    }
+    error_setg(errp, "Cannot change the option '%s'", path);
+    return false;
+}
+
+static bool queue_children(ReopenQueue *q, const BdrvParsedOptions *po,
+                           BlockDriverState *bs, const char *prefix,
+                           GError **errp)
+{
+    if (po->file &&
+        !queue_child(q, bs, po->file, bs->file, "file", prefix, errp)) {
+        return false;
+    }
+    if (!bs->drv->bdrv_get_backing_file) {
+        return true;
+    }
+    if (!po->backing) {
+        const char *hdr = bs->drv->bdrv_get_backing_file(bs);
+
+        if (bs->backing || (hdr && *hdr)) {
+            error_setg(errp, "backing is missing for '%s'", bs->node_name);
+            return false;
+        }
+        return true;
+    }
+    return queue_child(q, bs, po->backing, bs->backing, "backing", prefix,
+                       errp);
+}
+
+/* Options a reopen cannot change, and defaults for those left out. */
+static bool queue_options(ReopenQueue *q, JsonObject *opts,
+                          BlockDriverState *bs, const char *prefix,
+                          bool default_ro, GError **errp)
+{
+    BdrvParsedOptions po;
+    bool ok = false;
+
+    if (!bdrv_parse_options(opts, prefix, &po, errp)) {
+        goto out;
+    }
+    if (po.drv != bs->drv) {
+        g_autofree char *path = bdrv_opt_path(prefix, "driver");
+
+        error_setg(errp, "Cannot change the option '%s'", path);
+        goto out;
+    }
+    if (po.filename && g_strcmp0(po.filename, bs->filename) != 0) {
+        g_autofree char *path = bdrv_opt_path(prefix, "filename");
+
+        error_setg(errp, "Cannot change the option '%s'", path);
+        goto out;
+    }
+    if (po.force_share && po.has_ro && !po.ro) {
+        error_setg(errp, "force-share=on can only be used with read-only "
+                   "images");
+        goto out;
+    }
+    queue_add(q, bs, po.has_ro ? po.ro : default_ro,
+              po.has_direct && po.direct, po.has_no_flush && po.no_flush,
+              false, true);
+    ok = queue_children(q, &po, bs, prefix, errp);
+out:
+    bdrv_parsed_options_clear(&po);
+    return ok;
+}
+
+static BlockDriverState *reopen_target(JsonObject *opts, GError **errp)
+{
+    const char *name;
+    BlockDriverState *bs;
+
+    if (!bdrv_opt_str(opts, "node-name", "node-name", &name, errp)) {
+        return NULL;
+    }
+    if (!name) {
+        error_setg(errp, "node-name not specified");
+        return NULL;
+    }
+    bs = bdrv_find_node(name);
+    if (!bs) {
+        error_setg(errp, "Failed to find node with node-name='%s'", name);
+        return NULL;
+    }
+    if (bdrv_node(bs)->job) {
+        error_setg(errp, "Node '%s' is busy: block device is in use by "
+                   "block job: %s", name, block_job_type(bdrv_node(bs)->job));
+        return NULL;
+    }
+    return bs;
+}
+
+bool bdrv_reopen_options(JsonArray *options, GError **errp)
+{
+    g_autoptr(ReopenQueue) q = queue_new();
+
+    for (guint i = 0; i < json_array_get_length(options); i++) {
+        JsonNode *n = json_array_get_element(options, i);
+        BlockDriverState *bs;
+
+        if (!JSON_NODE_HOLDS_OBJECT(n)) {
+            error_setg(errp, "Invalid parameter type for 'options[%u]', "
+                       "expected: object", i);
+            return false;
+        }
+        bs = reopen_target(json_node_get_object(n), errp);
+        if (!bs || !queue_options(q, json_node_get_object(n), bs, NULL,
+                                  false, errp)) {
+            return false;
+        }
+    }
+    return queue_run(q, errp);
+}

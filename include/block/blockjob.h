@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Background block jobs, with QEMU's job state machine and events.
+ *
+ * A job's run() callback does the copying in a worker thread; everything
+ * else (creation, graph changes, reopen, events, freeing) happens on the
+ * main loop.  The worker reaches the main loop through g_idle_add() on the
+ * default main context.
+ *
+ * created -> running -> [ready ->] waiting -> pending -> concluded -> null
+ *                    \-> aborting -> concluded -> null (failure, cancel)
+ */
+#ifndef BLOCK_BLOCKJOB_H
+#define BLOCK_BLOCKJOB_H
+
+#include "block/block_int.h"
+
+typedef enum JobStatus {
+    JOB_STATUS_UNDEFINED,
+    JOB_STATUS_CREATED,
+    JOB_STATUS_RUNNING,
+    JOB_STATUS_PAUSED,
+    JOB_STATUS_READY,
+    JOB_STATUS_STANDBY,
+    JOB_STATUS_WAITING,
+    JOB_STATUS_PENDING,
+    JOB_STATUS_ABORTING,
+    JOB_STATUS_CONCLUDED,
+    JOB_STATUS_NULL,
+    JOB_STATUS__MAX
+} JobStatus;
+
+typedef struct BlockJob BlockJob;
+
+typedef struct BlockJobDriver {
+    const char *type;           /* "commit" */
+    size_t instance_size;       /* of the driver's struct, BlockJob first */
+    /* Worker thread: do the work, polling block_job_is_cancelled().
+     * 0, or -1 with errp set. */
+    int (*run)(BlockJob *job, GError **errp);
+    /* After run() succeeds, go READY and wait for block-job-complete. */
+    bool needs_complete;
+    /* Main loop, on success: make the result visible.  May fail. */
+    int (*prepare)(BlockJob *job, GError **errp);
+    /* Main loop, on failure or cancel (after prepare failed, too). */
+    void (*abort)(BlockJob *job);
+    /* Main loop, always, last: undo what creation set up (reopen back). */
+    void (*clean)(BlockJob *job);
+} BlockJobDriver;
+
+struct BlockJob {
+    const BlockJobDriver *driver;
+    char *id;
+    JobStatus status;
+    bool auto_finalize;
+    bool auto_dismiss;
+    /* Main loop only. */
+    bool should_complete;       /* block-job-complete was accepted */
+    bool soft_cancelled;        /* cancel of a READY job without force */
+    bool started;
+    char *error;                /* why it failed, or NULL */
+    GPtrArray *nodes;           /* BlockDriverState*, referenced, blocked */
+    GPtrArray *blk_nodes;       /* subset counted as blk_users */
+    GThread *thread;
+    guint done_source;          /* worker finished, main loop to follow */
+    guint deferred_source;      /* a command's transition, to follow */
+    /* Shared with the worker, under lock. */
+    GMutex lock;
+    GCond cond;
+    bool cancelled;
+    bool force;
+    bool busy;
+    int64_t speed;
+    int64_t progress_current;
+    int64_t progress_total;
+    gint64 rl_start;            /* rate limit: window start (monotonic us) */
+    int64_t rl_bytes;           /* bytes copied since rl_start */
+    int run_ret;
+    GError *run_error;
+};
+
+/*
+ * A new job in state "created" (JOB_STATUS_CHANGE is emitted).  Errors:
+ * "Invalid job ID 'x'", "Job ID 'x' already in use" (nothing emitted), and
+ * "Parameter 'speed' expects a non-negative value" (after "created", and
+ * the job goes to "null" again).
+ */
+BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
+                           int64_t speed, bool auto_finalize,
+                           bool auto_dismiss, GError **errp);
+/* The job references and blocks @bs; @as_root makes blockdev-del say "in
+ * use" (QEMU's job BlockBackends). */
+void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root);
+/* Setting up failed after create: emit "null", release, free. */
+void block_job_early_fail(BlockJob *job);
+/* Go "running" and start the worker. */
+void block_job_start(BlockJob *job);
+
+/* For the worker. */
+bool block_job_is_cancelled(BlockJob *job);
+void block_job_progress_set_total(BlockJob *job, int64_t total);
+void block_job_progress_update(BlockJob *job, int64_t done);
+/* Account @bytes copied and sleep as long as the speed limit asks; returns
+ * early when the job is cancelled or its speed changes. */
+void block_job_ratelimit(BlockJob *job, int64_t bytes);
+
+const char *block_job_type(BlockJob *job);
+BlockJob *block_job_find(const char *id);
+
+/* Exit: cancel every job, wait for the workers, release everything. */
+void block_job_cancel_all_sync(void);
+
+#endif

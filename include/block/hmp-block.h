@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The block layer's HMP commands: drive_add, drive_del, info block.
+ */
+#ifndef BLOCK_HMP_BLOCK_H
+#define BLOCK_HMP_BLOCK_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+/* Register them with hmp_register_command() (bdrv_init() does). */
+void hmp_block_register(void);
+
+#endif
