@@ -42,10 +42,32 @@ static unsigned qcow2_cache_tables(BDRVQcow2State *s, uint64_t budget)
                  QCOW2_CACHE_MAX_TABLES);
 }
 
-/* Options qcow2 understands; values are accepted and not needed here. */
+/* A cache budget option in bytes, or @dflt when it is not given. */
+static int qcow2_size_option(JsonObject *options, const char *name,
+                             uint64_t dflt, uint64_t *out, GError **errp)
+{
+    JsonNode *node = options ? json_object_get_member(options, name) : NULL;
+
+    *out = dflt;
+    if (!node) {
+        return 0;
+    }
+    if (json_node_get_value_type(node) != G_TYPE_INT64 ||
+        json_node_get_int(node) < 0) {
+        error_setg(errp, "Parameter '%s' expects a size in bytes", name);
+        return -1;
+    }
+    *out = json_node_get_int(node);
+    return 0;
+}
+
+/*
+ * The qcow2 options the core hands over.  The cache sizes are honoured;
+ * the others tune QEMU features fdsetd does not have and are accepted.
+ */
 static int qcow2_check_options(JsonObject *options, GError **errp)
 {
-    static const char *const known[] = {
+    static const char *const accepted[] = {
         "l2-cache-size",
         "l2-cache-entry-size",
         "refcount-cache-size",
@@ -65,11 +87,41 @@ static int qcow2_check_options(JsonObject *options, GError **errp)
     }
     members = json_object_get_members(options);
     for (GList *m = members; m; m = m->next) {
-        if (!g_strv_contains(known, m->data)) {
-            error_setg(errp, "Invalid parameter '%s'", (const char *)m->data);
+        const char *key = m->data;
+
+        if (g_str_equal(key, "encrypt")) {
+            error_setg(errp, "qcow2 encryption is not supported");
+            return -1;
+        }
+        if (g_str_equal(key, "data-file")) {
+            error_setg(errp, "qcow2 external data files are not supported");
+            return -1;
+        }
+        if (!g_strv_contains(accepted, key)) {
+            error_setg(errp, "Invalid parameter '%s'", key);
             return -1;
         }
     }
+    return 0;
+}
+
+/* The metadata caches, sized by the options or the defaults. */
+static int qcow2_create_caches(BlockDriverState *bs, JsonObject *options,
+                               GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l2_bytes, rb_bytes;
+
+    if (qcow2_size_option(options, "l2-cache-size", QCOW2_L2_CACHE_BYTES,
+                          &l2_bytes, errp) < 0 ||
+        qcow2_size_option(options, "refcount-cache-size", QCOW2_RB_CACHE_BYTES,
+                          &rb_bytes, errp) < 0) {
+        return -1;
+    }
+    s->rb_cache = qcow2_cache_new(bs, s->cluster_size,
+                                  qcow2_cache_tables(s, rb_bytes), NULL);
+    s->l2_cache = qcow2_cache_new(bs, s->cluster_size,
+                                  qcow2_cache_tables(s, l2_bytes), s->rb_cache);
     return 0;
 }
 
@@ -89,12 +141,8 @@ static int qcow2_open(BlockDriverState *bs, JsonObject *options, GError **errp)
         error_setg(errp, "%s", s->ro_reason);
         goto fail;
     }
-    s->rb_cache = qcow2_cache_new(
-        bs, s->cluster_size, qcow2_cache_tables(s, QCOW2_RB_CACHE_BYTES), NULL);
-    s->l2_cache = qcow2_cache_new(bs, s->cluster_size,
-                                  qcow2_cache_tables(s, QCOW2_L2_CACHE_BYTES),
-                                  s->rb_cache);
-    if (qcow2_l1_init(bs, errp) < 0 || qcow2_refcount_init(bs, errp) < 0) {
+    if (qcow2_create_caches(bs, options, errp) < 0 ||
+        qcow2_l1_init(bs, errp) < 0 || qcow2_refcount_init(bs, errp) < 0) {
         goto fail;
     }
     return 0;

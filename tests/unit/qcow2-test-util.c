@@ -195,11 +195,25 @@ static BlockDriverState *tq_open_backing(BlockDriverState *bs, const char *path,
 
 BlockDriverState *tq_qcow2_open(const char *path, bool read_only, GError **errp)
 {
-    BlockDriverState *bs = tq_node(&bdrv_qcow2, "qcow2", read_only);
-    GError *err = NULL;
+    return tq_qcow2_open_opts(path, read_only, NULL, errp);
+}
 
+BlockDriverState *tq_qcow2_open_opts(const char *path, bool read_only,
+                                     const char *json_opts, GError **errp)
+{
+    BlockDriverState *bs = tq_node(&bdrv_qcow2, "qcow2", read_only);
+    g_autoptr(JsonNode) opts = NULL;
+    GError *err = NULL;
+    int ret;
+
+    if (json_opts) {
+        opts = json_from_string(json_opts, NULL);
+        ck_assert_ptr_nonnull(opts);
+    }
     bs->file = tq_file_open(path, read_only);
-    if (bdrv_qcow2.bdrv_open(bs, NULL, errp) < 0) {
+    ret = bdrv_qcow2.bdrv_open(bs, opts ? json_node_get_object(opts) : NULL,
+                               errp);
+    if (ret < 0) {
         bs->drv = NULL;
         tq_close(bs);
         return NULL;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "block/block_int.h"
+#include <json-glib/json-glib.h>
 
 /* State of a test file node: its fd and I/O counters. */
 typedef struct TestFile {
@@ -43,6 +44,10 @@ BlockDriverState *tq_file_open(const char *path, bool read_only);
  */
 BlockDriverState *tq_qcow2_open(const char *path, bool read_only,
                                 GError **errp);
+
+/* The same, with qcow2 driver options given as a JSON object. */
+BlockDriverState *tq_qcow2_open_opts(const char *path, bool read_only,
+                                     const char *json_opts, GError **errp);
 
 /* Close @bs and its children. */
 void tq_close(BlockDriverState *bs);

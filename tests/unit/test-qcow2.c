@@ -181,8 +181,8 @@ END_TEST
  * Random writes through the driver, mirrored in memory; the node, then
  * qemu-img (after close) must agree with the mirror; check must be clean.
  */
-static void random_writes(const char *img, size_t size, int rounds,
-                          size_t max_len, uint32_t seed)
+static void random_writes_opts(const char *img, size_t size, int rounds,
+                               size_t max_len, uint32_t seed, const char *opts)
 {
     g_autofree uint8_t *mirror = NULL;
     g_autofree uint8_t *buf = g_malloc(max_len);
@@ -193,7 +193,8 @@ static void random_writes(const char *img, size_t size, int rounds,
 
     mirror = tq_raw_content(img, &len);
     ck_assert_uint_eq(len, size);
-    bs = open_ok(img, false);
+    bs = tq_qcow2_open_opts(img, false, opts, NULL);
+    ck_assert_ptr_nonnull(bs);
     for (int i = 0; i < rounds; i++) {
         size_t n = g_rand_int_range(rand, 1, max_len);
         size_t off = g_rand_int_range(rand, 0, size - n + 1);
@@ -217,6 +218,12 @@ static void random_writes(const char *img, size_t size, int rounds,
     g_free(back);
     back = tq_raw_content(img, &len);
     ck_assert(len == size && memcmp(mirror, back, size) == 0);
+}
+
+static void random_writes(const char *img, size_t size, int rounds,
+                          size_t max_len, uint32_t seed)
+{
+    random_writes_opts(img, size, rounds, max_len, seed, NULL);
 }
 
 START_TEST(test_write_random)
@@ -365,6 +372,49 @@ START_TEST(test_write_preallocated)
     img = make_img("prealloc.qcow2", &c, "4M", opt);
     assert_reads_like_qemu(img, MiB);
     random_writes(img, 4 * MiB, 40, 200 * 1024, 21 + _i);
+}
+END_TEST
+
+/* Tiny metadata caches: tables are evicted (and written back) all along. */
+START_TEST(test_write_small_caches)
+{
+    ImgConfig c = {"1.1", 512, 16};
+    g_autofree char *img = NULL;
+
+    TQ_REQUIRE_QEMU();
+    img = make_img("cache.qcow2", &c, "8M", NULL);
+    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0xab 0 3M' '%s' >/dev/null", img);
+    random_writes_opts(img, 8 * MiB, 60, 300 * 1024, 77,
+                       "{\"l2-cache-size\": 0, \"refcount-cache-size\": 0}");
+}
+END_TEST
+
+START_TEST(test_options)
+{
+    ImgConfig c = {"1.1", 65536, 16};
+    g_autofree char *img = NULL;
+    BlockDriverState *bs;
+    GError *err = NULL;
+
+    TQ_REQUIRE_QEMU();
+    img = make_img("opts.qcow2", &c, "1M", NULL);
+    bs = tq_qcow2_open_opts(img, true, "{\"encrypt\": {}}", &err);
+    ck_assert_ptr_null(bs);
+    ck_assert_msg(strstr(err->message, "encryption"), "%s", err->message);
+    g_clear_error(&err);
+    bs = tq_qcow2_open_opts(img, true, "{\"data-file\": \"x\"}", &err);
+    ck_assert_ptr_null(bs);
+    ck_assert_msg(strstr(err->message, "data file"), "%s", err->message);
+    g_clear_error(&err);
+    bs = tq_qcow2_open_opts(img, true, "{\"l2-cache-size\": \"big\"}", &err);
+    ck_assert_ptr_null(bs);
+    g_clear_error(&err);
+    bs = tq_qcow2_open_opts(img, true,
+                            "{\"l2-cache-size\": 1048576, "
+                            "\"lazy-refcounts\": true}",
+                            &err);
+    ck_assert_ptr_nonnull(bs);
+    tq_close(bs);
 }
 END_TEST
 
@@ -541,6 +591,8 @@ static Suite *qcow2_suite(void)
                         G_N_ELEMENTS(grow_configs));
     tcase_add_test(tc, test_write_unaligned_size);
     tcase_add_loop_test(tc, test_write_preallocated, 0, 3);
+    tcase_add_test(tc, test_write_small_caches);
+    tcase_add_test(tc, test_options);
     tcase_add_test(tc, test_write_persists_across_reopen);
     tcase_add_test(tc, test_write_read_only_refused);
     tcase_add_test(tc, test_write_out_of_range);
