@@ -1,0 +1,955 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""make bench: fdsetd against QEMU 7.2 and a do-nothing "floor" server.
+
+Every figure drives the three servers with the same client code below, one
+QMP connection per server, alternating servers run by run (the order rotates),
+and reports the median of the runs.  See bench/README.md for how to read the
+table and what each figure measures.
+
+Python standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOFILE = 1 << 18        # fds for 100,000 sets plus 1,000 connections
+FIGURES = "abcdefg"
+
+
+# --------------------------------------------------------------------------
+# QMP client (one connection).  Requests go out in one sendmsg each, with
+# their fds as SCM_RIGHTS; replies are read as lines.  Timed paths send
+# pre-encoded bytes and return the raw reply line (no JSON parsing in the
+# timed section: that would be client cost, not server cost).
+# --------------------------------------------------------------------------
+
+class QMPFailure(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, path: str, timeout: float = 60.0):
+        self.path = path
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buf = bytearray()
+        self.rbuf = bytearray(1 << 20)
+        self.rview = memoryview(self.rbuf)
+        self.events: list[dict] = []
+        self.greeting: dict | None = None
+
+    def connect(self, deadline: float, proc=None, poll: float = 0.0001):
+        """Connect, retrying until the socket accepts (or @deadline)."""
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.path)
+                self.sock = s
+                return self
+            except OSError as e:
+                s.close()
+                err = e
+            if proc is not None and proc.poll() is not None:
+                raise QMPFailure(f"server exited ({proc.returncode}) before "
+                                 f"accepting on {self.path}")
+            if time.monotonic() > deadline:
+                raise QMPFailure(f"cannot connect to {self.path}: {err}")
+            time.sleep(poll)
+
+    def open(self, proc=None, negotiate: bool = True) -> "Client":
+        self.connect(time.monotonic() + 30, proc)
+        self.greeting = json.loads(self.line())
+        if negotiate:
+            self.cmd("qmp_capabilities")
+        return self
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    # ---- sending
+    def send(self, data: bytes, fds=()):
+        view = memoryview(data)
+        if fds:
+            n = socket.send_fds(self.sock, [view], list(fds))
+            view = view[n:]
+        while len(view):
+            view = view[self.sock.send(view):]
+
+    # ---- receiving
+    def line(self) -> bytes:
+        """Next line from the server, without its line end."""
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl >= 0:
+                out = bytes(self.buf[:nl])
+                del self.buf[:nl + 1]
+                return out.rstrip(b"\r")
+            r, _, _ = select.select([self.sock], [], [], self.timeout)
+            if not r:
+                raise QMPFailure(f"{self.path}: no reply within "
+                                 f"{self.timeout} s")
+            n = self.sock.recv_into(self.rbuf)
+            if not n:
+                raise QMPFailure(f"{self.path}: connection closed")
+            self.buf += self.rview[:n]
+
+    def reply(self) -> bytes:
+        """Next line that is not an event (events go to self.events)."""
+        while True:
+            ln = self.line()
+            if b'"event"' in ln:
+                msg = json.loads(ln)
+                if "event" in msg and "return" not in msg \
+                        and "error" not in msg:
+                    self.events.append(msg)
+                    continue
+            return ln
+
+    def rt(self, req: bytes, fds=()) -> bytes:
+        """Timed round trip: send, wait for the reply line, check success."""
+        self.send(req, fds)
+        ln = self.reply()
+        if not ln.startswith(b'{"return"') and b'"return"' not in ln:
+            raise QMPFailure(f"{req.decode().strip()} failed: "
+                             f"{ln[:300].decode(errors='replace')}")
+        return ln
+
+    def cmd(self, execute: str, args: dict | None = None, fds=()) -> object:
+        obj = {"execute": execute}
+        if args is not None:
+            obj["arguments"] = args
+        self.send(json.dumps(obj).encode() + b"\n", fds)
+        msg = json.loads(self.reply())
+        if "return" not in msg:
+            raise QMPFailure(f"{execute} {args}: {msg}")
+        return msg["return"]
+
+    def wait_event(self, name: str, timeout: float = 600) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if ev.get("event") == name:
+                    return self.events.pop(i)
+            if time.monotonic() > deadline:
+                raise QMPFailure(f"no {name} event")
+            ln = self.line()
+            msg = json.loads(ln)
+            if "event" in msg:
+                self.events.append(msg)
+
+
+def req(execute: str, args: dict | None = None) -> bytes:
+    obj = {"execute": execute}
+    if args is not None:
+        obj["arguments"] = args
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def add_sets(c: Client, ids, fd: int, window: int = 64):
+    """add-fd of @fd into each set id in @ids, pipelined @window deep."""
+    pending = 0
+    for i in ids:
+        c.send(b'{"execute":"add-fd","arguments":{"fdset-id":%d}}\n' % i,
+               [fd])
+        pending += 1
+        if pending >= window:
+            check_reply(c, "add-fd")
+            pending -= 1
+    while pending:
+        check_reply(c, "add-fd")
+        pending -= 1
+
+
+def check_reply(c: Client, what: str):
+    ln = c.reply()
+    if b'"return"' not in ln:
+        raise QMPFailure(f"{what}: {ln[:300].decode(errors='replace')}")
+
+
+# --------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------
+
+class Server:
+    """One server process listening on a unix socket in @workdir."""
+
+    kind = "?"
+
+    def __init__(self, binary: str, workdir: str):
+        self.binary = binary
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.sock = ""
+        self.seq = 0
+
+    def argv(self, sock: str, **kw) -> list[str]:
+        raise NotImplementedError
+
+    def spawn(self, **kw) -> subprocess.Popen:
+        self.seq += 1
+        self.sock = os.path.join(self.workdir, f"{self.kind}-{self.seq}.sock")
+        self.stderr = open(os.path.join(self.workdir,
+                                        f"{self.kind}-{self.seq}.log"), "wb")
+        self.proc = subprocess.Popen(self.argv(self.sock, **kw),
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.stderr, stderr=self.stderr)
+        return self.proc
+
+    def start(self, **kw) -> "Server":
+        self.spawn(**kw)
+        return self
+
+    def client(self, negotiate=True) -> Client:
+        return Client(self.sock).open(self.proc, negotiate)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+        try:
+            os.unlink(self.sock)
+        except OSError:
+            pass
+        self.proc = None
+
+    def log_tail(self) -> str:
+        try:
+            with open(self.stderr.name, "rb") as f:
+                return f.read()[-2000:].decode(errors="replace")
+        except OSError:
+            return ""
+
+
+class Fdsetd(Server):
+    kind = "fdsetd"
+
+    def argv(self, sock, limits=False):
+        a = [self.binary, "--qmp", f"unix:{sock},server=on,wait=off"]
+        if limits:  # room for the big figures; defaults otherwise
+            n = str(NOFILE)
+            a += ["--max-sets", n, "--max-fds-total", n,
+                  "--max-connections", n]
+        return a
+
+
+class Qemu(Server):
+    kind = "qemu"
+
+    def argv(self, sock, limits=False):
+        return [self.binary, "-machine", "none", "-nodefaults",
+                "-display", "none",
+                "-qmp", f"unix:{sock},server=on,wait=off"]
+
+
+class Floor(Server):
+    kind = "floor"
+
+    def argv(self, sock, limits=False, match=None, reply_file=None):
+        a = [self.binary, "-s", sock]
+        if match:
+            a += ["-m", match, "-r", reply_file]
+        return a
+
+
+def build_floor(out_dir: str) -> str:
+    src = os.path.join(HERE, "floor.c")
+    out = os.path.join(out_dir, "floor")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-Wall", "-o", out, src], check=True)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Measurement helpers
+# --------------------------------------------------------------------------
+
+def rotate(items, r):
+    r %= len(items)
+    return items[r:] + items[:r]
+
+
+def pct(values, p):
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def now_ns() -> int:
+    return time.perf_counter_ns()
+
+
+def anon_kib(pid: int) -> int:
+    """Anonymous memory ([heap] and anonymous mappings) of @pid, KiB."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for ln in f:
+            if ln.startswith("Anonymous:"):
+                return int(ln.split()[1])
+    raise RuntimeError("no Anonymous: in smaps_rollup")
+
+
+def tmpfile(workdir: str, name: str, size: int = 1 << 20) -> str:
+    path = os.path.join(workdir, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+class Row:
+    """One table row: values per server (None = n/a, str = note)."""
+
+    def __init__(self, fig: str, label: str, unit: str, values: dict,
+                 lower_is_better: bool = True):
+        self.fig = fig
+        self.label = label
+        self.unit = unit
+        self.values = values
+        self.lower_is_better = lower_is_better
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.runs = args.runs or (3 if args.quick else 5)
+        self.workdir = tempfile.mkdtemp(prefix="fdsetd-bench-",
+                                        dir=args.workdir)
+        self.rows: list[Row] = []
+        self.goals: list[tuple[str, str, object, str]] = []
+        self.notes: list[str] = []
+        self.kinds = ["fdsetd", "qemu", "floor"]
+        self.bins = {"fdsetd": args.fdsetd, "qemu": args.qemu,
+                     "floor": args.floor}
+        self.classes = {"fdsetd": Fdsetd, "qemu": Qemu, "floor": Floor}
+        self.live: list[Server] = []
+        self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        # every member is an fd in the server: leave room for sockets
+        self.max_sets = (self.nofile - 512) // 1000 * 1000
+
+    # ---- servers
+    def servers(self, kinds=None, **kw) -> list[Server]:
+        out = []
+        for k in kinds or self.kinds:
+            if self.bins.get(k) is None:
+                continue
+            s = self.classes[k](self.bins[k], self.workdir).start(**kw)
+            self.live.append(s)
+            out.append(s)
+        return out
+
+    def stop(self, servers):
+        for s in servers:
+            s.stop()
+            if s in self.live:
+                self.live.remove(s)
+
+    def stop_all(self):
+        self.stop(list(self.live))
+
+    def row(self, fig, label, unit, values, lower_is_better=True):
+        r = Row(fig, label, unit, values, lower_is_better)
+        self.rows.append(r)
+        return r
+
+    def goal(self, fig: str, text: str, ok, detail: str):
+        """ok: True/False, or None when it could not be evaluated."""
+        self.goals.append((fig, text, ok, detail))
+
+    def note(self, text: str):
+        self.notes.append(text)
+
+    def progress(self, text: str):
+        print(f"  .. {text}", file=sys.stderr, flush=True)
+
+    # ---- the figures
+    def fig_a(self):
+        n = 200 if self.quick else 2000
+        self.progress(f"(a) add-fd + remove-fd x {n}")
+        srv = self.servers()
+        path = tmpfile(self.workdir, "a.img")
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        add = req("add-fd", {"fdset-id": 7})
+        rm = req("remove-fd", {"fdset-id": 7})
+        res = {s.kind: [] for s in srv}
+        try:
+            conns = {s.kind: s.client() for s in srv}
+            for c in conns.values():             # warm up
+                for _ in range(50):
+                    c.rt(add, [fd])
+                    c.rt(rm)
+            for r in range(self.runs):
+                for s in rotate(srv, r):
+                    c = conns[s.kind]
+                    t0 = now_ns()
+                    for _ in range(n):
+                        c.rt(add, [fd])
+                        c.rt(rm)
+                    res[s.kind].append((now_ns() - t0) / n / 1000)
+            left = conns["fdsetd"].cmd("query-fdsets") \
+                if "fdsetd" in conns else []
+            if left:
+                self.note(f"(a) fdsetd still lists {len(left)} set(s) "
+                          "after the remove-fd of every pair")
+        finally:
+            os.close(fd)
+            self.stop(srv)
+        vals = {k: statistics.median(v) for k, v in res.items()}
+        self.row("a", f"add-fd+remove-fd pair ({n} pairs)", "us", vals)
+        self.goal_ratio("a", "add-fd+remove-fd <= 1.3x floor", vals, 1.3)
+
+    def fig_b(self):
+        sizes = [1, 100, 1000] if self.quick else [1, 1000, 10000]
+        queries = 20 if self.quick else 40
+        self.progress(f"(b) query-fdsets at {sizes} sets")
+        srv = self.servers(["fdsetd", "qemu"], limits=True)
+        path = tmpfile(self.workdir, "b.img")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        q = req("query-fdsets")
+        top = sizes[-1]
+        floor = None
+        try:
+            conns = {s.kind: s.client() for s in srv}
+            have = 0
+            for size in sizes:
+                # ids top-1 downwards: each new set heads QEMU's sorted list
+                ids = range(top - 1 - have, top - 1 - size, -1)
+                for c in conns.values():
+                    add_sets(c, ids, fd)
+                have = size
+                servers = list(srv)
+                if "floor" in self.kinds and self.bins["floor"]:
+                    sample = conns.get("fdsetd", conns.get("qemu")).rt(q)
+                    rfile = os.path.join(self.workdir, f"reply-{size}.json")
+                    with open(rfile, "wb") as f:
+                        f.write(sample + b"\n")
+                    floor = self.servers(["floor"], match="query-fdsets",
+                                         reply_file=rfile)[0]
+                    conns["floor"] = floor.client()
+                    servers.append(floor)
+                res = {s.kind: [] for s in servers}
+                nbytes = {}
+                for s in servers:     # warm up, and check the set count
+                    ln = conns[s.kind].rt(q)
+                    nbytes[s.kind] = len(ln)
+                    got = len(json.loads(ln)["return"])
+                    if s.kind != "floor" and got != size:
+                        raise QMPFailure(f"{s.kind}: query-fdsets lists "
+                                         f"{got} sets, expected {size}")
+                for r in range(self.runs):
+                    for s in rotate(servers, r):
+                        c = conns[s.kind]
+                        lat = []
+                        for _ in range(queries):
+                            t0 = now_ns()
+                            c.rt(q)
+                            lat.append((now_ns() - t0) / 1000)
+                        res[s.kind].append(statistics.median(lat))
+                vals = {k: statistics.median(v) for k, v in res.items()}
+                self.row("b", f"query-fdsets, {size} sets", "us", vals)
+                if size == top:
+                    self.note(f"(b) reply size at {size} sets: " + ", ".join(
+                        f"{k} {v} bytes" for k, v in nbytes.items()) +
+                        " (the floor sends fdsetd's reply)")
+                    self.goal_ratio("b", f"query-fdsets at {size} sets "
+                                    "<= 1.3x floor", vals, 1.3)
+                if floor is not None:
+                    conns.pop("floor").close()
+                    self.stop([floor])
+                    floor = None
+        finally:
+            os.close(fd)
+            self.stop(srv + ([floor] if floor else []))
+
+    def fig_cd(self, do_c: bool, do_d: bool):
+        """(c) and (d) share one setup: 1 set, then 10k, then 100k."""
+        want = 10000 if self.quick else 100000
+        mid = 1000 if self.quick else 10000
+        big = min(want, self.max_sets)
+        if big < want:
+            self.note(f"(c)(d) {big} sets instead of {want}: every set holds "
+                      f"one member fd and RLIMIT_NOFILE is capped at "
+                      f"{self.nofile} (hard limit; raising it needs "
+                      "CAP_SYS_RESOURCE)")
+        pairs = 30 if self.quick else 100
+        self.progress(f"({'c' if do_c else ''}{'d' if do_d else ''}) "
+                      f"sets up to {big}")
+        srv = self.servers(limits=True)
+        path = tmpfile(self.workdir, "c.img")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            conns = {s.kind: s.client() for s in srv}
+            for c in conns.values():
+                add_sets(c, [0], fd)
+
+            def add_del(sid):
+                return (req("blockdev-add", {
+                            "driver": "file", "node-name": "bench-c",
+                            "filename": f"/dev/fdset/{sid}",
+                            "read-only": True}),
+                        req("blockdev-del", {"node-name": "bench-c"}))
+
+            def measure(sid_list):
+                """Median add+del time per set id, alternating servers."""
+                res = {(s.kind, sid): [] for s in srv for sid in sid_list}
+                cmds = {sid: add_del(sid) for sid in sid_list}
+                for c in conns.values():          # warm up
+                    for sid in sid_list:
+                        for _ in range(5):
+                            c.rt(cmds[sid][0])
+                            c.rt(cmds[sid][1])
+                for r in range(self.runs):
+                    for s in rotate(srv, r):
+                        c = conns[s.kind]
+                        lat = {sid: [] for sid in sid_list}
+                        for _ in range(pairs):
+                            for sid in sid_list:
+                                a, d = cmds[sid]
+                                t0 = now_ns()
+                                c.rt(a)
+                                c.rt(d)
+                                lat[sid].append((now_ns() - t0) / 1000)
+                        for sid in sid_list:
+                            res[(s.kind, sid)].append(
+                                statistics.median(lat[sid]))
+                return {sid: {s.kind: statistics.median(res[(s.kind, sid)])
+                              for s in srv} for sid in sid_list}
+
+            if do_c:
+                one = measure([0])[0]
+                self.row("c", "blockdev-add+del /dev/fdset/0, 1 set", "us",
+                         one)
+            base = {s.kind: anon_kib(s.pid) for s in srv}
+            have = 1
+            for target in (mid, big):
+                ids = range(big - have, big - target, -1)
+                for c in conns.values():
+                    add_sets(c, ids, fd)
+                have = target
+                if do_d:
+                    per = {s.kind: (anon_kib(s.pid) - base[s.kind]) * 1024 /
+                           (target - 1) for s in srv}
+                    self.row("d", f"heap growth per set, {target} sets",
+                             "B", per)
+                    self.goal("d", f"<= 64 B heap per set at {target} sets",
+                              per.get("fdsetd", 1e9) <= 64
+                              if "fdsetd" in per else None,
+                              f"fdsetd {fmt(per.get('fdsetd'))} B/set")
+            if do_c:
+                last = big - 1
+                m = measure([0, last])
+                self.row("c", f"blockdev-add+del, {big} sets, first id 0",
+                         "us", m[0])
+                self.row("c", f"blockdev-add+del, {big} sets, last id "
+                         f"{last}", "us", m[last])
+                diff = {k: m[last][k] - m[0][k] for k in m[0]}
+                self.row("c", f"last id - first id, {big} sets", "us", diff,
+                         lower_is_better=True)
+                d = diff.get("fdsetd")
+                self.goal("c", f"last-id minus first-id <= 2 us at {big} "
+                          "sets", None if d is None else d <= 2,
+                          f"fdsetd {fmt(d)} us")
+        finally:
+            os.close(fd)
+            self.stop(srv)
+
+    def fig_e(self):
+        runs = max(self.runs, 5) * 2
+        self.progress(f"(e) spawn to greeting x {runs}")
+        kinds = [k for k in self.kinds if self.bins.get(k)]
+        res = {k: [] for k in kinds}
+        for r in range(runs):
+            for k in rotate(kinds, r):
+                s = self.classes[k](self.bins[k], self.workdir)
+                self.live.append(s)
+                try:
+                    t0 = now_ns()
+                    s.spawn()
+                    c = Client(s.sock)
+                    c.connect(time.monotonic() + 30, s.proc, poll=0.00005)
+                    c.line()
+                    res[k].append((now_ns() - t0) / 1e6)
+                    c.close()
+                finally:
+                    self.stop([s])
+        vals = {k: statistics.median(v) for k, v in res.items()}
+        self.row("e", "spawn to QMP greeting", "ms", vals)
+        self.goal_ratio("e", "spawn to greeting <= 1.5x floor", vals, 1.5)
+
+    def fig_g(self):
+        n = 100 if self.quick else 1000
+        queries = 1000 if self.quick else 3000
+        self.progress(f"(g) query-version with {n} connections")
+        srv = self.servers(["fdsetd", "floor"], limits=True)
+        q = req("query-version")
+        res = {(s.kind, m): [] for s in srv for m in ("idle", "busy")}
+        try:
+            conns = {s.kind: s.client() for s in srv}
+
+            def sample(c):
+                lat = []
+                for _ in range(200):
+                    c.rt(q)
+                for _ in range(queries):
+                    t0 = now_ns()
+                    c.rt(q)
+                    lat.append((now_ns() - t0) / 1000)
+                return lat
+
+            for r in range(self.runs):
+                for s in rotate(srv, r):
+                    c = conns[s.kind]
+                    res[(s.kind, "idle")].append(sample(c))
+                    others = [Client(s.sock) for _ in range(n - 1)]
+                    for o in others:
+                        o.connect(time.monotonic() + 30, s.proc)
+                    for o in others:     # each a live, negotiated session
+                        o.greeting = o.line()
+                        o.send(req("qmp_capabilities"))
+                    for o in others:
+                        check_reply(o, "qmp_capabilities")
+                    res[(s.kind, "busy")].append(sample(c))
+                    for o in others:
+                        o.close()
+                    time.sleep(0.2)     # let the server reap them
+        finally:
+            self.stop(srv)
+        for p in (50, 99):
+            for mode in ("idle", "busy"):
+                vals = {s.kind: statistics.median(
+                        pct(x, p) for x in res[(s.kind, mode)])
+                        for s in srv}
+                vals.setdefault("qemu", "n/a")
+                label = (f"query-version p{p}, {n} connections" if
+                         mode == "busy" else f"query-version p{p}, idle")
+                self.row("g", label, "us", vals)
+                if p == 99:
+                    if mode == "idle":
+                        idle99 = vals
+                    else:
+                        busy99 = vals
+        self.note("(g) QEMU: n/a -- its monitor serves one client at a "
+                  "time; the other connections wait without a greeting")
+        if "fdsetd" in busy99:
+            ratio = busy99["fdsetd"] / idle99["fdsetd"]
+            self.goal("g", f"p99 with {n} connections within 2x of idle",
+                      ratio <= 2, f"fdsetd {ratio:.2f}x idle")
+
+    # ---- (f) block-commit
+    def fig_f(self):
+        size = (64 << 20) if self.quick else (1 << 30)
+        runs = self.runs if self.quick else 3
+        self.progress(f"(f) block-commit of {size >> 20} MiB x {runs}")
+        for tool in ("qemu-img", "qemu-io"):
+            if not shutil.which(tool):
+                self.note(f"(f) skipped: {tool} is not installed")
+                return
+        d = self.workdir
+        base = os.path.join(d, "base.raw")
+        top = os.path.join(d, "top.qcow2")
+        sh(["qemu-img", "create", "-q", "-f", "raw", base, str(size)])
+        sh(["qemu-io", "-f", "raw", "-c", f"write -q -P 0x11 0 {size}",
+            base])
+        sh(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F",
+            "raw", top, str(size)])
+        sh(["qemu-io", "-f", "qcow2", "-c", f"write -q -P 0x5a 0 {size}",
+            top])
+        kinds = [k for k in ("fdsetd", "qemu") if self.bins.get(k)]
+        kinds.append("cp")
+        res = {k: [] for k in kinds}
+        checked = False
+        try:
+            for r in range(runs):
+                for k in rotate(kinds, r):
+                    os.sync()
+                    if k == "cp":
+                        res[k].append(self.cp_once(base, size))
+                        continue
+                    res[k].append(self.commit_once(k, base, top))
+                    if k == "fdsetd" and not checked:
+                        self.check_commit(base, size)
+                        checked = True
+        finally:
+            for p in (base, top, base + ".copy"):
+                if os.path.exists(p):
+                    os.unlink(p)
+        vals = {k: statistics.median(v) for k, v in res.items()}
+        mib = size >> 20
+        self.row("f", f"block-commit {mib} MiB qcow2 -> raw (floor = cp)",
+                 "s", {"fdsetd": vals.get("fdsetd"), "qemu": vals.get("qemu"),
+                       "floor": vals.get("cp")})
+        self.note("(f) " + ", ".join(f"{k} {mib / v:.0f} MiB/s"
+                                     for k, v in vals.items()) +
+                  "; page cache kept warm for all three (files just "
+                  "written), sync before each run, and each timed run ends "
+                  "with fdatasync of the written file")
+        if "fdsetd" in vals:
+            f = vals["fdsetd"]
+            q = vals.get("qemu")
+            ok_q = None if q is None else f <= q
+            ok_cp = mib / f >= 0.7 * mib / vals["cp"]
+            self.goal("f", "commit >= QEMU speed and >= 0.7x cp",
+                      None if ok_q is None else (ok_q and ok_cp),
+                      f"fdsetd {mib / f:.0f} MiB/s, QEMU "
+                      f"{'n/a' if q is None else f'{mib / q:.0f}'} MiB/s, "
+                      f"cp {mib / vals['cp']:.0f} MiB/s")
+
+    def cp_once(self, base: str, size: int) -> float:
+        dst = base + ".copy"
+        t0 = now_ns()
+        sh(["cp", base, dst])
+        fd = os.open(dst, os.O_RDONLY)
+        os.fdatasync(fd)
+        os.close(fd)
+        t = (now_ns() - t0) / 1e9
+        os.unlink(dst)
+        return t
+
+    def commit_once(self, kind: str, base: str, top: str) -> float:
+        s = self.servers([kind], limits=True)[0]
+        fds = []
+        try:
+            c = s.client()
+            base_ro = os.open(base, os.O_RDONLY | os.O_CLOEXEC)
+            top_rw = os.open(top, os.O_RDWR | os.O_CLOEXEC)
+            base_rw = os.open(base, os.O_RDWR | os.O_CLOEXEC)
+            fds = [base_ro, top_rw, base_rw]
+            c.cmd("add-fd", {"fdset-id": 1, "opaque": "base:ro"}, [base_ro])
+            c.cmd("add-fd", {"fdset-id": 2, "opaque": "top:rw"}, [top_rw])
+            c.cmd("blockdev-add", {
+                "driver": "raw", "node-name": "base", "read-only": True,
+                "file": {"driver": "file", "node-name": "base-file",
+                         "filename": "/dev/fdset/1"}})
+            c.cmd("blockdev-add", {
+                "driver": "qcow2", "node-name": "top", "backing": "base",
+                "file": {"driver": "file", "node-name": "top-file",
+                         "filename": "/dev/fdset/2"}})
+            c.cmd("add-fd", {"fdset-id": 1, "opaque": "base:rw"}, [base_rw])
+            t0 = now_ns()
+            c.cmd("block-commit", {"job-id": "bench-commit",
+                                   "device": "top"})
+            ev = c.wait_event("BLOCK_JOB_READY")
+            c.cmd("block-job-complete", {"device": "bench-commit"})
+            ev = c.wait_event("BLOCK_JOB_COMPLETED")
+            os.fdatasync(base_rw)
+            t = (now_ns() - t0) / 1e9
+            if ev.get("data", {}).get("error"):
+                raise QMPFailure(f"{kind}: commit failed: {ev['data']}")
+            c.close()
+            return t
+        except Exception:
+            print(s.log_tail(), file=sys.stderr)
+            raise
+        finally:
+            for fd in fds:
+                os.close(fd)
+            self.stop([s])
+
+    def check_commit(self, base: str, size: int):
+        """fdsetd's commit must have left the top's data in the base."""
+        p = subprocess.run(["qemu-io", "-f", "raw", "-r", "-c",
+                            f"read -q -P 0x5a 0 {size}", base],
+                           capture_output=True, text=True)
+        if p.returncode != 0 or "Pattern verification failed" in p.stdout:
+            raise QMPFailure("fdsetd's block-commit left wrong data in the "
+                             "base: " + (p.stdout + p.stderr)[:300])
+
+    # ---- goals helper
+    def goal_ratio(self, fig, text, vals, limit):
+        f, fl = vals.get("fdsetd"), vals.get("floor")
+        if not isinstance(f, float) or not isinstance(fl, float):
+            self.goal(fig, text, None, "not measured")
+            return
+        self.goal(fig, text, f / fl <= limit, f"fdsetd {f / fl:.2f}x floor")
+
+
+def sh(argv):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+
+
+def fmt(v, unit="") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    return f"{v:.3f}" if unit == "s" else f"{v:.2f}"
+
+
+def ratio(a, b) -> str:
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return "-"
+    if b == 0 or (abs(b) < 1e-9):
+        return "-"
+    if a < 0 or b < 0:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    cpu = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable), "
+            f"{cpu}, Linux {platform.release()}, load "
+            f"{os.getloadavg()[0]:.2f}")
+
+
+def print_table(b: Bench):
+    head = ["figure", "unit", "fdsetd", "QEMU", "floor", "fdsetd/QEMU",
+            "fdsetd/floor"]
+    lines = []
+    for r in b.rows:
+        v = r.values
+        f, q, fl = v.get("fdsetd"), v.get("qemu"), v.get("floor")
+        lines.append([f"({r.fig}) {r.label}", r.unit, fmt(f, r.unit),
+                      fmt(q, r.unit), fmt(fl, r.unit), ratio(f, q),
+                      ratio(f, fl)])
+    widths = [max(len(x[i]) for x in lines + [head]) for i in range(7)]
+
+    def out(cols):
+        print(" | ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i])
+                         for i, c in enumerate(cols)))
+    out(head)
+    print("-+-".join("-" * w for w in widths))
+    for ln in lines:
+        out(ln)
+    print()
+    print("Goals:")
+    for fig, text, ok, detail in b.goals:
+        mark = "PASS" if ok is True else "MISS" if ok is False else "n/a "
+        print(f"  {mark}  ({fig}) {text}: {detail}")
+    if b.notes:
+        print()
+        print("Notes:")
+        for n in b.notes:
+            print(f"  - {n}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fdsetd", required=True, help="fdsetd binary")
+    ap.add_argument("--servers", default="fdsetd,qemu,floor",
+                    help="servers to drive (default: fdsetd,qemu,floor)")
+    ap.add_argument("--qemu", default=shutil.which("qemu-system-x86_64"),
+                    help="QEMU binary (default: qemu-system-x86_64 on PATH)")
+    ap.add_argument("--floor", help="floor binary (default: build "
+                    "bench/floor.c next to the fdsetd binary)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller counts, a few seconds")
+    ap.add_argument("--only", default=FIGURES,
+                    help="figures to run, e.g. a,b (default: all)")
+    ap.add_argument("--runs", type=int, help="runs per figure (default 5, "
+                    "3 with --quick; (f) uses 3)")
+    ap.add_argument("--workdir", default=None,
+                    help="where sockets and images go (default: /tmp)")
+    args = ap.parse_args()
+
+    only = set(args.only.replace(",", "").lower())
+    if not only <= set(FIGURES):
+        ap.error(f"--only: figures are {','.join(FIGURES)}")
+    servers = set(args.servers.split(","))
+    if not servers <= {"fdsetd", "qemu", "floor"}:
+        ap.error("--servers: choose from fdsetd,qemu,floor")
+    if "fdsetd" in servers and not os.access(args.fdsetd, os.X_OK):
+        ap.error(f"{args.fdsetd}: not an executable (build it first)")
+    args.fdsetd = os.path.abspath(args.fdsetd)
+    if args.floor is None:
+        out_dir = os.path.join(os.path.dirname(args.fdsetd), "bench")
+        os.makedirs(out_dir, exist_ok=True)
+        args.floor = build_floor(out_dir)
+
+    # fds for 100,000 sets and 1,000 connections, inherited by the servers
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, max(hard,
+                                                                  NOFILE)))
+    except (ValueError, OSError):   # no CAP_SYS_RESOURCE: the hard limit
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    b = Bench(args)
+    for k in ("fdsetd", "qemu", "floor"):
+        if k not in servers:
+            b.bins[k] = None
+    if not args.qemu:
+        b.note("QEMU (qemu-system-x86_64) is not installed: its column is "
+               "empty")
+    print(f"fdsetd bench{' (quick)' if args.quick else ''}: {machine()}",
+          flush=True)
+    print(f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, "
+          f"{b.runs} runs per figure, median; servers alternate.",
+          flush=True)
+    t_start = time.monotonic()
+    failed = False
+    try:
+        for fig in FIGURES:
+            if fig not in only or fig == "d" and "c" in only:
+                continue
+            try:
+                if fig in "cd":
+                    b.fig_cd("c" in only, "d" in only)
+                else:
+                    getattr(b, f"fig_{fig}")()
+            except (QMPFailure, OSError, subprocess.CalledProcessError,
+                    ValueError, KeyError) as e:
+                failed = True
+                b.note(f"({fig}) failed: {e}")
+                for s in list(b.live):
+                    tail = s.log_tail().strip()
+                    if tail:
+                        b.note(f"({fig}) {s.kind} log: {tail[-500:]}")
+                b.stop_all()
+    finally:
+        b.stop_all()
+        shutil.rmtree(b.workdir, ignore_errors=True)
+    print()
+    print_table(b)
+    print(f"\n({time.monotonic() - t_start:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
