@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "block/graph.h"
 #include "qcow2-test-util.h"
 #include "qemu/error.h"
 
@@ -571,6 +572,71 @@ START_TEST(test_large_requests_are_coalesced)
 }
 END_TEST
 
+static BlockDriverState *core_open(const char *img, bool direct)
+{
+    g_autofree char *json = g_strdup_printf(
+        "{\"driver\": \"qcow2\", \"read-only\": true, "
+        "\"cache\": {\"direct\": %s}, "
+        "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+        direct ? "true" : "false", img);
+    g_autoptr(JsonNode) opts = json_from_string(json, NULL);
+    GError *err = NULL;
+    BlockDriverState *bs = bdrv_open_options(json_node_get_object(opts), &err);
+
+    ck_assert_msg(bs, "bdrv_open_options: %s", err ? err->message : "?");
+    return bs;
+}
+
+/*
+ * Through the block core and the real file driver (with and without
+ * O_DIRECT): backing chain resolved from the header, reopen read-write,
+ * writes, a backing file change, reopen read-only, close.
+ */
+START_TEST(test_core_chain)
+{
+    ImgConfig c = {"1.1", 65536, 16};
+    g_autofree char *base = tq_path("core-base.qcow2");
+    g_autofree char *top = NULL;
+    g_autofree char *opt = g_strdup_printf("-b '%s' -F qcow2", base);
+    g_autofree uint8_t *want = NULL, *got = g_malloc(4 * MiB);
+    g_autofree uint8_t *buf = g_malloc(MiB + 1000);
+    BlockDriverState *bs;
+    GError *err = NULL;
+    int64_t pnum;
+    size_t len;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 '%s' 4M", base);
+    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0x5a 0 4M' '%s' >/dev/null", base);
+    top = make_img("core-top.qcow2", &c, "4M", opt);
+    tq_sh_ok("qemu-io -f qcow2 -c 'write -P 0x11 1M 64k' '%s' >/dev/null", top);
+    want = tq_raw_content(top, &len);
+    bs = core_open(top, _i);
+    ck_assert_ptr_nonnull(bs->backing);
+    pread_ok(bs, 0, 4 * MiB, got);
+    ck_assert(memcmp(want, got, 4 * MiB) == 0);
+
+    ck_assert_msg(bdrv_reopen_set_read_only(bs, false, true, &err), "%s",
+                  err ? err->message : "");
+    tq_fill(buf, MiB + 1000, 5);
+    pwrite_ok(bs, 300, MiB + 1000, buf);
+    memcpy(want + 300, buf, MiB + 1000);
+    ck_assert_int_eq(bdrv_is_allocated(bs, 0, 4 * MiB, &pnum, NULL), 1);
+    ck_assert_int_eq(pnum, 17 * 65536); /* 300 .. 1 MiB + 64 KiB */
+    ck_assert_int_eq(bdrv_change_backing_file(bs, base, "qcow2", &err), 0);
+    ck_assert_msg(bdrv_reopen_set_read_only(bs, true, false, &err), "%s",
+                  err ? err->message : "");
+    pread_ok(bs, 0, 4 * MiB, got);
+    ck_assert(memcmp(want, got, 4 * MiB) == 0);
+    bdrv_unref(bs);
+
+    tq_assert_check_clean(top);
+    g_free(got);
+    got = tq_raw_content(top, &len);
+    ck_assert(len == 4 * MiB && memcmp(want, got, len) == 0);
+}
+END_TEST
+
 static Suite *qcow2_suite(void)
 {
     Suite *s = suite_create("qcow2");
@@ -598,6 +664,7 @@ static Suite *qcow2_suite(void)
     tcase_add_test(tc, test_write_out_of_range);
     tcase_add_test(tc, test_change_backing_file);
     tcase_add_test(tc, test_large_requests_are_coalesced);
+    tcase_add_loop_test(tc, test_core_chain, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
