@@ -72,10 +72,18 @@ static void expect_read_only(const char *img, const char *needle)
     BlockDriverState *bs;
     uint8_t buf[512];
 
+    BDRVReopenState rs = {.read_only = false};
+    GError *err = NULL;
+
     expect_open_error(img, false, needle);
     bs = open_ok(img, true);
     ck_assert_int_eq(bdrv_pread(bs, 0, sizeof(buf), buf, NULL), 0);
     ck_assert_int_eq(buf[0], 0x42);
+    /* nor can it be reopened read-write */
+    rs.bs = bs;
+    ck_assert_int_lt(bdrv_qcow2.bdrv_reopen_prepare(&rs, &err), 0);
+    ck_assert_msg(strstr(err->message, needle), "%s", err->message);
+    g_clear_error(&err);
     tq_close(bs);
 }
 
@@ -297,6 +305,51 @@ START_TEST(test_compressed_clusters)
     ck_assert_int_eq(bdrv_pwrite(bs, 2 * MiB, sizeof(buf), buf, NULL), 0);
     tq_close(bs);
     tq_assert_check_clean(img);
+}
+END_TEST
+
+/* An image of size 0 has no L1 table: it opens, and refuses any I/O. */
+START_TEST(test_empty_image)
+{
+    g_autofree char *img = tq_path("empty.qcow2");
+    BlockDriverState *bs;
+    GError *err = NULL;
+    uint8_t b = 1;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 '%s' 0", img);
+    bs = open_ok(img, false);
+    ck_assert_int_eq(bdrv_getlength(bs), 0);
+    ck_assert_int_lt(bdrv_pwrite(bs, 0, 1, &b, &err), 0);
+    ck_assert_msg(strstr(err->message, "outside the virtual size"), "%s",
+                  err->message);
+    g_clear_error(&err);
+    tq_close(bs);
+    tq_assert_check_clean(img);
+}
+END_TEST
+
+/* The backing name must fit in the header cluster; nothing changes if not. */
+START_TEST(test_backing_name_does_not_fit)
+{
+    g_autofree char *img = tq_path("small-header.qcow2");
+    g_autofree char *name = g_strnfill(400, 'n');
+    g_autofree char *out = NULL;
+    BlockDriverState *bs;
+    GError *err = NULL;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 -o cluster_size=512 '%s' 1M", img);
+    bs = open_ok(img, false);
+    ck_assert_int_lt(bdrv_qcow2.bdrv_change_backing_file(bs, name, "raw", &err),
+                     0);
+    ck_assert_msg(strstr(err->message, "do not fit"), "%s", err->message);
+    g_clear_error(&err);
+    ck_assert_ptr_null(bdrv_qcow2.bdrv_get_backing_file(bs));
+    tq_close(bs);
+    tq_assert_check_clean(img);
+    ck_assert_int_eq(tq_sh(&out, "qemu-img info '%s'", img), 0);
+    ck_assert_ptr_null(strstr(out, "backing file"));
 }
 END_TEST
 
@@ -530,6 +583,8 @@ static Suite *corrupt_suite(void)
     tcase_add_test(tc, test_snapshots_read_only);
     tcase_add_test(tc, test_bitmaps_read_only);
     tcase_add_test(tc, test_compressed_clusters);
+    tcase_add_test(tc, test_empty_image);
+    tcase_add_test(tc, test_backing_name_does_not_fit);
     tcase_add_loop_test(tc, test_bad_l1_entry, 0, 5);
     tcase_add_test(tc, test_bad_refcount_table_entry);
     tcase_add_test(tc, test_bad_l2_entry);
