@@ -189,14 +189,26 @@ bool bdrv_reopen_set_read_only(BlockDriverState *bs, bool read_only,
 
 /* ---- blockdev-reopen ---- */
 
+/* What options left out of a reopen description become. */
+typedef struct ReopenDefaults {
+    bool read_only;
+    bool direct;
+    bool no_flush;
+} ReopenDefaults;
+
 static bool queue_options(ReopenQueue *q, JsonObject *opts,
                           BlockDriverState *bs, const char *prefix,
-                          bool default_ro, GError **errp);
+                          const ReopenDefaults *def, GError **errp);
 
-/* A child option must name the current child, or describe it inline. */
-static bool queue_child(ReopenQueue *q, BlockDriverState *bs, JsonNode *opt,
+/*
+ * A child option must name the current child, or describe it inline; an
+ * inline description inherits what it leaves out from @def (the parent's
+ * new modes for a file child, read-only for a backing child).
+ */
+static bool queue_child(ReopenQueue *q, JsonNode *opt,
                         BlockDriverState *child, const char *name,
-                        const char *prefix, GError **errp)
+                        const char *prefix, const ReopenDefaults *def,
+                        GError **errp)
 {
     g_autofree char *path = bdrv_opt_path(prefix, name);
 
@@ -206,8 +218,7 @@ static bool queue_child(ReopenQueue *q, BlockDriverState *bs, JsonNode *opt,
                              o, "node-name", NULL);
 
         if (child && (!nn || g_str_equal(nn, child->node_name))) {
-            return queue_options(q, o, child, path,
-                                 g_str_equal(name, "backing"), errp);
+            return queue_options(q, o, child, path, def, errp);
         }
     } else if (JSON_NODE_HOLDS_NULL(opt)) {
         if (!child) {
@@ -223,10 +234,12 @@ static bool queue_child(ReopenQueue *q, BlockDriverState *bs, JsonNode *opt,
 
 static bool queue_children(ReopenQueue *q, const BdrvParsedOptions *po,
                            BlockDriverState *bs, const char *prefix,
-                           GError **errp)
+                           const ReopenDefaults *mine, GError **errp)
 {
+    ReopenDefaults backing_def = *mine;
+
     if (po->file &&
-        !queue_child(q, bs, po->file, bs->file, "file", prefix, errp)) {
+        !queue_child(q, po->file, bs->file, "file", prefix, mine, errp)) {
         return false;
     }
     if (!bs->drv->bdrv_get_backing_file) {
@@ -241,16 +254,18 @@ static bool queue_children(ReopenQueue *q, const BdrvParsedOptions *po,
         }
         return true;
     }
-    return queue_child(q, bs, po->backing, bs->backing, "backing", prefix,
-                       errp);
+    backing_def.read_only = true;
+    return queue_child(q, po->backing, bs->backing, "backing", prefix,
+                       &backing_def, errp);
 }
 
 /* Options a reopen cannot change, and defaults for those left out. */
 static bool queue_options(ReopenQueue *q, JsonObject *opts,
                           BlockDriverState *bs, const char *prefix,
-                          bool default_ro, GError **errp)
+                          const ReopenDefaults *def, GError **errp)
 {
     BdrvParsedOptions po;
+    ReopenDefaults mine;
     bool ok = false;
 
     if (!bdrv_parse_options(opts, prefix, &po, errp)) {
@@ -273,10 +288,11 @@ static bool queue_options(ReopenQueue *q, JsonObject *opts,
                    "images");
         goto out;
     }
-    queue_add(q, bs, po.has_ro ? po.ro : default_ro,
-              po.has_direct && po.direct, po.has_no_flush && po.no_flush,
-              false, true);
-    ok = queue_children(q, &po, bs, prefix, errp);
+    mine.read_only = po.has_ro ? po.ro : def->read_only;
+    mine.direct = po.has_direct ? po.direct : def->direct;
+    mine.no_flush = po.has_no_flush ? po.no_flush : def->no_flush;
+    queue_add(q, bs, mine.read_only, mine.direct, mine.no_flush, false, true);
+    ok = queue_children(q, &po, bs, prefix, &mine, errp);
 out:
     bdrv_parsed_options_clear(&po);
     return ok;
@@ -309,6 +325,7 @@ static BlockDriverState *reopen_target(JsonObject *opts, GError **errp)
 
 bool bdrv_reopen_options(JsonArray *options, GError **errp)
 {
+    static const ReopenDefaults top_defaults = { false, false, false };
     g_autoptr(ReopenQueue) q = queue_new();
 
     for (guint i = 0; i < json_array_get_length(options); i++) {
@@ -322,7 +339,7 @@ bool bdrv_reopen_options(JsonArray *options, GError **errp)
         }
         bs = reopen_target(json_node_get_object(n), errp);
         if (!bs || !queue_options(q, json_node_get_object(n), bs, NULL,
-                                  false, errp)) {
+                                  &top_defaults, errp)) {
             return false;
         }
     }

@@ -310,6 +310,22 @@ static char *size_to_str(int64_t val)
     return g_strdup_printf("%0.3g %s", v, suffixes[i]);
 }
 
+static void print_disk_size(GString *out, BlockDriverState *bs)
+{
+    BlockDriverState *proto = bs;
+    int64_t size;
+
+    while (proto && !proto->drv->is_protocol) {
+        proto = proto->file;
+    }
+    size = proto ? bdrv_file_allocated_size(proto) : -1;
+    if (size >= 0) {
+        g_autofree char *str = size_to_str(size);
+
+        g_string_append_printf(out, "disk size: %s\r\n", str);
+    }
+}
+
 static void print_image(GString *out, BlockDriverState *bs)
 {
     g_autofree char *name = bdrv_display_filename(bs);
@@ -321,11 +337,17 @@ static void print_image(GString *out, BlockDriverState *bs)
                            "virtual size: %s (%" G_GINT64_FORMAT
                            " bytes)\r\n", name, bs->drv->format_name, vsize,
                            bdrv_getlength(bs));
+    print_disk_size(out, bs);
     if (backing && *backing) {
         g_autofree char *full = bdrv_backing_full_name(bs);
+        const char *fmt = bs->drv->bdrv_get_backing_format ?
+                          bs->drv->bdrv_get_backing_format(bs) : NULL;
 
         g_string_append_printf(out, "backing file: %s (actual path: %s)\r\n",
                                backing, full);
+        if (fmt && *fmt) {
+            g_string_append_printf(out, "backing file format: %s\r\n", fmt);
+        }
     }
     if (bs->backing) {
         print_image(out, bs->backing);
