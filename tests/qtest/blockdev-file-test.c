@@ -26,8 +26,8 @@ static Fixture start(void)
 
     f.s = qtest_spawn(NULL);
     f.c = qtest_connect(f.s, 0);
-    qtest_make_file(f.s, "a.img", 65536, 'a');
-    qtest_make_file(f.s, "b.img", 65536, 'b');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
+    g_free(qtest_make_file(f.s, "b.img", 65536, 'b'));
     return f;
 }
 

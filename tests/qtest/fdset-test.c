@@ -29,8 +29,8 @@ static Fixture start(const char *args)
 
     f.s = qtest_spawn(args);
     f.c = qtest_connect(f.s, 0);
-    qtest_make_file(f.s, "a.img", 4096, 'a');
-    qtest_make_file(f.s, "b.img", 4096, 'b');
+    g_free(qtest_make_file(f.s, "a.img", 4096, 'a'));
+    g_free(qtest_make_file(f.s, "b.img", 4096, 'b'));
     return f;
 }
 
@@ -647,7 +647,7 @@ START_TEST(test_two_monitors_share_registry)
     QTestConn *b = qtest_connect(s, 1);
     int rw;
 
-    qtest_make_file(s, "a.img", 4096, 'a');
+    g_free(qtest_make_file(s, "a.img", 4096, 'a'));
     add_fd_ok(&f, "a.img", O_RDONLY, -1, "from-A", NULL);
     assert_summary(b, "0['from-A']");
     {
@@ -906,7 +906,7 @@ START_TEST(test_events_to_every_subscriber)
     QTestConn *both[2] = { a, b };
     int m1, m2, i;
 
-    qtest_make_file(s, "a.img", 4096, 'a');
+    g_free(qtest_make_file(s, "a.img", 4096, 'a'));
     m1 = add_fd_ok(&f, "a.img", O_RDONLY, 3, "one", NULL);
     m2 = add_fd_ok(&f, "a.img", O_RDWR, 3, NULL, NULL);
     qtest_assert_success(qtest_qmp(b, "{'execute': 'remove-fd', 'arguments':"

@@ -335,6 +335,9 @@ static void spawn_daemon(QTestState *s, const char *extra_args,
                       "inherited fd %d is not open", inherit[2 * i + 1]);
         p.high = MAX(p.high, inherit[2 * i] + 1);
     }
+    ck_assert_msg(g_file_test(daemon_binary(), G_FILE_TEST_IS_EXECUTABLE),
+                  "no fdsetd binary at '%s' (set FDSETD_BINARY)",
+                  daemon_binary());
     p.argv = build_argv(s, extra_args);
     p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     p.errfd = open(s->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
