@@ -49,6 +49,7 @@ class Client:
         self.timeout = timeout
         self.sock: socket.socket | None = None
         self.buf = bytearray()
+        self.scan = 0           # no newline in buf[:scan]
         self.rbuf = bytearray(1 << 20)
         self.rview = memoryview(self.rbuf)
         self.events: list[dict] = []
@@ -97,11 +98,13 @@ class Client:
     def line(self) -> bytes:
         """Next line from the server, without its line end."""
         while True:
-            nl = self.buf.find(b"\n")
+            nl = self.buf.find(b"\n", self.scan)
             if nl >= 0:
                 out = bytes(self.buf[:nl])
                 del self.buf[:nl + 1]
+                self.scan = 0
                 return out.rstrip(b"\r")
+            self.scan = len(self.buf)
             r, _, _ = select.select([self.sock], [], [], self.timeout)
             if not r:
                 raise QMPFailure(f"{self.path}: no reply within "
@@ -307,6 +310,11 @@ def pct(values, p):
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def settle():
+    """Let the machine calm down after a burst of setup work."""
+    time.sleep(0.3)
+
+
 def now_ns() -> int:
     return time.perf_counter_ns()
 
@@ -409,6 +417,7 @@ class Bench:
                 for _ in range(50):
                     c.rt(add, [fd])
                     c.rt(rm)
+            settle()
             for r in range(self.runs):
                 for s in rotate(srv, r):
                     c = conns[s.kind]
@@ -467,6 +476,7 @@ class Bench:
                     if s.kind != "floor" and got != size:
                         raise QMPFailure(f"{s.kind}: query-fdsets lists "
                                          f"{got} sets, expected {size}")
+                settle()
                 for r in range(self.runs):
                     for s in rotate(servers, r):
                         c = conns[s.kind]
@@ -502,7 +512,7 @@ class Bench:
                       f"one member fd and RLIMIT_NOFILE is capped at "
                       f"{self.nofile} (hard limit; raising it needs "
                       "CAP_SYS_RESOURCE)")
-        pairs = 30 if self.quick else 100
+        pairs = 40 if self.quick else 300
         self.progress(f"({'c' if do_c else ''}{'d' if do_d else ''}) "
                       f"sets up to {big}")
         srv = self.servers(limits=True)
@@ -521,20 +531,26 @@ class Bench:
                         req("blockdev-del", {"node-name": "bench-c"}))
 
             def measure(sid_list):
-                """Median add+del time per set id, alternating servers."""
+                """add+del time per set id, alternating servers; the ids
+                alternate too, so drift hits them alike.  Returns the
+                median times and the median paired difference last-first.
+                """
                 res = {(s.kind, sid): [] for s in srv for sid in sid_list}
+                dif = {s.kind: [] for s in srv}
                 cmds = {sid: add_del(sid) for sid in sid_list}
                 for c in conns.values():          # warm up
                     for sid in sid_list:
                         for _ in range(5):
                             c.rt(cmds[sid][0])
                             c.rt(cmds[sid][1])
+                settle()
                 for r in range(self.runs):
                     for s in rotate(srv, r):
                         c = conns[s.kind]
                         lat = {sid: [] for sid in sid_list}
-                        for _ in range(pairs):
-                            for sid in sid_list:
+                        for i in range(pairs):
+                            order = sid_list if i % 2 else sid_list[::-1]
+                            for sid in order:
                                 a, d = cmds[sid]
                                 t0 = now_ns()
                                 c.rt(a)
@@ -543,11 +559,19 @@ class Bench:
                         for sid in sid_list:
                             res[(s.kind, sid)].append(
                                 statistics.median(lat[sid]))
-                return {sid: {s.kind: statistics.median(res[(s.kind, sid)])
-                              for s in srv} for sid in sid_list}
+                        if len(sid_list) == 2:
+                            first, last = sid_list
+                            dif[s.kind].append(statistics.median(
+                                b - a for a, b in zip(lat[first],
+                                                      lat[last])))
+                times = {sid: {s.kind: statistics.median(res[(s.kind, sid)])
+                               for s in srv} for sid in sid_list}
+                diffs = {k: statistics.median(v) for k, v in dif.items()
+                         if v}
+                return times, diffs
 
             if do_c:
-                one = measure([0])[0]
+                one = measure([0])[0][0]
                 self.row("c", "blockdev-add+del /dev/fdset/0, 1 set", "us",
                          one)
             base = {s.kind: anon_kib(s.pid) for s in srv}
@@ -568,12 +592,11 @@ class Bench:
                               f"fdsetd {fmt(per.get('fdsetd'))} B/set")
             if do_c:
                 last = big - 1
-                m = measure([0, last])
+                m, diff = measure([0, last])
                 self.row("c", f"blockdev-add+del, {big} sets, first id 0",
                          "us", m[0])
                 self.row("c", f"blockdev-add+del, {big} sets, last id "
                          f"{last}", "us", m[last])
-                diff = {k: m[last][k] - m[0][k] for k in m[0]}
                 self.row("c", f"last id - first id, {big} sets", "us", diff,
                          lower_is_better=True)
                 d = diff.get("fdsetd")
@@ -639,6 +662,7 @@ class Bench:
                         o.send(req("qmp_capabilities"))
                     for o in others:
                         check_reply(o, "qmp_capabilities")
+                    settle()
                     res[(s.kind, "busy")].append(sample(c))
                     for o in others:
                         o.close()
@@ -842,7 +866,7 @@ def print_table(b: Bench):
     head = ["figure", "unit", "fdsetd", "QEMU", "floor", "fdsetd/QEMU",
             "fdsetd/floor"]
     lines = []
-    for r in b.rows:
+    for r in sorted(b.rows, key=lambda r: r.fig):
         v = r.values
         f, q, fl = v.get("fdsetd"), v.get("qemu"), v.get("floor")
         lines.append([f"({r.fig}) {r.label}", r.unit, fmt(f, r.unit),
@@ -859,7 +883,7 @@ def print_table(b: Bench):
         out(ln)
     print()
     print("Goals:")
-    for fig, text, ok, detail in b.goals:
+    for fig, text, ok, detail in sorted(b.goals, key=lambda g: g[0]):
         mark = "PASS" if ok is True else "MISS" if ok is False else "n/a "
         print(f"  {mark}  ({fig}) {text}: {detail}")
     if b.notes:
@@ -884,6 +908,8 @@ def main():
                     help="figures to run, e.g. a,b (default: all)")
     ap.add_argument("--runs", type=int, help="runs per figure (default 5, "
                     "3 with --quick; (f) uses 3)")
+    ap.add_argument("--json", metavar="PATH",
+                    help="also write the rows and goals as JSON")
     ap.add_argument("--workdir", default=None,
                     help="where sockets and images go (default: /tmp)")
     args = ap.parse_args()
@@ -948,6 +974,17 @@ def main():
     print()
     print_table(b)
     print(f"\n({time.monotonic() - t_start:.0f} s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "quick": args.quick,
+                       "runs": b.runs,
+                       "rows": [{"figure": r.fig, "label": r.label,
+                                 "unit": r.unit, "values": r.values}
+                                for r in b.rows],
+                       "goals": [{"figure": g[0], "goal": g[1],
+                                  "met": g[2], "detail": g[3]}
+                                 for g in b.goals],
+                       "notes": b.notes}, f, indent=1)
     return 1 if failed else 0
 
 
