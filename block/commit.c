@@ -352,7 +352,9 @@ static bool commit_check_busy(BlockDriverState *root, BlockDriverState *top,
  * what the lowest dropped layer's header called it.  Never a /dev/fdset/
  * path: that name means nothing outside this process.
  */
-static char *commit_backing_name(const CommitArgs *a, BlockDriverState *top,
+static char *commit_backing_name(const CommitArgs *a,
+                                 BlockDriverState *overlay,
+                                 BlockDriverState *top,
                                  BlockDriverState *base, GError **errp)
 {
     BlockDriverState *lowest = bdrv_find_overlay(top, base);
@@ -368,7 +370,7 @@ static char *commit_backing_name(const CommitArgs *a, BlockDriverState *top,
         error_setg(errp, "Cannot record '%s' as the backing file of '%s': "
                    "a /dev/fdset/ path only means something inside this "
                    "process; give 'backing-file'", name,
-                   bdrv_device_or_node_name(lowest));
+                   bdrv_device_or_node_name(overlay));
         return NULL;
     }
     return g_strdup(name);
@@ -428,7 +430,8 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
     CommitJob *s;
 
     if (!active) {
-        name = commit_backing_name(a, top, base, errp);
+        name = commit_backing_name(a, bdrv_find_overlay(root, top), top,
+                                   base, errp);
         if (!name) {
             return false;
         }

@@ -19,7 +19,8 @@
 static const char *const drive_keys[] = {
     "if", "id", "file", "format", "readonly", "read-only", "cache",
     "cache.direct", "cache.no-flush", "node-name", "discard",
-    "detect-zeroes", "aio", "auto-read-only", "force-share", "media", NULL
+    "detect-zeroes", "aio", "auto-read-only", "force-share", "media",
+    "backing", NULL
 };
 
 /* Next HMP string argument: a "quoted string" or a run of non-blanks. */
@@ -62,6 +63,7 @@ static bool usage_error(const char *cmd, const char *what, GError **errp)
 
 typedef struct DriveOpts {
     const char *id, *file, *format, *node_name, *discard, *zeroes, *aio;
+    const char *backing;        /* node-name of the backing node */
     bool read_only, direct, no_flush, writethrough;
 } DriveOpts;
 
@@ -149,6 +151,7 @@ static bool drive_parse(const Keyval *kv, DriveOpts *d, GError **errp)
     d->discard = keyval_get(kv, "discard");
     d->zeroes = keyval_get(kv, "detect-zeroes");
     d->aio = keyval_get(kv, "aio");
+    d->backing = keyval_get(kv, "backing");
     if (d->format && !bdrv_find_driver(d->format)) {
         error_setg(errp, "Unknown driver '%s'", d->format);
         return false;
@@ -185,6 +188,9 @@ static JsonObject *drive_options(const DriveOpts *d)
     json_object_set_string_member(o, "discard", drive_discard(d->discard));
     if (d->zeroes) {
         json_object_set_string_member(o, "detect-zeroes", d->zeroes);
+    }
+    if (d->backing) {
+        json_object_set_string_member(o, "backing", d->backing);
     }
     json_object_set_string_member(file, "driver", "file");
     json_object_set_string_member(file, "filename", d->file);

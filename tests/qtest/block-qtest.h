@@ -216,6 +216,16 @@ static inline JsonObject *bq_event(QTestConn *c, const char *name,
     return json_object_get_object_member(json_node_get_object(ev), "data");
 }
 
+/* Event @name must come within @timeout_ms. */
+static inline void bq_expect_event(QTestConn *c, const char *name,
+                                   int timeout_ms)
+{
+    JsonNode *ev = qtest_event_wait(c, name, timeout_ms);
+
+    ck_assert_msg(ev, "no %s event", name);
+    json_node_unref(ev);
+}
+
 /* Wait for JOB_STATUS_CHANGE @status of job @id (skipping others). */
 static inline void bq_wait_status(QTestConn *c, const char *id,
                                   const char *status)
