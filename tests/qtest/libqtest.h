@@ -90,6 +90,25 @@ int qtest_open_file(QTestState *s, const char *name, int flags);
 int qtest_add_fd(QTestConn *c, int fd, int64_t fdset_id /* -1: auto */,
                  const char *opaque /* may be NULL */, int64_t *out_set);
 
+/* query-fdsets, asserted to succeed (json_node_unref the result). */
+JsonNode *qtest_query_fdsets(QTestConn *c);
+/*
+ * query-fdsets as compact text in the daemon's order, e.g.
+ * "2['image3:r' #12] 1[]": sets as id[members], each member by its opaque
+ * (quoted) or, without one, #fd.  "" when there are no sets.  New string.
+ */
+char *qtest_fdsets_summary(QTestConn *c);
+/* Poll until the summary is @want (after a disconnect, which the daemon
+ * handles asynchronously); fails after @timeout_ms (-1: 10 s). */
+void qtest_wait_fdsets_summary(QTestConn *c, const char *want,
+                               int timeout_ms);
+/* dup-count of set @fdset_id; -1 when there is no such set. */
+int64_t qtest_fdset_dup_count(QTestConn *c, int64_t fdset_id);
+/* The member with daemon fd @fd in a query-fdsets return array, or NULL;
+ * its set id goes to *@fdset_id when not NULL. */
+JsonObject *qtest_fdsets_find_member(JsonArray *sets, int fd,
+                                     int64_t *fdset_id);
+
 /* /proc inspection. */
 guint qtest_count_fds(QTestState *s);
 /* Number of daemon fds that point at regular files (members, dups, logs). */
