@@ -61,15 +61,16 @@ static void qcow2_rb_set(uint8_t *b, uint32_t order, uint64_t i, uint64_t v)
         uint64_t bit = i << order;
         uint32_t mask = ((1U << (1U << order)) - 1) << (bit & 7);
 
-        b[bit >> 3] = (b[bit >> 3] & ~mask) | ((v << (bit & 7)) & mask);
+        b[bit >> 3] =
+            (uint8_t)((b[bit >> 3] & ~mask) | ((v << (bit & 7)) & mask));
         break;
     }
     case 3:
-        b[i] = v;
+        b[i] = (uint8_t)v;
         break;
     case 4:
-        b[2 * i] = v >> 8;
-        b[2 * i + 1] = v;
+        b[2 * i] = (uint8_t)(v >> 8);
+        b[2 * i + 1] = (uint8_t)v;
         break;
     case 5:
         qcow2_st32(b + 4 * i, v);

@@ -504,6 +504,14 @@ START_TEST(test_shared_data_cluster)
 }
 END_TEST
 
+/* 150 rounds per seed; FDSETD_QCOW2_FUZZ_ROUNDS asks for a longer run. */
+static int fuzz_rounds(void)
+{
+    const char *env = getenv("FDSETD_QCOW2_FUZZ_ROUNDS");
+
+    return env ? atoi(env) : 150;
+}
+
 typedef struct FuzzRegion {
     uint32_t start, len;
 } FuzzRegion;
@@ -514,6 +522,13 @@ typedef struct FuzzRegion {
  */
 static const FuzzRegion regions[] = {
     {0, 112}, {112, 400}, {4096, 64}, {8192, 256}, {12288, 64}, {16384, 1024},
+};
+
+static const char *const fuzz_formats[] = {
+    "compat=1.1",
+    "compat=0.10",
+    "refcount_bits=1",
+    "refcount_bits=64",
 };
 
 /*
@@ -531,12 +546,14 @@ START_TEST(test_fuzz_metadata)
 
     TQ_REQUIRE_QEMU();
     good = tq_path("fuzz-good.qcow2");
-    tq_sh_ok("qemu-img create -q -f qcow2 -o cluster_size=4096 '%s' 2M", good);
+    /* same layout for each: header, refcount table, block, L1, L2 */
+    tq_sh_ok("qemu-img create -q -f qcow2 -o cluster_size=4096,%s '%s' 2M",
+             fuzz_formats[_i % G_N_ELEMENTS(fuzz_formats)], good);
     tq_sh_ok("qemu-io -f qcow2 -c 'write -P 1 0 300k' -c 'write -z 1M 8k' "
              "-c 'write -P 2 1500k 100k' '%s' >/dev/null",
              good);
     ck_assert(g_file_get_contents(good, &image, &image_len, NULL));
-    for (int round = 0; round < 150; round++) {
+    for (int round = 0; round < fuzz_rounds(); round++) {
         BlockDriverState *bs;
         int64_t pnum;
 
