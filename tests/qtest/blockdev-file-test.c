@@ -203,15 +203,15 @@ START_TEST(test_missing_mode_is_eacces)
                        "GenericError", EACCES_TEXT(1, 2));
     qtest_assert_error(blockdev_add(&f, "r2", "/dev/fdset/2", true, false),
                        "GenericError", EACCES_TEXT(2, 0));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 2);
+    qtest_assert_file_fds(f.s, 2);
     ck_assert_int_eq(dup_count(&f, 1), 0);
     m[2] = add(&f, "a.img", O_RDWR, 1);
     qtest_assert_success(blockdev_add(&f, "w1", "/dev/fdset/1", false,
                                       false));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 4);
+    qtest_assert_file_fds(f.s, 4);
     ck_assert_uint_eq(dups_of(&f, "a.img", m, 3, NULL, NULL), 1);
     blockdev_del(&f, "w1");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 3);
+    qtest_assert_file_fds(f.s, 3);
     finish(&f);
 }
 END_TEST
@@ -227,7 +227,7 @@ START_TEST(test_no_such_set_is_enoent)
     qtest_assert_error(blockdev_add(&f, "n", "/dev/fdset/7", false, false),
                        "GenericError", "Could not dup FD for /dev/fdset/7 "
                        "flags 2: No such file or directory");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     finish(&f);
 }
 END_TEST
@@ -250,7 +250,7 @@ START_TEST(test_path_parse_errors)
         qtest_assert_error(blockdev_add(&f, "n", bad[i], true, false),
                            "GenericError", want);
     }
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     finish(&f);
 }
 END_TEST

@@ -115,12 +115,12 @@ START_TEST(test_disconnect_reaps_unused_sets)
     /* Set 0 is gone; set 1 keeps its member while the node needs it. */
     qtest_wait_fdsets_summary(f.c, "1['used']", -1);
     ck_assert(daemon_fd_is(&f, m1, "b.img"));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 2);
+    qtest_assert_file_fds(f.s, 2);
     qtest_assert_fds_match_registry(f.s, f.c, 0);
     /* The last dup goes: so does the orphaned member, and the set. */
     blockdev_del(f.c, "n1");
     assert_summary(f.c, "");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     finish(&f, 0);
 }
 END_TEST
@@ -371,7 +371,7 @@ START_TEST(test_strict_same_file_refuses)
     fprintf(stderr, "strict same file: %s\n", qtest_error_desc(r));
     ck_assert_ptr_nonnull(strstr(qtest_error_desc(r), "same file"));
     json_node_unref(r);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     finish(&f, 0);
 }
 END_TEST
@@ -390,7 +390,7 @@ START_TEST(test_limit_fds_per_set)
     fprintf(stderr, "per-set limit: %s\n", qtest_error_desc(r));
     ck_assert_ptr_nonnull(strstr(qtest_error_desc(r), "limit"));
     json_node_unref(r);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 2);
+    qtest_assert_file_fds(f.s, 2);
     /* Another set still takes it. */
     qtest_add_fd(f.c, fd, 1, NULL, NULL);
     close(fd);
@@ -411,7 +411,7 @@ START_TEST(test_limit_sets)
     fprintf(stderr, "set limit: %s\n", qtest_error_desc(r));
     ck_assert_ptr_nonnull(strstr(qtest_error_desc(r), "limit"));
     json_node_unref(r);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     finish(&f, 0);
 }
 END_TEST

@@ -107,7 +107,7 @@ START_TEST(test_add_fd_negative_id_closes_fd)
                        "GenericError",
                        "Parameter 'fdset-id' expects a non-negative value");
     close(fd);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     assert_summary(f.c, "");
     finish(&f, 0);
 }
@@ -123,11 +123,11 @@ START_TEST(test_add_fd_bad_arguments_close_fd)
                                      "'arguments': {'fdset-id': '1'}}"),
                        "GenericError", "Invalid parameter type for "
                        "'fdset-id', expected: integer");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
                                      "'arguments': {'foo': 1}}"),
                        "GenericError", "Parameter 'foo' is unexpected");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     /* Not pending either: a later add-fd without an fd has none. */
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"),
                        "GenericError", NO_FD);
@@ -156,7 +156,7 @@ START_TEST(test_add_fd_explicit_id)
     assert_summary(f.c, want);
     ck_assert_str_eq(qtest_fd_mode(f.s, a), "ro");
     ck_assert_str_eq(qtest_fd_mode(f.s, b), "rw");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 4);
+    qtest_assert_file_fds(f.s, 4);
     finish(&f, 0);
 }
 END_TEST
@@ -241,7 +241,7 @@ START_TEST(test_two_fds_one_message)
     ck_assert(daemon_fd_is(&f, dfd, "a.img"));
     ck_assert_str_eq(qtest_fd_mode(f.s, dfd), "ro");
     /* The second one is closed. */
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     close(fds[0]);
     close(fds[1]);
     finish(&f, 0);
@@ -256,7 +256,7 @@ START_TEST(test_fd_on_query_version_closed)
 
     qtest_assert_success(qtest_qmp_fds(f.c, &fd, 1,
                                        "{'execute': 'query-version'}"));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     /* ... and is not picked up by a later add-fd. */
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"),
                        "GenericError", NO_FD);
@@ -289,13 +289,13 @@ START_TEST(test_fd_ahead_of_command)
     qtest_send_raw(f.c, "\n", 1, &b, 1);
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'getfd', "
                                         "'arguments': {'fdname': 'later'}}"));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 2);
+    qtest_assert_file_fds(f.s, 2);
     qtest_assert_fds_match_registry(f.s, f.c, 1);
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'closefd', "
                                         "'arguments': {'fdname': 'later'}}"));
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', "
                                         "'arguments': {'fdset-id': 2}}"));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     close(a);
     close(b);
     finish(&f, 0);
@@ -330,11 +330,11 @@ START_TEST(test_remove_fd_whole_set)
 
     add_fd_ok(&f, "a.img", O_RDONLY, -1, NULL, NULL);
     add_fd_ok(&f, "a.img", O_RDWR, 0, NULL, NULL);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 2);
+    qtest_assert_file_fds(f.s, 2);
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', "
                                         "'arguments': {'fdset-id': 0}}"));
     assert_summary(f.c, "");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     finish(&f, 0);
 }
 END_TEST
@@ -431,13 +431,13 @@ START_TEST(test_remove_fd_while_in_use)
 
     add_fd_ok(&f, "a.img", O_RDONLY, 1, NULL, NULL);
     blockdev_add_ro(f.c, "n1", 1);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 2);
+    qtest_assert_file_fds(f.s, 2);
     ck_assert_int_eq(qtest_fdset_dup_count(f.c, 1), 1);
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', "
                                         "'arguments': {'fdset-id': 1}}"));
     assert_summary(f.c, "1[]");
     ck_assert_int_eq(qtest_fdset_dup_count(f.c, 1), 1);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     qtest_assert_fds_match_registry(f.s, f.c, 0);
     /* A set left with dups only: remove-fd without fd changes nothing. */
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', "
@@ -445,7 +445,7 @@ START_TEST(test_remove_fd_while_in_use)
     assert_summary(f.c, "1[]");
     blockdev_del(f.c, "n1");
     assert_summary(f.c, "");
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     finish(&f, 0);
 }
 END_TEST
@@ -460,12 +460,12 @@ START_TEST(test_getfd_closefd)
     qtest_assert_success(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'disk0'}}"));
     close(fd);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     assert_summary(f.c, "");
     qtest_assert_fds_match_registry(f.s, f.c, 1);
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'closefd', "
                                         "'arguments': {'fdname': 'disk0'}}"));
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'closefd', "
                                       "'arguments': {'fdname': 'disk0'}}"),
                        "GenericError",
@@ -487,7 +487,7 @@ START_TEST(test_getfd_digit_name)
                        "GenericError", "Parameter 'fdname' expects a name "
                        "not starting with a digit");
     close(fd);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 0);
+    qtest_assert_file_fds(f.s, 0);
     finish(&f, 0);
 }
 END_TEST
@@ -509,7 +509,7 @@ START_TEST(test_getfd_replace_closes_old)
                                        "'arguments': {'fdname': 'x'}}"));
     close(a);
     close(b);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     ck_assert_int_eq(stat(bpath, &want), 0);
     for (fd = 3; fd < 1024; fd++) {
         struct stat st;
@@ -535,7 +535,7 @@ START_TEST(test_named_fds_closed_on_disconnect)
     qtest_assert_success(qtest_qmp_fds(a, &fd, 1, "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'n'}}"));
     close(fd);
-    ck_assert_uint_eq(qtest_count_file_fds(f.s), 1);
+    qtest_assert_file_fds(f.s, 1);
     /* Names are per connection. */
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'closefd', "
                                       "'arguments': {'fdname': 'n'}}"),

@@ -196,6 +196,20 @@ guint qtest_count_file_fds(QTestState *s)
     return n;
 }
 
+void qtest_assert_file_fds(QTestState *s, guint expected)
+{
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    guint n;
+
+    /* The daemon may close an fd just after its reply: settle briefly. */
+    while ((n = qtest_count_file_fds(s)) != expected &&
+           g_get_monotonic_time() < deadline) {
+        g_usleep(5000);
+    }
+    ck_assert_msg(n == expected, "daemon holds %u regular files, expected %u",
+                  n, expected);
+}
+
 const char *qtest_fd_mode(QTestState *s, int fd)
 {
     g_autofree char *p = g_strdup_printf("/proc/%d/fdinfo/%d", (int)qtest_pid(s),

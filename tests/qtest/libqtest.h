@@ -113,6 +113,9 @@ JsonObject *qtest_fdsets_find_member(JsonArray *sets, int fd,
 guint qtest_count_fds(QTestState *s);
 /* Number of daemon fds that point at regular files (members, dups, logs). */
 guint qtest_count_file_fds(QTestState *s);
+/* Assert qtest_count_file_fds() == @expected, allowing the daemon up to 2 s
+ * to close what it closes after a reply. */
+void qtest_assert_file_fds(QTestState *s, guint expected);
 /* Access mode ("ro", "wo", "rw") of daemon fd @fd, NULL if not open. */
 const char *qtest_fd_mode(QTestState *s, int fd);
 
