@@ -520,6 +520,74 @@ START_TEST(test_several_clients_one_socket)
 }
 END_TEST
 
+/* fdsetd offers fdset-events and no out-of-band execution. */
+START_TEST(test_capabilities_offered)
+{
+    QTestState *s = qtest_spawn(NULL);
+    QTestConn *c = qtest_connect_raw(s, 0);
+    JsonNode *g = parse(qtest_conn_greeting_text(c));
+    JsonArray *caps = json_object_get_array_member(
+        obj_member(json_node_get_object(g), "QMP"), "capabilities");
+
+    ck_assert_uint_eq(json_array_get_length(caps), 1);
+    ck_assert_str_eq(json_array_get_string_element(caps, 0), "fdset-events");
+    json_node_unref(g);
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'qmp_capabilities', "
+                                    "'arguments': {'enable': ['oob']}}"),
+                       "GenericError", "Capability 'oob' not available");
+    /* QEMU 7.2 names a list element 'null' in this message; so do we. */
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'qmp_capabilities', "
+                                    "'arguments': {'enable': ['nope']}}"),
+                       "GenericError",
+                       "Parameter 'null' does not accept value 'nope'");
+    /* Still not negotiated. */
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'query-version'}"),
+                       "CommandNotFound", NEED_CAPS);
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'qmp_capabilities', "
+                                      "'arguments': {'enable': []}}"));
+    finish(s, c);
+}
+END_TEST
+
+/* fdsetd's limits: a message too large or too deep is refused, skipped up
+ * to its end, and the connection goes on. */
+START_TEST(test_message_size_limit)
+{
+    QTestState *s = qtest_spawn("--max-message-size 1024");
+    QTestConn *c = qtest_connect(s, 0);
+    GString *big = g_string_new("{\"execute\": \"query-version\", "
+                                "\"id\": \"");
+    JsonNode *r;
+
+    while (big->len < 4096) {
+        g_string_append(big, "xxxxxxxxxxxxxxxx");
+    }
+    g_string_append(big, "\"}");
+    qtest_send_raw(c, big->str, big->len, NULL, 0);
+    g_string_free(big, TRUE);
+    r = qtest_recv_response(c, -1);
+    ck_assert_ptr_nonnull(r);
+    qtest_assert_error(r, "GenericError", "JSON parse error, message too "
+                       "large (limit 1024 bytes)");
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'query-version'}"));
+    finish(s, c);
+}
+END_TEST
+
+START_TEST(test_json_depth_limit)
+{
+    QTestState *s = qtest_spawn("--max-json-depth 4");
+    QTestConn *c = qtest_connect(s, 0);
+
+    qtest_assert_error(
+        qtest_qmp(c, "{'execute': 'query-version', 'id': [[[[[1]]]]]}"),
+        "GenericError", "JSON parse error, nesting too deep (limit 4)");
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'query-version', "
+                                      "'id': [[1]]}"));
+    finish(s, c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("qmp");
@@ -550,6 +618,9 @@ int main(void)
     tcase_add_test(tc, test_several_messages_one_write);
     tcase_add_test(tc, test_two_monitors);
     tcase_add_test(tc, test_several_clients_one_socket);
+    tcase_add_test(tc, test_capabilities_offered);
+    tcase_add_test(tc, test_message_size_limit);
+    tcase_add_test(tc, test_json_depth_limit);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
