@@ -59,7 +59,7 @@ START_TEST(test_raw_inline_file_child)
     g_autofree char *child = NULL;
     g_autofree char *msg = NULL;
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     qtest_assert_success(add_raw(f.c, "r1", 1, true));
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
@@ -81,7 +81,7 @@ START_TEST(test_file_child_by_reference)
 {
     BlockFixture f = bq_start(NULL);
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
           "'node-name': 'f1', 'filename': '/dev/fdset/1', "
@@ -105,7 +105,7 @@ START_TEST(test_blockdev_add_errors)
     BlockFixture f = bq_start(NULL);
     g_autofree char *path = NULL;
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     path = bq_path(&f, "a.img");
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_err(f.c, "'node-name' must be specified for the root node",
@@ -278,7 +278,7 @@ START_TEST(test_reopen_format_node_child_follows)
 {
     BlockFixture f = bq_start(NULL);
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_add_fd(&f, f.c, "a.img", O_RDWR, 1);
     qtest_assert_success(add_raw(f.c, "r1", 1, true));
@@ -303,7 +303,7 @@ START_TEST(test_reopen_missing_mode_leaves_node)
     BlockFixture f = bq_start(NULL);
     g_autofree char *child = NULL;
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     qtest_assert_success(add_raw(f.c, "r1", 1, true));
     child = file_child_name(f.c, "r1");
@@ -374,7 +374,7 @@ START_TEST(test_auto_read_only_falls_back)
 {
     BlockFixture f = bq_start(NULL);
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
           "'node-name': 'f1', 'filename': '/dev/fdset/1', "

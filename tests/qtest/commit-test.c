@@ -643,6 +643,78 @@ START_TEST(test_active_commit_drive_pivot)
 }
 END_TEST
 
+/* A qcow2 base is written by the qcow2 driver: refcounts stay valid. */
+START_TEST(test_commit_into_qcow2_base)
+{
+    BlockFixture f = bq_start(NULL);
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 base.qcow2 8M && "
+                     "qemu-io -c 'write -P 0x11 0 3M' base.qcow2 && "
+                     "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "
+                     "mid.qcow2 && qemu-io -c 'write -P 0x22 2M 4M' mid.qcow2 "
+                     "&& qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 "
+                     "top.qcow2 && qemu-io -c 'write -P 0x33 5M 64k' top.qcow2 "
+                     "&& qemu-img convert -O raw top.qcow2 expect-top.img && "
+                     "qemu-img convert -O raw mid.qcow2 expect-mid.img"));
+    bq_add_fd(&f, f.c, "base.qcow2", O_RDONLY, 0);
+    bq_add_fd(&f, f.c, "base.qcow2", O_RDWR, 0);
+    bq_add_fd(&f, f.c, "mid.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+          "'qcow2', 'node-name': 'base', 'read-only': true, 'backing': null, "
+          "'file': {'driver': 'file', 'filename': '/dev/fdset/0'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+          "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
+          "'base', 'file': {'driver': 'file', "
+          "'filename': '/dev/fdset/1'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+          "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
+          "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
+    commit_mid(f.c, "c0", 0);
+    assert_completed_ok(f.c, "c0");
+    ck_assert(bq_node_ro(f.c, "base"));
+    qtest_assert_fds_match_registry(f.s, f.c, 0);
+    del_three(&f);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q base.qcow2"), 0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect-mid.img base.qcow2"), 0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect-top.img top.qcow2"), 0);
+    bq_finish(&f);
+}
+END_TEST
+
+/* A raw base shorter than top grows to top's size. */
+START_TEST(test_commit_grows_raw_base)
+{
+    BlockFixture f = bq_start(NULL);
+    JsonNode *keep;
+    JsonObject *o;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f raw base.img 1M && "
+                     "qemu-io -f raw -c 'write -P 0x11 0 1M' base.img && "
+                     "qemu-img create -q -f qcow2 -b base.img -F raw mid.qcow2 "
+                     "3M && qemu-io -c 'write -P 0x22 2M 1M' mid.qcow2 && "
+                     "qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 "
+                     "top.qcow2 && qemu-img convert -O raw mid.qcow2 "
+                     "expect-mid.img"));
+    open_three(&f);
+    bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
+    commit_mid(f.c, "c0", 0);
+    assert_completed_ok(f.c, "c0");
+    o = bq_node(f.c, "base", true, &keep);
+    ck_assert_int_eq(json_object_get_int_member(
+                         json_object_get_object_member(o, "image"),
+                         "virtual-size"), 3 * MiB);
+    json_node_unref(keep);
+    del_three(&f);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
+                                      "expect-mid.img base.img"), 0);
+    bq_finish(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("commit");
@@ -664,6 +736,8 @@ int main(void)
     tcase_add_test(tc, test_manual_finalize_and_dismiss);
     tcase_add_test(tc, test_active_commit_soft_and_hard_cancel);
     tcase_add_test(tc, test_active_commit_drive_pivot);
+    tcase_add_test(tc, test_commit_into_qcow2_base);
+    tcase_add_test(tc, test_commit_grows_raw_base);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);

@@ -36,7 +36,7 @@ START_TEST(test_drive_add_fdset_and_del)
     JsonObject *d, *ins;
     g_autofree char *out = NULL;
 
-    qtest_make_file(f.s, "a.img", 1 << 20, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 1 << 20, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     hmp_is(f.c, "drive_add 0 if=none,id=d0,file=/dev/fdset/1,format=raw,"
                 "readonly=on,node-name=n0", "OK\r\n");
@@ -73,7 +73,7 @@ START_TEST(test_drive_add_errors)
     g_autofree char *path = NULL;
     g_autofree char *line = NULL;
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     path = bq_path(&f, "a.img");
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     hmp_is(f.c, "drive_add", "drive_add: string expected\r\n"
@@ -175,7 +175,7 @@ START_TEST(test_drive_add_node)
     BlockFixture f = bq_start(NULL);
     g_autofree char *out = NULL;
 
-    qtest_make_file(f.s, "a.img", 65536, 'a');
+    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     hmp_is(f.c, "drive_add -n 0 driver=file,filename=/dev/fdset/1,"
                 "read-only=on", "'node-name' needs to be specified\r\n");
