@@ -6,7 +6,7 @@
 #include "block/graph.h"
 #include "qemu/error.h"
 
-static GList *drives;   /* BlockBackend, oldest first */
+static GList *drives; /* BlockBackend, oldest first */
 
 BlockBackend *blk_by_name(const char *id)
 {
@@ -83,8 +83,10 @@ BlockBackend *blk_new_drive(const char *id, int unit, BlockDriverState *root,
         return NULL;
     }
     if (bdrv_find_node(id)) {
-        error_setg(errp, "Device name '%s' conflicts with an existing node "
-                   "name", id);
+        error_setg(errp,
+                   "Device name '%s' conflicts with an existing node "
+                   "name",
+                   id);
         return NULL;
     }
     blk = g_new0(BlockBackend, 1);

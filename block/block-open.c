@@ -17,35 +17,43 @@ typedef struct BdrvInherit {
     bool read_only;
     bool cache_direct;
     bool no_flush;
-    bool follow;        /* file child: keeps following on reopen */
+    bool follow; /* file child: keeps following on reopen */
 } BdrvInherit;
 
 typedef BdrvParsedOptions NodeOpts;
 
 static const char *const common_keys[] = {
-    "driver", "node-name", "read-only", "auto-read-only", "cache",
-    "discard", "detect-zeroes", "force-share", NULL
-};
+    "driver",         "node-name",   "read-only",
+    "auto-read-only", "cache",       "discard",
+    "detect-zeroes",  "force-share", NULL};
 static const char *const file_keys[] = {
-    "filename", "aio", "aio-max-batch", "locking", "drop-cache",
-    "x-check-cache-dropped", "pr-manager", NULL
-};
-static const char *const raw_keys[] = { "file", "offset", "size", NULL };
-static const char *const qcow2_keys[] = {
-    "file", "backing", "lazy-refcounts", "pass-discard-request",
-    "pass-discard-snapshot", "pass-discard-other", "cache-size",
-    "l2-cache-size", "l2-cache-entry-size", "refcount-cache-size",
-    "cache-clean-interval", NULL
-};
-static const char *const discard_values[] = { "ignore", "unmap", NULL };
-static const char *const zeroes_values[] = { "off", "on", "unmap", NULL };
+    "filename",   "aio",        "aio-max-batch",
+    "locking",    "drop-cache", "x-check-cache-dropped",
+    "pr-manager", NULL};
+static const char *const raw_keys[] = {"file", "offset", "size", NULL};
+static const char *const qcow2_keys[] = {"file",
+                                         "backing",
+                                         "lazy-refcounts",
+                                         "pass-discard-request",
+                                         "pass-discard-snapshot",
+                                         "pass-discard-other",
+                                         "cache-size",
+                                         "l2-cache-size",
+                                         "l2-cache-entry-size",
+                                         "refcount-cache-size",
+                                         "cache-clean-interval",
+                                         NULL};
+static const char *const discard_values[] = {"ignore", "unmap", NULL};
+static const char *const zeroes_values[] = {"off", "on", "unmap", NULL};
 
-static int open_depth;   /* nesting of backing opens, against loops */
+static int open_depth; /* nesting of backing opens, against loops */
 
 const BlockDriver *bdrv_find_driver(const char *name)
 {
     static const BlockDriver *const drivers[] = {
-        &bdrv_file, &bdrv_raw, &bdrv_qcow2,
+        &bdrv_file,
+        &bdrv_raw,
+        &bdrv_qcow2,
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(drivers); i++) {
@@ -87,7 +95,8 @@ static bool split_members(JsonObject *opts, const char *prefix, NodeOpts *no,
 
         if (in_list(keys, key)) {
             if (!g_str_equal(key, "file") && !g_str_equal(key, "backing")) {
-                json_object_set_member(no->driver_opts, key,
+                json_object_set_member(
+                    no->driver_opts, key,
                     json_node_copy(json_object_get_member(opts, key)));
             }
         } else if (!in_list(common_keys, key)) {
@@ -149,8 +158,8 @@ static bool parse_cache(JsonObject *opts, const char *prefix, NodeOpts *no,
             return false;
         }
     }
-    return bdrv_opt_bool(cache, "direct", dpath, &no->has_direct,
-                         &no->direct, errp) &&
+    return bdrv_opt_bool(cache, "direct", dpath, &no->has_direct, &no->direct,
+                         errp) &&
            bdrv_opt_bool(cache, "no-flush", npath, &no->has_no_flush,
                          &no->no_flush, errp);
 }
@@ -223,8 +232,10 @@ bool bdrv_parse_options(JsonObject *opts, const char *prefix,
           json_node_get_value_type(no->file) == G_TYPE_STRING)) {
         g_autofree char *path = bdrv_opt_path(prefix, "file");
 
-        error_setg(errp, "Invalid parameter type for '%s', expected: "
-                   "BlockdevRef", path);
+        error_setg(errp,
+                   "Invalid parameter type for '%s', expected: "
+                   "BlockdevRef",
+                   path);
         return false;
     }
     return true;
@@ -258,12 +269,11 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
     bs->refcnt = 1;
     g_mutex_init(&bs->lock);
     bs->read_only = no->has_ro ? no->ro : (inh && inh->read_only);
-    bs->cache_direct = no->has_direct ? no->direct
-                                      : (inh && inh->cache_direct);
+    bs->cache_direct = no->has_direct ? no->direct : (inh && inh->cache_direct);
     n->no_flush = no->has_no_flush ? no->no_flush : (inh && inh->no_flush);
     n->inherit_ro = inh && inh->follow && !no->has_ro;
-    n->inherit_cache = inh && inh->follow && !no->has_direct &&
-                       !no->has_no_flush;
+    n->inherit_cache =
+        inh && inh->follow && !no->has_direct && !no->has_no_flush;
     n->auto_read_only = no->auto_ro;
     n->force_share = no->force_share;
     n->discard = no->discard;
@@ -322,7 +332,7 @@ static bool check_node(const NodeOpts *no, BdrvNode *n, GError **errp)
     }
     if (n->force_share && !n->bs.read_only) {
         error_setg(errp, "force-share=on can only be used with read-only "
-                   "images");
+                         "images");
         return false;
     }
     return true;
@@ -335,7 +345,7 @@ static BlockDriverState *open_node(JsonObject *opts, const char *prefix,
                                    const BdrvInherit *inh,
                                    BlockDriverState *file, GError **errp)
 {
-    NodeOpts no = { 0 };
+    NodeOpts no = {0};
     BdrvNode *n = NULL;
     BlockDriverState *bs = NULL;
 
@@ -354,8 +364,8 @@ static BlockDriverState *open_node(JsonObject *opts, const char *prefix,
     if (!check_node(&no, n, errp)) {
         goto fail;
     }
-    bs->filename = g_strdup(no.drv->is_protocol ? no.filename
-                                                 : bs->file->filename);
+    bs->filename =
+        g_strdup(no.drv->is_protocol ? no.filename : bs->file->filename);
     if (no.drv->bdrv_open(bs, no.driver_opts, errp) < 0) {
         goto fail;
     }
@@ -397,9 +407,8 @@ static JsonObject *object_shallow_copy(JsonObject *o)
     g_autoptr(GList) members = json_object_get_members(o);
 
     for (GList *l = members; l; l = l->next) {
-        json_object_set_member(copy, l->data,
-                               json_node_copy(json_object_get_member(o,
-                                                                     l->data)));
+        json_object_set_member(
+            copy, l->data, json_node_copy(json_object_get_member(o, l->data)));
     }
     return copy;
 }
@@ -408,10 +417,10 @@ static JsonObject *object_shallow_copy(JsonObject *o)
 static bool probe_inherit(JsonObject *opts, const BdrvInherit *inh,
                           BdrvInherit *out, GError **errp)
 {
-    NodeOpts no = { 0 };
+    NodeOpts no = {0};
     bool has;
 
-    *out = inh ? *inh : (BdrvInherit) { 0 };
+    *out = inh ? *inh : (BdrvInherit){0};
     out->follow = true;
     if (!bdrv_opt_bool(opts, "read-only", "read-only", &has, &out->read_only,
                        errp)) {
@@ -426,8 +435,8 @@ static bool probe_inherit(JsonObject *opts, const BdrvInherit *inh,
 }
 
 /* Open @opts; without a driver, open its file child and probe it. */
-static BlockDriverState *open_probed(JsonObject *opts,
-                                     const BdrvInherit *inh, GError **errp)
+static BlockDriverState *open_probed(JsonObject *opts, const BdrvInherit *inh,
+                                     GError **errp)
 {
     g_autoptr(JsonObject) copy = NULL;
     JsonObject *file_opts;
@@ -473,8 +482,9 @@ static bool is_real_path(const char *filename)
 
 char *bdrv_backing_full_name(BlockDriverState *bs)
 {
-    const char *name = bs->drv->bdrv_get_backing_file ?
-                       bs->drv->bdrv_get_backing_file(bs) : NULL;
+    const char *name = bs->drv->bdrv_get_backing_file
+                           ? bs->drv->bdrv_get_backing_file(bs)
+                           : NULL;
     const char *image = bs->file ? bs->file->filename : bs->filename;
     g_autofree char *dir = NULL;
 
@@ -492,8 +502,9 @@ static BlockDriverState *open_header_backing(BlockDriverState *bs,
                                              GError **errp)
 {
     g_autofree char *path = bdrv_backing_full_name(bs);
-    const char *fmt = bs->drv->bdrv_get_backing_format ?
-                      bs->drv->bdrv_get_backing_format(bs) : NULL;
+    const char *fmt = bs->drv->bdrv_get_backing_format
+                          ? bs->drv->bdrv_get_backing_format(bs)
+                          : NULL;
     g_autoptr(JsonObject) opts = json_object_new();
     JsonObject *file = json_object_new();
     BdrvInherit inh = {
@@ -514,11 +525,9 @@ static BlockDriverState *open_header_backing(BlockDriverState *bs,
     return open_probed(opts, &inh, errp);
 }
 
-static BlockDriverState *open_backing_child(BlockDriverState *bs,
-                                            JsonNode *backing,
-                                            const char *prefix,
-                                            BdrvBackingMode *mode,
-                                            GError **errp)
+static BlockDriverState *
+open_backing_child(BlockDriverState *bs, JsonNode *backing, const char *prefix,
+                   BdrvBackingMode *mode, GError **errp)
 {
     BdrvInherit inh = {
         .read_only = true,
@@ -538,12 +547,13 @@ static BlockDriverState *open_backing_child(BlockDriverState *bs,
         return NULL;
     }
     if (JSON_NODE_HOLDS_OBJECT(backing)) {
-        return open_node(json_node_get_object(backing), path, &inh, NULL,
-                         errp);
+        return open_node(json_node_get_object(backing), path, &inh, NULL, errp);
     }
     if (json_node_get_value_type(backing) != G_TYPE_STRING) {
-        error_setg(errp, "Invalid parameter type for '%s', expected: "
-                   "BlockdevRefOrNull", path);
+        error_setg(errp,
+                   "Invalid parameter type for '%s', expected: "
+                   "BlockdevRefOrNull",
+                   path);
         return NULL;
     }
     child = bdrv_lookup_bs(json_node_get_string(backing),
@@ -562,8 +572,10 @@ static bool open_backing(BlockDriverState *bs, JsonNode *backing,
     BlockDriverState *child;
 
     if (open_depth >= BACKING_DEPTH_MAX) {
-        error_setg(errp, "Could not open backing file: the backing chain of "
-                   "'%s' is deeper than %d", bs->filename, BACKING_DEPTH_MAX);
+        error_setg(errp,
+                   "Could not open backing file: the backing chain of "
+                   "'%s' is deeper than %d",
+                   bs->filename, BACKING_DEPTH_MAX);
         return false;
     }
     open_depth++;
@@ -578,6 +590,6 @@ static bool open_backing(BlockDriverState *bs, JsonNode *backing,
         mode = BDRV_BACKING_NONE;
     }
     bdrv_set_backing(bs, child, mode);
-    bdrv_unref(child);      /* bdrv_set_backing took its own reference */
+    bdrv_unref(child); /* bdrv_set_backing took its own reference */
     return true;
 }

@@ -11,12 +11,12 @@
 #include "qemu/error.h"
 
 typedef struct ReopenItem {
-    BdrvReopenEntry e;          /* first: what drivers see */
-    bool explicit;              /* named by the user, not propagated */
+    BdrvReopenEntry e; /* first: what drivers see */
+    bool explicit;     /* named by the user, not propagated */
 } ReopenItem;
 
 typedef struct ReopenQueue {
-    GPtrArray *items;           /* ReopenItem*, parents before children */
+    GPtrArray *items; /* ReopenItem*, parents before children */
 } ReopenQueue;
 
 static ReopenQueue *queue_new(void)
@@ -205,17 +205,16 @@ static bool queue_options(ReopenQueue *q, JsonObject *opts,
  * inline description inherits what it leaves out from @def (the parent's
  * new modes for a file child, read-only for a backing child).
  */
-static bool queue_child(ReopenQueue *q, JsonNode *opt,
-                        BlockDriverState *child, const char *name,
-                        const char *prefix, const ReopenDefaults *def,
-                        GError **errp)
+static bool queue_child(ReopenQueue *q, JsonNode *opt, BlockDriverState *child,
+                        const char *name, const char *prefix,
+                        const ReopenDefaults *def, GError **errp)
 {
     g_autofree char *path = bdrv_opt_path(prefix, name);
 
     if (JSON_NODE_HOLDS_OBJECT(opt)) {
         JsonObject *o = json_node_get_object(opt);
-        const char *nn = json_object_get_string_member_with_default(
-                             o, "node-name", NULL);
+        const char *nn =
+            json_object_get_string_member_with_default(o, "node-name", NULL);
 
         if (child && (!nn || g_str_equal(nn, child->node_name))) {
             return queue_options(q, o, child, path, def, errp);
@@ -285,7 +284,7 @@ static bool queue_options(ReopenQueue *q, JsonObject *opts,
     }
     if (po.force_share && po.has_ro && !po.ro) {
         error_setg(errp, "force-share=on can only be used with read-only "
-                   "images");
+                         "images");
         goto out;
     }
     mine.read_only = po.has_ro ? po.ro : def->read_only;
@@ -316,8 +315,10 @@ static BlockDriverState *reopen_target(JsonObject *opts, GError **errp)
         return NULL;
     }
     if (bdrv_node(bs)->job) {
-        error_setg(errp, "Node '%s' is busy: block device is in use by "
-                   "block job: %s", name, block_job_type(bdrv_node(bs)->job));
+        error_setg(errp,
+                   "Node '%s' is busy: block device is in use by "
+                   "block job: %s",
+                   name, block_job_type(bdrv_node(bs)->job));
         return NULL;
     }
     return bs;
@@ -325,7 +326,7 @@ static BlockDriverState *reopen_target(JsonObject *opts, GError **errp)
 
 bool bdrv_reopen_options(JsonArray *options, GError **errp)
 {
-    static const ReopenDefaults top_defaults = { false, false, false };
+    static const ReopenDefaults top_defaults = {false, false, false};
     g_autoptr(ReopenQueue) q = queue_new();
 
     for (guint i = 0; i < json_array_get_length(options); i++) {
@@ -333,8 +334,10 @@ bool bdrv_reopen_options(JsonArray *options, GError **errp)
         BlockDriverState *bs;
 
         if (!JSON_NODE_HOLDS_OBJECT(n)) {
-            error_setg(errp, "Invalid parameter type for 'options[%u]', "
-                       "expected: object", i);
+            error_setg(errp,
+                       "Invalid parameter type for 'options[%u]', "
+                       "expected: object",
+                       i);
             return false;
         }
         bs = reopen_target(json_node_get_object(n), errp);

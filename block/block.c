@@ -12,8 +12,8 @@
 
 #define NODE_NAME_MAX 31
 
-static GHashTable *nodes_by_name;  /* node name -> BlockDriverState */
-static GList *node_list;           /* every node, oldest first */
+static GHashTable *nodes_by_name; /* node name -> BlockDriverState */
+static GList *node_list;          /* every node, oldest first */
 
 static void registry_init(void)
 {
@@ -94,8 +94,7 @@ bool bdrv_check_new_node_name(const char *name, GError **errp)
         return false;
     }
     if (blk_by_name(name)) {
-        error_setg(errp, "node-name=%s is conflicting with a device id",
-                   name);
+        error_setg(errp, "node-name=%s is conflicting with a device id", name);
         return false;
     }
     if (bdrv_find_node(name)) {
@@ -119,10 +118,9 @@ static void bdrv_delete(BlockDriverState *bs)
 {
     GError *err = NULL;
 
-    if (!bs->read_only && bs->drv->bdrv_flush &&
-        bdrv_flush(bs, &err) < 0) {
-        g_warning("Flushing '%s' before closing it failed: %s",
-                  bs->node_name, err->message);
+    if (!bs->read_only && bs->drv->bdrv_flush && bdrv_flush(bs, &err) < 0) {
+        g_warning("Flushing '%s' before closing it failed: %s", bs->node_name,
+                  err->message);
         g_clear_error(&err);
     }
     if (bs->drv->bdrv_close) {
@@ -187,8 +185,7 @@ bool bdrv_chain_contains(BlockDriverState *top, BlockDriverState *bs)
     return false;
 }
 
-BlockDriverState *bdrv_find_overlay(BlockDriverState *top,
-                                    BlockDriverState *bs)
+BlockDriverState *bdrv_find_overlay(BlockDriverState *top, BlockDriverState *bs)
 {
     for (BlockDriverState *it = top; it; it = it->backing) {
         if (it->backing == bs) {
@@ -237,7 +234,7 @@ void bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to)
         BlockDriverState *p = l->data;
 
         if (p == to) {
-            continue;   /* never make a node its own child */
+            continue; /* never make a node its own child */
         }
         if (p->file == from) {
             bdrv_ref(to);
@@ -262,15 +259,18 @@ bool bdrv_op_blocked(BlockDriverState *bs, GError **errp)
     BlockDriverState *parent;
 
     if (bdrv_node(bs)->job) {
-        error_setg(errp, "Node '%s' is busy: block device is in use by "
-                   "block job: %s", bs->node_name,
-                   block_job_type(bdrv_node(bs)->job));
+        error_setg(errp,
+                   "Node '%s' is busy: block device is in use by "
+                   "block job: %s",
+                   bs->node_name, block_job_type(bdrv_node(bs)->job));
         return true;
     }
     parent = bdrv_backing_parent(bs);
     if (parent) {
-        error_setg(errp, "Node '%s' is busy: node is used as backing hd of "
-                   "'%s'", bs->node_name, bdrv_device_or_node_name(parent));
+        error_setg(errp,
+                   "Node '%s' is busy: node is used as backing hd of "
+                   "'%s'",
+                   bs->node_name, bdrv_device_or_node_name(parent));
         return true;
     }
     return false;
@@ -286,9 +286,10 @@ static bool check_request(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return false;
     }
     if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
-        error_setg(errp, "Invalid request at offset %" G_GINT64_FORMAT
-                   " of %" G_GINT64_FORMAT " bytes on '%s'", offset, bytes,
-                   bs->node_name);
+        error_setg(errp,
+                   "Invalid request at offset %" G_GINT64_FORMAT
+                   " of %" G_GINT64_FORMAT " bytes on '%s'",
+                   offset, bytes, bs->node_name);
         return false;
     }
     return true;
@@ -324,8 +325,7 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
         error_setg(errp, "Block node is read-only");
         ret = -1;
     } else if (!bs->drv->bdrv_pwrite) {
-        error_setg(errp, "Driver '%s' cannot write",
-                   bs->drv->format_name);
+        error_setg(errp, "Driver '%s' cannot write", bs->drv->format_name);
         ret = -1;
     } else {
         ret = bytes ? bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp) : 0;
@@ -417,10 +417,9 @@ int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base,
         int ret;
 
         if (offset >= len) {
-            continue;   /* a shorter layer allocates nothing out there */
+            continue; /* a shorter layer allocates nothing out there */
         }
-        ret = bdrv_is_allocated(it, offset, MIN(run, len - offset), &n,
-                                errp);
+        ret = bdrv_is_allocated(it, offset, MIN(run, len - offset), &n, errp);
         if (ret < 0) {
             return -1;
         }
@@ -449,8 +448,8 @@ int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
         error_setg(errp, "Block node is read-only");
         ret = -1;
     } else {
-        ret = bs->drv->bdrv_change_backing_file(bs, backing_file,
-                                                backing_fmt, errp);
+        ret = bs->drv->bdrv_change_backing_file(bs, backing_file, backing_fmt,
+                                                errp);
     }
     g_mutex_unlock(&bs->lock);
     return ret < 0 ? -1 : 0;

@@ -15,8 +15,7 @@
 
 JsonNode *qmp_blockdev_add(JsonObject *args, QmpContext *ctx, GError **errp);
 JsonNode *qmp_blockdev_del(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_blockdev_reopen(JsonObject *args, QmpContext *ctx,
-                              GError **errp);
+JsonNode *qmp_blockdev_reopen(JsonObject *args, QmpContext *ctx, GError **errp);
 JsonNode *qmp_query_named_block_nodes(JsonObject *args, QmpContext *ctx,
                                       GError **errp);
 JsonNode *qmp_query_block(JsonObject *args, QmpContext *ctx, GError **errp);
@@ -34,7 +33,7 @@ bool bdrv_add_monitor_node(JsonObject *opts, GError **errp)
     if (!bs) {
         return false;
     }
-    bdrv_node(bs)->monitor_owned = true;   /* the monitor's reference */
+    bdrv_node(bs)->monitor_owned = true; /* the monitor's reference */
     return true;
 }
 
@@ -55,8 +54,7 @@ static bool blockdev_del_check(BlockDriverState *bs, GError **errp)
         return false;
     }
     if (!bdrv_node(bs)->monitor_owned) {
-        error_setg(errp, "Node %s is not owned by the monitor",
-                   bs->node_name);
+        error_setg(errp, "Node %s is not owned by the monitor", bs->node_name);
         return false;
     }
     if (bs->refcnt > 1) {
@@ -79,13 +77,12 @@ JsonNode *qmp_blockdev_del(JsonObject *args, QmpContext *ctx, GError **errp)
     }
     if (blockdev_del_check(bs, errp)) {
         bdrv_node(bs)->monitor_owned = false;
-        bdrv_unref(bs);                     /* the monitor's reference */
+        bdrv_unref(bs); /* the monitor's reference */
     }
     return NULL;
 }
 
-JsonNode *qmp_blockdev_reopen(JsonObject *args, QmpContext *ctx,
-                              GError **errp)
+JsonNode *qmp_blockdev_reopen(JsonObject *args, QmpContext *ctx, GError **errp)
 {
     JsonNode *options = json_object_get_member(args, "options");
 
@@ -106,9 +103,8 @@ JsonNode *qmp_query_named_block_nodes(JsonObject *args, QmpContext *ctx,
 
     qmp_arg_bool(args, "flat", &flat);
     for (GList *l = nodes; l; l = l->next) {
-        json_array_add_object_element(arr,
-                                      bdrv_query_node_info(l->data, flat,
-                                                           true));
+        json_array_add_object_element(
+            arr, bdrv_query_node_info(l->data, flat, true));
     }
     return qmp_node_array(arr);
 }
@@ -121,9 +117,9 @@ static JsonObject *drive_info(BlockBackend *blk)
     json_object_set_boolean_member(o, "locked", false);
     json_object_set_boolean_member(o, "removable", true);
     if (blk->root) {
-        json_object_set_object_member(o, "inserted",
-                                      bdrv_query_node_info(blk->root, false,
-                                                           !blk->writethrough));
+        json_object_set_object_member(
+            o, "inserted",
+            bdrv_query_node_info(blk->root, false, !blk->writethrough));
     }
     json_object_set_string_member(o, "type", "unknown");
     return o;

@@ -28,14 +28,14 @@
 
 typedef struct CommitJob {
     BlockJob common;
-    BlockDriverState *root;     /* the device */
+    BlockDriverState *root; /* the device */
     BlockDriverState *top;
     BlockDriverState *base;
-    BlockDriverState *overlay;  /* above top; NULL for active commit */
+    BlockDriverState *overlay; /* above top; NULL for active commit */
     bool base_was_ro;
     bool overlay_was_ro;
     bool pivoted;
-    char *backing_name;         /* recorded in overlay (non-active) */
+    char *backing_name; /* recorded in overlay (non-active) */
 } CommitJob;
 
 typedef struct CommitArgs {
@@ -56,8 +56,7 @@ static int64_t commit_count(CommitJob *s, int64_t len, GError **errp)
 
     for (int64_t off = 0, n; off < len; off += n) {
         int ret = bdrv_is_allocated_above(s->top, s->base, off,
-                                          MIN(len - off, INT32_MAX), &n,
-                                          errp);
+                                          MIN(len - off, INT32_MAX), &n, errp);
 
         if (ret < 0) {
             return -1;
@@ -78,17 +77,17 @@ static int commit_prepare_base(CommitJob *s, int64_t len, GError **errp)
         return -1;
     }
     if (base_len < len && bdrv_truncate(s->base, len, &err) < 0) {
-        error_setg(errp, "Top image %s is larger than base image %s, and "
-                   "resize of base image failed: %s", s->top->filename,
-                   s->base->filename, err->message);
+        error_setg(errp,
+                   "Top image %s is larger than base image %s, and "
+                   "resize of base image failed: %s",
+                   s->top->filename, s->base->filename, err->message);
         g_error_free(err);
         return -1;
     }
     return 0;
 }
 
-static int commit_copy(CommitJob *s, int64_t len, bool count_all,
-                       GError **errp)
+static int commit_copy(CommitJob *s, int64_t len, bool count_all, GError **errp)
 {
     void *buf = g_aligned_alloc(COMMIT_CHUNK, 1, 4096);
     int ret = 0;
@@ -126,8 +125,7 @@ static int commit_run(BlockJob *job, GError **errp)
     int64_t total = len;
 
     if (len < 0) {
-        error_setg(errp, "Could not get the length of '%s'",
-                   s->top->node_name);
+        error_setg(errp, "Could not get the length of '%s'", s->top->node_name);
         return -1;
     }
     if (!s->overlay) {
@@ -274,8 +272,8 @@ static BlockDriverState *find_backing_image(BlockDriverState *bs,
     return NULL;
 }
 
-static BlockDriverState *commit_top(BlockDriverState *root,
-                                    const CommitArgs *a, GError **errp)
+static BlockDriverState *commit_top(BlockDriverState *root, const CommitArgs *a,
+                                    GError **errp)
 {
     BlockDriverState *top = root;
 
@@ -301,8 +299,8 @@ static BlockDriverState *commit_top(BlockDriverState *root,
     return top;
 }
 
-static BlockDriverState *commit_base(BlockDriverState *top,
-                                     const CommitArgs *a, GError **errp)
+static BlockDriverState *commit_base(BlockDriverState *top, const CommitArgs *a,
+                                     GError **errp)
 {
     BlockDriverState *base;
 
@@ -335,9 +333,10 @@ static bool commit_check_busy(BlockDriverState *root, BlockDriverState *top,
 {
     for (BlockDriverState *it = root; it; it = it->backing) {
         if (bdrv_node(it)->job) {
-            error_setg(errp, "Node '%s' is busy: block device is in use by "
-                       "block job: %s", it->node_name,
-                       block_job_type(bdrv_node(it)->job));
+            error_setg(errp,
+                       "Node '%s' is busy: block device is in use by "
+                       "block job: %s",
+                       it->node_name, block_job_type(bdrv_node(it)->job));
             return false;
         }
         if (it == base) {
@@ -352,10 +351,9 @@ static bool commit_check_busy(BlockDriverState *root, BlockDriverState *top,
  * what the lowest dropped layer's header called it.  Never a /dev/fdset/
  * path: that name means nothing outside this process.
  */
-static char *commit_backing_name(const CommitArgs *a,
-                                 BlockDriverState *overlay,
-                                 BlockDriverState *top,
-                                 BlockDriverState *base, GError **errp)
+static char *commit_backing_name(const CommitArgs *a, BlockDriverState *overlay,
+                                 BlockDriverState *top, BlockDriverState *base,
+                                 GError **errp)
 {
     BlockDriverState *lowest = bdrv_find_overlay(top, base);
     const char *name = a->backing_file;
@@ -367,10 +365,11 @@ static char *commit_backing_name(const CommitArgs *a,
         name = base->filename;
     }
     if (g_str_has_prefix(name, FDSET_PATH_PREFIX)) {
-        error_setg(errp, "Cannot record '%s' as the backing file of '%s': "
+        error_setg(errp,
+                   "Cannot record '%s' as the backing file of '%s': "
                    "a /dev/fdset/ path only means something inside this "
-                   "process; give 'backing-file'", name,
-                   bdrv_device_or_node_name(overlay));
+                   "process; give 'backing-file'",
+                   name, bdrv_device_or_node_name(overlay));
         return NULL;
     }
     return g_strdup(name);
@@ -430,17 +429,15 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
     CommitJob *s;
 
     if (!active) {
-        name = commit_backing_name(a, bdrv_find_overlay(root, top), top,
-                                   base, errp);
+        name = commit_backing_name(a, bdrv_find_overlay(root, top), top, base,
+                                   errp);
         if (!name) {
             return false;
         }
     }
-    s = (CommitJob *)block_job_create(commit_job_id(a, root),
-                                      active ? &commit_active_driver
-                                             : &commit_driver,
-                                      a->speed, a->auto_finalize,
-                                      a->auto_dismiss, errp);
+    s = (CommitJob *)block_job_create(
+        commit_job_id(a, root), active ? &commit_active_driver : &commit_driver,
+        a->speed, a->auto_finalize, a->auto_dismiss, errp);
     if (!s) {
         return false;
     }
@@ -487,7 +484,7 @@ JsonNode *qmp_block_commit(JsonObject *args, QmpContext *ctx, GError **errp)
     }
     if (top == root && a.backing_file) {
         error_setg(errp, "'backing-file' specified, but 'top' is the active "
-                   "layer");
+                         "layer");
         return NULL;
     }
     if (!commit_check_filter(&a, errp)) {

@@ -18,7 +18,7 @@
 
 typedef struct BDRVFileState {
     int fd;
-    int open_flags;     /* access mode and O_DIRECT, as opened */
+    int open_flags; /* access mode and O_DIRECT, as opened */
 } BDRVFileState;
 
 typedef struct FileReopen {
@@ -26,10 +26,8 @@ typedef struct FileReopen {
     int open_flags;
 } FileReopen;
 
-static const char *const aio_values[] = {
-    "threads", "native", "io_uring", NULL
-};
-static const char *const locking_values[] = { "on", "off", "auto", NULL };
+static const char *const aio_values[] = {"threads", "native", "io_uring", NULL};
+static const char *const locking_values[] = {"on", "off", "auto", NULL};
 
 static int file_flags(bool read_only, bool direct)
 {
@@ -44,10 +42,8 @@ static bool file_check_options(JsonObject *o, GError **errp)
     bool b, has;
 
     return bdrv_opt_enum(o, "aio", "aio", aio_values, &s, errp) &&
-           bdrv_opt_enum(o, "locking", "locking", locking_values, &s,
-                         errp) &&
-           bdrv_opt_int(o, "aio-max-batch", "aio-max-batch", &has, &i,
-                        errp) &&
+           bdrv_opt_enum(o, "locking", "locking", locking_values, &s, errp) &&
+           bdrv_opt_int(o, "aio-max-batch", "aio-max-batch", &has, &i, errp) &&
            bdrv_opt_bool(o, "drop-cache", "drop-cache", &has, &b, errp) &&
            bdrv_opt_bool(o, "x-check-cache-dropped", "x-check-cache-dropped",
                          &has, &b, errp) &&
@@ -60,8 +56,7 @@ static bool auto_ro_fallback(BlockDriverState *bs, int err)
            (err == EACCES || err == EROFS || err == EPERM);
 }
 
-static int file_open(BlockDriverState *bs, JsonObject *options,
-                     GError **errp)
+static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
 {
     BDRVFileState *s = bs->opaque;
     GError *err = NULL;
@@ -83,7 +78,7 @@ static int file_open(BlockDriverState *bs, JsonObject *options,
         g_propagate_error(errp, err);
         return -1;
     }
-    s->fd = fd;                 /* the node owns it from here */
+    s->fd = fd; /* the node owns it from here */
     s->open_flags = flags;
     return 0;
 }
@@ -128,8 +123,7 @@ static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
             continue;
         }
         if (n < 0) {
-            error_setg_errno(errp, errno, "Could not read '%s'",
-                             bs->filename);
+            error_setg_errno(errp, errno, "Could not read '%s'", bs->filename);
             return -1;
         }
         if (n == 0) {
@@ -181,8 +175,9 @@ static void *bounce_span(int64_t offset, int64_t bytes, int64_t *start,
                          int64_t *len)
 {
     *start = offset & ~(int64_t)(DIRECT_ALIGN - 1);
-    *len = ((offset + bytes + DIRECT_ALIGN - 1) &
-            ~(int64_t)(DIRECT_ALIGN - 1)) - *start;
+    *len =
+        ((offset + bytes + DIRECT_ALIGN - 1) & ~(int64_t)(DIRECT_ALIGN - 1)) -
+        *start;
     return g_aligned_alloc(*len, 1, DIRECT_ALIGN);
 }
 
@@ -278,7 +273,7 @@ static int file_reopen_prepare(BDRVReopenState *state, GError **errp)
         return -1;
     }
     r = g_new0(FileReopen, 1);
-    r->fd = fd;                 /* owned by the reopen state until commit */
+    r->fd = fd; /* owned by the reopen state until commit */
     r->open_flags = flags;
     state->opaque = r;
     return 0;
@@ -294,7 +289,7 @@ static void file_reopen_commit(BDRVReopenState *state)
         return;
     }
     old = s->fd;
-    s->fd = r->fd;              /* the node owns the new fd now */
+    s->fd = r->fd; /* the node owns the new fd now */
     s->open_flags = r->open_flags;
     qemu_close(old);
     g_free(r);

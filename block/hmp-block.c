@@ -16,12 +16,24 @@
 #include "qemu/keyval.h"
 
 /* The drive options we know; anything else is refused like QEMU does. */
-static const char *const drive_keys[] = {
-    "if", "id", "file", "format", "readonly", "read-only", "cache",
-    "cache.direct", "cache.no-flush", "node-name", "discard",
-    "detect-zeroes", "aio", "auto-read-only", "force-share", "media",
-    "backing", NULL
-};
+static const char *const drive_keys[] = {"if",
+                                         "id",
+                                         "file",
+                                         "format",
+                                         "readonly",
+                                         "read-only",
+                                         "cache",
+                                         "cache.direct",
+                                         "cache.no-flush",
+                                         "node-name",
+                                         "discard",
+                                         "detect-zeroes",
+                                         "aio",
+                                         "auto-read-only",
+                                         "force-share",
+                                         "media",
+                                         "backing",
+                                         NULL};
 
 /* Next HMP string argument: a "quoted string" or a run of non-blanks. */
 static char *hmp_next_arg(const char **p)
@@ -56,14 +68,16 @@ static char *hmp_next_arg(const char **p)
 
 static bool usage_error(const char *cmd, const char *what, GError **errp)
 {
-    error_setg(errp, "%s: %s expected\r\nTry \"help %s\" for more "
-               "information", cmd, what, cmd);
+    error_setg(errp,
+               "%s: %s expected\r\nTry \"help %s\" for more "
+               "information",
+               cmd, what, cmd);
     return false;
 }
 
 typedef struct DriveOpts {
     const char *id, *file, *format, *node_name, *discard, *zeroes, *aio;
-    const char *backing;        /* node-name of the backing node */
+    const char *backing; /* node-name of the backing node */
     bool read_only, direct, no_flush, writethrough;
 } DriveOpts;
 
@@ -98,9 +112,11 @@ static bool drive_check_keys(const Keyval *kv, const char *format,
             known |= g_str_equal(drive_keys[k], key);
         }
         if (!known) {
-            error_setg(errp, "Block %s '%s' does not support the option "
-                       "'%s'", format ? "format" : "protocol",
-                       format ? format : "file", key);
+            error_setg(errp,
+                       "Block %s '%s' does not support the option "
+                       "'%s'",
+                       format ? "format" : "protocol", format ? format : "file",
+                       key);
             return false;
         }
     }
@@ -111,7 +127,8 @@ static bool drive_id(const Keyval *kv, DriveOpts *d, GError **errp)
 {
     d->id = keyval_get(kv, "id");
     if (d->id && !bdrv_id_wellformed(d->id)) {
-        error_setg(errp, "Parameter 'id' expects an identifier\r\n"
+        error_setg(errp,
+                   "Parameter 'id' expects an identifier\r\n"
                    "Identifiers consist of letters, digits, '-', '.', '_', "
                    "starting with a letter.");
         return false;
@@ -122,7 +139,7 @@ static bool drive_id(const Keyval *kv, DriveOpts *d, GError **errp)
     }
     if (g_strcmp0(keyval_get(kv, "if"), "none") != 0) {
         error_setg(errp, "fdsetd has no guest devices: drive_add needs "
-                   "if=none");
+                         "if=none");
         return false;
     }
     return true;
@@ -205,7 +222,7 @@ static bool drive_add_drive(const char *optstr, GString *out, GError **errp)
 {
     g_autoptr(Keyval) kv = keyval_parse(optstr, NULL);
     g_autofree char *auto_id = NULL;
-    DriveOpts d = { 0 };
+    DriveOpts d = {0};
     BlockDriverState *bs = NULL;
     BlockBackend *blk;
     int unit = blk_free_unit();
@@ -217,8 +234,10 @@ static bool drive_add_drive(const char *optstr, GString *out, GError **errp)
         d.id = auto_id = g_strdup_printf("none%d", unit);
     }
     if (bdrv_find_node(d.id)) {
-        error_setg(errp, "Device name '%s' conflicts with an existing node "
-                   "name", d.id);
+        error_setg(errp,
+                   "Device name '%s' conflicts with an existing node "
+                   "name",
+                   d.id);
         return false;
     }
     if (d.file) {
@@ -230,7 +249,7 @@ static bool drive_add_drive(const char *optstr, GString *out, GError **errp)
         }
     }
     blk = blk_new_drive(d.id, unit, bs, d.writethrough, errp);
-    bdrv_unref(bs);             /* the drive holds its own reference */
+    bdrv_unref(bs); /* the drive holds its own reference */
     if (!blk) {
         return false;
     }
@@ -246,9 +265,9 @@ static bool drive_add_node(const char *optstr, GError **errp)
     if (!opts) {
         return false;
     }
-    if (g_strcmp0(json_object_get_string_member_with_default(opts, "if",
-                                                            "none"),
-                  "none") == 0) {
+    if (g_strcmp0(
+            json_object_get_string_member_with_default(opts, "if", "none"),
+            "none") == 0) {
         json_object_remove_member(opts, "if");
     }
     if (!json_object_has_member(opts, "node-name")) {
@@ -303,9 +322,8 @@ static bool hmp_drive_del(const char *args, GString *out, GError **errp)
 /* QEMU's size_to_str(): "64 MiB", "16.3 MiB". */
 static char *size_to_str(int64_t val)
 {
-    static const char *const suffixes[] = {
-        "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
-    };
+    static const char *const suffixes[] = {"B",   "KiB", "MiB", "GiB",
+                                           "TiB", "PiB", "EiB"};
     double v = val;
     guint i = 0;
 
@@ -336,18 +354,21 @@ static void print_image(GString *out, BlockDriverState *bs)
 {
     g_autofree char *name = bdrv_display_filename(bs);
     g_autofree char *vsize = size_to_str(bdrv_getlength(bs));
-    const char *backing = bs->drv->bdrv_get_backing_file ?
-                          bs->drv->bdrv_get_backing_file(bs) : NULL;
+    const char *backing = bs->drv->bdrv_get_backing_file
+                              ? bs->drv->bdrv_get_backing_file(bs)
+                              : NULL;
 
-    g_string_append_printf(out, "image: %s\r\nfile format: %s\r\n"
-                           "virtual size: %s (%" G_GINT64_FORMAT
-                           " bytes)\r\n", name, bs->drv->format_name, vsize,
+    g_string_append_printf(out,
+                           "image: %s\r\nfile format: %s\r\n"
+                           "virtual size: %s (%" G_GINT64_FORMAT " bytes)\r\n",
+                           name, bs->drv->format_name, vsize,
                            bdrv_getlength(bs));
     print_disk_size(out, bs);
     if (backing && *backing) {
         g_autofree char *full = bdrv_backing_full_name(bs);
-        const char *fmt = bs->drv->bdrv_get_backing_format ?
-                          bs->drv->bdrv_get_backing_format(bs) : NULL;
+        const char *fmt = bs->drv->bdrv_get_backing_format
+                              ? bs->drv->bdrv_get_backing_format(bs)
+                              : NULL;
 
         g_string_append_printf(out, "backing file: %s (actual path: %s)\r\n",
                                backing, full);
@@ -372,7 +393,8 @@ static void print_node(GString *out, const char *device, BlockDriverState *bs,
         g_string_append(out, bs->node_name);
     }
     if (!bs) {
-        g_string_append(out, ": [not inserted]\r\n"
+        g_string_append(out,
+                        ": [not inserted]\r\n"
                         "    Removable device: not locked, tray closed\r\n");
         return;
     }
@@ -381,7 +403,7 @@ static void print_node(GString *out, const char *device, BlockDriverState *bs,
                            bs->read_only ? ", read-only" : "");
     if (device) {
         g_string_append(out, "    Removable device: not locked, tray "
-                        "closed\r\n");
+                             "closed\r\n");
     }
     g_string_append_printf(out, "    Cache mode:       %s%s%s\r\n",
                            writeback ? "writeback" : "writethrough",
@@ -390,8 +412,10 @@ static void print_node(GString *out, const char *device, BlockDriverState *bs,
     if (bs->backing) {
         g_autofree char *backing = bdrv_display_filename(bs->backing);
 
-        g_string_append_printf(out, "    Backing file:     %s (chain depth: "
-                               "%d)\r\n", backing, bdrv_backing_depth(bs));
+        g_string_append_printf(out,
+                               "    Backing file:     %s (chain depth: "
+                               "%d)\r\n",
+                               backing, bdrv_backing_depth(bs));
     }
     if (!g_str_equal(bdrv_node(bs)->detect_zeroes, "off")) {
         g_string_append_printf(out, "    Detect zeroes:    %s\r\n",

@@ -66,13 +66,13 @@ static void defer(BlockJob *job, JobAction action)
     Deferred *d;
 
     if (job->deferred_source) {
-        return;     /* already on its way out of this state */
+        return; /* already on its way out of this state */
     }
     d = g_new0(Deferred, 1);
     d->job = job;
     d->action = action;
-    job->deferred_source = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE,
-                                           run_deferred, d, g_free);
+    job->deferred_source =
+        g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, run_deferred, d, g_free);
 }
 
 static void job_cancel(BlockJob *job, bool force)
@@ -87,12 +87,11 @@ static void job_cancel(BlockJob *job, bool force)
     }
     block_job_request_cancel(job, force);
     if (!job->thread) {
-        defer(job, block_job_finalize);     /* aborts: it is cancelled */
+        defer(job, block_job_finalize); /* aborts: it is cancelled */
     }
 }
 
-JsonNode *qmp_block_job_cancel(JsonObject *args, QmpContext *ctx,
-                               GError **errp)
+JsonNode *qmp_block_job_cancel(JsonObject *args, QmpContext *ctx, GError **errp)
 {
     BlockJob *job = find_block_job(qmp_arg_str(args, "device"), errp);
     bool force = false;
@@ -208,8 +207,7 @@ static JsonObject *block_job_info(BlockJob *job)
     json_object_set_boolean_member(o, "paused", false);
     json_object_set_int_member(o, "speed", speed);
     json_object_set_string_member(o, "io-status", "ok");
-    json_object_set_boolean_member(o, "ready",
-                                   job->status == JOB_STATUS_READY);
+    json_object_set_boolean_member(o, "ready", job->status == JOB_STATUS_READY);
     json_object_set_string_member(o, "status",
                                   block_job_status_name(job->status));
     json_object_set_boolean_member(o, "auto-finalize", job->auto_finalize);
@@ -220,8 +218,7 @@ static JsonObject *block_job_info(BlockJob *job)
     return o;
 }
 
-JsonNode *qmp_query_block_jobs(JsonObject *args, QmpContext *ctx,
-                               GError **errp)
+JsonNode *qmp_query_block_jobs(JsonObject *args, QmpContext *ctx, GError **errp)
 {
     JsonArray *arr = json_array_new();
 

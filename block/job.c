@@ -10,32 +10,25 @@
 #include "qapi/qmp.h"
 #include "qemu/error.h"
 
-static GList *jobs;   /* BlockJob*, oldest first; a job leaves at "null" */
+static GList *jobs; /* BlockJob*, oldest first; a job leaves at "null" */
 
 static const char *const status_names[JOB_STATUS__MAX] = {
-    [JOB_STATUS_UNDEFINED] = "undefined",
-    [JOB_STATUS_CREATED] = "created",
-    [JOB_STATUS_RUNNING] = "running",
-    [JOB_STATUS_PAUSED] = "paused",
-    [JOB_STATUS_READY] = "ready",
-    [JOB_STATUS_STANDBY] = "standby",
-    [JOB_STATUS_WAITING] = "waiting",
-    [JOB_STATUS_PENDING] = "pending",
-    [JOB_STATUS_ABORTING] = "aborting",
-    [JOB_STATUS_CONCLUDED] = "concluded",
+    [JOB_STATUS_UNDEFINED] = "undefined", [JOB_STATUS_CREATED] = "created",
+    [JOB_STATUS_RUNNING] = "running",     [JOB_STATUS_PAUSED] = "paused",
+    [JOB_STATUS_READY] = "ready",         [JOB_STATUS_STANDBY] = "standby",
+    [JOB_STATUS_WAITING] = "waiting",     [JOB_STATUS_PENDING] = "pending",
+    [JOB_STATUS_ABORTING] = "aborting",   [JOB_STATUS_CONCLUDED] = "concluded",
     [JOB_STATUS_NULL] = "null",
 };
 
 static const char *const verb_names[JOB_VERB__MAX] = {
-    [JOB_VERB_CANCEL] = "cancel",
-    [JOB_VERB_PAUSE] = "pause",
-    [JOB_VERB_RESUME] = "resume",
-    [JOB_VERB_SET_SPEED] = "set-speed",
-    [JOB_VERB_COMPLETE] = "complete",
-    [JOB_VERB_FINALIZE] = "finalize",
+    [JOB_VERB_CANCEL] = "cancel",     [JOB_VERB_PAUSE] = "pause",
+    [JOB_VERB_RESUME] = "resume",     [JOB_VERB_SET_SPEED] = "set-speed",
+    [JOB_VERB_COMPLETE] = "complete", [JOB_VERB_FINALIZE] = "finalize",
     [JOB_VERB_DISMISS] = "dismiss",
 };
 
+/* clang-format off */
 /* Which verbs each state accepts:  U  C  R  P  Y  S  W  D  X  E  N */
 static const bool verb_table[JOB_VERB__MAX][JOB_STATUS__MAX] = {
     [JOB_VERB_CANCEL]    = { 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0 },
@@ -46,6 +39,7 @@ static const bool verb_table[JOB_VERB__MAX][JOB_STATUS__MAX] = {
     [JOB_VERB_FINALIZE]  = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 },
     [JOB_VERB_DISMISS]   = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 },
 };
+/* clang-format on */
 
 const char *block_job_status_name(JobStatus status)
 {
@@ -79,8 +73,10 @@ bool block_job_apply_verb(BlockJob *job, JobVerb verb, GError **errp)
     if (verb_table[verb][job->status]) {
         return true;
     }
-    error_setg(errp, "Job '%s' in state '%s' cannot accept command verb "
-               "'%s'", job->id, status_names[job->status], verb_names[verb]);
+    error_setg(errp,
+               "Job '%s' in state '%s' cannot accept command verb "
+               "'%s'",
+               job->id, status_names[job->status], verb_names[verb]);
     return false;
 }
 
@@ -127,7 +123,7 @@ static void job_event(BlockJob *job, const char *name, const char *error)
 static void job_free(BlockJob *job)
 {
     if (job->deferred_source) {
-        g_source_remove(job->deferred_source);   /* frees its data */
+        g_source_remove(job->deferred_source); /* frees its data */
     }
     jobs = g_list_remove(jobs, job);
     g_assert(job->nodes->len == 0);
@@ -142,8 +138,8 @@ static void job_free(BlockJob *job)
 }
 
 BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
-                           int64_t speed, bool auto_finalize,
-                           bool auto_dismiss, GError **errp)
+                           int64_t speed, bool auto_finalize, bool auto_dismiss,
+                           GError **errp)
 {
     BlockJob *job;
 
@@ -248,8 +244,8 @@ void block_job_ratelimit(BlockJob *job, int64_t bytes)
     job->rl_bytes += bytes;
     job->busy = false;
     while (!job->cancelled && job->speed > 0) {
-        gint64 end = job->rl_start +
-                     job->rl_bytes * G_USEC_PER_SEC / job->speed;
+        gint64 end =
+            job->rl_start + job->rl_bytes * G_USEC_PER_SEC / job->speed;
 
         if (g_get_monotonic_time() >= end ||
             !g_cond_wait_until(&job->cond, &job->lock, end)) {
@@ -264,7 +260,7 @@ void block_job_set_speed(BlockJob *job, int64_t speed)
 {
     g_mutex_lock(&job->lock);
     job->speed = speed;
-    job->rl_start = 0;          /* a new limit starts a new window */
+    job->rl_start = 0; /* a new limit starts a new window */
     job->rl_bytes = 0;
     g_cond_broadcast(&job->cond);
     g_mutex_unlock(&job->lock);
@@ -422,7 +418,7 @@ void block_job_request_cancel(BlockJob *job, bool force)
 /* Wait for the worker of @job and handle its end here and now. */
 static void job_wait_worker(BlockJob *job)
 {
-    g_thread_join(job->thread);     /* done_source is attached by then */
+    g_thread_join(job->thread); /* done_source is attached by then */
     job->thread = NULL;
     if (job->done_source) {
         g_source_remove(job->done_source);

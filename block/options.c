@@ -33,8 +33,8 @@ static bool is_type(JsonNode *n, GType type)
     return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == type;
 }
 
-bool bdrv_opt_bool(JsonObject *o, const char *key, const char *path,
-                   bool *has, bool *out, GError **errp)
+bool bdrv_opt_bool(JsonObject *o, const char *key, const char *path, bool *has,
+                   bool *out, GError **errp)
 {
     JsonNode *n = member(o, key);
 
@@ -55,8 +55,8 @@ bool bdrv_opt_bool(JsonObject *o, const char *key, const char *path,
     return true;
 }
 
-bool bdrv_opt_int(JsonObject *o, const char *key, const char *path,
-                  bool *has, int64_t *out, GError **errp)
+bool bdrv_opt_int(JsonObject *o, const char *key, const char *path, bool *has,
+                  int64_t *out, GError **errp)
 {
     JsonNode *n = member(o, key);
     uint64_t v;
@@ -96,8 +96,7 @@ bool bdrv_opt_str(JsonObject *o, const char *key, const char *path,
 }
 
 bool bdrv_opt_enum(JsonObject *o, const char *key, const char *path,
-                   const char *const *values, const char **out,
-                   GError **errp)
+                   const char *const *values, const char **out, GError **errp)
 {
     const char *s;
 
@@ -149,7 +148,7 @@ static JsonObject *keyval_dir(JsonObject *root, char **parts, guint n,
             char *saved = parts[i + 1];
             g_autofree char *name = NULL;
 
-            parts[i + 1] = NULL;    /* join the first i + 1 parts */
+            parts[i + 1] = NULL; /* join the first i + 1 parts */
             name = g_strjoinv(".", parts);
             parts[i + 1] = saved;
             error_setg(errp, "Parameter '%s' used inconsistently", name);

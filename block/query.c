@@ -15,8 +15,8 @@ static void append_node(GString *out, JsonNode *n);
 /* QEMU's spacing: {"a": 1, "b": "x"}, members sorted by name. */
 static void append_object(GString *out, JsonObject *o)
 {
-    GList *members = g_list_sort(json_object_get_members(o),
-                                 (GCompareFunc)strcmp);
+    GList *members =
+        g_list_sort(json_object_get_members(o), (GCompareFunc)strcmp);
 
     g_string_append_c(out, '{');
     for (GList *l = members; l; l = l->next) {
@@ -111,10 +111,12 @@ static int64_t actual_size(BlockDriverState *bs)
 
 static void image_backing_info(BlockDriverState *bs, JsonObject *o)
 {
-    const char *name = bs->drv->bdrv_get_backing_file ?
-                       bs->drv->bdrv_get_backing_file(bs) : NULL;
-    const char *fmt = bs->drv->bdrv_get_backing_format ?
-                      bs->drv->bdrv_get_backing_format(bs) : NULL;
+    const char *name = bs->drv->bdrv_get_backing_file
+                           ? bs->drv->bdrv_get_backing_file(bs)
+                           : NULL;
+    const char *fmt = bs->drv->bdrv_get_backing_format
+                          ? bs->drv->bdrv_get_backing_format(bs)
+                          : NULL;
     g_autofree char *full = bdrv_backing_full_name(bs);
 
     if (!name || !*name) {
@@ -162,8 +164,8 @@ JsonObject *bdrv_query_node_info(BlockDriverState *bs, bool flat,
                                  bool writeback)
 {
     static const char *const zero_members[] = {
-        "bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr",
-        "write_threshold",
+        "bps",     "bps_rd",  "bps_wr",          "iops",
+        "iops_rd", "iops_wr", "write_threshold",
     };
     JsonObject *o = json_object_new();
     g_autofree char *filename = bdrv_display_filename(bs);

@@ -9,7 +9,7 @@
 
 typedef struct BDRVRawState {
     int64_t offset;
-    int64_t size;       /* -1: up to the end of the file */
+    int64_t size; /* -1: up to the end of the file */
 } BDRVRawState;
 
 static int raw_open(BlockDriverState *bs, JsonObject *options, GError **errp)
@@ -26,17 +26,19 @@ static int raw_open(BlockDriverState *bs, JsonObject *options, GError **errp)
         return -1;
     }
     if (s->offset < 0 || file_len < 0 || s->offset > file_len) {
-        error_setg(errp, "The sum of offset (%" G_GINT64_FORMAT ") and size "
+        error_setg(errp,
+                   "The sum of offset (%" G_GINT64_FORMAT ") and size "
                    "(0) has to be smaller or equal to the actual size of "
-                   "the containing file (%" G_GINT64_FORMAT ")", s->offset,
-                   file_len);
+                   "the containing file (%" G_GINT64_FORMAT ")",
+                   s->offset, file_len);
         return -1;
     }
     if (has_size && (s->size < 0 || s->offset + s->size > file_len)) {
-        error_setg(errp, "The sum of offset (%" G_GINT64_FORMAT ") and size "
+        error_setg(errp,
+                   "The sum of offset (%" G_GINT64_FORMAT ") and size "
                    "(%" G_GINT64_FORMAT ") has to be smaller or equal to the "
-                   "actual size of the containing file (%" G_GINT64_FORMAT
-                   ")", s->offset, s->size, file_len);
+                   "actual size of the containing file (%" G_GINT64_FORMAT ")",
+                   s->offset, s->size, file_len);
         return -1;
     }
     if (!has_size) {
@@ -108,8 +110,8 @@ static int raw_truncate(BlockDriverState *bs, int64_t size, GError **errp)
 }
 
 /* Everything belongs to this layer: raw has no backing. */
-static int raw_is_allocated(BlockDriverState *bs, int64_t offset,
-                            int64_t bytes, int64_t *pnum, GError **errp)
+static int raw_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                            int64_t *pnum, GError **errp)
 {
     *pnum = bytes;
     return 1;

@@ -11,9 +11,9 @@
 
 typedef struct BlockBackend {
     char *id;
-    int unit;                 /* if=none unit, for generated ids */
-    BlockDriverState *root;   /* NULL for an empty drive */
-    bool writethrough;        /* cache=writethrough/directsync */
+    int unit;               /* if=none unit, for generated ids */
+    BlockDriverState *root; /* NULL for an empty drive */
+    bool writethrough;      /* cache=writethrough/directsync */
 } BlockBackend;
 
 BlockBackend *blk_by_name(const char *id);

@@ -33,8 +33,8 @@ typedef enum JobStatus {
 typedef struct BlockJob BlockJob;
 
 typedef struct BlockJobDriver {
-    const char *type;           /* "commit" */
-    size_t instance_size;       /* of the driver's struct, BlockJob first */
+    const char *type;     /* "commit" */
+    size_t instance_size; /* of the driver's struct, BlockJob first */
     /* Worker thread: do the work, polling block_job_is_cancelled().
      * 0, or -1 with errp set. */
     int (*run)(BlockJob *job, GError **errp);
@@ -55,15 +55,15 @@ struct BlockJob {
     bool auto_finalize;
     bool auto_dismiss;
     /* Main loop only. */
-    bool should_complete;       /* block-job-complete was accepted */
-    bool soft_cancelled;        /* cancel of a READY job without force */
+    bool should_complete; /* block-job-complete was accepted */
+    bool soft_cancelled;  /* cancel of a READY job without force */
     bool started;
-    char *error;                /* why it failed, or NULL */
-    GPtrArray *nodes;           /* BlockDriverState*, referenced, blocked */
-    GPtrArray *blk_nodes;       /* subset counted as blk_users */
+    char *error;          /* why it failed, or NULL */
+    GPtrArray *nodes;     /* BlockDriverState*, referenced, blocked */
+    GPtrArray *blk_nodes; /* subset counted as blk_users */
     GThread *thread;
-    guint done_source;          /* worker finished, main loop to follow */
-    guint deferred_source;      /* a command's transition, to follow */
+    guint done_source;     /* worker finished, main loop to follow */
+    guint deferred_source; /* a command's transition, to follow */
     /* Shared with the worker, under lock. */
     GMutex lock;
     GCond cond;
@@ -73,8 +73,8 @@ struct BlockJob {
     int64_t speed;
     int64_t progress_current;
     int64_t progress_total;
-    gint64 rl_start;            /* rate limit: window start (monotonic us) */
-    int64_t rl_bytes;           /* bytes copied since rl_start */
+    gint64 rl_start;  /* rate limit: window start (monotonic us) */
+    int64_t rl_bytes; /* bytes copied since rl_start */
     int run_ret;
     GError *run_error;
 };
@@ -86,8 +86,8 @@ struct BlockJob {
  * the job goes to "null" again).
  */
 BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
-                           int64_t speed, bool auto_finalize,
-                           bool auto_dismiss, GError **errp);
+                           int64_t speed, bool auto_finalize, bool auto_dismiss,
+                           GError **errp);
 /* The job references and blocks @bs; @as_root makes blockdev-del say "in
  * use" (QEMU's job BlockBackends). */
 void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root);

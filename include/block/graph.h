@@ -18,26 +18,26 @@ typedef struct BlockJob BlockJob;
 
 /* Where a format node's backing child came from. */
 typedef enum BdrvBackingMode {
-    BDRV_BACKING_NONE,      /* no backing option and none in the header */
-    BDRV_BACKING_HEADER,    /* opened from the name in the image header */
-    BDRV_BACKING_EXPLICIT,  /* a reference or an inline object */
-    BDRV_BACKING_NULL,      /* "backing": null */
+    BDRV_BACKING_NONE,     /* no backing option and none in the header */
+    BDRV_BACKING_HEADER,   /* opened from the name in the image header */
+    BDRV_BACKING_EXPLICIT, /* a reference or an inline object */
+    BDRV_BACKING_NULL,     /* "backing": null */
 } BdrvBackingMode;
 
 typedef struct BdrvNode {
-    BlockDriverState bs;        /* first: a BlockDriverState * is a node */
-    guint64 serial;             /* creation order, for listings */
-    bool monitor_owned;         /* blockdev-add, --blockdev, drive_add -n */
-    bool inherit_ro;            /* implicit child: read-only follows parent */
-    bool inherit_cache;         /* implicit child: cache.* follows parent */
+    BlockDriverState bs; /* first: a BlockDriverState * is a node */
+    guint64 serial;      /* creation order, for listings */
+    bool monitor_owned;  /* blockdev-add, --blockdev, drive_add -n */
+    bool inherit_ro;     /* implicit child: read-only follows parent */
+    bool inherit_cache;  /* implicit child: cache.* follows parent */
     bool auto_read_only;
     bool no_flush;
     bool force_share;
-    const char *discard;        /* "ignore" or "unmap" (static) */
-    const char *detect_zeroes;  /* "off", "on" or "unmap" (static) */
+    const char *discard;       /* "ignore" or "unmap" (static) */
+    const char *detect_zeroes; /* "off", "on" or "unmap" (static) */
     BdrvBackingMode backing_mode;
-    int blk_users;              /* drives and jobs holding it as a root */
-    BlockJob *job;              /* the job that blocks it, or NULL */
+    int blk_users; /* drives and jobs holding it as a root */
+    BlockJob *job; /* the job that blocks it, or NULL */
 } BdrvNode;
 
 static inline BdrvNode *bdrv_node(BlockDriverState *bs)
@@ -124,14 +124,14 @@ const BlockDriver *bdrv_find_driver(const char *name);
 /* One node's BlockdevOptions, checked and split (no children opened). */
 typedef struct BdrvParsedOptions {
     const BlockDriver *drv;
-    const char *node_name;      /* borrowed from the options, or NULL */
-    const char *filename;       /* protocol drivers */
+    const char *node_name; /* borrowed from the options, or NULL */
+    const char *filename;  /* protocol drivers */
     bool has_ro, ro, auto_ro, force_share;
     bool has_direct, direct, has_no_flush, no_flush;
-    const char *discard, *detect_zeroes;   /* static strings */
-    JsonNode *file;             /* borrowed; NULL when absent */
-    JsonNode *backing;          /* borrowed; NULL when absent */
-    JsonObject *driver_opts;    /* owned: the driver's own members */
+    const char *discard, *detect_zeroes; /* static strings */
+    JsonNode *file;                      /* borrowed; NULL when absent */
+    JsonNode *backing;                   /* borrowed; NULL when absent */
+    JsonObject *driver_opts;             /* owned: the driver's own members */
 } BdrvParsedOptions;
 
 /*
@@ -176,9 +176,9 @@ char *bdrv_backing_full_name(BlockDriverState *bs);
  */
 typedef struct BdrvReopenEntry {
     BDRVReopenState state;
-    bool cache_direct;          /* requested */
-    bool no_flush;              /* requested */
-    bool need_write;            /* data will be written through this node */
+    bool cache_direct; /* requested */
+    bool no_flush;     /* requested */
+    bool need_write;   /* data will be written through this node */
     bool prepared;
 } BdrvReopenEntry;
 

@@ -18,10 +18,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-bool bdrv_opt_bool(JsonObject *o, const char *key, const char *path,
-                   bool *has, bool *out, GError **errp);
-bool bdrv_opt_int(JsonObject *o, const char *key, const char *path,
-                  bool *has, int64_t *out, GError **errp);
+bool bdrv_opt_bool(JsonObject *o, const char *key, const char *path, bool *has,
+                   bool *out, GError **errp);
+bool bdrv_opt_int(JsonObject *o, const char *key, const char *path, bool *has,
+                  int64_t *out, GError **errp);
 /* *out borrows from @o; NULL when absent. */
 bool bdrv_opt_str(JsonObject *o, const char *key, const char *path,
                   const char **out, GError **errp);
@@ -29,8 +29,7 @@ bool bdrv_opt_str(JsonObject *o, const char *key, const char *path,
  * @values, untouched when absent.  "Parameter 'x' does not accept value
  * 'y'" otherwise. */
 bool bdrv_opt_enum(JsonObject *o, const char *key, const char *path,
-                   const char *const *values, const char **out,
-                   GError **errp);
+                   const char *const *values, const char **out, GError **errp);
 /* An object member (NULL when absent). */
 bool bdrv_opt_object(JsonObject *o, const char *key, const char *path,
                      JsonObject **out, GError **errp);

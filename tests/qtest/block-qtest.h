@@ -54,7 +54,7 @@ static inline char *bq_sh(BlockFixture *f, const char *fmt, ...)
     g_autofree char *cmd = NULL;
     g_autofree char *err = NULL;
     char *out = NULL;
-    const char *argv[4] = { "/bin/sh", "-c", NULL, NULL };
+    const char *argv[4] = {"/bin/sh", "-c", NULL, NULL};
     GError *gerr = NULL;
     int status;
     va_list ap;
@@ -63,11 +63,11 @@ static inline char *bq_sh(BlockFixture *f, const char *fmt, ...)
     cmd = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     argv[2] = cmd;
-    ck_assert_msg(g_spawn_sync(qtest_tmpdir(f->s), (char **)argv, NULL, 0,
-                               NULL, NULL, &out, &err, &status, &gerr),
+    ck_assert_msg(g_spawn_sync(qtest_tmpdir(f->s), (char **)argv, NULL, 0, NULL,
+                               NULL, &out, &err, &status, &gerr),
                   "spawn %s: %s", cmd, gerr ? gerr->message : "?");
-    ck_assert_msg(g_spawn_check_wait_status(status, NULL),
-                  "'%s' failed: %s%s", cmd, out, err);
+    ck_assert_msg(g_spawn_check_wait_status(status, NULL), "'%s' failed: %s%s",
+                  cmd, out, err);
     return out;
 }
 
@@ -76,7 +76,7 @@ G_GNUC_PRINTF(2, 3)
 static inline int bq_sh_status(BlockFixture *f, const char *fmt, ...)
 {
     g_autofree char *cmd = NULL;
-    const char *argv[4] = { "/bin/sh", "-c", NULL, NULL };
+    const char *argv[4] = {"/bin/sh", "-c", NULL, NULL};
     int status;
     va_list ap;
 
@@ -84,10 +84,10 @@ static inline int bq_sh_status(BlockFixture *f, const char *fmt, ...)
     cmd = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     argv[2] = cmd;
-    ck_assert(g_spawn_sync(qtest_tmpdir(f->s), (char **)argv, NULL,
-                           G_SPAWN_STDOUT_TO_DEV_NULL |
-                           G_SPAWN_STDERR_TO_DEV_NULL,
-                           NULL, NULL, NULL, NULL, &status, NULL));
+    ck_assert(
+        g_spawn_sync(qtest_tmpdir(f->s), (char **)argv, NULL,
+                     G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &status, NULL));
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
@@ -105,21 +105,23 @@ static inline int bq_add_fd(BlockFixture *f, QTestConn *c, const char *name,
 /* A QMP command that must succeed; returns the response. */
 #define bq_ok(c, ...) qtest_assert_success(qtest_qmp((c), __VA_ARGS__))
 /* A QMP command that must fail with GenericError @desc. */
-#define bq_err(c, desc, ...) \
+#define bq_err(c, desc, ...)                                                   \
     qtest_assert_error(qtest_qmp((c), __VA_ARGS__), "GenericError", (desc))
 
 /* human-monitor-command: its output (new string). */
 static inline char *bq_hmp(QTestConn *c, const char *line)
 {
     g_autofree char *l = qtest_json_str(line);
-    JsonNode *r = qtest_qmp(c, "{'execute': 'human-monitor-command', "
-                            "'arguments': {'command-line': %s}}", l);
+    JsonNode *r = qtest_qmp(c,
+                            "{'execute': 'human-monitor-command', "
+                            "'arguments': {'command-line': %s}}",
+                            l);
     char *out;
 
     ck_assert_msg(json_object_has_member(json_node_get_object(r), "return"),
                   "HMP '%s' failed", line);
     out = g_strdup(json_node_get_string(
-              json_object_get_member(json_node_get_object(r), "return")));
+        json_object_get_member(json_node_get_object(r), "return")));
     json_node_unref(r);
     return out;
 }
@@ -129,7 +131,8 @@ static inline char *bq_hmp(QTestConn *c, const char *line)
 static inline JsonObject *bq_node(QTestConn *c, const char *node, bool flat,
                                   JsonNode **keep)
 {
-    JsonNode *r = qtest_qmp(c, "{'execute': 'query-named-block-nodes', "
+    JsonNode *r = qtest_qmp(c,
+                            "{'execute': 'query-named-block-nodes', "
                             "'arguments': {'flat': %s}}",
                             flat ? "true" : "false");
     JsonArray *arr = qtest_return_array(r);
@@ -139,8 +142,7 @@ static inline JsonObject *bq_node(QTestConn *c, const char *node, bool flat,
     for (guint i = 0; i < json_array_get_length(arr); i++) {
         JsonObject *o = json_array_get_object_element(arr, i);
 
-        if (g_str_equal(json_object_get_string_member(o, "node-name"),
-                        node)) {
+        if (g_str_equal(json_object_get_string_member(o, "node-name"), node)) {
             return o;
         }
     }
@@ -233,10 +235,9 @@ static inline void bq_wait_status(QTestConn *c, const char *id,
     for (;;) {
         JsonNode *keep;
         JsonObject *d = bq_event(c, "JOB_STATUS_CHANGE", 20000, &keep);
-        bool match = g_str_equal(json_object_get_string_member(d, "id"),
-                                 id) &&
-                     g_str_equal(json_object_get_string_member(d, "status"),
-                                 status);
+        bool match =
+            g_str_equal(json_object_get_string_member(d, "id"), id) &&
+            g_str_equal(json_object_get_string_member(d, "status"), status);
 
         json_node_unref(keep);
         if (match) {

@@ -9,16 +9,19 @@
 /* base.img (raw, 1 MiB of 0x11) <- top.qcow2 (0x22 at 64k) */
 static void make_chain(BlockFixture *f, const char *base, const char *top)
 {
-    g_free(bq_sh(f, "qemu-img create -q -f raw %s 1M && "
-                    "qemu-io -f raw -c 'write -P 0x11 0 1M' %s >/dev/null && "
-                    "qemu-img create -q -f qcow2 -b %s -F raw %s && "
-                    "qemu-io -f qcow2 -c 'write -P 0x22 64k 64k' %s "
-                    ">/dev/null", base, base, base, top, top));
+    g_free(bq_sh(f,
+                 "qemu-img create -q -f raw %s 1M && "
+                 "qemu-io -f raw -c 'write -P 0x11 0 1M' %s >/dev/null && "
+                 "qemu-img create -q -f qcow2 -b %s -F raw %s && "
+                 "qemu-io -f qcow2 -c 'write -P 0x22 64k 64k' %s "
+                 ">/dev/null",
+                 base, base, base, top, top));
 }
 
 static JsonNode *add_raw(QTestConn *c, const char *node, int set, bool ro)
 {
-    return qtest_qmp(c, "{'execute': 'blockdev-add', 'arguments': "
+    return qtest_qmp(c,
+                     "{'execute': 'blockdev-add', 'arguments': "
                      "{'driver': 'raw', 'node-name': '%s', 'read-only': %s, "
                      "'file': {'driver': 'file', "
                      "'filename': '/dev/fdset/%d'}}}",
@@ -27,8 +30,10 @@ static JsonNode *add_raw(QTestConn *c, const char *node, int set, bool ro)
 
 static void del(QTestConn *c, const char *node)
 {
-    bq_ok(c, "{'execute': 'blockdev-del', 'arguments': "
-          "{'node-name': '%s'}}", node);
+    bq_ok(c,
+          "{'execute': 'blockdev-del', 'arguments': "
+          "{'node-name': '%s'}}",
+          node);
 }
 
 /* The name of @node's file child, from the non-flat listing order. */
@@ -42,11 +47,9 @@ static char *file_child_name(QTestConn *c, const char *node)
     for (guint i = 0; i + 1 < json_array_get_length(arr); i++) {
         JsonObject *o = json_array_get_object_element(arr, i);
 
-        if (g_str_equal(json_object_get_string_member(o, "node-name"),
-                        node)) {
+        if (g_str_equal(json_object_get_string_member(o, "node-name"), node)) {
             name = g_strdup(json_object_get_string_member(
-                       json_array_get_object_element(arr, i + 1),
-                       "node-name"));
+                json_array_get_object_element(arr, i + 1), "node-name"));
         }
     }
     json_node_unref(r);
@@ -68,8 +71,10 @@ START_TEST(test_raw_inline_file_child)
     ck_assert(g_str_has_prefix(child, "#block"));
     ck_assert(bq_node_ro(f.c, child));
     msg = g_strdup_printf("Node %s is not owned by the monitor", child);
-    bq_err(f.c, msg, "{'execute': 'blockdev-del', 'arguments': "
-           "{'node-name': '%s'}}", child);
+    bq_err(f.c, msg,
+           "{'execute': 'blockdev-del', 'arguments': "
+           "{'node-name': '%s'}}",
+           child);
     del(f.c, "r1");
     ck_assert_uint_eq(bq_node_count(f.c), 0);
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", NULL), 1);
@@ -84,10 +89,10 @@ START_TEST(test_file_child_by_reference)
     g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
-          "'node-name': 'f1', 'filename': '/dev/fdset/1', "
-          "'read-only': true}}");
+               "'node-name': 'f1', 'filename': '/dev/fdset/1', "
+               "'read-only': true}}");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
-          "'node-name': 'r1', 'file': 'f1', 'read-only': true}}");
+               "'node-name': 'r1', 'file': 'f1', 'read-only': true}}");
     /* one node, one dup: the reference shares it */
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
     bq_err(f.c, "Block device f1 is in use",
@@ -151,7 +156,8 @@ START_TEST(test_qcow2_header_backing_by_path)
     make_chain(&f, "base.img", "top.qcow2");
     top = bq_path(&f, "top.qcow2");
     base = bq_path(&f, "base.img");
-    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+    bq_ok(f.c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
           "'node-name': 'top', 'file': {'driver': 'file', 'filename': '%s'}}}",
           top);
     /* top, its file, the implicit raw base and its file */
@@ -166,18 +172,15 @@ START_TEST(test_qcow2_header_backing_by_path)
     ck_assert_int_eq(json_object_get_int_member(img, "virtual-size"), 1 << 20);
     ck_assert_str_eq(json_object_get_string_member(img, "backing-filename"),
                      "base.img");
-    ck_assert_str_eq(json_object_get_string_member(img,
-                                                   "full-backing-filename"),
-                     base);
-    ck_assert_str_eq(json_object_get_string_member(img,
-                                                   "backing-filename-format"),
-                     "raw");
+    ck_assert_str_eq(
+        json_object_get_string_member(img, "full-backing-filename"), base);
+    ck_assert_str_eq(
+        json_object_get_string_member(img, "backing-filename-format"), "raw");
     ck_assert(json_object_has_member(img, "backing-image"));
     json_node_unref(keep);
     o = bq_node(f.c, "top", true, &keep);
     ck_assert_int_eq(json_object_get_int_member(o, "backing_file_depth"), 0);
-    ck_assert(!json_object_has_member(json_object_get_object_member(o,
-                                                                    "image"),
+    ck_assert(!json_object_has_member(json_object_get_object_member(o, "image"),
                                       "backing-image"));
     json_node_unref(keep);
     del(f.c, "top");
@@ -201,8 +204,8 @@ START_TEST(test_qcow2_explicit_backing_json_filename)
     bq_add_fd(&f, f.c, "top.qcow2", O_RDONLY, 1);
     qtest_assert_success(add_raw(f.c, "base", 0, true));
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
-          "'node-name': 'top', 'read-only': true, 'backing': 'base', "
-          "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+               "'node-name': 'top', 'read-only': true, 'backing': 'base', "
+               "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
     want = g_strdup("json:{\"backing\": {\"driver\": \"raw\", \"file\": "
                     "{\"driver\": \"file\", \"filename\": \"/dev/fdset/0\"}}, "
                     "\"driver\": \"qcow2\", \"file\": {\"driver\": \"file\", "
@@ -215,8 +218,8 @@ START_TEST(test_qcow2_explicit_backing_json_filename)
            "{'execute': 'blockdev-del', 'arguments': {'node-name': 'base'}}");
     del(f.c, "top");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
-          "'node-name': 'top', 'read-only': true, 'backing': null, "
-          "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+               "'node-name': 'top', 'read-only': true, 'backing': null, "
+               "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
     o = bq_node(f.c, "top", true, &keep);
     ck_assert_str_eq(json_object_get_string_member(o, "file"),
                      "json:{\"backing\": null, \"driver\": \"qcow2\", "
@@ -238,14 +241,16 @@ START_TEST(test_fdset_image_header_backing_fails_cleanly)
 
     make_chain(&f, "fdsetd-no-such-base-4711.img", "top.qcow2");
     bq_add_fd(&f, f.c, "top.qcow2", O_RDONLY, 1);
-    bq_err(f.c, "Could not open backing file: Could not open "
+    bq_err(f.c,
+           "Could not open backing file: Could not open "
            "'fdsetd-no-such-base-4711.img': No such file or directory",
            "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
            "'node-name': 'top', 'read-only': true, "
            "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
     ck_assert_uint_eq(bq_node_count(f.c), 0);
     ck_assert_uint_eq(bq_fds_on(&f, "top.qcow2", NULL), 1);
-    bq_err(f.c, "Could not open backing file: Cannot find device='nope' nor "
+    bq_err(f.c,
+           "Could not open backing file: Cannot find device='nope' nor "
            "node-name='nope'",
            "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
            "'node-name': 'top', 'read-only': true, 'backing': 'nope', "
@@ -267,10 +272,12 @@ END_TEST
 
 static JsonNode *reopen_raw(QTestConn *c, const char *node, bool ro)
 {
-    return qtest_qmp(c, "{'execute': 'blockdev-reopen', 'arguments': "
+    return qtest_qmp(c,
+                     "{'execute': 'blockdev-reopen', 'arguments': "
                      "{'options': [{'driver': 'raw', 'node-name': '%s', "
                      "'file': {'driver': 'file', 'filename': '/dev/fdset/1'}, "
-                     "'read-only': %s}]}}", node, ro ? "true" : "false");
+                     "'read-only': %s}]}}",
+                     node, ro ? "true" : "false");
 }
 
 /* The inline file child follows its format node: the dup changes mode. */
@@ -327,11 +334,12 @@ START_TEST(test_reopen_errors)
     bq_add_fd(&f, f.c, "base.img", O_RDONLY, 0);
     bq_add_fd(&f, f.c, "top.qcow2", O_RDONLY, 1);
     qtest_assert_success(add_raw(f.c, "base", 0, true));
-    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
+    bq_ok(f.c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
           "'node-name': 'tf', 'filename': '/dev/fdset/1', 'read-only': true}}");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
-          "'node-name': 'top', 'read-only': true, 'backing': 'base', "
-          "'file': 'tf'}}");
+               "'node-name': 'top', 'read-only': true, 'backing': 'base', "
+               "'file': 'tf'}}");
     bq_err(f.c, "node-name not specified",
            "{'execute': 'blockdev-reopen', 'arguments': {'options': "
            "[{'driver': 'file', 'filename': '/dev/fdset/1'}]}}");
@@ -360,8 +368,8 @@ START_TEST(test_reopen_errors)
            "'backing': 'base', 'read-only': true}]}}");
     /* the same options, unchanged, are fine */
     bq_ok(f.c, "{'execute': 'blockdev-reopen', 'arguments': {'options': "
-          "[{'driver': 'qcow2', 'node-name': 'top', 'file': 'tf', "
-          "'backing': 'base', 'read-only': true}]}}");
+               "[{'driver': 'qcow2', 'node-name': 'top', 'file': 'tf', "
+               "'backing': 'base', 'read-only': true}]}}");
     del(f.c, "top");
     del(f.c, "tf");
     del(f.c, "base");
@@ -377,8 +385,8 @@ START_TEST(test_auto_read_only_falls_back)
     g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
-          "'node-name': 'f1', 'filename': '/dev/fdset/1', "
-          "'auto-read-only': true}}");
+               "'node-name': 'f1', 'filename': '/dev/fdset/1', "
+               "'auto-read-only': true}}");
     ck_assert(bq_node_ro(f.c, "f1"));
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
     del(f.c, "f1");
@@ -398,7 +406,8 @@ START_TEST(test_cmdline_blockdev)
     args = g_strdup_printf("--blockdev driver=file,node-name=kv,filename=%s,"
                            "read-only=on --blockdev '{\"driver\":\"raw\","
                            "\"node-name\":\"js\",\"file\":\"kv\","
-                           "\"read-only\":true}'", img);
+                           "\"read-only\":true}'",
+                           img);
     f = bq_start(args);
     ck_assert(bq_node_ro(f.c, "kv"));
     ck_assert(bq_node_ro(f.c, "js"));
@@ -407,10 +416,12 @@ START_TEST(test_cmdline_blockdev)
     del(f.c, "kv");
     bq_finish(&f);
     ck_assert_int_ne(qtest_spawn_expect_fail("--blockdev driver=raw,"
-                                             "node-name=x,file=nope", NULL, 0,
-                                             &err), 0);
+                                             "node-name=x,file=nope",
+                                             NULL, 0, &err),
+                     0);
     ck_assert_msg(strstr(err, "Cannot find device='nope' nor "
-                              "node-name='nope'"), "stderr: %s", err);
+                              "node-name='nope'"),
+                  "stderr: %s", err);
     g_free(err);
     unlink(img);
     rmdir(dir);

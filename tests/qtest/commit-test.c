@@ -37,21 +37,23 @@ static void open_three(BlockFixture *f)
     bq_add_fd(f, f->c, "mid.qcow2", O_RDONLY, 1);
     bq_add_fd(f, f->c, "top.qcow2", O_RDWR, 2);
     bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
-          "'node-name': 'base', 'read-only': true, 'file': {'driver': "
-          "'file', 'filename': '/dev/fdset/0'}}}");
+                "'node-name': 'base', 'read-only': true, 'file': {'driver': "
+                "'file', 'filename': '/dev/fdset/0'}}}");
     bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
-          "'base', 'file': {'driver': 'file', "
-          "'filename': '/dev/fdset/1'}}}");
+                "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
+                "'base', 'file': {'driver': 'file', "
+                "'filename': '/dev/fdset/1'}}}");
     bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
-          "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
+                "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
+                "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
 }
 
 static void del(QTestConn *c, const char *node)
 {
-    bq_ok(c, "{'execute': 'blockdev-del', 'arguments': "
-          "{'node-name': '%s'}}", node);
+    bq_ok(c,
+          "{'execute': 'blockdev-del', 'arguments': "
+          "{'node-name': '%s'}}",
+          node);
 }
 
 static void del_three(BlockFixture *f)
@@ -63,16 +65,19 @@ static void del_three(BlockFixture *f)
 
 static void commit_mid(QTestConn *c, const char *id, int64_t speed)
 {
-    bq_ok(c, "{'execute': 'block-commit', 'arguments': {'job-id': '%s', "
+    bq_ok(c,
+          "{'execute': 'block-commit', 'arguments': {'job-id': '%s', "
           "'device': 'top', 'top-node': 'mid', 'base-node': 'base', "
-          "'speed': %" G_GINT64_FORMAT "}}", id, speed);
+          "'speed': %" G_GINT64_FORMAT "}}",
+          id, speed);
 }
 
 /* The chain seen through top is still what it was. */
 static void assert_top_chain_intact(BlockFixture *f)
 {
     ck_assert_int_eq(bq_sh_status(f, "qemu-img compare -q -f raw "
-                                     "-F qcow2 expect-top.img top.qcow2"), 0);
+                                     "-F qcow2 expect-top.img top.qcow2"),
+                     0);
     ck_assert_int_eq(bq_sh_status(f, "qemu-img check -q top.qcow2"), 0);
     ck_assert_int_eq(bq_sh_status(f, "qemu-img check -q mid.qcow2"), 0);
 }
@@ -85,8 +90,7 @@ static void assert_completed_ok(QTestConn *c, const char *id)
     ck_assert_str_eq(json_object_get_string_member(d, "device"), id);
     ck_assert_str_eq(json_object_get_string_member(d, "type"), "commit");
     ck_assert_msg(!json_object_has_member(d, "error"), "job failed: %s",
-                  json_object_get_string_member_with_default(d, "error",
-                                                              ""));
+                  json_object_get_string_member_with_default(d, "error", ""));
     ck_assert_int_eq(json_object_get_int_member(d, "offset"),
                      json_object_get_int_member(d, "len"));
     json_node_unref(keep);
@@ -100,8 +104,8 @@ static int64_t job_offset(QTestConn *c)
     int64_t off = -1;
 
     if (json_array_get_length(jobs) == 1) {
-        off = json_object_get_int_member(
-                  json_array_get_object_element(jobs, 0), "offset");
+        off = json_object_get_int_member(json_array_get_object_element(jobs, 0),
+                                         "offset");
     }
     json_node_unref(r);
     return off;
@@ -124,9 +128,10 @@ START_TEST(test_commit_without_rw_member_fails)
     make_three(&f);
     open_three(&f);
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'block-commit', "
-                                 "'arguments': {'job-id': 'c0', 'device': "
-                                 "'top', 'top-node': 'mid'}}"),
-                       "GenericError", "Could not dup FD for /dev/fdset/0 "
+                                      "'arguments': {'job-id': 'c0', 'device': "
+                                      "'top', 'top-node': 'mid'}}"),
+                       "GenericError",
+                       "Could not dup FD for /dev/fdset/0 "
                        "flags 2: Permission denied");
     bq_wait_status(f.c, "c0", "created");
     bq_wait_status(f.c, "c0", "null");
@@ -169,9 +174,11 @@ START_TEST(test_commit_three_layers)
     ck_assert_msg(strstr(info, "backing file: base.img\n"), "%s", info);
     ck_assert(!strstr(info, "/dev/fdset"));
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
-                                      "expect-top.img top.qcow2"), 0);
+                                      "expect-top.img top.qcow2"),
+                     0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
-                                      "expect-mid.img base.img"), 0);
+                                      "expect-mid.img base.img"),
+                     0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
     bq_finish(&f);
 }
@@ -193,17 +200,19 @@ START_TEST(test_active_commit_two_layers)
     bq_add_fd(&f, f.c, "base.img", O_RDONLY, 0);
     bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
-          "'node-name': 'base', 'read-only': true, 'file': {'driver': "
-          "'file', 'filename': '/dev/fdset/0'}}}");
+               "'node-name': 'base', 'read-only': true, 'file': {'driver': "
+               "'file', 'filename': '/dev/fdset/0'}}}");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'top', 'backing': 'base', 'file': "
-          "{'driver': 'file', 'filename': '/dev/fdset/1'}}}");
-    bq_err(f.c, "Could not dup FD for /dev/fdset/0 flags 2: Permission "
-           "denied", "{'execute': 'block-commit', 'arguments': "
+               "'qcow2', 'node-name': 'top', 'backing': 'base', 'file': "
+               "{'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    bq_err(f.c,
+           "Could not dup FD for /dev/fdset/0 flags 2: Permission "
+           "denied",
+           "{'execute': 'block-commit', 'arguments': "
            "{'job-id': 'c1', 'device': 'top'}}");
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c1', "
-          "'device': 'top'}}");
+               "'device': 'top'}}");
     d = bq_event(f.c, "BLOCK_JOB_READY", 30000, &keep);
     ck_assert_int_eq(json_object_get_int_member(d, "len"), MiB);
     json_node_unref(keep);
@@ -213,7 +222,7 @@ START_TEST(test_active_commit_two_layers)
     ck_assert_str_eq(json_object_get_string_member(d, "status"), "ready");
     json_node_unref(r);
     bq_ok(f.c, "{'execute': 'block-job-complete', 'arguments': "
-          "{'device': 'c1'}}");
+               "{'device': 'c1'}}");
     assert_completed_ok(f.c, "c1");
     bq_wait_status(f.c, "c1", "null");
     /* base is the active layer now and stays read-write */
@@ -223,7 +232,8 @@ START_TEST(test_active_commit_two_layers)
     del(f.c, "top");
     del(f.c, "base");
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
-                                      "expect.img base.img"), 0);
+                                      "expect.img base.img"),
+                     0);
     info = bq_sh(&f, "qemu-img info top.qcow2");
     ck_assert_msg(strstr(info, "backing file: base.img\n"), "%s", info);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
@@ -249,7 +259,7 @@ START_TEST(test_commit_cancel_halfway)
     }
     ck_assert_uint_eq(bq_fds_on(&f, "base.img", "rw"), 2);
     bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
-          "{'device': 'c0'}}");
+               "{'device': 'c0'}}");
     d = bq_event(f.c, "BLOCK_JOB_CANCELLED", 10000, &keep);
     ck_assert_int_lt(json_object_get_int_member(d, "offset"),
                      json_object_get_int_member(d, "len"));
@@ -279,23 +289,31 @@ START_TEST(test_blockdev_del_during_job)
     open_three(&f);
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
     commit_mid(f.c, "c0", 1);
-    bq_err(f.c, "Node base is in use", "{'execute': 'blockdev-del', "
+    bq_err(f.c, "Node base is in use",
+           "{'execute': 'blockdev-del', "
            "'arguments': {'node-name': 'base'}}");
-    bq_err(f.c, "Node mid is in use", "{'execute': 'blockdev-del', "
+    bq_err(f.c, "Node mid is in use",
+           "{'execute': 'blockdev-del', "
            "'arguments': {'node-name': 'mid'}}");
-    bq_err(f.c, "Node 'top' is busy: block device is in use by block job: "
-           "commit", "{'execute': 'blockdev-del', "
+    bq_err(f.c,
+           "Node 'top' is busy: block device is in use by block job: "
+           "commit",
+           "{'execute': 'blockdev-del', "
            "'arguments': {'node-name': 'top'}}");
-    bq_err(f.c, "Node 'top' is busy: block device is in use by block job: "
-           "commit", "{'execute': 'blockdev-reopen', 'arguments': "
+    bq_err(f.c,
+           "Node 'top' is busy: block device is in use by block job: "
+           "commit",
+           "{'execute': 'blockdev-reopen', 'arguments': "
            "{'options': [{'driver': 'qcow2', 'node-name': 'top', "
            "'file': {'driver': 'file', 'filename': '/dev/fdset/2'}, "
            "'backing': 'mid'}]}}");
-    bq_err(f.c, "Node 'top' is busy: block device is in use by block job: "
-           "commit", "{'execute': 'block-commit', 'arguments': "
+    bq_err(f.c,
+           "Node 'top' is busy: block device is in use by block job: "
+           "commit",
+           "{'execute': 'block-commit', 'arguments': "
            "{'job-id': 'c1', 'device': 'top'}}");
     bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
-          "{'device': 'c0'}}");
+               "{'device': 'c0'}}");
     bq_wait_status(f.c, "c0", "null");
     del_three(&f);
     assert_top_chain_intact(&f);
@@ -318,7 +336,7 @@ START_TEST(test_manager_disconnect_during_commit)
     f.c = qtest_connect(f.s, 0);
     ck_assert_uint_eq(job_count(f.c), 1);
     bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
-          "{'device': 'c0', 'speed': 0}}");
+               "{'device': 'c0', 'speed': 0}}");
     assert_completed_ok(f.c, "c0");
     r = qtest_qmp(f.c, "{'execute': 'query-fdsets'}");
     ck_assert_uint_eq(json_array_get_length(qtest_return_array(r)), 3);
@@ -327,9 +345,11 @@ START_TEST(test_manager_disconnect_during_commit)
     qtest_assert_fds_match_registry(f.s, f.c, 0);
     del_three(&f);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
-                                      "expect-top.img top.qcow2"), 0);
+                                      "expect-top.img top.qcow2"),
+                     0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
-                                      "expect-mid.img base.img"), 0);
+                                      "expect-mid.img base.img"),
+                     0);
     bq_finish(&f);
 }
 END_TEST
@@ -350,22 +370,24 @@ START_TEST(test_commit_readonly_overlay)
     bq_add_fd(&f, f.c, "top.qcow2", O_RDONLY, 2);
     bq_add_fd(&f, f.c, "act.qcow2", O_RDWR, 3);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'act', 'file': {'driver': 'file', "
-          "'filename': '/dev/fdset/3'}, 'backing': {'driver': 'qcow2', "
-          "'node-name': 'top', 'file': {'driver': 'file', 'filename': "
-          "'/dev/fdset/2'}, 'backing': {'driver': 'qcow2', 'node-name': "
-          "'mid', 'file': {'driver': 'file', 'filename': '/dev/fdset/1'}, "
-          "'backing': {'driver': 'raw', 'node-name': 'base', 'file': "
-          "{'driver': 'file', 'filename': '/dev/fdset/0'}}}}}}");
+               "'qcow2', 'node-name': 'act', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/3'}, 'backing': {'driver': 'qcow2', "
+               "'node-name': 'top', 'file': {'driver': 'file', 'filename': "
+               "'/dev/fdset/2'}, 'backing': {'driver': 'qcow2', 'node-name': "
+               "'mid', 'file': {'driver': 'file', 'filename': '/dev/fdset/1'}, "
+               "'backing': {'driver': 'raw', 'node-name': 'base', 'file': "
+               "{'driver': 'file', 'filename': '/dev/fdset/0'}}}}}}");
     ck_assert(bq_node_ro(f.c, "top"));
-    bq_err(f.c, "Could not dup FD for /dev/fdset/2 flags 2: Permission "
-           "denied", "{'execute': 'block-commit', 'arguments': "
+    bq_err(f.c,
+           "Could not dup FD for /dev/fdset/2 flags 2: Permission "
+           "denied",
+           "{'execute': 'block-commit', 'arguments': "
            "{'job-id': 'c0', 'device': 'act', 'top-node': 'mid'}}");
     ck_assert(bq_node_ro(f.c, "base"));
     ck_assert_uint_eq(bq_fds_on(&f, "base.img", "rw"), 1);
     bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c0', "
-          "'device': 'act', 'top-node': 'mid'}}");
+               "'device': 'act', 'top-node': 'mid'}}");
     assert_completed_ok(f.c, "c0");
     bq_wait_status(f.c, "c0", "null");
     ck_assert(bq_node_ro(f.c, "top"));
@@ -378,7 +400,8 @@ START_TEST(test_commit_readonly_overlay)
     info = bq_sh(&f, "qemu-img info top.qcow2");
     ck_assert_msg(strstr(info, "backing file: base.img\n"), "%s", info);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
-                                      "expect-top.img act.qcow2"), 0);
+                                      "expect-top.img act.qcow2"),
+                     0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
     bq_finish(&f);
 }
@@ -392,14 +415,16 @@ START_TEST(test_commit_backing_file_argument)
     make_three(&f);
     open_three(&f);
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
-    bq_err(f.c, "Cannot record '/dev/fdset/0' as the backing file of 'top': "
+    bq_err(f.c,
+           "Cannot record '/dev/fdset/0' as the backing file of 'top': "
            "a /dev/fdset/ path only means something inside this process; "
-           "give 'backing-file'", "{'execute': 'block-commit', 'arguments': "
+           "give 'backing-file'",
+           "{'execute': 'block-commit', 'arguments': "
            "{'job-id': 'c0', 'device': 'top', 'top-node': 'mid', "
            "'backing-file': '/dev/fdset/0'}}");
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c0', "
-          "'device': 'top', 'top-node': 'mid', "
-          "'backing-file': './base.img'}}");
+               "'device': 'top', 'top-node': 'mid', "
+               "'backing-file': './base.img'}}");
     assert_completed_ok(f.c, "c0");
     del_three(&f);
     info = bq_sh(&f, "qemu-img info top.qcow2");
@@ -415,9 +440,10 @@ START_TEST(test_commit_errors)
     make_three(&f);
     open_three(&f);
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'block-commit', "
-                                 "'arguments': {'device': 'nope'}}"),
+                                      "'arguments': {'device': 'nope'}}"),
                        "DeviceNotFound", "Device 'nope' not found");
-    bq_err(f.c, "Need a root block node", "{'execute': 'block-commit', "
+    bq_err(f.c, "Need a root block node",
+           "{'execute': 'block-commit', "
            "'arguments': {'device': 'mid'}}");
     bq_err(f.c, "'top-node' and 'top' are mutually exclusive",
            "{'execute': 'block-commit', 'arguments': {'device': 'top', "
@@ -443,9 +469,11 @@ START_TEST(test_commit_errors)
     bq_err(f.c, "'backing-file' specified, but 'top' is the active layer",
            "{'execute': 'block-commit', 'arguments': {'device': 'top', "
            "'backing-file': 'x'}}");
-    bq_err(f.c, "Invalid job ID ''", "{'execute': 'block-commit', "
+    bq_err(f.c, "Invalid job ID ''",
+           "{'execute': 'block-commit', "
            "'arguments': {'device': 'top', 'top-node': 'mid'}}");
-    bq_err(f.c, "Invalid job ID '1j'", "{'execute': 'block-commit', "
+    bq_err(f.c, "Invalid job ID '1j'",
+           "{'execute': 'block-commit', "
            "'arguments': {'device': 'top', 'job-id': '1j'}}");
     bq_err(f.c, "Parameter 'speed' expects a non-negative value",
            "{'execute': 'block-commit', 'arguments': {'device': 'top', "
@@ -466,20 +494,23 @@ START_TEST(test_job_command_errors)
     make_three(&f);
     open_three(&f);
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'block-job-cancel', "
-                                 "'arguments': {'device': 'nope'}}"),
+                                      "'arguments': {'device': 'nope'}}"),
                        "DeviceNotActive", "Block job 'nope' not found");
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'block-job-complete', "
-                                 "'arguments': {'device': 'nope'}}"),
+                                      "'arguments': {'device': 'nope'}}"),
                        "DeviceNotActive", "Block job 'nope' not found");
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'block-job-set-speed', "
-                                 "'arguments': {'device': 'nope', "
-                                 "'speed': 1}}"),
+                                      "'arguments': {'device': 'nope', "
+                                      "'speed': 1}}"),
                        "DeviceNotActive", "Block job 'nope' not found");
-    bq_err(f.c, "Job not found", "{'execute': 'job-dismiss', "
+    bq_err(f.c, "Job not found",
+           "{'execute': 'job-dismiss', "
            "'arguments': {'id': 'nope'}}");
-    bq_err(f.c, "Job not found", "{'execute': 'job-finalize', "
+    bq_err(f.c, "Job not found",
+           "{'execute': 'job-finalize', "
            "'arguments': {'id': 'nope'}}");
-    bq_err(f.c, "Job not found", "{'execute': 'job-cancel', "
+    bq_err(f.c, "Job not found",
+           "{'execute': 'job-cancel', "
            "'arguments': {'id': 'nope'}}");
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
     commit_mid(f.c, "c0", 1);
@@ -487,17 +518,24 @@ START_TEST(test_job_command_errors)
                      "qemu-img create -q -f qcow2 -b o-base.img -F raw "
                      "o.qcow2"));
     opath = bq_path(&f, "o.qcow2");
-    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+    bq_ok(f.c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': "
           "'qcow2', 'node-name': 'o', 'file': {'driver': 'file', "
-          "'filename': '%s'}}}", opath);
-    bq_err(f.c, "Job ID 'c0' already in use", "{'execute': 'block-commit', "
+          "'filename': '%s'}}}",
+          opath);
+    bq_err(f.c, "Job ID 'c0' already in use",
+           "{'execute': 'block-commit', "
            "'arguments': {'job-id': 'c0', 'device': 'o'}}");
     del(f.c, "o");
-    bq_err(f.c, "Job 'c0' in state 'running' cannot accept command verb "
-           "'complete'", "{'execute': 'block-job-complete', "
+    bq_err(f.c,
+           "Job 'c0' in state 'running' cannot accept command verb "
+           "'complete'",
+           "{'execute': 'block-job-complete', "
            "'arguments': {'device': 'c0'}}");
-    bq_err(f.c, "Job 'c0' in state 'running' cannot accept command verb "
-           "'dismiss'", "{'execute': 'job-dismiss', 'arguments': "
+    bq_err(f.c,
+           "Job 'c0' in state 'running' cannot accept command verb "
+           "'dismiss'",
+           "{'execute': 'job-dismiss', 'arguments': "
            "{'id': 'c0'}}");
     bq_err(f.c, "Parameter 'speed' expects a non-negative value",
            "{'execute': 'block-job-set-speed', 'arguments': "
@@ -517,8 +555,8 @@ static const char *job_status(QTestConn *c, JsonNode **keep)
 
     *keep = r;
     ck_assert_uint_eq(json_array_get_length(jobs), 1);
-    return json_object_get_string_member(
-               json_array_get_object_element(jobs, 0), "status");
+    return json_object_get_string_member(json_array_get_object_element(jobs, 0),
+                                         "status");
 }
 
 START_TEST(test_manual_finalize_and_dismiss)
@@ -532,16 +570,18 @@ START_TEST(test_manual_finalize_and_dismiss)
     open_three(&f);
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c0', "
-          "'device': 'top', 'top-node': 'mid', 'auto-finalize': false, "
-          "'auto-dismiss': false}}");
+               "'device': 'top', 'top-node': 'mid', 'auto-finalize': false, "
+               "'auto-dismiss': false}}");
     bq_expect_event(f.c, "BLOCK_JOB_PENDING", 30000);
     ck_assert_str_eq(job_status(f.c, &keep), "pending");
     json_node_unref(keep);
     /* nothing visible happened yet */
     before = bq_node_str(f.c, "top", "backing_file");
     ck_assert_str_ne(before, "/dev/fdset/0");
-    bq_err(f.c, "Job 'c0' in state 'pending' cannot accept command verb "
-           "'dismiss'", "{'execute': 'job-dismiss', 'arguments': "
+    bq_err(f.c,
+           "Job 'c0' in state 'pending' cannot accept command verb "
+           "'dismiss'",
+           "{'execute': 'job-dismiss', 'arguments': "
            "{'id': 'c0'}}");
     bq_ok(f.c, "{'execute': 'job-finalize', 'arguments': {'id': 'c0'}}");
     assert_completed_ok(f.c, "c0");
@@ -568,19 +608,19 @@ START_TEST(test_active_commit_soft_and_hard_cancel)
     open_three(&f);
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'a0', "
-          "'device': 'top'}}");
+               "'device': 'top'}}");
     bq_expect_event(f.c, "BLOCK_JOB_READY", 30000);
     ck_assert(!bq_node_ro(f.c, "base"));
     bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
-          "{'device': 'a0'}}");
+               "{'device': 'a0'}}");
     assert_completed_ok(f.c, "a0");
     bq_wait_status(f.c, "a0", "null");
     ck_assert(bq_node_ro(f.c, "base"));
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'a1', "
-          "'device': 'top'}}");
+               "'device': 'top'}}");
     bq_expect_event(f.c, "BLOCK_JOB_READY", 30000);
     bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
-          "{'device': 'a1', 'force': true}}");
+               "{'device': 'a1', 'force': true}}");
     bq_expect_event(f.c, "BLOCK_JOB_CANCELLED", 10000);
     bq_wait_status(f.c, "a1", "null");
     ck_assert(bq_node_ro(f.c, "base"));
@@ -606,27 +646,25 @@ START_TEST(test_active_commit_drive_pivot)
     bq_add_fd(&f, f.c, "mid.qcow2", O_RDONLY, 1);
     bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
-          "'node-name': 'base', 'read-only': true, 'file': {'driver': "
-          "'file', 'filename': '/dev/fdset/0'}}}");
+               "'node-name': 'base', 'read-only': true, 'file': {'driver': "
+               "'file', 'filename': '/dev/fdset/0'}}}");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
-          "'base', 'file': {'driver': 'file', "
-          "'filename': '/dev/fdset/1'}}}");
+               "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
+               "'base', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/1'}}}");
     out = bq_hmp(f.c, "drive_add 0 if=none,id=d0,format=qcow2,"
                       "file=/dev/fdset/2,backing=mid");
     ck_assert_str_eq(out, "OK\r\n");
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'device': 'd0'}}");
     bq_expect_event(f.c, "BLOCK_JOB_READY", 30000);
     bq_ok(f.c, "{'execute': 'block-job-complete', 'arguments': "
-          "{'device': 'd0'}}");
+               "{'device': 'd0'}}");
     assert_completed_ok(f.c, "d0");
     bq_wait_status(f.c, "d0", "null");
     r = qtest_qmp(f.c, "{'execute': 'query-block'}");
     ins = json_object_get_object_member(
-              json_array_get_object_element(qtest_return_array(r), 0),
-              "inserted");
-    ck_assert_str_eq(json_object_get_string_member(ins, "node-name"),
-                     "base");
+        json_array_get_object_element(qtest_return_array(r), 0), "inserted");
+    ck_assert_str_eq(json_object_get_string_member(ins, "node-name"), "base");
     ck_assert(!json_object_get_boolean_member(ins, "ro"));
     json_node_unref(r);
     /* the old top is gone with its dup */
@@ -638,7 +676,8 @@ START_TEST(test_active_commit_drive_pivot)
     ck_assert_str_eq(out, "");
     del(f.c, "base");
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
-                                      "expect-top.img base.img"), 0);
+                                      "expect-top.img base.img"),
+                     0);
     bq_finish(&f);
 }
 END_TEST
@@ -660,16 +699,17 @@ START_TEST(test_commit_into_qcow2_base)
     bq_add_fd(&f, f.c, "base.qcow2", O_RDWR, 0);
     bq_add_fd(&f, f.c, "mid.qcow2", O_RDONLY, 1);
     bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
-    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+    bq_ok(f.c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': "
           "'qcow2', 'node-name': 'base', 'read-only': true, 'backing': null, "
           "'file': {'driver': 'file', 'filename': '/dev/fdset/0'}}}");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
-          "'base', 'file': {'driver': 'file', "
-          "'filename': '/dev/fdset/1'}}}");
+               "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
+               "'base', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/1'}}}");
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-          "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
-          "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
+               "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
+               "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
     commit_mid(f.c, "c0", 0);
     assert_completed_ok(f.c, "c0");
     ck_assert(bq_node_ro(f.c, "base"));
@@ -678,9 +718,11 @@ START_TEST(test_commit_into_qcow2_base)
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q base.qcow2"), 0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
-                                      "expect-mid.img base.qcow2"), 0);
+                                      "expect-mid.img base.qcow2"),
+                     0);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
-                                      "expect-top.img top.qcow2"), 0);
+                                      "expect-top.img top.qcow2"),
+                     0);
     bq_finish(&f);
 }
 END_TEST
@@ -704,13 +746,15 @@ START_TEST(test_commit_grows_raw_base)
     commit_mid(f.c, "c0", 0);
     assert_completed_ok(f.c, "c0");
     o = bq_node(f.c, "base", true, &keep);
-    ck_assert_int_eq(json_object_get_int_member(
-                         json_object_get_object_member(o, "image"),
-                         "virtual-size"), 3 * MiB);
+    ck_assert_int_eq(
+        json_object_get_int_member(json_object_get_object_member(o, "image"),
+                                   "virtual-size"),
+        3 * MiB);
     json_node_unref(keep);
     del_three(&f);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
-                                      "expect-mid.img base.img"), 0);
+                                      "expect-mid.img base.img"),
+                     0);
     bq_finish(&f);
 }
 END_TEST

@@ -9,8 +9,8 @@ static void hmp_is(QTestConn *c, const char *line, const char *want)
 {
     g_autofree char *out = bq_hmp(c, line);
 
-    ck_assert_msg(g_str_equal(out, want), "'%s' printed '%s', not '%s'",
-                  line, out, want);
+    ck_assert_msg(g_str_equal(out, want), "'%s' printed '%s', not '%s'", line,
+                  out, want);
 }
 
 static JsonObject *drive(QTestConn *c, const char *id, JsonNode **keep)
@@ -38,8 +38,10 @@ START_TEST(test_drive_add_fdset_and_del)
 
     g_free(qtest_make_file(f.s, "a.img", 1 << 20, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
-    hmp_is(f.c, "drive_add 0 if=none,id=d0,file=/dev/fdset/1,format=raw,"
-                "readonly=on,node-name=n0", "OK\r\n");
+    hmp_is(f.c,
+           "drive_add 0 if=none,id=d0,file=/dev/fdset/1,format=raw,"
+           "readonly=on,node-name=n0",
+           "OK\r\n");
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
     d = drive(f.c, "d0", &keep);
     ck_assert_ptr_nonnull(d);
@@ -57,7 +59,8 @@ START_TEST(test_drive_add_fdset_and_del)
     ck_assert_str_eq(out, "d0 (n0): /dev/fdset/1 (raw, read-only)\r\n"
                           "    Removable device: not locked, tray closed\r\n"
                           "    Cache mode:       writeback\r\n");
-    bq_err(f.c, "Node n0 is in use", "{'execute': 'blockdev-del', "
+    bq_err(f.c, "Node n0 is in use",
+           "{'execute': 'blockdev-del', "
            "'arguments': {'node-name': 'n0'}}");
     hmp_is(f.c, "drive_del d0", "");
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", NULL), 1);
@@ -76,45 +79,56 @@ START_TEST(test_drive_add_errors)
     g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     path = bq_path(&f, "a.img");
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
-    hmp_is(f.c, "drive_add", "drive_add: string expected\r\n"
+    hmp_is(f.c, "drive_add",
+           "drive_add: string expected\r\n"
            "Try \"help drive_add\" for more information\r\n");
-    hmp_is(f.c, "drive_add 0", "drive_add: string expected\r\n"
+    hmp_is(f.c, "drive_add 0",
+           "drive_add: string expected\r\n"
            "Try \"help drive_add\" for more information\r\n");
     hmp_is(f.c, "drive_add 0 if=none,id=1d,file=/dev/fdset/1",
            "Parameter 'id' expects an identifier\r\nIdentifiers consist of "
            "letters, digits, '-', '.', '_', starting with a letter.\r\n");
-    hmp_is(f.c, "drive_add 0 if=none,id=d,file=/dev/fdset/1,readonly=on,"
-                "cache=bogus", "invalid cache option\r\n");
+    hmp_is(f.c,
+           "drive_add 0 if=none,id=d,file=/dev/fdset/1,readonly=on,"
+           "cache=bogus",
+           "invalid cache option\r\n");
     hmp_is(f.c, "drive_add 0 if=none,id=d,file=/dev/fdset/1,readonly=maybe",
            "Parameter 'read-only' expects 'on' or 'off'\r\n");
     hmp_is(f.c, "drive_add 0 if=none,id=d,file=/dev/fdset/1,format=raw,,x",
            "Unknown driver 'raw,x'\r\n");
-    hmp_is(f.c, "drive_add 0 if=none,id=d,file=/dev/fdset/1,format=raw,"
-                "bogus=1", "Block format 'raw' does not support the option "
-                "'bogus'\r\n");
+    hmp_is(f.c,
+           "drive_add 0 if=none,id=d,file=/dev/fdset/1,format=raw,"
+           "bogus=1",
+           "Block format 'raw' does not support the option "
+           "'bogus'\r\n");
     hmp_is(f.c, "drive_add 0 if=none,id=d,file=/dev/fdset/1,format=raw",
            "Could not dup FD for /dev/fdset/1 flags 2: Permission "
            "denied\r\n");
     hmp_is(f.c, "drive_add 0 id=d,file=/dev/fdset/1,readonly=on",
            "fdsetd has no guest devices: drive_add needs if=none\r\n");
     line = g_strdup_printf("drive_add 0 if=none,id=d0,file=%s,readonly=on,"
-                           "node-name=n0", path);
+                           "node-name=n0",
+                           path);
     hmp_is(f.c, line, "OK\r\n");
     hmp_is(f.c, line, "Duplicate ID 'd0' for drive\r\n");
     g_free(line);
     line = g_strdup_printf("drive_add 0 if=none,id=d1,file=%s,readonly=on,"
-                           "node-name=n0", path);
+                           "node-name=n0",
+                           path);
     hmp_is(f.c, line, "Duplicate nodes with node-name='n0'\r\n");
     g_free(line);
     line = g_strdup_printf("drive_add 0 if=none,id=d1,file=%s,readonly=on,"
-                           "node-name=d0", path);
+                           "node-name=d0",
+                           path);
     hmp_is(f.c, line, "node-name=d0 is conflicting with a device id\r\n");
     g_free(line);
-    line = g_strdup_printf("drive_add 0 if=none,id=n0,file=%s,readonly=on",
-                           path);
-    hmp_is(f.c, line, "Device name 'n0' conflicts with an existing node "
+    line =
+        g_strdup_printf("drive_add 0 if=none,id=n0,file=%s,readonly=on", path);
+    hmp_is(f.c, line,
+           "Device name 'n0' conflicts with an existing node "
            "name\r\n");
-    hmp_is(f.c, "drive_del", "drive_del: block device name expected\r\n"
+    hmp_is(f.c, "drive_del",
+           "drive_del: block device name expected\r\n"
            "Try \"help drive_del\" for more information\r\n");
     hmp_is(f.c, "drive_del nope", "Device 'nope' not found\r\n");
     ck_assert_uint_eq(bq_node_count(f.c), 2);
@@ -137,23 +151,29 @@ START_TEST(test_drive_add_probe_and_auto_id)
     bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 1);
     bq_add_fd(&f, f.c, "base.img", O_RDONLY, 2);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
-          "'node-name': 'base', 'read-only': true, 'file': {'driver': "
-          "'file', 'filename': '/dev/fdset/2'}}}");
-    hmp_is(f.c, "drive_add 0 if=none,id=d0,file=/dev/fdset/1,backing=base,"
-                "cache=none", "Could not dup FD for /dev/fdset/1 flags 4002: "
-                "Permission denied\r\n");
-    hmp_is(f.c, "drive_add 0 if=none,file=/dev/fdset/1,backing=base,"
-                "cache=writethrough", "OK\r\n");
+               "'node-name': 'base', 'read-only': true, 'file': {'driver': "
+               "'file', 'filename': '/dev/fdset/2'}}}");
+    hmp_is(f.c,
+           "drive_add 0 if=none,id=d0,file=/dev/fdset/1,backing=base,"
+           "cache=none",
+           "Could not dup FD for /dev/fdset/1 flags 4002: "
+           "Permission denied\r\n");
+    hmp_is(f.c,
+           "drive_add 0 if=none,file=/dev/fdset/1,backing=base,"
+           "cache=writethrough",
+           "OK\r\n");
     out = bq_hmp(f.c, "info block none0");
-    ck_assert_msg(g_str_has_suffix(out, "): json:{\"backing\": {\"driver\": "
-                  "\"raw\", \"file\": {\"driver\": \"file\", \"filename\": "
-                  "\"/dev/fdset/2\"}}, \"driver\": \"qcow2\", \"file\": "
-                  "{\"driver\": \"file\", \"filename\": \"/dev/fdset/1\"}} "
-                  "(qcow2)\r\n"
-                  "    Removable device: not locked, tray closed\r\n"
-                  "    Cache mode:       writethrough\r\n"
-                  "    Backing file:     /dev/fdset/2 (chain depth: 1)\r\n"),
-                  "%s", out);
+    ck_assert_msg(
+        g_str_has_suffix(
+            out, "): json:{\"backing\": {\"driver\": "
+                 "\"raw\", \"file\": {\"driver\": \"file\", \"filename\": "
+                 "\"/dev/fdset/2\"}}, \"driver\": \"qcow2\", \"file\": "
+                 "{\"driver\": \"file\", \"filename\": \"/dev/fdset/1\"}} "
+                 "(qcow2)\r\n"
+                 "    Removable device: not locked, tray closed\r\n"
+                 "    Cache mode:       writethrough\r\n"
+                 "    Backing file:     /dev/fdset/2 (chain depth: 1)\r\n"),
+        "%s", out);
     ck_assert(g_str_has_prefix(out, "none0 (#block"));
     g_free(out);
     out = bq_hmp(f.c, "info block -v none0");
@@ -164,7 +184,7 @@ START_TEST(test_drive_add_probe_and_auto_id)
     hmp_is(f.c, "info block nope", "");
     hmp_is(f.c, "drive_del none0", "");
     bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': "
-          "{'node-name': 'base'}}");
+               "{'node-name': 'base'}}");
     bq_finish(&f);
 }
 END_TEST
@@ -177,14 +197,20 @@ START_TEST(test_drive_add_node)
 
     g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
-    hmp_is(f.c, "drive_add -n 0 driver=file,filename=/dev/fdset/1,"
-                "read-only=on", "'node-name' needs to be specified\r\n");
+    hmp_is(f.c,
+           "drive_add -n 0 driver=file,filename=/dev/fdset/1,"
+           "read-only=on",
+           "'node-name' needs to be specified\r\n");
     hmp_is(f.c, "drive_add -n 0 driver=raw,node-name=x,file=nope",
            "Cannot find device='nope' nor node-name='nope'\r\n");
-    hmp_is(f.c, "drive_add -n 0 if=none,driver=file,node-name=f1,"
-                "filename=/dev/fdset/1,read-only=on", "");
-    hmp_is(f.c, "drive_add -n 0 driver=raw,node-name=r1,file=f1,"
-                "read-only=on", "");
+    hmp_is(f.c,
+           "drive_add -n 0 if=none,driver=file,node-name=f1,"
+           "filename=/dev/fdset/1,read-only=on",
+           "");
+    hmp_is(f.c,
+           "drive_add -n 0 driver=raw,node-name=r1,file=f1,"
+           "read-only=on",
+           "");
     out = bq_hmp(f.c, "info block -n");
     ck_assert_str_eq(out, "r1: /dev/fdset/1 (raw, read-only)\r\n"
                           "    Cache mode:       writeback\r\n\r\n"
@@ -192,9 +218,9 @@ START_TEST(test_drive_add_node)
                           "    Cache mode:       writeback\r\n");
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
     bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': "
-          "{'node-name': 'r1'}}");
+               "{'node-name': 'r1'}}");
     bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': "
-          "{'node-name': 'f1'}}");
+               "{'node-name': 'f1'}}");
     bq_finish(&f);
 }
 END_TEST
@@ -211,20 +237,23 @@ START_TEST(test_drive_del_busy)
     bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
     bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
-          "'node-name': 'base', 'read-only': true, 'file': {'driver': "
-          "'file', 'filename': '/dev/fdset/0'}}}");
-    hmp_is(f.c, "drive_add 0 if=none,id=d0,format=qcow2,file=/dev/fdset/1,"
-                "backing=base,node-name=t0", "OK\r\n");
+               "'node-name': 'base', 'read-only': true, 'file': {'driver': "
+               "'file', 'filename': '/dev/fdset/0'}}}");
+    hmp_is(f.c,
+           "drive_add 0 if=none,id=d0,format=qcow2,file=/dev/fdset/1,"
+           "backing=base,node-name=t0",
+           "OK\r\n");
     bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'device': 'd0', "
-          "'speed': 1}}");
-    hmp_is(f.c, "drive_del d0", "Node 't0' is busy: block device is in use "
+               "'speed': 1}}");
+    hmp_is(f.c, "drive_del d0",
+           "Node 't0' is busy: block device is in use "
            "by block job: commit\r\n");
     bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
-          "{'device': 'd0'}}");
+               "{'device': 'd0'}}");
     bq_wait_status(f.c, "d0", "null");
     hmp_is(f.c, "drive_del d0", "");
     bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': "
-          "{'node-name': 'base'}}");
+               "{'node-name': 'base'}}");
     bq_finish(&f);
 }
 END_TEST
