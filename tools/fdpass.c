@@ -23,6 +23,7 @@
 
 #define FDPASS_MAX_FDS 16
 
+/* clang-format off */
 static const char usage_text[] =
 "Usage: fdpass [--timeout SEC] SOCKET COMMAND [ARGS...]\n"
 "\n"
@@ -58,6 +59,7 @@ static const char usage_text[] =
 "\n"
 "Exit status: 0 on success, 1 when the daemon returned an error (its text\n"
 "goes to stderr) or the socket failed, 2 on a usage error.\n";
+/* clang-format on */
 
 #define FDPASS_ERROR (g_quark_from_static_string("fdpass"))
 enum { FDPASS_ERR_USAGE = 2, FDPASS_ERR_FAILED = 1 };
@@ -144,7 +146,7 @@ static gboolean split(Conn *c, GError **errp)
 
 static gboolean fill(Conn *c, GError **errp)
 {
-    struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     char chunk[16384];
     ssize_t n;
     int r;
@@ -163,8 +165,8 @@ static gboolean fill(Conn *c, GError **errp)
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
         g_set_error(errp, FDPASS_ERROR, FDPASS_ERR_FAILED,
-                    "the daemon closed the connection%s%s",
-                    n < 0 ? ": " : "", n < 0 ? g_strerror(errno) : "");
+                    "the daemon closed the connection%s%s", n < 0 ? ": " : "",
+                    n < 0 ? g_strerror(errno) : "");
         return FALSE;
     }
     g_string_append_len(c->buf, chunk, n);
@@ -194,8 +196,8 @@ static gboolean send_text(Conn *c, const char *text, const int *fds, guint nfds,
 
     g_assert(nfds <= FDPASS_MAX_FDS);
     while (off < len) {
-        struct iovec iov = { (char *)text + off, len - off };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct iovec iov = {(char *)text + off, len - off};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
         ssize_t n;
 
         if (off == 0 && nfds) {
@@ -228,14 +230,13 @@ static gboolean send_text(Conn *c, const char *text, const int *fds, guint nfds,
  * Run one command.  Returns its "return" value (a new node), or NULL with
  * errp set to the daemon's error desc.
  */
-static JsonNode *qmp_call(Conn *c, const char *text, const int *fds,
-                          guint nfds, GError **errp)
+static JsonNode *qmp_call(Conn *c, const char *text, const int *fds, guint nfds,
+                          GError **errp)
 {
     g_autoptr(JsonNode) r = NULL;
     JsonObject *o, *err;
 
-    if (!send_text(c, text, fds, nfds, errp) ||
-        !(r = recv_message(c, errp))) {
+    if (!send_text(c, text, fds, nfds, errp) || !(r = recv_message(c, errp))) {
         return NULL;
     }
     o = JSON_NODE_HOLDS_OBJECT(r) ? json_node_get_object(r) : NULL;
@@ -243,7 +244,8 @@ static JsonNode *qmp_call(Conn *c, const char *text, const int *fds,
         return json_node_copy(json_object_get_member(o, "return"));
     }
     err = o && json_object_has_member(o, "error")
-              ? json_object_get_object_member(o, "error") : NULL;
+              ? json_object_get_object_member(o, "error")
+              : NULL;
     g_set_error(errp, FDPASS_ERROR, FDPASS_ERR_FAILED, "%s",
                 err && json_object_has_member(err, "desc")
                     ? json_object_get_string_member(err, "desc")
@@ -277,7 +279,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Conn, conn_free)
 static Conn *conn_open(const char *path, int timeout_ms, GError **errp)
 {
     g_autoptr(Conn) c = g_new0(Conn, 1);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     g_autoptr(JsonNode) greeting = NULL;
     g_autoptr(JsonNode) ret = NULL;
 
@@ -393,7 +395,7 @@ static void close_files(int *fds, guint n)
 static JsonNode *call_with_files(Conn *c, const char *text, const Attach *a,
                                  guint n, GError **errp)
 {
-    int fds[FDPASS_MAX_FDS] = { 0 };
+    int fds[FDPASS_MAX_FDS] = {0};
     JsonNode *ret;
 
     if (!open_files(a, n, fds, errp)) {
@@ -408,7 +410,7 @@ static JsonNode *call_with_files(Conn *c, const char *text, const Attach *a,
 
 static gboolean cmd_add_fd(Conn *c, int argc, char **argv, GError **errp)
 {
-    Attach a = { NULL, -1 };
+    Attach a = {NULL, -1};
     gboolean direct = FALSE, persistent = TRUE;
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) ret = NULL, cmd = NULL;
@@ -483,27 +485,28 @@ static void print_member(JsonObject *m)
                            json_object_get_int_member(m, "fd"));
     if (json_object_has_member(m, "access-mode")) {
         g_string_append_printf(line, "  %s",
-            json_object_get_string_member(m, "access-mode"));
+                               json_object_get_string_member(m, "access-mode"));
     }
     flags = json_object_has_member(m, "flags")
-                ? json_object_get_array_member(m, "flags") : NULL;
+                ? json_object_get_array_member(m, "flags")
+                : NULL;
     for (i = 0; flags && i < json_array_get_length(flags); i++) {
         g_string_append_printf(line, "%s%s", i ? "," : "  ",
                                json_array_get_string_element(flags, i));
     }
     if (json_object_has_member(m, "ino")) {
-        g_string_append_printf(line, "  dev %" G_GINT64_FORMAT
-                               " ino %" G_GINT64_FORMAT,
-                               json_object_get_int_member(m, "dev"),
-                               json_object_get_int_member(m, "ino"));
+        g_string_append_printf(
+            line, "  dev %" G_GINT64_FORMAT " ino %" G_GINT64_FORMAT,
+            json_object_get_int_member(m, "dev"),
+            json_object_get_int_member(m, "ino"));
     }
     if (json_object_has_member(m, "persistent") &&
         json_object_get_boolean_member(m, "persistent")) {
         g_string_append(line, "  persistent");
     }
     if (json_object_has_member(m, "opaque")) {
-        g_autoptr(JsonNode) op = json_node_copy(
-            json_object_get_member(m, "opaque"));
+        g_autoptr(JsonNode) op =
+            json_node_copy(json_object_get_member(m, "opaque"));
         g_autofree char *q = to_json(op, FALSE);
         g_string_append_printf(line, "  opaque %s", q);
     }
@@ -567,7 +570,8 @@ static gboolean cmd_remove(Conn *c, int argc, char **argv, GError **errp)
 
     for (i = 1; i < argc; i++) {
         gint64 *dst = g_str_equal(argv[i], "--fdset-id") ? &id
-                    : g_str_equal(argv[i], "--fd") ? &fd : NULL;
+                      : g_str_equal(argv[i], "--fd")     ? &fd
+                                                         : NULL;
         if (!dst) {
             return usage_error(errp, "remove-fd: unknown argument '%s'",
                                argv[i]);
@@ -583,10 +587,12 @@ static gboolean cmd_remove(Conn *c, int argc, char **argv, GError **errp)
     if (fd >= 0) {
         text = g_strdup_printf("{\"execute\": \"remove-fd\", \"arguments\": "
                                "{\"fdset-id\": %" G_GINT64_FORMAT ", \"fd\": "
-                               "%" G_GINT64_FORMAT "}}", id, fd);
+                               "%" G_GINT64_FORMAT "}}",
+                               id, fd);
     } else {
         text = g_strdup_printf("{\"execute\": \"remove-fd\", \"arguments\": "
-                               "{\"fdset-id\": %" G_GINT64_FORMAT "}}", id);
+                               "{\"fdset-id\": %" G_GINT64_FORMAT "}}",
+                               id);
     }
     ret = qmp_call(c, text, NULL, 0, errp);
     return ret != NULL;
@@ -626,7 +632,7 @@ static gboolean cmd_qmp(Conn *c, int argc, char **argv, GError **errp)
             if (!(v = opt_value(argv, argc, &i, errp))) {
                 return FALSE;
             }
-            a[n++] = (Attach){ v, -1 };
+            a[n++] = (Attach){v, -1};
         } else if (g_str_equal(argv[i], "--mode") && n &&
                    a[n - 1].flags == -1) {
             if (!(v = opt_value(argv, argc, &i, errp)) ||
@@ -674,7 +680,7 @@ static gboolean session_line(Conn *c, const char *line, GError **errp)
     int argc;
 
     if (*line == '{') {
-        char *qargv[] = { (char *)"qmp", (char *)line, NULL };
+        char *qargv[] = {(char *)"qmp", (char *)line, NULL};
         return cmd_qmp(c, 2, qargv, errp);
     }
     if (!g_shell_parse_argv(line, &argc, &argv, errp)) {
@@ -724,8 +730,8 @@ int main(int argc, char **argv)
     int i = 1;
     gboolean ok;
 
-    if (argc > 1 && (g_str_equal(argv[1], "--help") ||
-                     g_str_equal(argv[1], "-h"))) {
+    if (argc > 1 &&
+        (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h"))) {
         fputs(usage_text, stdout);
         return 0;
     }
@@ -755,6 +761,5 @@ int main(int argc, char **argv)
     }
 fail:
     fprintf(stderr, "fdpass: %s\n", err->message);
-    return err->domain == FDPASS_ERROR && err->code == FDPASS_ERR_USAGE ? 2
-                                                                        : 1;
+    return err->domain == FDPASS_ERROR && err->code == FDPASS_ERR_USAGE ? 2 : 1;
 }

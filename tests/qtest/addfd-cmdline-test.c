@@ -64,8 +64,8 @@ static JsonObject *member_at(JsonArray *sets, guint set, guint member)
 {
     JsonObject *s = json_array_get_object_element(sets, set);
 
-    return json_array_get_object_element(
-        json_object_get_array_member(s, "fds"), member);
+    return json_array_get_object_element(json_object_get_array_member(s, "fds"),
+                                         member);
 }
 
 static int member_fd(JsonArray *sets, guint set, guint member)
@@ -88,10 +88,11 @@ static void assert_dup_of(QTestState *s, int dfd, int fd, const char *mode)
 START_TEST(test_cmdline_sets_and_auto_ids)
 {
     Files f = files_open();
-    int inherit[] = { 200, f.ro, 201, f.rw, 202, f.other };
+    int inherit[] = {200, f.ro, 201, f.rw, 202, f.other};
     QTestState *s = qtest_spawn_full("-add-fd fd=200,set=1,opaque=ro "
                                      "-add-fd fd=201,set=1 "
-                                     "-add-fd fd=202,set=4", 1, inherit, 3);
+                                     "-add-fd fd=202,set=4",
+                                     1, inherit, 3);
     QTestConn *c;
     JsonNode *r;
     JsonArray *sets;
@@ -112,15 +113,15 @@ START_TEST(test_cmdline_sets_and_auto_ids)
     assert_dup_of(s, member_fd(sets, 0, 0), f.other, "ro");
     assert_dup_of(s, member_fd(sets, 1, 0), f.ro, "ro");
     assert_dup_of(s, member_fd(sets, 1, 1), f.rw, "rw");
-    ck_assert_str_eq(json_object_get_string_member(member_at(sets, 1, 0),
-                                                   "opaque"), "ro");
+    ck_assert_str_eq(
+        json_object_get_string_member(member_at(sets, 1, 0), "opaque"), "ro");
     ck_assert(!json_object_has_member(member_at(sets, 1, 1), "opaque"));
-    ck_assert(json_object_get_boolean_member(member_at(sets, 1, 1),
-                                             "persistent"));
+    ck_assert(
+        json_object_get_boolean_member(member_at(sets, 1, 1), "persistent"));
     json_node_unref(r);
     /* Auto ids skip 1 and 4. */
     for (i = 0; i < 3; i++) {
-        static const int want[] = { 0, 2, 3 };
+        static const int want[] = {0, 2, 3};
         qtest_add_fd(c, f.ro, -1, NULL, &id);
         ck_assert_int_eq(id, want[i]);
     }
@@ -133,9 +134,9 @@ END_TEST
 START_TEST(test_cmdline_double_dash_and_hex)
 {
     Files f = files_open();
-    int inherit[] = { 200, f.ro };
-    QTestState *s = qtest_spawn_full("--add-fd fd=0xc8,set=0x10", 1, inherit,
-                                     1);
+    int inherit[] = {200, f.ro};
+    QTestState *s =
+        qtest_spawn_full("--add-fd fd=0xc8,set=0x10", 1, inherit, 1);
     QTestConn *c = qtest_connect(s, 0);
     JsonNode *r = qtest_qmp(c, "{'execute': 'query-fdsets'}");
     JsonArray *sets = qtest_return_array(r);
@@ -155,7 +156,7 @@ END_TEST
 START_TEST(test_cmdline_same_fd_in_two_sets)
 {
     Files f = files_open();
-    int inherit[] = { 200, f.rw };
+    int inherit[] = {200, f.rw};
     QTestState *s = qtest_spawn_full("-add-fd fd=200,set=1 "
                                      "-add-fd fd=200,set=2,opaque=again",
                                      1, inherit, 1);
@@ -178,9 +179,9 @@ END_TEST
 START_TEST(test_cmdline_opaque_doubled_comma)
 {
     Files f = files_open();
-    int inherit[] = { 200, f.ro };
-    QTestState *s = qtest_spawn_full("-add-fd 'fd=200,set=3,opaque=a,,b'", 1,
-                                     inherit, 1);
+    int inherit[] = {200, f.ro};
+    QTestState *s =
+        qtest_spawn_full("-add-fd 'fd=200,set=3,opaque=a,,b'", 1, inherit, 1);
     QTestConn *c = qtest_connect(s, 0);
     JsonNode *r = qtest_qmp(c, "{'execute': 'query-fdsets'}");
 
@@ -198,7 +199,7 @@ END_TEST
 START_TEST(test_cmdline_members_survive_disconnect)
 {
     Files f = files_open();
-    int inherit[] = { 200, f.ro };
+    int inherit[] = {200, f.ro};
     QTestState *s = qtest_spawn_full("-add-fd fd=200,set=0", 1, inherit, 1);
     QTestConn *a = qtest_connect(s, 0);
     QTestConn *c;
@@ -220,16 +221,18 @@ END_TEST
 START_TEST(test_cmdline_set_serves_blockdev)
 {
     Files f = files_open();
-    int inherit[] = { 200, f.ro };
+    int inherit[] = {200, f.ro};
     QTestState *s = qtest_spawn_full(
         "--blockdev driver=file,node-name=n1,filename=/dev/fdset/1,"
-        "read-only=on -add-fd fd=200,set=1", 1, inherit, 1);
+        "read-only=on -add-fd fd=200,set=1",
+        1, inherit, 1);
     QTestConn *c = qtest_connect(s, 0);
     JsonNode *r = qtest_qmp(c, "{'execute': 'query-fdsets'}");
 
-    ck_assert_int_eq(json_object_get_int_member(
-                         json_array_get_object_element(
-                             qtest_return_array(r), 0), "dup-count"), 1);
+    ck_assert_int_eq(json_object_get_int_member(json_array_get_object_element(
+                                                    qtest_return_array(r), 0),
+                                                "dup-count"),
+                     1);
     json_node_unref(r);
     qtest_assert_fds_match_registry(s, c, 0);
     qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
@@ -243,70 +246,70 @@ END_TEST
 /* ---------------------------------------------------------- errors */
 
 typedef struct ErrorCase {
-    const char *args;    /* the daemon's extra arguments */
-    bool inherit_200;    /* put an open fd at 200 */
+    const char *args; /* the daemon's extra arguments */
+    bool inherit_200; /* put an open fd at 200 */
     const char *stderr_text;
 } ErrorCase;
 
 #define P "fdsetd: "
 static const ErrorCase error_cases[] = {
-    { "-add-fd fd=0,set=1", false,
-      P "-add-fd fd=0,set=1: fd cannot be a standard I/O stream\n" },
-    { "-add-fd fd=2,set=1", false,
-      P "-add-fd fd=2,set=1: fd cannot be a standard I/O stream\n" },
-    { "--add-fd fd=0,set=1", false,
-      P "--add-fd fd=0,set=1: fd cannot be a standard I/O stream\n" },
-    { "-add-fd set=1", false,
-      P "-add-fd set=1: fd option is required and must be non-negative\n" },
-    { "-add-fd fd=-1,set=1", false,
-      P "-add-fd fd=-1,set=1: fd option is required and must be "
-        "non-negative\n" },
-    { "-add-fd fd=99,set=1", false,
-      P "-add-fd fd=99,set=1: fd is not valid or already in use\n" },
-    { "-add-fd fd=200", true,
-      P "-add-fd fd=200: set option is required and must be "
-        "non-negative\n" },
-    { "-add-fd fd=200,set=-1", true,
-      P "-add-fd fd=200,set=-1: set option is required and must be "
-        "non-negative\n" },
-    { "-add-fd fd=abc,set=1", false,
-      P "-add-fd fd=abc,set=1: Parameter 'fd' expects a number\n" },
-    { "-add-fd fd=0x,set=1", false,
-      P "-add-fd fd=0x,set=1: Parameter 'fd' expects a number\n" },
-    { "-add-fd fd=200,set=abc", true,
-      P "-add-fd fd=200,set=abc: Parameter 'set' expects a number\n" },
-    { "-add-fd fd=99999999999999999999,set=1", false,
-      P "-add-fd fd=99999999999999999999,set=1: Value "
-        "'99999999999999999999' is too large for parameter 'fd'\n" },
-    { "-add-fd fd=200,set=1,foo=1", true,
-      P "-add-fd fd=200,set=1,foo=1: Invalid parameter 'foo'\n" },
+    {"-add-fd fd=0,set=1", false,
+     P "-add-fd fd=0,set=1: fd cannot be a standard I/O stream\n"},
+    {"-add-fd fd=2,set=1", false,
+     P "-add-fd fd=2,set=1: fd cannot be a standard I/O stream\n"},
+    {"--add-fd fd=0,set=1", false,
+     P "--add-fd fd=0,set=1: fd cannot be a standard I/O stream\n"},
+    {"-add-fd set=1", false,
+     P "-add-fd set=1: fd option is required and must be non-negative\n"},
+    {"-add-fd fd=-1,set=1", false,
+     P "-add-fd fd=-1,set=1: fd option is required and must be "
+       "non-negative\n"},
+    {"-add-fd fd=99,set=1", false,
+     P "-add-fd fd=99,set=1: fd is not valid or already in use\n"},
+    {"-add-fd fd=200", true,
+     P "-add-fd fd=200: set option is required and must be "
+       "non-negative\n"},
+    {"-add-fd fd=200,set=-1", true,
+     P "-add-fd fd=200,set=-1: set option is required and must be "
+       "non-negative\n"},
+    {"-add-fd fd=abc,set=1", false,
+     P "-add-fd fd=abc,set=1: Parameter 'fd' expects a number\n"},
+    {"-add-fd fd=0x,set=1", false,
+     P "-add-fd fd=0x,set=1: Parameter 'fd' expects a number\n"},
+    {"-add-fd fd=200,set=abc", true,
+     P "-add-fd fd=200,set=abc: Parameter 'set' expects a number\n"},
+    {"-add-fd fd=99999999999999999999,set=1", false,
+     P "-add-fd fd=99999999999999999999,set=1: Value "
+       "'99999999999999999999' is too large for parameter 'fd'\n"},
+    {"-add-fd fd=200,set=1,foo=1", true,
+     P "-add-fd fd=200,set=1,foo=1: Invalid parameter 'foo'\n"},
     /* QEMU's order: the fd checks come before the set check... */
-    { "-add-fd fd=0", false,
-      P "-add-fd fd=0: fd cannot be a standard I/O stream\n" },
-    { "-add-fd fd=99", false,
-      P "-add-fd fd=99: fd is not valid or already in use\n" },
-    { "-add-fd fd=1,set=-1", false,
-      P "-add-fd fd=1,set=-1: fd cannot be a standard I/O stream\n" },
+    {"-add-fd fd=0", false,
+     P "-add-fd fd=0: fd cannot be a standard I/O stream\n"},
+    {"-add-fd fd=99", false,
+     P "-add-fd fd=99: fd is not valid or already in use\n"},
+    {"-add-fd fd=1,set=-1", false,
+     P "-add-fd fd=1,set=-1: fd cannot be a standard I/O stream\n"},
     /* ...the last of a repeated key wins... */
-    { "-add-fd fd=200,fd=99,set=1", true,
-      P "-add-fd fd=200,fd=99,set=1: fd is not valid or already in use\n" },
+    {"-add-fd fd=200,fd=99,set=1", true,
+     P "-add-fd fd=200,fd=99,set=1: fd is not valid or already in use\n"},
     /* ...and every option is parsed before any is checked. */
-    { "-add-fd fd=0,set=1 -add-fd fd=abc,set=2", false,
-      P "-add-fd fd=abc,set=2: Parameter 'fd' expects a number\n" },
-    { "-add-fd fd=200,set=1 -add-fd fd=0,set=2", true,
-      P "-add-fd fd=0,set=2: fd cannot be a standard I/O stream\n" },
+    {"-add-fd fd=0,set=1 -add-fd fd=abc,set=2", false,
+     P "-add-fd fd=abc,set=2: Parameter 'fd' expects a number\n"},
+    {"-add-fd fd=200,set=1 -add-fd fd=0,set=2", true,
+     P "-add-fd fd=0,set=2: fd cannot be a standard I/O stream\n"},
 };
 
 START_TEST(test_cmdline_error)
 {
     const ErrorCase *ec = &error_cases[_i];
     Files f = files_open();
-    int inherit[] = { 200, f.ro };
+    int inherit[] = {200, f.ro};
     g_autofree char *err = NULL;
     int status;
 
-    status = qtest_spawn_expect_fail(ec->args, inherit,
-                                     ec->inherit_200 ? 1 : 0, &err);
+    status = qtest_spawn_expect_fail(ec->args, inherit, ec->inherit_200 ? 1 : 0,
+                                     &err);
     ck_assert_msg(status == 1, "'%s': exit status %d, stderr: %s", ec->args,
                   status, err);
     ck_assert_msg(g_str_equal(err, ec->stderr_text),

@@ -52,16 +52,18 @@ static JsonNode *blockdev_add(Fixture *f, const char *node, const char *path,
 {
     g_autofree char *p = qtest_json_str(path);
 
-    return qtest_qmp(f->c, "{'execute': 'blockdev-add', 'arguments': "
+    return qtest_qmp(f->c,
+                     "{'execute': 'blockdev-add', 'arguments': "
                      "{'driver': 'file', 'node-name': '%s', 'filename': %s, "
-                     "'read-only': %s%s}}", node, p, ro ? "true" : "false",
+                     "'read-only': %s%s}}",
+                     node, p, ro ? "true" : "false",
                      direct ? ", 'cache': {'direct': true}" : "");
 }
 
-static JsonNode *blockdev_reopen(Fixture *f, const char *node, int set,
-                                 bool ro)
+static JsonNode *blockdev_reopen(Fixture *f, const char *node, int set, bool ro)
 {
-    return qtest_qmp(f->c, "{'execute': 'blockdev-reopen', 'arguments': "
+    return qtest_qmp(f->c,
+                     "{'execute': 'blockdev-reopen', 'arguments': "
                      "{'options': [{'driver': 'file', 'node-name': '%s', "
                      "'filename': '/dev/fdset/%d', 'read-only': %s}]}}",
                      node, set, ro ? "true" : "false");
@@ -69,8 +71,9 @@ static JsonNode *blockdev_reopen(Fixture *f, const char *node, int set,
 
 static void blockdev_del(Fixture *f, const char *node)
 {
-    qtest_assert_success(qtest_qmp(f->c, "{'execute': 'blockdev-del', "
-                                         "'arguments': {'node-name': '%s'}}",
+    qtest_assert_success(qtest_qmp(f->c,
+                                   "{'execute': 'blockdev-del', "
+                                   "'arguments': {'node-name': '%s'}}",
                                    node));
 }
 
@@ -106,8 +109,8 @@ static guint n_members(Fixture *f, int64_t id)
 {
     JsonNode *r;
     JsonObject *s = get_set(f, id, &r);
-    guint n = s ? json_array_get_length(json_object_get_array_member(s, "fds"))
-                : 0;
+    guint n =
+        s ? json_array_get_length(json_object_get_array_member(s, "fds")) : 0;
 
     json_node_unref(r);
     return n;
@@ -117,8 +120,8 @@ static guint n_members(Fixture *f, int64_t id)
  * The daemon's fds on scratch file @name that are not in @members, i.e.
  * the dups: their number, and the mode of the last one in *@mode.
  */
-static guint dups_of(Fixture *f, const char *name, const int *members,
-                     guint n, const char **mode, int *dup_fd)
+static guint dups_of(Fixture *f, const char *name, const int *members, guint n,
+                     const char **mode, int *dup_fd)
 {
     g_autofree char *path = g_build_filename(qtest_tmpdir(f->s), name, NULL);
     struct stat want, st;
@@ -145,8 +148,8 @@ static guint dups_of(Fixture *f, const char *name, const int *members,
     return found;
 }
 
-#define EACCES_TEXT(set, flags) \
-    "Could not dup FD for /dev/fdset/" #set " flags " #flags \
+#define EACCES_TEXT(set, flags)                                                \
+    "Could not dup FD for /dev/fdset/" #set " flags " #flags                   \
     ": Permission denied"
 
 /* p14 */
@@ -180,8 +183,7 @@ START_TEST(test_readwrite_node_holds_rw_dup)
     int m = add(&f, "a.img", O_RDWR, 1);
     const char *mode = NULL;
 
-    qtest_assert_success(blockdev_add(&f, "w1", "/dev/fdset/1", false,
-                                      false));
+    qtest_assert_success(blockdev_add(&f, "w1", "/dev/fdset/1", false, false));
     ck_assert_uint_eq(dups_of(&f, "a.img", &m, 1, &mode, NULL), 1);
     ck_assert_str_eq(mode, "rw");
     ck_assert_int_eq(dup_count(&f, 1), 1);
@@ -206,8 +208,7 @@ START_TEST(test_missing_mode_is_eacces)
     qtest_assert_file_fds(f.s, 2);
     ck_assert_int_eq(dup_count(&f, 1), 0);
     m[2] = add(&f, "a.img", O_RDWR, 1);
-    qtest_assert_success(blockdev_add(&f, "w1", "/dev/fdset/1", false,
-                                      false));
+    qtest_assert_success(blockdev_add(&f, "w1", "/dev/fdset/1", false, false));
     qtest_assert_file_fds(f.s, 4);
     ck_assert_uint_eq(dups_of(&f, "a.img", m, 3, NULL, NULL), 1);
     blockdev_del(&f, "w1");
@@ -222,10 +223,12 @@ START_TEST(test_no_such_set_is_enoent)
 
     add(&f, "a.img", O_RDONLY, 1);
     qtest_assert_error(blockdev_add(&f, "n", "/dev/fdset/7", true, false),
-                       "GenericError", "Could not dup FD for /dev/fdset/7 "
+                       "GenericError",
+                       "Could not dup FD for /dev/fdset/7 "
                        "flags 0: No such file or directory");
     qtest_assert_error(blockdev_add(&f, "n", "/dev/fdset/7", false, false),
-                       "GenericError", "Could not dup FD for /dev/fdset/7 "
+                       "GenericError",
+                       "Could not dup FD for /dev/fdset/7 "
                        "flags 2: No such file or directory");
     qtest_assert_file_fds(f.s, 1);
     finish(&f);
@@ -236,8 +239,12 @@ END_TEST
 START_TEST(test_path_parse_errors)
 {
     static const char *const bad[] = {
-        "/dev/fdset/", "/dev/fdset/0x", "/dev/fdset/-1", "/dev/fdset/1x",
-        "/dev/fdset/1 ", "/dev/fdset/2147483648",
+        "/dev/fdset/",
+        "/dev/fdset/0x",
+        "/dev/fdset/-1",
+        "/dev/fdset/1x",
+        "/dev/fdset/1 ",
+        "/dev/fdset/2147483648",
         "/dev/fdset/99999999999999999999",
     };
     Fixture f = start();
@@ -245,8 +252,8 @@ START_TEST(test_path_parse_errors)
 
     add(&f, "a.img", O_RDONLY, 1);
     for (i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *want = g_strdup_printf("Could not parse fdset %s",
-                                                bad[i]);
+        g_autofree char *want =
+            g_strdup_printf("Could not parse fdset %s", bad[i]);
         qtest_assert_error(blockdev_add(&f, "n", bad[i], true, false),
                            "GenericError", want);
     }
@@ -259,7 +266,9 @@ END_TEST
 START_TEST(test_path_lenient_forms)
 {
     static const char *const ok[] = {
-        "/dev/fdset/ 1", "/dev/fdset/+01", "/dev/fdset/001",
+        "/dev/fdset/ 1",
+        "/dev/fdset/+01",
+        "/dev/fdset/001",
     };
     Fixture f = start();
     guint i;
@@ -287,8 +296,7 @@ END_TEST
 START_TEST(test_cache_direct_needs_direct_member)
 {
     Fixture f = start();
-    g_autofree char *path = g_build_filename(qtest_tmpdir(f.s), "a.img",
-                                             NULL);
+    g_autofree char *path = g_build_filename(qtest_tmpdir(f.s), "a.img", NULL);
     int plain = qtest_open_file(f.s, "a.img", O_RDONLY);
     int direct = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
     int m[2], dup = -1;

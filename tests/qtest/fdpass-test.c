@@ -65,7 +65,7 @@ static Run fdpass(Fixture *f, const char *input, const char *args)
     g_auto(GStrv) extra = NULL;
     GPtrArray *argv = g_ptr_array_new();
     GError *err = NULL;
-    Run r = { 0 };
+    Run r = {0};
     int wstatus, i;
 
     g_ptr_array_add(argv, (char *)(bin && *bin ? bin : "build/tools/fdpass"));
@@ -113,8 +113,8 @@ static void wait_n_sets(Fixture *f, guint n)
     gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
 
     while (n_sets(f) != n) {
-        ck_assert_msg(g_get_monotonic_time() < deadline,
-                      "%u sets, expected %u", n_sets(f), n);
+        ck_assert_msg(g_get_monotonic_time() < deadline, "%u sets, expected %u",
+                      n_sets(f), n);
         g_usleep(10000);
     }
 }
@@ -132,8 +132,10 @@ START_TEST(test_fdpass_add_fd_persistent)
     struct stat want, st;
 
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
-    ck_assert_int_eq(sscanf(r.out, "fdset-id %" G_GINT64_FORMAT
-                                   " fd %" G_GINT64_FORMAT, &id, &fd), 2);
+    ck_assert_int_eq(
+        sscanf(r.out, "fdset-id %" G_GINT64_FORMAT " fd %" G_GINT64_FORMAT, &id,
+               &fd),
+        2);
     ck_assert_int_eq(id, 3);
     /* The tool has gone; the persistent member stays. */
     g_usleep(50000);
@@ -160,7 +162,8 @@ START_TEST(test_fdpass_add_fd_not_persistent_is_reaped)
 {
     Fixture f = start();
     g_autofree char *args = g_strdup_printf("add-fd --file %s --mode rw "
-                                            "--no-persistent", f.img);
+                                            "--no-persistent",
+                                            f.img);
     Run r = fdpass(&f, NULL, args);
 
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
@@ -187,7 +190,7 @@ START_TEST(test_fdpass_query_fdsets)
     r = fdpass(&f, NULL, "query-fdsets");
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(g_str_has_prefix(r.out, "fdset 5") &&
-                  strstr(r.out, "read-write") && strstr(r.out, "\"disk\""),
+                      strstr(r.out, "read-write") && strstr(r.out, "\"disk\""),
                   "pretty output: %s", r.out);
     run_free(&r);
     /* --json is exactly query-fdsets' return value. */
@@ -195,9 +198,9 @@ START_TEST(test_fdpass_query_fdsets)
     ck_assert_int_eq(r.status, 0);
     ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
     q = query(&f);
-    ck_assert(json_node_equal(json_parser_get_root(p),
-                              json_object_get_member(
-                                  json_node_get_object(q), "return")));
+    ck_assert(json_node_equal(
+        json_parser_get_root(p),
+        json_object_get_member(json_node_get_object(q), "return")));
     json_node_unref(q);
     run_free(&r);
     finish(&f);
@@ -231,7 +234,8 @@ START_TEST(test_fdpass_qmp_with_file)
     Fixture f = start();
     g_autofree char *args = g_strdup_printf(
         "qmp '{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"x\"}}' "
-        "--file %s --mode ro", f.img);
+        "--file %s --mode ro",
+        f.img);
     Run r = fdpass(&f, NULL, "qmp '{\"execute\": \"query-version\"}'");
 
     ck_assert_int_eq(r.status, 0);
@@ -242,8 +246,9 @@ START_TEST(test_fdpass_qmp_with_file)
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
     ck_assert_str_eq(g_strstrip(r.out), "{}");
     run_free(&r);
-    r = fdpass(&f, NULL, "qmp '{\"execute\": \"getfd\", \"arguments\": "
-                         "{\"fdname\": \"x\"}}'");
+    r = fdpass(&f, NULL,
+               "qmp '{\"execute\": \"getfd\", \"arguments\": "
+               "{\"fdname\": \"x\"}}'");
     ck_assert_int_eq(r.status, 1);
     ck_assert_str_eq(r.err, "fdpass: No file descriptor supplied via "
                             "SCM_RIGHTS\n");
@@ -267,12 +272,14 @@ START_TEST(test_fdpass_session)
         "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": "
         "\"file\", \"node-name\": \"n1\", \"filename\": \"/dev/fdset/1\", "
         "\"read-only\": true}}\n"
-        "query-fdsets\n", f.img);
+        "query-fdsets\n",
+        f.img);
     Run r = fdpass(&f, input, "session");
 
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
     ck_assert_msg(g_str_has_prefix(r.out, "fdset-id 1 fd ") &&
-                  strstr(r.out, "(1 in use)"), "output: %s", r.out);
+                      strstr(r.out, "(1 in use)"),
+                  "output: %s", r.out);
     run_free(&r);
     g_usleep(50000);
     ck_assert_uint_eq(n_sets(&f), 1);
@@ -286,8 +293,9 @@ END_TEST
 START_TEST(test_fdpass_session_stops_at_error)
 {
     Fixture f = start();
-    Run r = fdpass(&f, "remove-fd --fdset-id 9\n"
-                       "qmp '{\"execute\": \"query-version\"}'\n",
+    Run r = fdpass(&f,
+                   "remove-fd --fdset-id 9\n"
+                   "qmp '{\"execute\": \"query-version\"}'\n",
                    "session");
 
     ck_assert_int_eq(r.status, 1);
@@ -303,16 +311,17 @@ START_TEST(test_fdpass_usage_errors)
 {
     Fixture f = start();
     static const char *const bad[] = {
-        "add-fd --mode ro", "add-fd --file x --mode rx", "remove-fd",
-        "remove-fd --fdset-id -1", "qmp '[1]'", "no-such-command",
+        "add-fd --mode ro", "add-fd --file x --mode rx",
+        "remove-fd",        "remove-fd --fdset-id -1",
+        "qmp '[1]'",        "no-such-command",
     };
     guint i;
 
     for (i = 0; i < G_N_ELEMENTS(bad); i++) {
         Run r = fdpass(&f, NULL, bad[i]);
         ck_assert_msg(r.status == 2, "'%s': status %d", bad[i], r.status);
-        ck_assert_msg(g_str_has_prefix(r.err, "fdpass: "), "'%s': %s",
-                      bad[i], r.err);
+        ck_assert_msg(g_str_has_prefix(r.err, "fdpass: "), "'%s': %s", bad[i],
+                      r.err);
         run_free(&r);
     }
     finish(&f);

@@ -81,17 +81,19 @@ static int add_fd_ok(Fixture *f, const char *name, int flags, int64_t id,
 
 static void blockdev_add_ro(QTestConn *c, const char *node, int set)
 {
-    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-add', "
-                                      "'arguments': {'driver': 'file', "
-                                      "'node-name': '%s', 'filename': "
-                                      "'/dev/fdset/%d', 'read-only': true}}",
+    qtest_assert_success(qtest_qmp(c,
+                                   "{'execute': 'blockdev-add', "
+                                   "'arguments': {'driver': 'file', "
+                                   "'node-name': '%s', 'filename': "
+                                   "'/dev/fdset/%d', 'read-only': true}}",
                                    node, set));
 }
 
 static void blockdev_del(QTestConn *c, const char *node)
 {
-    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
-                                      "'arguments': {'node-name': '%s'}}",
+    qtest_assert_success(qtest_qmp(c,
+                                   "{'execute': 'blockdev-del', "
+                                   "'arguments': {'node-name': '%s'}}",
                                    node));
 }
 
@@ -149,7 +151,8 @@ START_TEST(test_disconnect_keeps_persistent)
     JsonObject *m;
     int dfd;
 
-    r = qtest_qmp_fds(a, &fd, 1, "{'execute': 'add-fd', 'arguments': "
+    r = qtest_qmp_fds(a, &fd, 1,
+                      "{'execute': 'add-fd', 'arguments': "
                       "{'fdset-id': 4, 'persistent': true}}");
     ck_assert_ptr_nonnull(qtest_return_object(r));
     dfd = json_object_get_int_member(qtest_return_object(r), "fd");
@@ -186,7 +189,8 @@ START_TEST(test_persistent_fds_switch)
     assert_summary(f.c, "0['kept']");
     r = query(f.c);
     ck_assert(json_object_get_boolean_member(
-        qtest_fdsets_find_member(qtest_return_array(r), dfd, NULL), "persistent"));
+        qtest_fdsets_find_member(qtest_return_array(r), dfd, NULL),
+        "persistent"));
     json_node_unref(r);
     finish(&f, 0);
 }
@@ -195,7 +199,7 @@ END_TEST
 START_TEST(test_two_monitors_share_registry)
 {
     QTestState *s = qtest_spawn_full(NULL, 2, NULL, 0);
-    Fixture f = { s, qtest_connect(s, 0) };
+    Fixture f = {s, qtest_connect(s, 0)};
     QTestConn *b = qtest_connect(s, 1);
     int rw;
 
@@ -244,8 +248,7 @@ static JsonObject *next_event(QTestConn *c, const char *name, int64_t id,
     return data;
 }
 
-static void expect_removed(QTestConn *c, int64_t id, int fd,
-                           const char *reason)
+static void expect_removed(QTestConn *c, int64_t id, int fd, const char *reason)
 {
     JsonNode *ev;
     JsonObject *d = next_event(c, "FDSET_FD_REMOVED", id, fd, &ev);
@@ -278,15 +281,17 @@ START_TEST(test_events_to_every_subscriber)
     QTestConn *a = connect_events(s, 0);
     QTestConn *b = connect_events(s, 1);
     QTestConn *plain = qtest_connect(s, 0);
-    Fixture f = { s, a };
-    QTestConn *both[2] = { a, b };
+    Fixture f = {s, a};
+    QTestConn *both[2] = {a, b};
     int m1, m2, i;
 
     g_free(qtest_make_file(s, "a.img", 4096, 'a'));
     m1 = add_fd_ok(&f, "a.img", O_RDONLY, 3, "one", NULL);
     m2 = add_fd_ok(&f, "a.img", O_RDWR, 3, NULL, NULL);
-    qtest_assert_success(qtest_qmp(b, "{'execute': 'remove-fd', 'arguments':"
-                                      " {'fdset-id': 3, 'fd': %d}}", m1));
+    qtest_assert_success(qtest_qmp(b,
+                                   "{'execute': 'remove-fd', 'arguments':"
+                                   " {'fdset-id': 3, 'fd': %d}}",
+                                   m1));
     qtest_assert_success(qtest_qmp(b, "{'execute': 'remove-fd', "
                                       "'arguments': {'fdset-id': 3}}"));
     for (i = 0; i < 2; i++) {
@@ -364,7 +369,8 @@ START_TEST(test_strict_same_file_refuses)
     JsonNode *r;
 
     add_fd_ok(&f, "a.img", O_RDONLY, 0, NULL, NULL);
-    r = qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
+    r = qtest_qmp_fds(f.c, &fd, 1,
+                      "{'execute': 'add-fd', "
                       "'arguments': {'fdset-id': 0}}");
     close(fd);
     ck_assert_str_eq(qtest_error_class(r), "GenericError");
@@ -384,7 +390,8 @@ START_TEST(test_limit_fds_per_set)
 
     add_fd_ok(&f, "a.img", O_RDONLY, 0, NULL, NULL);
     add_fd_ok(&f, "a.img", O_RDONLY, 0, NULL, NULL);
-    r = qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
+    r = qtest_qmp_fds(f.c, &fd, 1,
+                      "{'execute': 'add-fd', "
                       "'arguments': {'fdset-id': 0}}");
     ck_assert_str_eq(qtest_error_class(r), "GenericError");
     fprintf(stderr, "per-set limit: %s\n", qtest_error_desc(r));

@@ -86,8 +86,8 @@ START_TEST(test_add_fd_without_fd)
     Fixture f = start(NULL);
 
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd', "
-                                      "'arguments': {}}"), "GenericError",
-                       NO_FD);
+                                      "'arguments': {}}"),
+                       "GenericError", NO_FD);
     /* The missing fd is reported before the bad id. */
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd', 'arguments': "
                                       "{'fdset-id': -1, 'opaque': 'x'}}"),
@@ -102,7 +102,8 @@ START_TEST(test_add_fd_negative_id_closes_fd)
     Fixture f = start(NULL);
     int fd = open_img(&f, "a.img", O_RDONLY);
 
-    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
+    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1,
+                                     "{'execute': 'add-fd', "
                                      "'arguments': {'fdset-id': -1}}"),
                        "GenericError",
                        "Parameter 'fdset-id' expects a non-negative value");
@@ -119,18 +120,21 @@ START_TEST(test_add_fd_bad_arguments_close_fd)
     Fixture f = start(NULL);
     int fd = open_img(&f, "a.img", O_RDONLY);
 
-    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
+    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1,
+                                     "{'execute': 'add-fd', "
                                      "'arguments': {'fdset-id': '1'}}"),
-                       "GenericError", "Invalid parameter type for "
+                       "GenericError",
+                       "Invalid parameter type for "
                        "'fdset-id', expected: integer");
     qtest_assert_file_fds(f.s, 0);
-    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
+    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1,
+                                     "{'execute': 'add-fd', "
                                      "'arguments': {'foo': 1}}"),
                        "GenericError", "Parameter 'foo' is unexpected");
     qtest_assert_file_fds(f.s, 0);
     /* Not pending either: a later add-fd without an fd has none. */
-    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"),
-                       "GenericError", NO_FD);
+    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"), "GenericError",
+                       NO_FD);
     close(fd);
     finish(&f, 0);
 }
@@ -211,15 +215,16 @@ START_TEST(test_opaque_kept)
     add_fd_ok(&f, "a.img", O_RDONLY, 1, "rdonly", NULL);
     plain = add_fd_ok(&f, "a.img", O_RDWR, 1, NULL, NULL);
     add_fd_ok(&f, "a.img", O_RDONLY, 2, "", NULL);
-    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'add-fd', "
+    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1,
+                                     "{'execute': 'add-fd', "
                                      "'arguments': {'fdset-id': 3, "
                                      "'opaque': 7}}"),
-                       "GenericError", "Invalid parameter type for "
+                       "GenericError",
+                       "Invalid parameter type for "
                        "'opaque', expected: string");
     close(fd);
     {
-        g_autofree char *want = g_strdup_printf("2[''] 1['rdonly' #%d]",
-                                                plain);
+        g_autofree char *want = g_strdup_printf("2[''] 1['rdonly' #%d]", plain);
         assert_summary(f.c, want);
     }
     finish(&f, 0);
@@ -229,8 +234,8 @@ END_TEST
 START_TEST(test_two_fds_one_message)
 {
     Fixture f = start(NULL);
-    int fds[2] = { open_img(&f, "a.img", O_RDONLY),
-                   open_img(&f, "b.img", O_RDWR) };
+    int fds[2] = {open_img(&f, "a.img", O_RDONLY),
+                  open_img(&f, "b.img", O_RDWR)};
     JsonNode *r = qtest_qmp_fds(f.c, fds, 2, "{'execute': 'add-fd'}");
     JsonObject *ret = qtest_return_object(r);
     int dfd;
@@ -254,12 +259,12 @@ START_TEST(test_fd_on_query_version_closed)
     Fixture f = start(NULL);
     int fd = open_img(&f, "a.img", O_RDONLY);
 
-    qtest_assert_success(qtest_qmp_fds(f.c, &fd, 1,
-                                       "{'execute': 'query-version'}"));
+    qtest_assert_success(
+        qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'query-version'}"));
     qtest_assert_file_fds(f.s, 0);
     /* ... and is not picked up by a later add-fd. */
-    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"),
-                       "GenericError", NO_FD);
+    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"), "GenericError",
+                       NO_FD);
     close(fd);
     finish(&f, 0);
 }
@@ -306,10 +311,14 @@ END_TEST
 START_TEST(test_query_ordering)
 {
     Fixture f = start(NULL);
-    static const struct { int set; const char *opaque; int mode; } add[] = {
-        { 1, "image0:r", O_RDONLY }, { 1, "image1:w+", O_RDWR },
-        { 0, "image2:r", O_RDONLY }, { 2, "image3:r", O_RDONLY },
-        { 2, "image4:r", O_RDONLY },
+    static const struct {
+        int set;
+        const char *opaque;
+        int mode;
+    } add[] = {
+        {1, "image0:r", O_RDONLY}, {1, "image1:w+", O_RDWR},
+        {0, "image2:r", O_RDONLY}, {2, "image3:r", O_RDONLY},
+        {2, "image4:r", O_RDONLY},
     };
     guint i;
 
@@ -345,16 +354,20 @@ START_TEST(test_remove_fd_one_member)
     int ro = add_fd_ok(&f, "a.img", O_RDONLY, 3, NULL, NULL);
     int rw = add_fd_ok(&f, "a.img", O_RDWR, 3, NULL, NULL);
 
-    qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments':"
-                                        " {'fdset-id': 3, 'fd': %d}}", rw));
+    qtest_assert_success(qtest_qmp(f.c,
+                                   "{'execute': 'remove-fd', 'arguments':"
+                                   " {'fdset-id': 3, 'fd': %d}}",
+                                   rw));
     {
         g_autofree char *want = g_strdup_printf("3[#%d]", ro);
         assert_summary(f.c, want);
     }
     ck_assert_str_eq(qtest_fd_mode(f.s, ro), "ro");
     ck_assert_ptr_null(qtest_fd_mode(f.s, rw));
-    qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments':"
-                                        " {'fdset-id': 3, 'fd': %d}}", ro));
+    qtest_assert_success(qtest_qmp(f.c,
+                                   "{'execute': 'remove-fd', 'arguments':"
+                                   " {'fdset-id': 3, 'fd': %d}}",
+                                   ro));
     assert_summary(f.c, "");
     finish(&f, 0);
 }
@@ -373,27 +386,37 @@ START_TEST(test_remove_fd_errors)
                        "File descriptor named 'fdset-id:4' not found");
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments': "
                                       "{'fdset-id': 42, 'fd': 99999}}"),
-                       "GenericError", "File descriptor named "
+                       "GenericError",
+                       "File descriptor named "
                        "'fdset-id:42, fd:99999' not found");
     qtest_assert_error(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments': "
                                       "{'fdset-id': 3, 'fd': 99999}}"),
-                       "GenericError", "File descriptor named "
+                       "GenericError",
+                       "File descriptor named "
                        "'fdset-id:3, fd:99999' not found");
     /* A member of another set is not a member of this one. */
     add_fd_ok(&f, "a.img", O_RDONLY, 7, NULL, NULL);
     gone = g_strdup_printf("File descriptor named 'fdset-id:7, fd:%d' "
-                           "not found", ro);
-    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments': "
-                                      "{'fdset-id': 7, 'fd': %d}}", ro),
+                           "not found",
+                           ro);
+    qtest_assert_error(qtest_qmp(f.c,
+                                 "{'execute': 'remove-fd', 'arguments': "
+                                 "{'fdset-id': 7, 'fd': %d}}",
+                                 ro),
                        "GenericError", gone);
     /* Removed twice. */
-    qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments':"
-                                        " {'fdset-id': 3, 'fd': %d}}", rw));
+    qtest_assert_success(qtest_qmp(f.c,
+                                   "{'execute': 'remove-fd', 'arguments':"
+                                   " {'fdset-id': 3, 'fd': %d}}",
+                                   rw));
     g_free(gone);
     gone = g_strdup_printf("File descriptor named 'fdset-id:3, fd:%d' "
-                           "not found", rw);
-    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'remove-fd', 'arguments': "
-                                      "{'fdset-id': 3, 'fd': %d}}", rw),
+                           "not found",
+                           rw);
+    qtest_assert_error(qtest_qmp(f.c,
+                                 "{'execute': 'remove-fd', 'arguments': "
+                                 "{'fdset-id': 3, 'fd': %d}}",
+                                 rw),
                        "GenericError", gone);
     qtest_assert_success(qtest_qmp(f.c, "{'execute': 'remove-fd', "
                                         "'arguments': {'fdset-id': 3}}"));
@@ -410,17 +433,19 @@ END_TEST
 
 static void blockdev_add_ro(QTestConn *c, const char *node, int set)
 {
-    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-add', "
-                                      "'arguments': {'driver': 'file', "
-                                      "'node-name': '%s', 'filename': "
-                                      "'/dev/fdset/%d', 'read-only': true}}",
+    qtest_assert_success(qtest_qmp(c,
+                                   "{'execute': 'blockdev-add', "
+                                   "'arguments': {'driver': 'file', "
+                                   "'node-name': '%s', 'filename': "
+                                   "'/dev/fdset/%d', 'read-only': true}}",
                                    node, set));
 }
 
 static void blockdev_del(QTestConn *c, const char *node)
 {
-    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
-                                      "'arguments': {'node-name': '%s'}}",
+    qtest_assert_success(qtest_qmp(c,
+                                   "{'execute': 'blockdev-del', "
+                                   "'arguments': {'node-name': '%s'}}",
                                    node));
 }
 
@@ -457,7 +482,8 @@ START_TEST(test_getfd_closefd)
     Fixture f = start(NULL);
     int fd = open_img(&f, "a.img", O_RDONLY);
 
-    qtest_assert_success(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'getfd', "
+    qtest_assert_success(qtest_qmp_fds(f.c, &fd, 1,
+                                       "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'disk0'}}"));
     close(fd);
     qtest_assert_file_fds(f.s, 1);
@@ -482,9 +508,11 @@ START_TEST(test_getfd_digit_name)
     Fixture f = start(NULL);
     int fd = open_img(&f, "a.img", O_RDONLY);
 
-    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1, "{'execute': 'getfd', "
+    qtest_assert_error(qtest_qmp_fds(f.c, &fd, 1,
+                                     "{'execute': 'getfd', "
                                      "'arguments': {'fdname': '0image0:r'}}"),
-                       "GenericError", "Parameter 'fdname' expects a name "
+                       "GenericError",
+                       "Parameter 'fdname' expects a name "
                        "not starting with a digit");
     close(fd);
     qtest_assert_file_fds(f.s, 0);
@@ -497,15 +525,16 @@ START_TEST(test_getfd_replace_closes_old)
     Fixture f = start(NULL);
     int a = open_img(&f, "a.img", O_RDONLY);
     int b = open_img(&f, "b.img", O_RDWR);
-    g_autofree char *bpath = g_build_filename(qtest_tmpdir(f.s), "b.img",
-                                              NULL);
+    g_autofree char *bpath = g_build_filename(qtest_tmpdir(f.s), "b.img", NULL);
     struct stat want;
     guint found = 0;
     int fd;
 
-    qtest_assert_success(qtest_qmp_fds(f.c, &a, 1, "{'execute': 'getfd', "
+    qtest_assert_success(qtest_qmp_fds(f.c, &a, 1,
+                                       "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'x'}}"));
-    qtest_assert_success(qtest_qmp_fds(f.c, &b, 1, "{'execute': 'getfd', "
+    qtest_assert_success(qtest_qmp_fds(f.c, &b, 1,
+                                       "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'x'}}"));
     close(a);
     close(b);
@@ -532,7 +561,8 @@ START_TEST(test_named_fds_closed_on_disconnect)
     QTestConn *a = qtest_connect(f.s, 0);
     int fd = open_img(&f, "a.img", O_RDONLY);
 
-    qtest_assert_success(qtest_qmp_fds(a, &fd, 1, "{'execute': 'getfd', "
+    qtest_assert_success(qtest_qmp_fds(a, &fd, 1,
+                                       "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'n'}}"));
     close(fd);
     qtest_assert_file_fds(f.s, 1);
@@ -565,10 +595,9 @@ START_TEST(test_query_member_details)
     Fixture f = start(NULL);
     int ro = add_fd_ok(&f, "a.img", O_RDONLY, 1, NULL, NULL);
     int wo = add_fd_ok(&f, "a.img", O_WRONLY | O_APPEND, 1, NULL, NULL);
-    int rw = add_fd_ok(&f, "b.img", O_RDWR | O_SYNC | O_NONBLOCK, 2, NULL,
-                       NULL);
-    g_autofree char *apath = g_build_filename(qtest_tmpdir(f.s), "a.img",
-                                              NULL);
+    int rw =
+        add_fd_ok(&f, "b.img", O_RDWR | O_SYNC | O_NONBLOCK, 2, NULL, NULL);
+    g_autofree char *apath = g_build_filename(qtest_tmpdir(f.s), "a.img", NULL);
     JsonNode *r = query(f.c);
     JsonArray *sets = qtest_return_array(r);
     JsonObject *m;
@@ -581,8 +610,8 @@ START_TEST(test_query_member_details)
     ck_assert_int_eq(json_object_get_int_member(m, "ino"), st.st_ino);
     ck_assert_int_eq(json_object_get_int_member(m, "dev"), st.st_dev);
     ck_assert(!json_object_get_boolean_member(m, "persistent"));
-    ck_assert_uint_eq(json_array_get_length(
-                          json_object_get_array_member(m, "flags")), 0);
+    ck_assert_uint_eq(
+        json_array_get_length(json_object_get_array_member(m, "flags")), 0);
     m = qtest_fdsets_find_member(sets, wo, NULL);
     ck_assert_str_eq(json_object_get_string_member(m, "access-mode"),
                      "write-only");
@@ -603,8 +632,7 @@ END_TEST
 START_TEST(test_query_direct_flag)
 {
     Fixture f = start(NULL);
-    g_autofree char *path = g_build_filename(qtest_tmpdir(f.s), "a.img",
-                                             NULL);
+    g_autofree char *path = g_build_filename(qtest_tmpdir(f.s), "a.img", NULL);
     int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
     JsonNode *r;
     int dfd;
@@ -619,8 +647,8 @@ START_TEST(test_query_direct_flag)
     dfd = qtest_add_fd(f.c, fd, 1, NULL, NULL);
     close(fd);
     r = query(f.c);
-    ck_assert(has_flag(qtest_fdsets_find_member(qtest_return_array(r), dfd, NULL),
-                       "direct"));
+    ck_assert(has_flag(
+        qtest_fdsets_find_member(qtest_return_array(r), dfd, NULL), "direct"));
     json_node_unref(r);
     finish(&f, 0);
 }

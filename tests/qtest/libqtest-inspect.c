@@ -20,8 +20,8 @@
 
 static JsonObject *member_object(JsonNode *n, const char *name)
 {
-    JsonObject *o = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n)
-                                                   : NULL;
+    JsonObject *o =
+        n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
     JsonNode *m = o ? json_object_get_member(o, name) : NULL;
 
     return m && JSON_NODE_HOLDS_OBJECT(m) ? json_node_get_object(m) : NULL;
@@ -35,7 +35,8 @@ JsonObject *qtest_return_object(JsonNode *resp)
 JsonArray *qtest_return_array(JsonNode *resp)
 {
     JsonObject *o = resp && JSON_NODE_HOLDS_OBJECT(resp)
-                        ? json_node_get_object(resp) : NULL;
+                        ? json_node_get_object(resp)
+                        : NULL;
     JsonNode *m = o ? json_object_get_member(o, "return") : NULL;
 
     return m && JSON_NODE_HOLDS_ARRAY(m) ? json_node_get_array(m) : NULL;
@@ -48,7 +49,8 @@ static const char *error_member(JsonNode *resp, const char *name)
 
     return m && JSON_NODE_HOLDS_VALUE(m) &&
                    json_node_get_value_type(m) == G_TYPE_STRING
-               ? json_node_get_string(m) : NULL;
+               ? json_node_get_string(m)
+               : NULL;
 }
 
 const char *qtest_error_class(JsonNode *resp)
@@ -68,7 +70,7 @@ void qtest_assert_error(JsonNode *resp, const char *cls, const char *desc)
     const char *got_desc = qtest_error_desc(resp);
 
     ck_assert_msg(got_cls && got_desc && g_str_equal(got_cls, cls) &&
-                  g_str_equal(got_desc, desc),
+                      g_str_equal(got_desc, desc),
                   "expected error %s \"%s\", got %s", cls, desc, text);
     json_node_unref(resp);
 }
@@ -76,8 +78,8 @@ void qtest_assert_error(JsonNode *resp, const char *cls, const char *desc)
 void qtest_assert_success(JsonNode *resp)
 {
     g_autofree char *text = json_to_string(resp, FALSE);
-    JsonObject *o = JSON_NODE_HOLDS_OBJECT(resp) ? json_node_get_object(resp)
-                                                 : NULL;
+    JsonObject *o =
+        JSON_NODE_HOLDS_OBJECT(resp) ? json_node_get_object(resp) : NULL;
 
     ck_assert_msg(o && json_object_has_member(o, "return"),
                   "expected success, got %s", text);
@@ -95,8 +97,7 @@ char *qtest_json_str(const char *s)
 
 /* ---------------------------------------------------------- test files */
 
-char *qtest_make_file(QTestState *s, const char *name, size_t size,
-                      int pattern)
+char *qtest_make_file(QTestState *s, const char *name, size_t size, int pattern)
 {
     char *path = g_build_filename(qtest_tmpdir(s), name, NULL);
     g_autofree char *data = g_malloc(size ? size : 1);
@@ -122,21 +123,21 @@ int qtest_open_file(QTestState *s, const char *name, int flags)
 int qtest_add_fd(QTestConn *c, int fd, int64_t fdset_id, const char *opaque,
                  int64_t *out_set)
 {
-    g_autofree char *id = fdset_id >= 0
-        ? g_strdup_printf("'fdset-id': %" G_GINT64_FORMAT, fdset_id)
-        : NULL;
+    g_autofree char *id =
+        fdset_id >= 0
+            ? g_strdup_printf("'fdset-id': %" G_GINT64_FORMAT, fdset_id)
+            : NULL;
     g_autofree char *op = opaque ? qtest_json_str(opaque) : NULL;
     g_autofree char *opm = op ? g_strdup_printf("'opaque': %s", op) : NULL;
-    JsonNode *r = qtest_qmp_fds(c, &fd, 1,
-                                "{'execute': 'add-fd', 'arguments': {%s%s%s}}",
-                                id ? id : "", id && opm ? ", " : "",
-                                opm ? opm : "");
+    JsonNode *r =
+        qtest_qmp_fds(c, &fd, 1, "{'execute': 'add-fd', 'arguments': {%s%s%s}}",
+                      id ? id : "", id && opm ? ", " : "", opm ? opm : "");
     JsonObject *ret = qtest_return_object(r);
     g_autofree char *text = json_to_string(r, FALSE);
     int dfd;
 
     ck_assert_msg(ret && json_object_has_member(ret, "fd") &&
-                  json_object_has_member(ret, "fdset-id"),
+                      json_object_has_member(ret, "fdset-id"),
                   "add-fd failed: %s", text);
     dfd = json_object_get_int_member(ret, "fd");
     if (out_set) {
@@ -175,7 +176,8 @@ guint qtest_count_fds(QTestState *s)
 
 bool qtest_fd_stat(QTestState *s, int fd, struct stat *st)
 {
-    g_autofree char *p = g_strdup_printf("/proc/%d/fd/%d", (int)qtest_pid(s), fd);
+    g_autofree char *p =
+        g_strdup_printf("/proc/%d/fd/%d", (int)qtest_pid(s), fd);
 
     return stat(p, st) == 0;
 }
@@ -212,8 +214,8 @@ void qtest_assert_file_fds(QTestState *s, guint expected)
 
 const char *qtest_fd_mode(QTestState *s, int fd)
 {
-    g_autofree char *p = g_strdup_printf("/proc/%d/fdinfo/%d", (int)qtest_pid(s),
-                                         fd);
+    g_autofree char *p =
+        g_strdup_printf("/proc/%d/fdinfo/%d", (int)qtest_pid(s), fd);
     g_autofree char *text = NULL;
     const char *f;
 
@@ -237,8 +239,8 @@ const char *qtest_fd_mode(QTestState *s, int fd)
 
 int qtest_fd_flags(QTestState *s, int fd)
 {
-    g_autofree char *p = g_strdup_printf("/proc/%d/fdinfo/%d", (int)qtest_pid(s),
-                                         fd);
+    g_autofree char *p =
+        g_strdup_printf("/proc/%d/fdinfo/%d", (int)qtest_pid(s), fd);
     g_autofree char *text = NULL;
     const char *f;
 
@@ -258,8 +260,8 @@ static char *describe_fds(QTestState *s)
 
     for (i = 0; i < fds->len; i++) {
         int fd = g_array_index(fds, int, i);
-        g_autofree char *p = g_strdup_printf("/proc/%d/fd/%d", (int)qtest_pid(s),
-                                             fd);
+        g_autofree char *p =
+            g_strdup_printf("/proc/%d/fd/%d", (int)qtest_pid(s), fd);
         g_autofree char *t = g_file_read_link(p, NULL);
         const char *mode = qtest_fd_mode(s, fd);
         g_string_append_printf(out, "  %d -> %s (%s)\n", fd, t ? t : "?",
@@ -304,7 +306,8 @@ static char *registry_mismatch(QTestState *s, QTestConn *c, guint extra)
             members++;
             if (!qtest_fd_stat(s, fd, &st) || !S_ISREG(st.st_mode)) {
                 why = g_strdup_printf("member fd %d is not an open regular "
-                                      "file in the daemon", fd);
+                                      "file in the daemon",
+                                      fd);
             } else if (json_object_has_member(m, "ino") &&
                        (guint64)json_object_get_int_member(m, "ino") !=
                            (guint64)st.st_ino) {
@@ -393,11 +396,10 @@ char *qtest_fdsets_summary(QTestConn *c)
     return g_string_free(out, FALSE);
 }
 
-void qtest_wait_fdsets_summary(QTestConn *c, const char *want,
-                               int timeout_ms)
+void qtest_wait_fdsets_summary(QTestConn *c, const char *want, int timeout_ms)
 {
-    gint64 deadline = g_get_monotonic_time() +
-                      (timeout_ms < 0 ? 10000 : timeout_ms) * 1000LL;
+    gint64 deadline =
+        g_get_monotonic_time() + (timeout_ms < 0 ? 10000 : timeout_ms) * 1000LL;
 
     for (;;) {
         g_autofree char *got = qtest_fdsets_summary(c);
@@ -430,8 +432,7 @@ int64_t qtest_fdset_dup_count(QTestConn *c, int64_t fdset_id)
     return n;
 }
 
-JsonObject *qtest_fdsets_find_member(JsonArray *sets, int fd,
-                                     int64_t *fdset_id)
+JsonObject *qtest_fdsets_find_member(JsonArray *sets, int fd, int64_t *fdset_id)
 {
     guint i, j;
 

@@ -47,24 +47,24 @@ struct QTestConn {
     QTestState *s;
     guint monitor;
     int fd;
-    GString *rbuf;  /* received bytes not yet split into messages */
-    gsize scan;     /* splitter position inside rbuf */
-    gsize start;    /* start of the value being scanned */
+    GString *rbuf; /* received bytes not yet split into messages */
+    gsize scan;    /* splitter position inside rbuf */
+    gsize start;   /* start of the value being scanned */
     int depth;
     bool in_str, esc;
     bool eof;
     bool negotiated; /* by qtest_connect() */
-    GQueue msgs;    /* JsonNode*: responses (and the greeting) */
-    GQueue events;  /* JsonNode*: events */
+    GQueue msgs;     /* JsonNode*: responses (and the greeting) */
+    GQueue events;   /* JsonNode*: events */
     char *greeting;
 };
 
 struct QTestState {
     pid_t pid;
     pid_t watcher;
-    int watch_fd;   /* write end of the watcher's pipe */
+    int watch_fd; /* write end of the watcher's pipe */
     bool reaped;
-    int status;     /* exit status once reaped (128+sig when signalled) */
+    int status; /* exit status once reaped (128+sig when signalled) */
     char *tmpdir;
     char *stderr_path;
     guint n_monitors;
@@ -214,7 +214,7 @@ typedef struct SpawnPlan {
     int devnull, errfd;
     const int *inherit;
     guint n_inherit;
-    int high;  /* first fd number above every target */
+    int high; /* first fd number above every target */
     pid_t parent;
 } SpawnPlan;
 
@@ -265,8 +265,8 @@ static char **build_argv(QTestState *s, const char *extra_args)
     g_ptr_array_add(av, g_strdup(daemon_binary()));
     for (i = 0; i < s->n_monitors; i++) {
         g_ptr_array_add(av, g_strdup("--qmp"));
-        g_ptr_array_add(av, g_strdup_printf("unix:%s,server=on,wait=off",
-                                            s->sockets[i]));
+        g_ptr_array_add(
+            av, g_strdup_printf("unix:%s,server=on,wait=off", s->sockets[i]));
     }
     if (extra_args && *extra_args) {
         ck_assert_msg(g_shell_parse_argv(extra_args, NULL, &extra, &err),
@@ -323,7 +323,7 @@ static void state_free(QTestState *s)
 static void spawn_daemon(QTestState *s, const char *extra_args,
                          const int *inherit, guint n_inherit)
 {
-    SpawnPlan p = { .inherit = inherit, .n_inherit = n_inherit, .high = 3 };
+    SpawnPlan p = {.inherit = inherit, .n_inherit = n_inherit, .high = 3};
     guint i;
 
     ck_assert_msg(n_inherit <= 64, "too many inherited fds");
@@ -339,8 +339,8 @@ static void spawn_daemon(QTestState *s, const char *extra_args,
                   daemon_binary());
     p.argv = build_argv(s, extra_args);
     p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    p.errfd = open(s->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0600);
+    p.errfd =
+        open(s->stderr_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     ck_assert_msg(p.devnull >= 0 && p.errfd >= 0, "open: %s",
                   g_strerror(errno));
     p.parent = getpid();
@@ -359,7 +359,7 @@ static void spawn_daemon(QTestState *s, const char *extra_args,
 /* Connect to @path; -1 while the daemon does not accept yet. */
 static int try_connect(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     ck_assert_msg(fd >= 0, "socket: %s", g_strerror(errno));
@@ -374,8 +374,7 @@ static int try_connect(const char *path)
 
 static void wait_sockets(QTestState *s)
 {
-    gint64 deadline = g_get_monotonic_time() +
-                      QTEST_START_TIMEOUT_MS * 1000LL;
+    gint64 deadline = g_get_monotonic_time() + QTEST_START_TIMEOUT_MS * 1000LL;
     guint i;
 
     for (i = 0; i < s->n_monitors; i++) {
@@ -383,7 +382,8 @@ static void wait_sockets(QTestState *s)
             if (try_reap(s)) {
                 dump_stderr(s, "exited at start-up");
                 ck_abort_msg("fdsetd exited with status %d before %s "
-                             "accepted", s->status, s->sockets[i]);
+                             "accepted",
+                             s->status, s->sockets[i]);
             }
             if (g_get_monotonic_time() > deadline) {
                 dump_stderr(s, "did not start");
@@ -457,8 +457,8 @@ static void enqueue_message(QTestConn *c, const char *text, gsize len)
     JsonObject *obj;
 
     if (!json_parser_load_from_data(parser, text, len, &err)) {
-        ck_abort_msg("fdsetd sent bad JSON (%s): %.*s", err->message,
-                     (int)len, text);
+        ck_abort_msg("fdsetd sent bad JSON (%s): %.*s", err->message, (int)len,
+                     text);
     }
     node = json_parser_steal_root(parser);
     obj = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
@@ -516,7 +516,7 @@ static void split_messages(QTestConn *c)
 /* Read what is available within @timeout_ms; false on timeout or EOF. */
 static bool fill(QTestConn *c, int timeout_ms)
 {
-    struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     char buf[65536];
     ssize_t n;
     int r;
@@ -623,17 +623,17 @@ bool qtest_conn_eof(QTestConn *c, int timeout_ms)
 
 static void check_greeting(QTestConn *c, JsonNode *g)
 {
-    JsonObject *o = g && JSON_NODE_HOLDS_OBJECT(g) ? json_node_get_object(g)
-                                                   : NULL;
+    JsonObject *o =
+        g && JSON_NODE_HOLDS_OBJECT(g) ? json_node_get_object(g) : NULL;
     JsonNode *qmp = o ? json_object_get_member(o, "QMP") : NULL;
-    JsonObject *q = qmp && JSON_NODE_HOLDS_OBJECT(qmp)
-                        ? json_node_get_object(qmp) : NULL;
+    JsonObject *q =
+        qmp && JSON_NODE_HOLDS_OBJECT(qmp) ? json_node_get_object(qmp) : NULL;
     JsonNode *caps = q ? json_object_get_member(q, "capabilities") : NULL;
     JsonNode *ver = q ? json_object_get_member(q, "version") : NULL;
 
     c->greeting = g ? json_to_string(g, FALSE) : g_strdup("(none)");
     ck_assert_msg(q && caps && JSON_NODE_HOLDS_ARRAY(caps) && ver &&
-                  JSON_NODE_HOLDS_OBJECT(ver),
+                      JSON_NODE_HOLDS_OBJECT(ver),
                   "bad QMP greeting on monitor %u: %s", c->monitor,
                   c->greeting);
 }
@@ -704,8 +704,8 @@ void qtest_send_raw(QTestConn *c, const void *buf, size_t len, const int *fds,
     ck_assert_uint_le(nfds, QTEST_MAX_FDS);
     ck_assert_msg(len > 0 || nfds == 0, "fds need at least one byte");
     while (off < len) {
-        struct iovec iov = { .iov_base = (char *)p + off, .iov_len = len - off };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct iovec iov = {.iov_base = (char *)p + off, .iov_len = len - off};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
         ssize_t n;
 
         if (off == 0 && nfds > 0) {
@@ -774,8 +774,7 @@ static JsonNode *qmp_vsend(QTestConn *c, const int *fds, guint nfds,
     qtest_send_raw(c, text, strlen(text), fds, nfds);
     resp = qtest_recv_response(c, -1);
     if (!resp) {
-        dump_stderr(c->s, c->eof ? "closed the connection"
-                                 : "did not answer");
+        dump_stderr(c->s, c->eof ? "closed the connection" : "did not answer");
         ck_abort_msg("no response to %s (%s)", text,
                      c->eof ? "EOF" : "timeout");
     }

@@ -83,8 +83,8 @@ START_TEST(test_commands_before_capabilities)
 
     qtest_assert_error(qtest_qmp(c, "{'execute': 'query-fdsets'}"),
                        "CommandNotFound", NEED_CAPS);
-    qtest_assert_error(qtest_qmp(c, "{'execute': 'add-fd'}"),
-                       "CommandNotFound", NEED_CAPS);
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'add-fd'}"), "CommandNotFound",
+                       NEED_CAPS);
     qtest_assert_error(qtest_qmp(c, "{'execute': 'no-such-command'}"),
                        "CommandNotFound", NEED_CAPS);
     qtest_assert_success(qtest_qmp(c, "{'execute': 'qmp_capabilities'}"));
@@ -113,8 +113,7 @@ START_TEST(test_unknown_command)
 
     qtest_assert_error(qtest_qmp(c, "{'execute': 'foo'}"), "CommandNotFound",
                        "The command foo has not been found");
-    qtest_assert_error(qtest_qmp(c, "{'execute': 'add_fd'}"),
-                       "CommandNotFound",
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'add_fd'}"), "CommandNotFound",
                        "The command add_fd has not been found");
     finish(s, c);
 }
@@ -127,8 +126,7 @@ static void check_id_echo(QTestConn *c, const char *cmd, const char *id)
     JsonObject *o = json_node_get_object(r);
     g_autoptr(JsonNode) want = parse(id);
 
-    ck_assert_msg(json_object_has_member(o, "id"), "no id in reply to %s",
-                  cmd);
+    ck_assert_msg(json_object_has_member(o, "id"), "no id in reply to %s", cmd);
     ck_assert_msg(json_node_equal(json_object_get_member(o, "id"), want),
                   "id %s not echoed", id);
     json_node_unref(r);
@@ -228,15 +226,16 @@ START_TEST(test_argument_wrong_type)
     QTestState *s = qtest_spawn(NULL);
     QTestConn *c = qtest_connect(s, 0);
 
-    qtest_assert_error(
-        qtest_qmp(c, "{'execute': 'remove-fd', 'arguments': "
-                     "{'fdset-id': 'x'}}"),
-        "GenericError", "Invalid parameter type for 'fdset-id', "
-                        "expected: integer");
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'remove-fd', 'arguments': "
+                                    "{'fdset-id': 'x'}}"),
+                       "GenericError",
+                       "Invalid parameter type for 'fdset-id', "
+                       "expected: integer");
     qtest_assert_error(
         qtest_qmp(c, "{'execute': 'closefd', 'arguments': {'fdname': 7}}"),
-        "GenericError", "Invalid parameter type for 'fdname', "
-                        "expected: string");
+        "GenericError",
+        "Invalid parameter type for 'fdname', "
+        "expected: string");
     finish(s, c);
 }
 END_TEST
@@ -261,8 +260,8 @@ START_TEST(test_argument_missing)
     qtest_assert_error(
         qtest_qmp(c, "{'execute': 'remove-fd', 'arguments': {}}"),
         "GenericError", "Parameter 'fdset-id' is missing");
-    qtest_assert_error(qtest_qmp(c, "{'execute': 'closefd'}"),
-                       "GenericError", "Parameter 'fdname' is missing");
+    qtest_assert_error(qtest_qmp(c, "{'execute': 'closefd'}"), "GenericError",
+                       "Parameter 'fdname' is missing");
     finish(s, c);
 }
 END_TEST
@@ -281,12 +280,27 @@ START_TEST(test_query_version)
 END_TEST
 
 static const char *const must_have_commands[] = {
-    "qmp_capabilities", "query-version", "query-commands",
-    "query-qmp-schema", "quit", "add-fd", "remove-fd", "query-fdsets",
-    "getfd", "closefd", "blockdev-add", "blockdev-del", "blockdev-reopen",
-    "query-named-block-nodes", "human-monitor-command", "block-commit",
-    "query-block-jobs", "block-job-cancel", "block-job-complete",
-    "job-dismiss", NULL,
+    "qmp_capabilities",
+    "query-version",
+    "query-commands",
+    "query-qmp-schema",
+    "quit",
+    "add-fd",
+    "remove-fd",
+    "query-fdsets",
+    "getfd",
+    "closefd",
+    "blockdev-add",
+    "blockdev-del",
+    "blockdev-reopen",
+    "query-named-block-nodes",
+    "human-monitor-command",
+    "block-commit",
+    "query-block-jobs",
+    "block-job-cancel",
+    "block-job-complete",
+    "job-dismiss",
+    NULL,
 };
 
 /* Names of the "command" entries of query-qmp-schema. */
@@ -294,8 +308,8 @@ static GHashTable *schema_commands(QTestConn *c)
 {
     JsonNode *r = qtest_qmp(c, "{'execute': 'query-qmp-schema'}");
     JsonArray *a = qtest_return_array(r);
-    GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                              g_free, NULL);
+    GHashTable *names =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     guint i;
 
     ck_assert_ptr_nonnull(a);
@@ -303,8 +317,8 @@ static GHashTable *schema_commands(QTestConn *c)
         JsonObject *e = json_array_get_object_element(a, i);
         if (g_str_equal(json_object_get_string_member(e, "meta-type"),
                         "command")) {
-            g_hash_table_add(names,
-                g_strdup(json_object_get_string_member(e, "name")));
+            g_hash_table_add(
+                names, g_strdup(json_object_get_string_member(e, "name")));
         }
     }
     json_node_unref(r);
@@ -327,8 +341,8 @@ START_TEST(test_query_commands_lists_every_command)
             json_array_get_object_element(a, i), "name");
         ck_assert_msg(g_hash_table_contains(schema, name),
                       "%s listed but not in the schema", name);
-        ck_assert_msg(g_hash_table_add(listed, (char *)name),
-                      "%s listed twice", name);
+        ck_assert_msg(g_hash_table_add(listed, (char *)name), "%s listed twice",
+                      name);
     }
     ck_assert_uint_eq(g_hash_table_size(listed), g_hash_table_size(schema));
     for (i = 0; must_have_commands[i]; i++) {
@@ -444,8 +458,8 @@ START_TEST(test_split_reads)
     }
     r = qtest_recv_response(c, -1);
     ck_assert_ptr_nonnull(qtest_return_array(r));
-    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(r),
-                                                   "id"), "split");
+    ck_assert_str_eq(
+        json_object_get_string_member(json_node_get_object(r), "id"), "split");
     json_node_unref(r);
     finish(s, c);
 }
@@ -464,8 +478,8 @@ START_TEST(test_several_messages_one_write)
     for (i = 1; i <= 3; i++) {
         JsonNode *r = qtest_recv_response(c, -1);
         ck_assert_ptr_nonnull(r);
-        ck_assert_int_eq(json_object_get_int_member(json_node_get_object(r),
-                                                    "id"), i);
+        ck_assert_int_eq(
+            json_object_get_int_member(json_node_get_object(r), "id"), i);
         ck_assert(i == 2 ? qtest_error_class(r) != NULL
                          : qtest_error_class(r) == NULL);
         json_node_unref(r);
@@ -484,7 +498,8 @@ START_TEST(test_two_monitors)
     qtest_assert_success(qtest_qmp(a, "{'execute': 'query-version'}"));
     qtest_assert_success(qtest_qmp(b, "{'execute': 'query-version'}"));
     qtest_assert_error(qtest_qmp(b, "{'execute': 'qmp_capabilities'}"),
-                       "CommandNotFound", "Capabilities negotiation is "
+                       "CommandNotFound",
+                       "Capabilities negotiation is "
                        "already complete, command ignored");
     finish(s, a);
 }
@@ -567,7 +582,8 @@ START_TEST(test_message_size_limit)
     g_string_free(big, TRUE);
     r = qtest_recv_response(c, -1);
     ck_assert_ptr_nonnull(r);
-    qtest_assert_error(r, "GenericError", "JSON parse error, message too "
+    qtest_assert_error(r, "GenericError",
+                       "JSON parse error, message too "
                        "large (limit 1024 bytes)");
     qtest_assert_success(qtest_qmp(c, "{'execute': 'query-version'}"));
     finish(s, c);
