@@ -335,9 +335,12 @@ END_TEST
 START_TEST(test_events_switch_for_all)
 {
     Fixture f = start("--fdset-events");
+    QTestConn *raw = qtest_connect_raw(f.s, 0);
     int m = add_fd_ok(&f, "a.img", O_RDONLY, 0, NULL, NULL);
 
     expect_simple(f.c, "FDSET_FD_ADDED", 0, m);
+    /* Not before negotiation, as for every QMP event. */
+    ck_assert_ptr_null(qtest_event_wait(raw, NULL, 200));
     finish(&f, 0);
 }
 END_TEST
