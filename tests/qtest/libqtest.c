@@ -41,7 +41,7 @@
 #define QTEST_DEFAULT_TIMEOUT_MS 10000
 #define QTEST_START_TIMEOUT_MS 20000
 #define QTEST_EXIT_TIMEOUT_MS 10000
-#define QTEST_MAX_FDS 32 /* per message, as the daemon's limit */
+#define QTEST_MAX_FDS 32 /* per message sent by libqtest */
 
 struct QTestConn {
     QTestState *s;
@@ -53,7 +53,7 @@ struct QTestConn {
     int depth;
     bool in_str, esc;
     bool eof;
-    bool negotiated; /* by qtest_connect() */
+    bool negotiated; /* qmp_capabilities succeeded on it */
     GQueue msgs;     /* JsonNode*: responses (and the greeting) */
     GQueue events;   /* JsonNode*: events */
     char *greeting;
