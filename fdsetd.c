@@ -168,6 +168,25 @@ static const char *const limit_names[] = {
     "max-message-size", "max-json-depth", "max-connections", NULL
 };
 
+/* "--add-fd=x" was typed as one word: the option name alone. */
+static char *option_name(const char *typed)
+{
+    return g_strndup(typed, strcspn(typed, "="));
+}
+
+/* Syntax errors show while reading the command line, as in QEMU. */
+static void add_fd_option(Options *o, const char *typed, const char *value)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!fdset_cmdline_check(value, &err)) {
+        g_autofree char *name = option_name(typed);
+        die("%s %s: %s", name, value, err->message);
+    }
+    g_ptr_array_add(o->add_fds, (char *)typed);
+    g_ptr_array_add(o->add_fds, (char *)value);
+}
+
 /* Options that take a value, and the list each one appends to. */
 static GPtrArray *list_for(Options *o, const char *arg, const char **val)
 {
@@ -194,8 +213,7 @@ static bool parse_one(Options *o, int argc, char **argv, int *i)
     if (list) {
         g_ptr_array_add(list, (char *)opt_value(argc, argv, i, val));
     } else if (opt_is(arg, "add-fd", &val)) {
-        g_ptr_array_add(o->add_fds, (char *)arg);
-        g_ptr_array_add(o->add_fds, (char *)opt_value(argc, argv, i, val));
+        add_fd_option(o, arg, opt_value(argc, argv, i, val));
     } else if (opt_is(arg, "pidfile", &val)) {
         o->pidfile = g_strdup(opt_value(argc, argv, i, val));
     } else if (opt_is(arg, "audit", &val)) {
@@ -266,8 +284,7 @@ static void take_cmdline_fds(Options *o)
         const char *opt = g_ptr_array_index(o->add_fds, i);
         const char *val = g_ptr_array_index(o->add_fds, i + 1);
         g_autoptr(GError) err = NULL;
-        /* "--add-fd=x" was typed as one word: show the option name alone. */
-        g_autofree char *name = g_strndup(opt, strcspn(opt, "="));
+        g_autofree char *name = option_name(opt);
 
         if (!fdset_cmdline_add_fd(name, val, &err)) {
             die("%s %s: %s", name, val, err->message);

@@ -61,6 +61,13 @@ static int add_fd_source(const Keyval *kv, GError **errp)
     return fd;
 }
 
+bool fdset_cmdline_check(const char *optarg, GError **errp)
+{
+    g_autoptr(Keyval) kv = keyval_parse(optarg, NULL);
+
+    return keyval_validate(kv, add_fd_desc, errp);
+}
+
 bool fdset_cmdline_add_fd(const char *optname, const char *optarg,
                           GError **errp)
 {

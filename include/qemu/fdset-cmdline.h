@@ -29,6 +29,12 @@
  * Numbers are parsed as uint64 (base 0) and, like QEMU, fd is truncated to
  * int (fd=4294967299 is fd 3) and set to int64 (set=-1 wraps to -1, refused).
  */
+/*
+ * Syntax only (keys, numbers), as QEMU checks every -add-fd while it reads
+ * the command line, before any is carried out.
+ */
+bool fdset_cmdline_check(const char *optarg, GError **errp);
+
 bool fdset_cmdline_add_fd(const char *optname, const char *optarg,
                           GError **errp);
 
