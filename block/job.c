@@ -395,7 +395,9 @@ static gboolean job_run_done(gpointer opaque)
 {
     BlockJob *job = opaque;
 
+    g_mutex_lock(&job->lock); /* the worker stores the id under it */
     job->done_source = 0;
+    g_mutex_unlock(&job->lock);
     job_after_run(job);
     return G_SOURCE_REMOVE;
 }

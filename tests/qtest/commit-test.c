@@ -759,6 +759,71 @@ START_TEST(test_commit_grows_raw_base)
 }
 END_TEST
 
+/* libvirt's layout: named file nodes with auto-read-only under the format
+ * nodes.  The base's file node follows the job: read-write while it runs,
+ * read-only again afterwards. */
+START_TEST(test_commit_libvirt_style_nodes)
+{
+    BlockFixture f = bq_start(NULL);
+    static const char *const layers[][4] = {
+        {"base", "raw", "0", ""},
+        {"mid", "qcow2", "1", ", 'backing': 'base-fmt'"},
+        {"top", "qcow2", "2", ", 'backing': 'mid-fmt'"},
+    };
+
+    make_three(&f);
+    bq_add_fd(&f, f.c, "base.img", O_RDONLY, 0);
+    bq_add_fd(&f, f.c, "mid.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
+    for (guint i = 0; i < G_N_ELEMENTS(layers); i++) {
+        bq_ok(f.c,
+              "{'execute': 'blockdev-add', 'arguments': {'driver': "
+              "'file', 'node-name': '%s-sto', 'filename': '/dev/fdset/%s', "
+              "'auto-read-only': true, 'discard': 'unmap'}}",
+              layers[i][0], layers[i][2]);
+        bq_ok(f.c,
+              "{'execute': 'blockdev-add', 'arguments': {'driver': "
+              "'%s', 'node-name': '%s-fmt', 'file': '%s-sto', "
+              "'read-only': %s%s}}",
+              layers[i][1], layers[i][0], layers[i][0],
+              i < 2 ? "true" : "false", layers[i][3]);
+    }
+    ck_assert(bq_node_ro(f.c, "base-sto"));
+    ck_assert(!bq_node_ro(f.c, "top-sto"));
+    bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
+    bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c0', "
+               "'device': 'top-fmt', 'top-node': 'mid-fmt', "
+               "'base-node': 'base-fmt', 'speed': 1}}");
+    ck_assert(!bq_node_ro(f.c, "base-sto"));
+    ck_assert_uint_eq(bq_fds_on(&f, "base.img", "rw"), 2);
+    bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
+               "{'device': 'c0', 'speed': 0}}");
+    assert_completed_ok(f.c, "c0");
+    bq_wait_status(f.c, "c0", "null");
+    ck_assert(bq_node_ro(f.c, "base-sto"));
+    ck_assert(bq_node_ro(f.c, "base-fmt"));
+    ck_assert_uint_eq(bq_fds_on(&f, "base.img", "rw"), 1);
+    qtest_assert_fds_match_registry(f.s, f.c, 0);
+    for (guint i = G_N_ELEMENTS(layers); i-- > 0;) {
+        bq_ok(f.c,
+              "{'execute': 'blockdev-del', 'arguments': "
+              "{'node-name': '%s-fmt'}}",
+              layers[i][0]);
+        bq_ok(f.c,
+              "{'execute': 'blockdev-del', 'arguments': "
+              "{'node-name': '%s-sto'}}",
+              layers[i][0]);
+    }
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect-top.img top.qcow2"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
+                                      "expect-mid.img base.img"),
+                     0);
+    bq_finish(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("commit");
@@ -782,6 +847,7 @@ int main(void)
     tcase_add_test(tc, test_active_commit_drive_pivot);
     tcase_add_test(tc, test_commit_into_qcow2_base);
     tcase_add_test(tc, test_commit_grows_raw_base);
+    tcase_add_test(tc, test_commit_libvirt_style_nodes);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
