@@ -270,6 +270,44 @@ START_TEST(test_fd_on_query_version_closed)
 }
 END_TEST
 
+/* An fd sent with the first bytes of a command belongs to that command. */
+START_TEST(test_fd_with_first_part_of_command)
+{
+    Fixture f = start(NULL);
+    int fd = open_img(&f, "a.img", O_RDONLY);
+    const char *cmd = "{\"execute\": \"add-fd\", \"arguments\": "
+                      "{\"fdset-id\": 4}}";
+    JsonNode *r;
+
+    qtest_send_raw(f.c, cmd, 10, &fd, 1);
+    g_usleep(20000);
+    qtest_send_raw(f.c, cmd + 10, strlen(cmd) - 10, NULL, 0);
+    r = qtest_recv_response(f.c, -1);
+    ck_assert_ptr_nonnull(qtest_return_object(r));
+    ck_assert(daemon_fd_is(
+        &f, json_object_get_int_member(qtest_return_object(r), "fd"), "a.img"));
+    json_node_unref(r);
+    close(fd);
+    finish(&f, 0);
+}
+END_TEST
+
+/* An fd sent ahead of a command that takes none goes with that command. */
+START_TEST(test_fd_ahead_of_query_version_closed)
+{
+    Fixture f = start(NULL);
+    int fd = open_img(&f, "a.img", O_RDONLY);
+
+    qtest_send_raw(f.c, " ", 1, &fd, 1);
+    qtest_assert_success(qtest_qmp(f.c, "{'execute': 'query-version'}"));
+    qtest_assert_file_fds(f.s, 0);
+    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'add-fd'}"), "GenericError",
+                       NO_FD);
+    close(fd);
+    finish(&f, 0);
+}
+END_TEST
+
 /* python-qemu-qmp's send_fd_scm: the fd on one blank, the command after. */
 START_TEST(test_fd_ahead_of_command)
 {
@@ -672,6 +710,8 @@ int main(void)
     tcase_add_test(tc, test_two_fds_one_message);
     tcase_add_test(tc, test_fd_on_query_version_closed);
     tcase_add_test(tc, test_fd_ahead_of_command);
+    tcase_add_test(tc, test_fd_with_first_part_of_command);
+    tcase_add_test(tc, test_fd_ahead_of_query_version_closed);
     tcase_add_test(tc, test_query_ordering);
     tcase_add_test(tc, test_remove_fd_whole_set);
     tcase_add_test(tc, test_remove_fd_one_member);
