@@ -824,6 +824,55 @@ START_TEST(test_commit_libvirt_style_nodes)
 }
 END_TEST
 
+/* A job that fails: BLOCK_JOB_COMPLETED carries the error, query-jobs
+ * keeps it until job-dismiss, and the base is read-only again. */
+START_TEST(test_commit_failure_reported)
+{
+    BlockFixture f = bq_start(NULL);
+    JsonNode *keep, *r;
+    JsonObject *d;
+
+    make_three(&f);
+    bq_add_fd(&f, f.c, "base.img", O_RDONLY, 0);
+    bq_add_fd(&f, f.c, "base.img", O_RDWR, 0);
+    bq_add_fd(&f, f.c, "mid.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
+    /* a base window smaller than the chain, which cannot grow */
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
+               "'node-name': 'base', 'read-only': true, 'size': 4194304, "
+               "'file': {'driver': 'file', 'filename': '/dev/fdset/0'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
+               "'base', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/1'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
+               "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
+    bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c0', "
+               "'device': 'top', 'top-node': 'mid', 'auto-dismiss': false}}");
+    bq_wait_status(f.c, "c0", "aborting");
+    d = bq_event(f.c, "BLOCK_JOB_COMPLETED", 10000, &keep);
+    ck_assert_msg(
+        strstr(json_object_get_string_member_with_default(d, "error", ""),
+               "resize of base image failed"),
+        "no error in the event");
+    json_node_unref(keep);
+    bq_wait_status(f.c, "c0", "concluded");
+    r = qtest_qmp(f.c, "{'execute': 'query-jobs'}");
+    d = json_array_get_object_element(qtest_return_array(r), 0);
+    ck_assert_str_eq(json_object_get_string_member(d, "status"), "concluded");
+    ck_assert(json_object_has_member(d, "error"));
+    json_node_unref(r);
+    bq_ok(f.c, "{'execute': 'job-dismiss', 'arguments': {'id': 'c0'}}");
+    ck_assert(bq_node_ro(f.c, "base"));
+    ck_assert_uint_eq(bq_fds_on(&f, "base.img", "rw"), 1);
+    qtest_assert_fds_match_registry(f.s, f.c, 0);
+    del_three(&f);
+    assert_top_chain_intact(&f);
+    bq_finish(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("commit");
@@ -848,6 +897,7 @@ int main(void)
     tcase_add_test(tc, test_commit_into_qcow2_base);
     tcase_add_test(tc, test_commit_grows_raw_base);
     tcase_add_test(tc, test_commit_libvirt_style_nodes);
+    tcase_add_test(tc, test_commit_failure_reported);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
