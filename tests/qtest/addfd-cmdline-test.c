@@ -14,42 +14,41 @@
 
 #include "libqtest.h"
 
-/* A scratch dir for files the daemon inherits (it has none yet). */
+/*
+ * Files for the daemon to inherit, opened before it exists: they are
+ * unlinked at once (the open fds keep them), so a failing test leaves
+ * nothing behind.
+ */
 typedef struct Files {
-    char *dir;
     int ro, rw, other;
 } Files;
 
 static Files files_open(void)
 {
-    Files f;
+    g_autofree char *dir = g_dir_make_tmp("fdsetd-addfd-XXXXXX", NULL);
     g_autofree char *a = NULL, *b = NULL;
+    Files f;
 
-    f.dir = g_dir_make_tmp("fdsetd-addfd-XXXXXX", NULL);
-    ck_assert_ptr_nonnull(f.dir);
-    a = g_build_filename(f.dir, "a.img", NULL);
-    b = g_build_filename(f.dir, "b.img", NULL);
+    ck_assert_ptr_nonnull(dir);
+    a = g_build_filename(dir, "a.img", NULL);
+    b = g_build_filename(dir, "b.img", NULL);
     ck_assert(g_file_set_contents(a, "aaaa", 4, NULL));
     ck_assert(g_file_set_contents(b, "bbbb", 4, NULL));
     f.ro = open(a, O_RDONLY | O_CLOEXEC);
     f.rw = open(a, O_RDWR | O_CLOEXEC);
     f.other = open(b, O_RDONLY | O_CLOEXEC);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
     ck_assert(f.ro >= 0 && f.rw >= 0 && f.other >= 0);
     return f;
 }
 
 static void files_close(Files *f)
 {
-    g_autofree char *a = g_build_filename(f->dir, "a.img", NULL);
-    g_autofree char *b = g_build_filename(f->dir, "b.img", NULL);
-
     close(f->ro);
     close(f->rw);
     close(f->other);
-    unlink(a);
-    unlink(b);
-    rmdir(f->dir);
-    g_free(f->dir);
 }
 
 static ino_t ino_of(int fd)

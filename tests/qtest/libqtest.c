@@ -191,6 +191,8 @@ static void start_watcher(QTestState *s)
               s->tmpdir, (char *)NULL);
         _exit(127);
     }
+    /* Also here, so a test that fails at once cannot win the race. */
+    setpgid(s->watcher, s->watcher);
     close(p[0]);
     s->watch_fd = p[1];
 }
