@@ -407,6 +407,9 @@ int main(int argc, char **argv)
     Options o = { 0 };
 
     prog_name = g_path_get_basename(argv[0]);
+    /* The main thread owns the main context for good: events sent outside
+     * an iteration (start-up, shutdown) are delivered at once. */
+    g_main_context_acquire(NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     fdset_init();
@@ -436,9 +439,11 @@ int main(int argc, char **argv)
     while (!monitor_quit_requested()) {
         g_main_context_iteration(NULL, TRUE);
     }
-    monitor_cleanup();
+    /* Jobs and nodes first (their dups go), then the fdsets, while the
+     * monitors are still there to hear the events. */
     bdrv_close_all();
     fdset_shutdown();
+    monitor_cleanup();
     audit_close();
     if (o.pidfile) {
         unlink(o.pidfile);

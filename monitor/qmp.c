@@ -406,12 +406,13 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
         /* QEMU announces SHUTDOWN before it answers quit. */
         monitor_request_shutdown("host-qmp-quit");
     }
+    /* Closed before the reply, so a client never sees them linger. */
+    close_untaken_fds(fds);
     if (err) {
         send_error(conn, err, id);
     } else {
         send_return(conn, ret, id);
     }
-    close_untaken_fds(fds);
 }
 
 static void report_stream_error(MonitorConn *conn, JsonStreamStatus status)
