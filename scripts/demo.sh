@@ -24,7 +24,7 @@ cd "$top"
 ./scripts/build.sh "$build" >/dev/null
 
 fdsetd=$top/$build/fdsetd
-fdpass=$top/$build/tools/fdpass
+fdpass=$top/$build/fdpass
 dir=${FDSETD_DEMO_DIR:-/tmp/fdsetd-demo}
 sock=$dir/qmp.sock
 daemon_pid=

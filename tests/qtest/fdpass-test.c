@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * fdpass qtests: the built tool ($FDPASS_BINARY, else build/tools/fdpass)
+ * fdpass qtests: the built tool ($FDPASS_BINARY, else build/fdpass)
  * run against a real fdsetd, checked from a second connection.
  */
 #include <check.h>
@@ -68,7 +68,7 @@ static Run fdpass(Fixture *f, const char *input, const char *args)
     Run r = {0};
     int wstatus, i;
 
-    g_ptr_array_add(argv, (char *)(bin && *bin ? bin : "build/tools/fdpass"));
+    g_ptr_array_add(argv, (char *)(bin && *bin ? bin : "build/fdpass"));
     g_ptr_array_add(argv, (char *)qtest_socket_path(f->s, 0));
     ck_assert(g_shell_parse_argv(args, NULL, &extra, NULL));
     for (i = 0; extra[i]; i++) {
