@@ -981,6 +981,9 @@ def main():
                     help="figures to run, e.g. a,b (default: all)")
     ap.add_argument("--runs", type=int, help="runs per figure (default 5, "
                     "3 with --quick; (f) uses 3)")
+    ap.add_argument("--pin", type=int, metavar="CPU",
+                    help="run the client and every server on this one CPU "
+                    "(no cross-CPU wakeups: CPU cost alone)")
     ap.add_argument("--json", metavar="PATH",
                     help="also write the rows and goals as JSON")
     ap.add_argument("--workdir", default=None,
@@ -1009,6 +1012,8 @@ def main():
     except (ValueError, OSError):   # no CAP_SYS_RESOURCE: the hard limit
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
+    if args.pin is not None:        # inherited by every server we start
+        os.sched_setaffinity(0, {args.pin})
     b = Bench(args)
     for k in ("fdsetd", "qemu", "floor"):
         if k not in servers:
@@ -1019,8 +1024,9 @@ def main():
     print(f"fdsetd bench{' (quick)' if args.quick else ''}: {machine()}",
           flush=True)
     print(f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}, "
-          f"{b.runs} runs per figure, median; servers alternate.",
-          flush=True)
+          f"{b.runs} runs per figure, median; servers alternate"
+          + (f"; client and servers pinned to CPU {args.pin}"
+             if args.pin is not None else "") + ".", flush=True)
     t_start = time.monotonic()
     failed = False
     try:
