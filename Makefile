@@ -31,9 +31,10 @@ conformance: build
 
 # Only the daemon is needed (bench.py builds bench/floor.c itself).
 # BENCH_ARGS: e.g. --quick, --only a,b
-bench: deps $(BUILD)/build.ninja
+bench: deps
 	./scripts/install-deps.sh qemu-system-x86 coreutils || \
 	    echo "bench: no QEMU to install; its column stays empty"
+	test -f $(BUILD)/build.ninja || meson setup $(BUILD) >/dev/null
 	ninja -C $(BUILD) fdsetd
 	python3 bench/bench.py --fdsetd $(BUILD)/fdsetd $(BENCH_ARGS)
 
