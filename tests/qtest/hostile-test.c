@@ -31,7 +31,9 @@
 #include "libqtest.h"
 
 #define NEED_CAPS "Expecting capabilities negotiation with 'qmp_capabilities'"
-#define CTRUNC_PREFIX "File descriptors sent with this command were lost"
+#define CTRUNC_MESSAGE                                                       \
+    "File descriptors sent with this command were lost (MSG_CTRUNC): more " \
+    "than 253 in one message, or fdsetd is out of file descriptors"
 #define RECV_TIMEOUT_MS 10000
 #define SETTLE_MS 5000
 
@@ -2057,6 +2059,63 @@ START_TEST(test_slow_reader_paused)
 }
 END_TEST
 
+/*
+ * Named fds count against no limit but the process's: a client can use
+ * getfd to run the daemon out of fds (here under a lowered soft
+ * RLIMIT_NOFILE).  What it must not do is stop the daemon: the client's
+ * own excess is refused (MSG_CTRUNC), a newcomer is told why it is
+ * refused, connected clients are answered, and all is well once the
+ * flooder leaves.
+ */
+START_TEST(test_named_fd_flood)
+{
+    Hostile *h = h_start(NULL);
+    RawClient *rc = raw_open(h, true);
+    int *fd = open_fds(h, 1);
+    struct rlimit rl;
+    guint refused = 0;
+    JsonNode *r;
+
+    ck_assert_int_eq(prlimit(qtest_pid(h->s), RLIMIT_NOFILE, NULL, &rl), 0);
+    rl.rlim_cur = h->base_fds + 40;
+    ck_assert_int_eq(prlimit(qtest_pid(h->s), RLIMIT_NOFILE, &rl, NULL), 0);
+    for (guint i = 0; i < 60; i++) {
+        g_autofree char *cmd = g_strdup_printf(
+            "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": "
+            "\"n%u\"}}", i);
+        ck_assert(raw_send_fds(rc, cmd, strlen(cmd), fd, 1));
+        r = raw_recv_must(rc);
+        if (qtest_error_desc(r)) {
+            ck_assert_str_eq(qtest_error_desc(r), CTRUNC_MESSAGE);
+            refused++;
+        }
+        json_node_unref(r);
+    }
+    ck_assert_uint_ge(refused, 15);
+    /* a newcomer hears why; the control client is still answered */
+    {
+        RawClient *late = raw_connect(h, 0);
+        r = raw_recv(late, 2000);
+        ck_assert_msg(r && qtest_error_desc(r), "newcomer not refused");
+        json_node_unref(r);
+        raw_close(late);
+    }
+    qtest_send_raw(h->ctl, "{\"execute\": \"query-version\"}", 28, NULL, 0);
+    r = qtest_recv_response(h->ctl, 2000);
+    if (!r) {
+        qtest_kill(h->s);
+        ck_abort_msg("the daemon stopped answering when out of fds");
+    }
+    json_node_unref(r);
+    raw_close(rc);
+    close_fds(fd, 1);
+    assert_fd_count(h, h->base_fds, "after the flooder left");
+    rl.rlim_cur = rl.rlim_max;
+    ck_assert_int_eq(prlimit(qtest_pid(h->s), RLIMIT_NOFILE, &rl, NULL), 0);
+    h_finish(h);
+}
+END_TEST
+
 /* HMP text is input too. */
 START_TEST(test_hmp_garbage)
 {
@@ -2163,6 +2222,7 @@ int main(void)
     tcase_add_test(tc, test_many_silent_connections);
     tcase_add_test(tc, test_non_reader_dropped);
     tcase_add_test(tc, test_slow_reader_paused);
+    tcase_add_test(tc, test_named_fd_flood);
     tcase_add_test(tc, test_hmp_garbage);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
