@@ -8,6 +8,7 @@
  * then serve.  Only main() exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
@@ -337,22 +338,50 @@ static void write_pidfile(const char *path)
     }
 }
 
-/* Detach: the parent exits once the child is ready (sockets bound). */
-static void daemonize(void)
+/*
+ * Detach: fork, and let the parent wait until the child says it is ready
+ * (sockets bound, pidfile written), so whoever ran us can connect at once.
+ * Returns the pipe end the child reports readiness on.
+ */
+static int daemonize_start(void)
 {
-    pid_t pid = fork();
+    int pipefd[2];
+    pid_t pid;
+    char byte;
 
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        die("pipe: %s", g_strerror(errno));
+    }
+    pid = fork();
     if (pid < 0) {
         die("fork: %s", g_strerror(errno));
     }
     if (pid > 0) {
-        _exit(0);
+        close(pipefd[1]);
+        /* A byte means ready; EOF means the child failed (it said why). */
+        _exit(read(pipefd[0], &byte, 1) == 1 ? 0 : 1);
     }
+    close(pipefd[0]);
     setsid();
-    if (freopen("/dev/null", "r", stdin) == NULL ||
-        freopen("/dev/null", "w", stdout) == NULL) {
-        die("cannot redirect stdio: %s", g_strerror(errno));
+    return pipefd[1];
+}
+
+/* Ready: stdio goes to /dev/null and the waiting parent may exit. */
+static void daemonize_finish(int ready_fd)
+{
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+    if (null_fd < 0) {
+        die("cannot open /dev/null: %s", g_strerror(errno));
     }
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
+    close(null_fd);
+    if (write(ready_fd, "r", 1) != 1) {
+        _exit(1);
+    }
+    close(ready_fd);
 }
 
 static gboolean on_signal(gpointer data)
@@ -405,6 +434,7 @@ static void enter_sandbox(void)
 int main(int argc, char **argv)
 {
     Options o = { 0 };
+    int ready_fd = -1;
 
     prog_name = g_path_get_basename(argv[0]);
     /* The main thread owns the main context for good: events sent outside
@@ -423,12 +453,15 @@ int main(int argc, char **argv)
     bdrv_init();
     create_blockdevs(&o);
     if (o.daemonize) {
-        daemonize();
+        ready_fd = daemonize_start();
     }
     if (o.pidfile) {
         write_pidfile(o.pidfile);
     }
     monitor_start();
+    if (ready_fd >= 0) {
+        daemonize_finish(ready_fd);
+    }
     if (o.sandbox) {
         enter_sandbox();
     }
