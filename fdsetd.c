@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "monitor/json-check.h"
 #include "monitor/monitor.h"
 #include "qemu/audit.h"
 #include "qemu/error.h"
@@ -156,6 +157,9 @@ static bool parse_limit_option(const char *name, const char *value,
         o->monitor_limits.max_message_size = parse_limit(name, value);
     } else if (!strcmp(name, "max-json-depth")) {
         o->monitor_limits.max_json_depth = parse_limit(name, value);
+        if (o->monitor_limits.max_json_depth > JSON_CHECK_MAX_DEPTH) {
+            die("max-json-depth: at most %d", JSON_CHECK_MAX_DEPTH);
+        }
     } else if (!strcmp(name, "max-connections")) {
         o->monitor_limits.max_connections = parse_limit(name, value);
     } else {

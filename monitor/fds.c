@@ -65,65 +65,80 @@ static const char *access_mode_name(int flags)
     }
 }
 
-static JsonArray *flag_names(int flags)
+static void append_flag_names(GString *out, int flags)
 {
-    JsonArray *list = json_array_new();
+    static const struct {
+        int mask;
+        int value;
+        const char *name;
+    } names[] = {
+        { O_DIRECT, O_DIRECT, "direct" },
+        { O_SYNC, O_SYNC, "sync" },
+        { O_APPEND, O_APPEND, "append" },
+        { O_NONBLOCK, O_NONBLOCK, "nonblock" },
+    };
+    bool first = true;
 
-    if (flags & O_DIRECT) {
-        json_array_add_string_element(list, "direct");
+    g_string_append_c(out, '[');
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        if ((flags & names[i].mask) == names[i].value) {
+            g_string_append_printf(out, "%s\"%s\"", first ? "" : ", ",
+                                   names[i].name);
+            first = false;
+        }
     }
-    if ((flags & O_SYNC) == O_SYNC) {
-        json_array_add_string_element(list, "sync");
-    } else if (flags & O_DSYNC) {
-        json_array_add_string_element(list, "dsync");
+    /* O_SYNC includes the O_DSYNC bit: dsync is only dsync alone. */
+    if ((flags & O_SYNC) != O_SYNC && (flags & O_DSYNC)) {
+        g_string_append_printf(out, "%s\"dsync\"", first ? "" : ", ");
     }
-    if (flags & O_APPEND) {
-        json_array_add_string_element(list, "append");
-    }
-    if (flags & O_NONBLOCK) {
-        json_array_add_string_element(list, "nonblock");
-    }
-    return list;
+    g_string_append_c(out, ']');
 }
 
-static JsonObject *member_info(const FdSetMemberInfo *m)
+static void append_member(GString *out, const FdSetMemberInfo *m)
 {
-    JsonObject *obj = json_object_new();
-
-    json_object_set_int_member(obj, "fd", m->fd);
+    g_string_append_printf(out, "{\"fd\": %d", m->fd);
     if (m->opaque) {
-        json_object_set_string_member(obj, "opaque", m->opaque);
+        g_string_append(out, ", \"opaque\": ");
+        qmp_json_append_string(out, m->opaque);
     }
-    json_object_set_string_member(obj, "access-mode",
-                                  access_mode_name(m->flags));
-    json_object_set_array_member(obj, "flags", flag_names(m->flags));
-    json_object_set_int_member(obj, "dev", m->dev);
-    json_object_set_int_member(obj, "ino", m->ino);
-    json_object_set_boolean_member(obj, "persistent", m->persistent);
-    return obj;
+    g_string_append_printf(out, ", \"access-mode\": \"%s\", \"flags\": ",
+                           access_mode_name(m->flags));
+    append_flag_names(out, m->flags);
+    g_string_append_printf(out, ", \"dev\": %" G_GUINT64_FORMAT
+                           ", \"ino\": %" G_GUINT64_FORMAT
+                           ", \"persistent\": %s}",
+                           (guint64)m->dev, (guint64)m->ino,
+                           m->persistent ? "true" : "false");
 }
 
+/*
+ * Written straight as JSON text: with thousands of sets, building a tree
+ * of JSON objects first costs ten times the work.
+ */
 JsonNode *qmp_query_fdsets(JsonObject *args, QmpContext *ctx, GError **errp)
 {
     guint n_sets;
     FdSetInfo *sets = fdset_query(&n_sets);
-    JsonArray *list = json_array_sized_new(n_sets);
+    GString *out = g_string_sized_new(64 + n_sets * 160);
 
+    g_string_append_c(out, '[');
     for (guint i = 0; i < n_sets; i++) {
-        JsonObject *set = json_object_new();
-        JsonArray *fds = json_array_sized_new(sets[i].n_members);
-
+        g_string_append_printf(out, "%s{\"fdset-id\": %" G_GINT64_FORMAT
+                               ", \"fds\": [", i ? ", " : "",
+                               sets[i].fdset_id);
         for (guint j = 0; j < sets[i].n_members; j++) {
-            json_array_add_object_element(fds,
-                                          member_info(&sets[i].members[j]));
+            if (j) {
+                g_string_append(out, ", ");
+            }
+            append_member(out, &sets[i].members[j]);
         }
-        json_object_set_int_member(set, "fdset-id", sets[i].fdset_id);
-        json_object_set_array_member(set, "fds", fds);
-        json_object_set_int_member(set, "dup-count", sets[i].dup_count);
-        json_array_add_object_element(list, set);
+        g_string_append_printf(out, "], \"dup-count\": %u}",
+                               sets[i].dup_count);
     }
+    g_string_append_c(out, ']');
     fdset_info_free(sets, n_sets);
-    return qmp_node_array(list);
+    qmp_ctx_set_return_json(ctx, out); /* the reply owns @out now */
+    return NULL;
 }
 
 JsonNode *qmp_getfd(JsonObject *args, QmpContext *ctx, GError **errp)
@@ -229,6 +244,9 @@ static JsonObject *event_data(const FdSetEvent *ev)
 /* Registry changes become QMP events (dups and releases stay internal). */
 static void fdset_event_to_qmp(const FdSetEvent *ev, void *opaque)
 {
+    if (!g_atomic_int_get(&monitor_fdset_event_subscribers)) {
+        return; /* nobody listens: do not even build it */
+    }
     switch (ev->kind) {
     case FDSET_EVENT_FD_ADDED:
         qapi_event_send("FDSET_FD_ADDED", event_data(ev));

@@ -38,6 +38,11 @@ extern MonitorLimits monitor_limits;
 extern bool monitor_persistent_default;
 extern bool monitor_fdset_events_default;
 
+/* Number of connections that want FDSET_* events (any thread may read). */
+extern gint monitor_fdset_event_subscribers;
+/* The connection's interest in FDSET_* events changes. */
+void monitor_conn_set_fdset_events(MonitorConn *conn, bool on);
+
 /* qmp.c */
 void monitor_qmp_greet(MonitorConn *conn);
 /*

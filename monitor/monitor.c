@@ -40,6 +40,7 @@ struct MonitorServer {
 MonitorLimits monitor_limits;
 bool monitor_persistent_default;
 bool monitor_fdset_events_default;
+gint monitor_fdset_event_subscribers;
 
 static GPtrArray *servers;    /* MonitorServer*, owned */
 static GHashTable *conns;     /* MonitorConn* set, owned */
@@ -419,9 +420,21 @@ static void conn_new(MonitorServer *srv, int fd)
     monitor_qmp_greet(conn);
 }
 
+static void server_accept(MonitorServer *srv);
+
+static gboolean server_resume_accept(gpointer opaque)
+{
+    MonitorServer *srv = opaque;
+
+    epoll_set(srv->listen_fd, EPOLLIN, server_tag(srv), EPOLL_CTL_ADD);
+    server_accept(srv);
+    return G_SOURCE_REMOVE;
+}
+
 /*
  * Out of fds at accept: give up the reserve fd for a moment so the client
- * hears why, instead of hanging in the backlog while we spin.
+ * hears why, instead of hanging in the backlog.  When even that fails, stop
+ * watching the socket for a while rather than spin on it.
  */
 static void accept_at_fd_exhaustion(MonitorServer *srv)
 {
@@ -437,6 +450,10 @@ static void accept_at_fd_exhaustion(MonitorServer *srv)
     reserve_fd = fcntl(srv->listen_fd, F_DUPFD_CLOEXEC, 0);
     g_warning("out of file descriptors: refused a connection on %s",
               srv->path);
+    if (fd < 0 || reserve_fd < 0) {
+        epoll_set(srv->listen_fd, 0, NULL, EPOLL_CTL_DEL);
+        g_timeout_add(100, server_resume_accept, srv);
+    }
 }
 
 static void server_accept(MonitorServer *srv)
@@ -446,15 +463,13 @@ static void server_accept(MonitorServer *srv)
                          SOCK_CLOEXEC | SOCK_NONBLOCK);
 
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                accept_at_fd_exhaustion(srv);
-                continue;
-            }
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                g_warning("accept on %s: %s", srv->path, g_strerror(errno));
-            }
             if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
+            }
+            if (errno == EMFILE || errno == ENFILE) {
+                accept_at_fd_exhaustion(srv);
+            } else if (errno != EAGAIN) {
+                g_warning("accept on %s: %s", srv->path, g_strerror(errno));
             }
             return;
         }
@@ -480,6 +495,14 @@ static void close_fd_array(GArray *fds)
     g_array_set_size(fds, 0);
 }
 
+void monitor_conn_set_fdset_events(MonitorConn *conn, bool on)
+{
+    if (conn->fdset_events != on) {
+        g_atomic_int_add(&monitor_fdset_event_subscribers, on ? 1 : -1);
+        conn->fdset_events = on;
+    }
+}
+
 /* Close now; the memory goes at the end of this dispatch round. */
 static void conn_close(MonitorConn *conn)
 {
@@ -487,6 +510,7 @@ static void conn_close(MonitorConn *conn)
         return;
     }
     conn->dead = true;
+    monitor_conn_set_fdset_events(conn, false);
     epoll_set(conn->fd, 0, NULL, EPOLL_CTL_DEL);
     qemu_close_fd_quietly(conn->fd);
     conn->fd = -1;
@@ -740,7 +764,9 @@ static bool conn_read_once(MonitorConn *conn)
         conn->closing = true; /* EOF: answer what came, then close */
         return false;
     }
-    return true;
+    /* A short read drained the socket: spare the recvmsg that would only
+     * say EAGAIN (epoll reports again when more arrives). */
+    return n == sizeof(buf);
 }
 
 static void conn_readable(MonitorConn *conn)
@@ -815,7 +841,13 @@ void monitor_start(void)
                       EPOLL_CTL_ADD);
         }
     }
-    epoll_watch = g_unix_fd_add(epoll_fd, G_IO_IN, epoll_dispatch, NULL);
+    /* May recurse: otherwise GLib blocks the source around each dispatch,
+     * which costs a wake-up write and two poll set changes per request. */
+    GSource *src = g_unix_fd_source_new(epoll_fd, G_IO_IN);
+    g_source_set_can_recurse(src, TRUE);
+    g_source_set_callback(src, G_SOURCE_FUNC(epoll_dispatch), NULL, NULL);
+    epoll_watch = g_source_attach(src, NULL);
+    g_source_unref(src);
 }
 
 void monitor_request_shutdown(const char *reason)

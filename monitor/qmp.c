@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "monitor/json-check.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
 #include "qemu/error.h"
@@ -22,6 +23,7 @@ struct QmpContext {
     MonitorConn *conn;
     GArray *fds;              /* fds of this command; -1 once taken */
     guint next_fd;
+    GString *return_json;     /* pre-serialised return value, or NULL */
     bool quit;
 };
 
@@ -56,6 +58,14 @@ uint64_t qmp_ctx_owner(QmpContext *ctx)
 GHashTable *qmp_ctx_named_fds(QmpContext *ctx)
 {
     return ctx->conn->named_fds;
+}
+
+void qmp_ctx_set_return_json(QmpContext *ctx, GString *json)
+{
+    if (ctx->return_json) {
+        g_string_free(ctx->return_json, TRUE);
+    }
+    ctx->return_json = json; /* the context owns it until the reply */
 }
 
 void qmp_ctx_request_quit(QmpContext *ctx)
@@ -118,37 +128,49 @@ void monitor_qmp_greet(MonitorConn *conn)
     monitor_conn_flush(conn);
 }
 
-static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
+/* Close a response object: the id, if any, then "}". */
+static void finish_response(MonitorConn *conn, GString *text, JsonNode *id)
 {
-    JsonObject *error = json_object_new();
-    JsonObject *resp = json_object_new();
-    g_autoptr(JsonNode) node = NULL;
-
-    json_object_set_string_member(error, "class",
-                                  qmp_error_class_name(error_get_class(err)));
-    json_object_set_string_member(error, "desc", err->message);
-    json_object_set_object_member(resp, "error", error);
     if (id) {
-        json_object_set_member(resp, "id", json_node_copy(id));
+        g_autofree char *id_text = json_to_string(id, FALSE);
+        g_string_append(text, ", \"id\": ");
+        g_string_append(text, id_text);
     }
-    node = qmp_node_object(resp);
-    send_node(conn, node);
+    g_string_append_c(text, '}');
+    monitor_conn_send(conn, text->str, text->len);
 }
 
-static void send_return(MonitorConn *conn, JsonNode *ret, JsonNode *id)
+static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
 {
-    JsonObject *resp = json_object_new();
-    g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GString) text = g_string_sized_new(128);
 
-    if (!ret) {
-        ret = qmp_node_object(json_object_new());
+    g_string_append(text, "{\"error\": {\"class\": \"");
+    g_string_append(text, qmp_error_class_name(error_get_class(err)));
+    g_string_append(text, "\", \"desc\": ");
+    qmp_json_append_string(text, err->message);
+    g_string_append_c(text, '}');
+    finish_response(conn, text, id);
+}
+
+/* The reply is written straight into text, with no wrapper objects. */
+static void send_return(MonitorConn *conn, JsonNode *ret, GString *raw,
+                        JsonNode *id)
+{
+    g_autoptr(GString) text = NULL;
+
+    if (raw) {
+        text = g_string_sized_new(raw->len + 32);
+        g_string_append(text, "{\"return\": ");
+        g_string_append_len(text, raw->str, raw->len);
+    } else if (ret) {
+        g_autofree char *ret_text = json_to_string(ret, FALSE);
+        text = g_string_sized_new(strlen(ret_text) + 32);
+        g_string_append(text, "{\"return\": ");
+        g_string_append(text, ret_text);
+    } else {
+        text = g_string_new("{\"return\": {}");
     }
-    json_object_set_member(resp, "return", ret); /* takes @ret */
-    if (id) {
-        json_object_set_member(resp, "id", json_node_copy(id));
-    }
-    node = qmp_node_object(resp);
-    send_node(conn, node);
+    finish_response(conn, text, id);
 }
 
 static void event_sink(const char *name, JsonObject *data)
@@ -205,84 +227,14 @@ static void set_parse_error(const char *text, size_t len, const GError *perr,
                                                : msg);
 }
 
-/* Length of the integer token at @p (digits after an optional '-'), or 0
- * when the number goes on as a fraction or exponent. */
-static size_t integer_token_len(const char *p, const char *end)
-{
-    const char *q = p + (*p == '-');
-
-    while (q < end && g_ascii_isdigit(*q)) {
-        q++;
-    }
-    if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) {
-        return 0;
-    }
-    return q - p;
-}
-
-static bool integer_overflows(const char *p, size_t n)
-{
-    g_autofree char *tok = g_strndup(p, n);
-
-    errno = 0;
-    g_ascii_strtoll(tok, NULL, 10);
-    return errno == ERANGE;
-}
-
-/*
- * json-glib silently wraps integers beyond int64.  QEMU reads them as
- * floating point, so an 'int' argument rejects them: make them floating
- * point too.  Returns NULL when nothing needs changing.
- */
-static GString *widen_huge_integers(const char *text, size_t len)
-{
-    GString *out = NULL;
-    const char *end = text + len, *copied = text;
-    bool in_string = false, escape = false;
-
-    for (const char *p = text; p < end; p++) {
-        if (in_string) {
-            if (escape) {
-                escape = false;
-            } else if (*p == '\\') {
-                escape = true;
-            } else if (*p == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (*p == '"') {
-            in_string = true;
-            continue;
-        }
-        if (!g_ascii_isdigit(*p) && *p != '-') {
-            continue;
-        }
-        size_t n = integer_token_len(p, end);
-        if (n >= 19 && integer_overflows(p, n)) {
-            out = out ? out : g_string_sized_new(len + 8);
-            g_string_append_len(out, copied, p + n - copied);
-            g_string_append(out, ".0");
-            copied = p + n;
-        }
-        p += n ? n - 1 : 0;
-    }
-    if (out) {
-        g_string_append_len(out, copied, end - copied);
-    }
-    return out;
-}
-
 static JsonNode *parse_message(const char *text, size_t len, GError **errp)
 {
     g_autoptr(GError) perr = NULL;
     g_autoptr(GString) widened = NULL;
 
-    if (!g_utf8_validate_len(text, len, NULL)) {
-        error_setg(errp, "JSON parse error, invalid UTF-8 sequence");
+    if (!json_check(text, len, &widened, errp)) {
         return NULL;
     }
-    widened = widen_huge_integers(text, len);
     if (widened) {
         text = widened->str;
         len = widened->len;
@@ -400,7 +352,7 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
     g_autoptr(GError) err = NULL;
     JsonObject *req = json_node_get_object(root);
     JsonNode *id = json_object_get_member(req, "id");
-    JsonNode *ret = run_command(&ctx, req, fd_error, &err);
+    g_autoptr(JsonNode) ret = run_command(&ctx, req, fd_error, &err);
 
     if (ctx.quit) {
         /* QEMU announces SHUTDOWN before it answers quit. */
@@ -411,7 +363,10 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
     if (err) {
         send_error(conn, err, id);
     } else {
-        send_return(conn, ret, id);
+        send_return(conn, ret, ctx.return_json, id);
+    }
+    if (ctx.return_json) {
+        g_string_free(ctx.return_json, TRUE);
     }
 }
 
@@ -485,7 +440,7 @@ JsonNode *qmp_qmp_capabilities(JsonObject *args, QmpContext *ctx,
         }
         fdset_events = true;
     }
-    ctx->conn->fdset_events = fdset_events;
+    monitor_conn_set_fdset_events(ctx->conn, fdset_events);
     ctx->conn->negotiated = true;
     return NULL;
 }

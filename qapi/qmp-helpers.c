@@ -63,3 +63,38 @@ JsonNode *qmp_node_array(JsonArray *arr)
     json_node_take_array(node, arr);    /* the node owns @arr now */
     return node;
 }
+
+void qmp_json_append_string(GString *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    g_string_append_c(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            g_string_append(out, "\\\"");
+            break;
+        case '\\':
+            g_string_append(out, "\\\\");
+            break;
+        case '\n':
+            g_string_append(out, "\\n");
+            break;
+        case '\r':
+            g_string_append(out, "\\r");
+            break;
+        case '\t':
+            g_string_append(out, "\\t");
+            break;
+        default:
+            if (*p < 0x20) {
+                g_string_append(out, "\\u00");
+                g_string_append_c(out, hex[*p >> 4]);
+                g_string_append_c(out, hex[*p & 15]);
+            } else {
+                g_string_append_c(out, *p);
+            }
+        }
+    }
+    g_string_append_c(out, '"');
+}

@@ -43,6 +43,15 @@ uint64_t qmp_ctx_owner(QmpContext *ctx);
 /* Per-connection named fds (getfd/closefd) live with the connection. */
 GHashTable *qmp_ctx_named_fds(QmpContext *ctx);
 
+/*
+ * For large replies: hand over the "return" value already serialised as
+ * JSON (the handler then returns NULL without error).  Takes @json.
+ */
+void qmp_ctx_set_return_json(QmpContext *ctx, GString *json);
+
+/* Append @s to @out as a JSON string literal (quoted, escaped). */
+void qmp_json_append_string(GString *out, const char *s);
+
 /* Ask the daemon to exit after this reply has been sent. */
 void qmp_ctx_request_quit(QmpContext *ctx);
 

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The strict JSON check in front of json-glib: what QEMU accepts passes,
+ * everything json-glib would let through leniently is refused, with QEMU's
+ * wording.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "monitor/json-check.h"
+
+static char *check_error(const char *text)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) widened = NULL;
+
+    if (json_check(text, strlen(text), &widened, &err)) {
+        return NULL;
+    }
+    return g_strdup(err->message);
+}
+
+static void assert_ok(const char *text)
+{
+    g_autofree char *err = check_error(text);
+
+    ck_assert_msg(!err, "'%s' refused: %s", text, err);
+}
+
+static void assert_refused(const char *text, const char *want)
+{
+    g_autofree char *err = check_error(text);
+
+    ck_assert_msg(err, "'%s' accepted", text);
+    ck_assert_msg(strstr(err, want), "'%s': got '%s', want '%s'", text, err,
+                  want);
+    ck_assert(g_str_has_prefix(err, "JSON parse error, "));
+}
+
+START_TEST(test_valid_json_passes)
+{
+    assert_ok("{}");
+    assert_ok(" {\"execute\": \"x\", \"arguments\": {\"a\": [1, -2, 3.5e-3, "
+              "true, false, null, \"s\\n\\\"\\u00e9\\ud83d\\ude00\"]}} ");
+    assert_ok("[]");
+    assert_ok("0");
+    assert_ok("-0.0E+5");
+    assert_ok("\"\xc3\xa9\"");
+}
+END_TEST
+
+START_TEST(test_lenient_forms_refused)
+{
+    assert_refused("/*c*/{}", "stray '/'");
+    assert_refused("{\"a\": 01}", "leading zero");
+    assert_refused("{\"a\": .5}", "stray '.'");
+    assert_refused("{\"a\": 0x10}", "expected separator in dict");
+    assert_refused("{\"a\": \"\\x41\"}", "invalid escape sequence");
+    assert_refused("{\"a\": 'quoted'}", "stray '''");
+    assert_refused("{\"a\": 1.}", "no digit after '.'");
+    assert_refused("{\"a\": 1e}", "no digit in exponent");
+    assert_refused("{\"a\": \"tab\there\"}", "invalid character U+0009");
+    assert_refused("{\"a\": tru}", "invalid keyword 'tru'");
+    assert_refused("{\"a\": NaN}", "invalid keyword 'NaN'");
+    assert_refused("{a: 1}", "key is not a string");
+    assert_refused("{\"a\" 1}", "missing : in object pair");
+    assert_refused("[1 2]", "expected separator in list");
+    assert_refused("{\"a\": 1,}", "key is not a string");
+    assert_refused("{\"a\": \"open", "missing closing quote");
+    assert_refused("\"\xff\"", "invalid UTF-8");
+}
+END_TEST
+
+START_TEST(test_qemu_refusals)
+{
+    assert_refused("{\"a\": 1, \"a\": 2}", "duplicate key");
+    assert_refused("{\"a\": \"x\\u0000y\"}", "\\u0000 is not supported");
+    assert_refused("{\"a\": \"\\ud800\"}", "lone surrogate");
+    assert_refused("{\"a\": \"\\udc00x\"}", "lone surrogate");
+}
+END_TEST
+
+START_TEST(test_duplicates_in_big_objects)
+{
+    g_autoptr(GString) obj = g_string_new("{");
+
+    for (int i = 0; i < 100; i++) {
+        g_string_append_printf(obj, "%s\"k%d\": %d", i ? ", " : "", i, i);
+    }
+    g_string_append(obj, "}");
+    assert_ok(obj->str);
+    g_string_truncate(obj, obj->len - 1);
+    g_string_append(obj, ", \"k57\": 0}");
+    assert_refused(obj->str, "duplicate key");
+}
+END_TEST
+
+START_TEST(test_huge_numbers_are_rewritten)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GString) w = NULL;
+    const char *in = "{\"a\": 99999999999999999999, \"b\": 9223372036854775807,"
+                     " \"c\": -1e999, \"d\": \"123456789012345678901\"}";
+
+    ck_assert(json_check(in, strlen(in), &w, &err));
+    ck_assert_ptr_nonnull(w);
+    ck_assert_str_eq(w->str,
+                     "{\"a\": 99999999999999999999.0, \"b\": "
+                     "9223372036854775807, \"c\": -1.7976931348623157e308, "
+                     "\"d\": \"123456789012345678901\"}");
+    ck_assert(json_check("{\"a\": 1}", 8, &w, &err));
+    ck_assert_ptr_null(w);
+}
+END_TEST
+
+START_TEST(test_depth_bound)
+{
+    g_autofree char *open = g_strnfill(JSON_CHECK_MAX_DEPTH + 1, '[');
+    g_autofree char *close = g_strnfill(JSON_CHECK_MAX_DEPTH + 1, ']');
+    g_autofree char *deep = g_strconcat(open, close, NULL);
+
+    g_autofree char *at_limit = g_strndup(deep + 1, 2 * JSON_CHECK_MAX_DEPTH);
+
+    assert_refused(deep, "nesting too deep");
+    assert_ok(at_limit);
+}
+END_TEST
+
+static Suite *json_check_suite(void)
+{
+    Suite *s = suite_create("json-check");
+    TCase *tc = tcase_create("check");
+
+    tcase_add_test(tc, test_valid_json_passes);
+    tcase_add_test(tc, test_lenient_forms_refused);
+    tcase_add_test(tc, test_qemu_refusals);
+    tcase_add_test(tc, test_duplicates_in_big_objects);
+    tcase_add_test(tc, test_huge_numbers_are_rewritten);
+    tcase_add_test(tc, test_depth_bound);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(json_check_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
