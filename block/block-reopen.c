@@ -62,6 +62,7 @@ static void queue_add(ReopenQueue *q, BlockDriverState *bs, bool read_only,
     if (!it) {
         it = g_new0(ReopenItem, 1);
         it->e.state.bs = bs;
+        it->e.auto_read_only = bdrv_node(bs)->auto_read_only;
         g_ptr_array_add(q->items, it);
     } else if (it->explicit && !explicit) {
         it->e.need_write |= need_write;
@@ -160,6 +161,7 @@ static void queue_commit(ReopenQueue *q)
         bs->read_only = it->e.state.read_only;
         bs->cache_direct = it->e.cache_direct;
         bdrv_node(bs)->no_flush = it->e.no_flush;
+        bdrv_node(bs)->auto_read_only = it->e.auto_read_only;
         g_mutex_unlock(&bs->lock);
     }
 }
@@ -291,6 +293,9 @@ static bool queue_options(ReopenQueue *q, JsonObject *opts,
     mine.direct = po.has_direct ? po.direct : def->direct;
     mine.no_flush = po.has_no_flush ? po.no_flush : def->no_flush;
     queue_add(q, bs, mine.read_only, mine.direct, mine.no_flush, false, true);
+    /* Like every option a reopen leaves out, auto-read-only reverts to its
+     * default (off). */
+    queue_find(q, bs)->e.auto_read_only = po.auto_ro;
     ok = queue_children(q, &po, bs, prefix, &mine, errp);
 out:
     bdrv_parsed_options_clear(&po);

@@ -262,11 +262,26 @@ static int file_reopen_prepare(BDRVReopenState *state, GError **errp)
         return 0;
     }
     fd = qemu_open(bs->filename, flags, errp ? &err : NULL);
-    if (fd < 0 && !e->need_write && auto_ro_fallback(bs, errno)) {
-        /* auto-read-only: stay read-only when writing is not possible */
-        g_clear_error(&err);
-        state->read_only = true;
-        return 0;
+    if (fd < 0 && !state->read_only && !e->need_write && e->auto_read_only &&
+        (errno == EACCES || errno == EROFS || errno == EPERM)) {
+        /*
+         * auto-read-only: a read-write request settles for read-only, with
+         * an fd that really is read-only and has the requested cache mode;
+         * if there is none, the read-write failure is what is reported.
+         */
+        int ro_flags = file_flags(true, e->cache_direct);
+
+        if (ro_flags == s->open_flags) {
+            g_clear_error(&err);
+            state->read_only = true;
+            return 0;
+        }
+        fd = qemu_open(bs->filename, ro_flags, NULL);
+        if (fd >= 0) {
+            g_clear_error(&err);
+            state->read_only = true;
+            flags = ro_flags;
+        }
     }
     if (fd < 0) {
         g_propagate_error(errp, err);

@@ -179,6 +179,7 @@ typedef struct BdrvReopenEntry {
     bool cache_direct; /* requested */
     bool no_flush;     /* requested */
     bool need_write;   /* data will be written through this node */
+    bool auto_read_only; /* requested (blockdev-reopen: default false) */
     bool prepared;
 } BdrvReopenEntry;
 
