@@ -1,45 +1,35 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Strict JSON check of one QMP message before json-glib parses it.
+ * Strict JSON parser for QMP messages, building json-glib nodes.
  *
- * json-glib is lenient where QEMU is not (comments, single quotes, \x
- * escapes, leading zeros, hex numbers, raw control characters) and silent
- * where QEMU complains (duplicate keys, integers beyond 64 bits).  This
- * checker accepts exactly RFC 8259 JSON, reports with QEMU's wording, and
- * notes integers that do not fit int64 so that they can be read as floating
- * point, as QEMU does.
+ * json-glib's own parser is lenient where QEMU is not (comments, single
+ * quotes, \x escapes, leading zeros, hex numbers, raw control characters),
+ * silent where QEMU complains (duplicate keys, integers beyond 64 bits), and
+ * costly per message (a new scanner each time).  This one accepts exactly
+ * RFC 8259 JSON, reports with QEMU's wording, and reads integers beyond
+ * int64 as floating point, as QEMU does.
  */
 #include "monitor/json-check.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "qemu/error.h"
 
-/* Objects with more keys than this track them in a hash table. */
-#define SMALL_OBJECT_KEYS 16
-
-/* Replace [start, end) of the text with @with. */
-typedef struct TextEdit {
-    size_t start;
-    size_t end;
-    const char *with;
-} TextEdit;
-
-typedef struct Checker {
+typedef struct Parser {
     const char *p;            /* next byte */
     const char *end;
     guint depth;
-    GArray *edits;            /* TextEdit: how the text must be rewritten */
-    const char *start;
+    GString *scratch;         /* decoded string being built */
     GError **errp;
-} Checker;
+} Parser;
 
-static bool fail(Checker *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static bool fail(Parser *ps, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-static bool fail(Checker *c, const char *fmt, ...)
+static bool fail(Parser *ps, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -47,19 +37,19 @@ static bool fail(Checker *c, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    error_setg(c->errp, "JSON parse error, %s", msg);
+    error_setg(ps->errp, "JSON parse error, %s", msg);
     return false;
 }
 
-static void skip_blanks(Checker *c)
+static void skip_blanks(Parser *ps)
 {
-    while (c->p < c->end &&
-           (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
-        c->p++;
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' ||
+                               *ps->p == '\n' || *ps->p == '\r')) {
+        ps->p++;
     }
 }
 
-static bool check_value(Checker *c);
+static JsonNode *parse_value(Parser *ps);
 
 static int hex_value(char ch)
 {
@@ -70,362 +60,362 @@ static int hex_value(char ch)
     return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
-/* \uXXXX at c->p (after the 'u'); stores the code unit. */
-static bool check_hex4(Checker *c, unsigned *unit)
+/* XXXX after "\u": the UTF-16 code unit. */
+static bool parse_hex4(Parser *ps, unsigned *unit)
 {
     *unit = 0;
     for (int i = 0; i < 4; i++) {
-        int v = c->p < c->end ? hex_value(*c->p) : -1;
+        int v = ps->p < ps->end ? hex_value(*ps->p) : -1;
         if (v < 0) {
-            return fail(c, "invalid \\u escape in string");
+            return fail(ps, "invalid \\u escape in string");
         }
         *unit = *unit * 16 + v;
-        c->p++;
+        ps->p++;
     }
     return true;
 }
 
-static bool check_unicode_escape(Checker *c)
+/* \uXXXX (and its low surrogate) after "\u", appended as UTF-8. */
+static bool parse_unicode_escape(Parser *ps)
 {
     unsigned unit, low;
 
-    if (!check_hex4(c, &unit)) {
+    if (!parse_hex4(ps, &unit)) {
         return false;
     }
     if (unit == 0) {
-        return fail(c, "\\u0000 is not supported");
+        return fail(ps, "\\u0000 is not supported");
     }
     if (unit >= 0xdc00 && unit <= 0xdfff) {
-        return fail(c, "invalid \\u escape in string (lone surrogate)");
+        return fail(ps, "invalid \\u escape in string (lone surrogate)");
     }
     if (unit >= 0xd800 && unit <= 0xdbff) {
-        if (c->end - c->p < 2 || c->p[0] != '\\' || c->p[1] != 'u') {
-            return fail(c, "invalid \\u escape in string (lone surrogate)");
+        if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u') {
+            return fail(ps, "invalid \\u escape in string (lone surrogate)");
         }
-        c->p += 2;
-        if (!check_hex4(c, &low)) {
+        ps->p += 2;
+        if (!parse_hex4(ps, &low)) {
             return false;
         }
         if (low < 0xdc00 || low > 0xdfff) {
-            return fail(c, "invalid \\u escape in string (lone surrogate)");
+            return fail(ps, "invalid \\u escape in string (lone surrogate)");
         }
+        unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
     }
+    g_string_append_unichar(ps->scratch, unit);
     return true;
 }
 
-/* A string at c->p (on the opening quote). */
-static bool check_string(Checker *c)
+static bool parse_escape(Parser *ps)
 {
-    c->p++;
-    while (c->p < c->end) {
-        unsigned char ch = *c->p++;
+    static const char from[] = "\"\\/bfnrt";
+    static const char to[] = "\"\\/\b\f\n\r\t";
+    char ch;
+    const char *hit;
 
+    if (ps->p >= ps->end) {
+        return fail(ps, "missing closing quote");
+    }
+    ch = *ps->p++;
+    if (ch == 'u') {
+        return parse_unicode_escape(ps);
+    }
+    hit = ch ? strchr(from, ch) : NULL;
+    if (!hit) {
+        return fail(ps, "invalid escape sequence '\\%c' in string", ch);
+    }
+    g_string_append_c(ps->scratch, to[hit - from]);
+    return true;
+}
+
+/* A string at ps->p (on the opening quote), decoded into ps->scratch. */
+static bool parse_string(Parser *ps)
+{
+    g_string_truncate(ps->scratch, 0);
+    ps->p++;
+    while (ps->p < ps->end) {
+        const char *run = ps->p;
+
+        /* Copy plain bytes in one go. */
+        while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' &&
+               (unsigned char)*ps->p >= 0x20) {
+            ps->p++;
+        }
+        g_string_append_len(ps->scratch, run, ps->p - run);
+        if (ps->p >= ps->end) {
+            break;
+        }
+        unsigned char ch = *ps->p++;
         if (ch == '"') {
             return true;
         }
         if (ch < 0x20) {
-            return fail(c, "invalid character U+%04X in string", ch);
+            return fail(ps, "invalid character U+%04X in string", ch);
         }
-        if (ch != '\\') {
-            continue;
-        }
-        if (c->p >= c->end) {
-            break;
-        }
-        ch = *c->p++;
-        if (ch == 'u') {
-            if (!check_unicode_escape(c)) {
-                return false;
-            }
-        } else if (!strchr("\"\\/bfnrt", ch) || !ch) {
-            return fail(c, "invalid escape sequence '\\%c' in string", ch);
+        if (!parse_escape(ps)) {
+            return false;
         }
     }
-    return fail(c, "missing closing quote");
+    return fail(ps, "missing closing quote");
 }
 
-static bool is_digit(const Checker *c)
+static bool at_digit(const Parser *ps)
 {
-    return c->p < c->end && g_ascii_isdigit(*c->p);
+    return ps->p < ps->end && g_ascii_isdigit(*ps->p);
 }
 
-/* A number at c->p, RFC 8259 grammar. */
-static bool check_number(Checker *c)
+static void skip_digits(Parser *ps)
 {
-    const char *begin = c->p;
-    bool integer = true;
+    while (at_digit(ps)) {
+        ps->p++;
+    }
+}
 
-    if (*c->p == '-') {
-        c->p++;
+/* Syntax of a number (RFC 8259); *integer tells whether it has no
+ * fraction or exponent. */
+static bool scan_number(Parser *ps, bool *integer)
+{
+    *integer = true;
+    if (*ps->p == '-') {
+        ps->p++;
     }
-    if (!is_digit(c)) {
-        return fail(c, "expecting value");
+    if (!at_digit(ps)) {
+        return fail(ps, "expecting value");
     }
-    if (*c->p == '0' && c->p + 1 < c->end && g_ascii_isdigit(c->p[1])) {
-        return fail(c, "invalid number (leading zero)");
+    if (*ps->p == '0' && ps->p + 1 < ps->end && g_ascii_isdigit(ps->p[1])) {
+        return fail(ps, "invalid number (leading zero)");
     }
-    while (is_digit(c)) {
-        c->p++;
-    }
-    if (c->p < c->end && *c->p == '.') {
-        c->p++;
-        integer = false;
-        if (!is_digit(c)) {
-            return fail(c, "invalid number (no digit after '.')");
+    skip_digits(ps);
+    if (ps->p < ps->end && *ps->p == '.') {
+        ps->p++;
+        *integer = false;
+        if (!at_digit(ps)) {
+            return fail(ps, "invalid number (no digit after '.')");
         }
-        while (is_digit(c)) {
-            c->p++;
-        }
+        skip_digits(ps);
     }
-    if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
-        c->p++;
-        integer = false;
-        if (c->p < c->end && (*c->p == '+' || *c->p == '-')) {
-            c->p++;
+    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+        ps->p++;
+        *integer = false;
+        if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-')) {
+            ps->p++;
         }
-        if (!is_digit(c)) {
-            return fail(c, "invalid number (no digit in exponent)");
+        if (!at_digit(ps)) {
+            return fail(ps, "invalid number (no digit in exponent)");
         }
-        while (is_digit(c)) {
-            c->p++;
-        }
+        skip_digits(ps);
     }
-    g_autofree char *tok = g_strndup(begin, c->p - begin);
-    TextEdit edit = { begin - c->start, c->p - c->start, NULL };
-    errno = 0;
+    return true;
+}
+
+static JsonNode *parse_number(Parser *ps)
+{
+    const char *begin = ps->p;
+    char tok[64];
+    g_autofree char *long_tok = NULL;
+    const char *text = tok;
+    bool integer;
+    double d;
+
+    if (!scan_number(ps, &integer)) {
+        return NULL;
+    }
+    size_t len = ps->p - begin;
+    if (len < sizeof(tok)) {
+        memcpy(tok, begin, len);
+        tok[len] = '\0';
+    } else {
+        text = long_tok = g_strndup(begin, len);
+    }
     if (integer) {
+        errno = 0;
+        gint64 v = g_ascii_strtoll(text, NULL, 10);
+        if (errno != ERANGE) {
+            return json_node_init_int(json_node_alloc(), v);
+        }
         /* Beyond int64: QEMU reads it as floating point. */
-        g_ascii_strtoll(tok, NULL, 10);
-        if (errno == ERANGE) {
-            edit.start = edit.end;
-            edit.with = ".0";
-        }
-    } else if (!isfinite(g_ascii_strtod(tok, NULL))) {
+    }
+    d = g_ascii_strtod(text, NULL);
+    if (!isfinite(d)) {
         /* QEMU reads an infinity; keep it finite so echoes stay JSON. */
-        edit.with = *begin == '-' ? "-1.7976931348623157e308"
-                                  : "1.7976931348623157e308";
+        d = d < 0 ? -DBL_MAX : DBL_MAX;
     }
-    if (edit.with) {
-        g_array_append_val(c->edits, edit);
-    }
-    return true;
+    return json_node_init_double(json_node_alloc(), d);
 }
 
-static bool check_keyword(Checker *c)
+static JsonNode *parse_keyword(Parser *ps)
 {
-    static const char *const words[] = { "true", "false", "null" };
-    const char *begin = c->p;
+    const char *begin = ps->p;
+    size_t len;
 
-    while (c->p < c->end && (g_ascii_isalnum(*c->p) || *c->p == '_')) {
-        c->p++;
+    while (ps->p < ps->end && (g_ascii_isalnum(*ps->p) || *ps->p == '_')) {
+        ps->p++;
     }
-    for (guint i = 0; i < G_N_ELEMENTS(words); i++) {
-        if (strlen(words[i]) == (size_t)(c->p - begin) &&
-            !memcmp(words[i], begin, c->p - begin)) {
-            return true;
-        }
+    len = ps->p - begin;
+    if (len == 4 && !memcmp(begin, "true", 4)) {
+        return json_node_init_boolean(json_node_alloc(), TRUE);
     }
-    return fail(c, "invalid keyword '%.*s'", (int)MIN(c->p - begin, 64),
-                begin);
+    if (len == 5 && !memcmp(begin, "false", 5)) {
+        return json_node_init_boolean(json_node_alloc(), FALSE);
+    }
+    if (len == 4 && !memcmp(begin, "null", 4)) {
+        return json_node_init_null(json_node_alloc());
+    }
+    fail(ps, "invalid keyword '%.*s'", (int)MIN(len, 64), begin);
+    return NULL;
 }
 
-/* Keys seen in one object: raw text spans, hashed once there are many. */
-typedef struct KeySet {
-    GArray *spans;            /* pairs of const char* (start, end) */
-    GHashTable *hash;         /* owned key copies, or NULL */
-} KeySet;
-
-static bool key_is_new(KeySet *ks, const char *start, const char *end)
+static bool parse_member(Parser *ps, JsonObject *obj)
 {
-    size_t len = end - start;
+    g_autofree char *key = NULL;
+    JsonNode *value;
 
-    if (ks->hash) {
-        char *key = g_strndup(start, len);
-        if (g_hash_table_contains(ks->hash, key)) {
-            g_free(key);
-            return false;
-        }
-        g_hash_table_add(ks->hash, key);
-        return true;
+    if (ps->p >= ps->end || *ps->p != '"') {
+        return fail(ps, "key is not a string in object");
     }
-    for (guint i = 0; i < ks->spans->len; i += 2) {
-        const char *s = g_array_index(ks->spans, const char *, i);
-        const char *e = g_array_index(ks->spans, const char *, i + 1);
-        if ((size_t)(e - s) == len && !memcmp(s, start, len)) {
-            return false;
-        }
-    }
-    g_array_append_val(ks->spans, start);
-    g_array_append_val(ks->spans, end);
-    if (ks->spans->len / 2 > SMALL_OBJECT_KEYS) {
-        ks->hash = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                         NULL);
-        for (guint i = 0; i < ks->spans->len; i += 2) {
-            const char *s = g_array_index(ks->spans, const char *, i);
-            const char *e = g_array_index(ks->spans, const char *, i + 1);
-            g_hash_table_add(ks->hash, g_strndup(s, e - s));
-        }
-    }
-    return true;
-}
-
-static bool check_member(Checker *c, KeySet *keys)
-{
-    const char *key_start = c->p;
-
-    if (c->p >= c->end || *c->p != '"') {
-        return fail(c, "key is not a string in object");
-    }
-    if (!check_string(c)) {
+    if (!parse_string(ps)) {
         return false;
     }
-    if (!key_is_new(keys, key_start, c->p)) {
-        return fail(c, "duplicate key");
+    key = g_strndup(ps->scratch->str, ps->scratch->len);
+    if (json_object_has_member(obj, key)) {
+        return fail(ps, "duplicate key");
     }
-    skip_blanks(c);
-    if (c->p >= c->end || *c->p != ':') {
-        return fail(c, "missing : in object pair");
+    skip_blanks(ps);
+    if (ps->p >= ps->end || *ps->p != ':') {
+        return fail(ps, "missing : in object pair");
     }
-    c->p++;
-    return check_value(c);
+    ps->p++;
+    value = parse_value(ps);
+    if (!value) {
+        return false;
+    }
+    json_object_set_member(obj, key, value); /* the object owns @value */
+    return true;
 }
 
-static bool check_object(Checker *c)
+static JsonNode *parse_object(Parser *ps)
 {
-    KeySet keys = { .spans = g_array_new(FALSE, FALSE, sizeof(char *)) };
-    bool ok = true;
+    g_autoptr(JsonObject) obj = json_object_new();
 
-    c->p++;
-    skip_blanks(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        g_array_unref(keys.spans);
-        return true;
+    ps->p++;
+    skip_blanks(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return json_node_init_object(json_node_alloc(), obj);
     }
     for (;;) {
-        skip_blanks(c);
-        if (!(ok = check_member(c, &keys))) {
-            break;
+        skip_blanks(ps);
+        if (!parse_member(ps, obj)) {
+            return NULL;
         }
-        skip_blanks(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
+        skip_blanks(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
             continue;
         }
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            break;
+        if (ps->p < ps->end && *ps->p == '}') {
+            ps->p++;
+            return json_node_init_object(json_node_alloc(), obj);
         }
-        ok = fail(c, "expected separator in dict");
-        break;
+        fail(ps, "expected separator in dict");
+        return NULL;
     }
-    g_array_unref(keys.spans);
-    if (keys.hash) {
-        g_hash_table_unref(keys.hash);
-    }
-    return ok;
 }
 
-static bool check_array(Checker *c)
+static JsonNode *parse_array(Parser *ps)
 {
-    c->p++;
-    skip_blanks(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
-        return true;
+    g_autoptr(JsonArray) arr = json_array_new();
+
+    ps->p++;
+    skip_blanks(ps);
+    if (ps->p < ps->end && *ps->p == ']') {
+        ps->p++;
+        return json_node_init_array(json_node_alloc(), arr);
     }
     for (;;) {
-        if (!check_value(c)) {
-            return false;
+        JsonNode *elem = parse_value(ps);
+
+        if (!elem) {
+            return NULL;
         }
-        skip_blanks(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
+        json_array_add_element(arr, elem); /* the array owns @elem */
+        skip_blanks(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
             continue;
         }
-        if (c->p < c->end && *c->p == ']') {
-            c->p++;
-            return true;
+        if (ps->p < ps->end && *ps->p == ']') {
+            ps->p++;
+            return json_node_init_array(json_node_alloc(), arr);
         }
-        return fail(c, "expected separator in list");
+        fail(ps, "expected separator in list");
+        return NULL;
     }
 }
 
-static bool check_value(Checker *c)
+static JsonNode *parse_nested(Parser *ps)
 {
-    bool ok;
+    JsonNode *node;
 
-    skip_blanks(c);
-    if (c->p >= c->end) {
-        return fail(c, "expecting value");
+    if (++ps->depth > JSON_CHECK_MAX_DEPTH) {
+        fail(ps, "nesting too deep");
+        return NULL;
     }
-    switch (*c->p) {
-    case '{':
-    case '[':
-        if (++c->depth > JSON_CHECK_MAX_DEPTH) {
-            return fail(c, "nesting too deep");
-        }
-        ok = *c->p == '{' ? check_object(c) : check_array(c);
-        c->depth--;
-        return ok;
-    case '"':
-        return check_string(c);
-    case '-':
-        return check_number(c);
-    default:
-        if (g_ascii_isdigit(*c->p)) {
-            return check_number(c);
-        }
-        if (g_ascii_isalpha(*c->p)) {
-            return check_keyword(c);
-        }
-        if ((unsigned char)*c->p < 0x20 || (unsigned char)*c->p >= 0x7f) {
-            return fail(c, "stray '\\x%02X'", (unsigned char)*c->p);
-        }
-        return fail(c, "stray '%c'", *c->p);
-    }
+    node = *ps->p == '{' ? parse_object(ps) : parse_array(ps);
+    ps->depth--;
+    return node;
 }
 
-static GString *apply_edits(const char *text, size_t len, GArray *edits)
+static JsonNode *parse_value(Parser *ps)
 {
-    GString *out = g_string_sized_new(len + edits->len * 24);
-    size_t copied = 0;
+    unsigned char ch;
 
-    for (guint i = 0; i < edits->len; i++) {
-        const TextEdit *e = &g_array_index(edits, TextEdit, i);
-        g_string_append_len(out, text + copied, e->start - copied);
-        g_string_append(out, e->with);
-        copied = e->end;
+    skip_blanks(ps);
+    if (ps->p >= ps->end) {
+        fail(ps, "expecting value");
+        return NULL;
     }
-    g_string_append_len(out, text + copied, len - copied);
-    return out;
+    ch = *ps->p;
+    if (ch == '{' || ch == '[') {
+        return parse_nested(ps);
+    }
+    if (ch == '"') {
+        return parse_string(ps) ? json_node_init_string(json_node_alloc(),
+                                                        ps->scratch->str)
+                                : NULL;
+    }
+    if (ch == '-' || g_ascii_isdigit(ch)) {
+        return parse_number(ps);
+    }
+    if (g_ascii_isalpha(ch)) {
+        return parse_keyword(ps);
+    }
+    if (ch < 0x20 || ch >= 0x7f) {
+        fail(ps, "stray '\\x%02X'", ch);
+    } else {
+        fail(ps, "stray '%c'", ch);
+    }
+    return NULL;
 }
 
-bool json_check(const char *text, size_t len, GString **widened,
-                GError **errp)
+JsonNode *json_parse_strict(const char *text, size_t len, GError **errp)
 {
-    Checker c = {
-        .p = text, .end = text + len, .start = text, .errp = errp,
-        .edits = g_array_new(FALSE, FALSE, sizeof(TextEdit)),
+    Parser ps = {
+        .p = text, .end = text + len, .errp = errp,
+        .scratch = g_string_sized_new(64),
     };
-    bool ok;
+    JsonNode *root = NULL;
 
-    *widened = NULL;
     if (!g_utf8_validate_len(text, len, NULL)) {
-        g_array_unref(c.edits);
         error_setg(errp, "JSON parse error, invalid UTF-8 sequence");
-        return false;
-    }
-    ok = check_value(&c);
-    if (ok) {
-        skip_blanks(&c);
-        if (c.p < c.end) {
-            ok = fail(&c, "unexpected data after the value");
+    } else {
+        root = parse_value(&ps);
+        skip_blanks(&ps);
+        if (root && ps.p < ps.end) {
+            fail(&ps, "unexpected data after the value");
+            g_clear_pointer(&root, json_node_unref);
         }
     }
-    if (ok && c.edits->len) {
-        *widened = apply_edits(text, len, c.edits);
-    }
-    g_array_unref(c.edits);
-    return ok;
+    g_string_free(ps.scratch, TRUE);
+    return root;
 }

@@ -58,6 +58,9 @@ void monitor_qmp_emit_shutdown(const char *reason);
 
 /* monitor.c */
 void monitor_conn_send(MonitorConn *conn, const char *text, size_t len);
+/* One message made of @n pieces, copied once into the output buffer. */
+void monitor_conn_sendv(MonitorConn *conn, const GString *const *pieces,
+                        guint n);
 /* Send an event to negotiated connections (@fdset: only those that want
  * FDSET_* events). */
 void monitor_broadcast_event(const char *text, size_t len, bool fdset);

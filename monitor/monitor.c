@@ -583,10 +583,16 @@ void monitor_conn_flush(MonitorConn *conn)
     conn_update_interest(conn);
 }
 
-void monitor_conn_send(MonitorConn *conn, const char *text, size_t len)
+void monitor_conn_sendv(MonitorConn *conn, const GString *const *pieces,
+                        guint n)
 {
+    size_t len = 0;
+
     if (conn->dead) {
         return;
+    }
+    for (guint i = 0; i < n; i++) {
+        len += pieces[i]->len;
     }
     if (conn->out->len - conn->out_off + len >
         monitor_limits.max_output_backlog) {
@@ -596,8 +602,18 @@ void monitor_conn_send(MonitorConn *conn, const char *text, size_t len)
         conn_close(conn);
         return;
     }
-    g_string_append_len(conn->out, text, len);
+    for (guint i = 0; i < n; i++) {
+        g_string_append_len(conn->out, pieces[i]->str, pieces[i]->len);
+    }
     g_string_append(conn->out, "\r\n");
+}
+
+void monitor_conn_send(MonitorConn *conn, const char *text, size_t len)
+{
+    GString piece = { .str = (char *)text, .len = len };
+    const GString *pieces[] = { &piece };
+
+    monitor_conn_sendv(conn, pieces, 1);
 }
 
 void monitor_broadcast_event(const char *text, size_t len, bool fdset)

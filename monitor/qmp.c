@@ -27,8 +27,6 @@ struct QmpContext {
     bool quit;
 };
 
-static JsonParser *parser;
-
 /* ---- QmpContext -------------------------------------------------------- */
 
 int qmp_ctx_take_fd(QmpContext *ctx)
@@ -128,16 +126,26 @@ void monitor_qmp_greet(MonitorConn *conn)
     monitor_conn_flush(conn);
 }
 
-/* Close a response object: the id, if any, then "}". */
-static void finish_response(MonitorConn *conn, GString *text, JsonNode *id)
+/* Send @head + @body (may be NULL) + the id, if any, + "}". */
+static void send_response(MonitorConn *conn, GString *head,
+                          const GString *body, JsonNode *id)
 {
+    g_autoptr(GString) tail = g_string_sized_new(32);
+    const GString *pieces[3];
+    guint n = 0;
+
     if (id) {
         g_autofree char *id_text = json_to_string(id, FALSE);
-        g_string_append(text, ", \"id\": ");
-        g_string_append(text, id_text);
+        g_string_append(tail, ", \"id\": ");
+        g_string_append(tail, id_text);
     }
-    g_string_append_c(text, '}');
-    monitor_conn_send(conn, text->str, text->len);
+    g_string_append_c(tail, '}');
+    pieces[n++] = head;
+    if (body) {
+        pieces[n++] = body;
+    }
+    pieces[n++] = tail;
+    monitor_conn_sendv(conn, pieces, n);
 }
 
 static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
@@ -149,28 +157,22 @@ static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
     g_string_append(text, "\", \"desc\": ");
     qmp_json_append_string(text, err->message);
     g_string_append_c(text, '}');
-    finish_response(conn, text, id);
+    send_response(conn, text, NULL, id);
 }
 
-/* The reply is written straight into text, with no wrapper objects. */
+/* The reply goes out without wrapper objects, a large one copied once. */
 static void send_return(MonitorConn *conn, JsonNode *ret, GString *raw,
                         JsonNode *id)
 {
-    g_autoptr(GString) text = NULL;
+    g_autoptr(GString) head = g_string_new("{\"return\": ");
 
-    if (raw) {
-        text = g_string_sized_new(raw->len + 32);
-        g_string_append(text, "{\"return\": ");
-        g_string_append_len(text, raw->str, raw->len);
-    } else if (ret) {
+    if (!raw && ret) {
         g_autofree char *ret_text = json_to_string(ret, FALSE);
-        text = g_string_sized_new(strlen(ret_text) + 32);
-        g_string_append(text, "{\"return\": ");
-        g_string_append(text, ret_text);
-    } else {
-        text = g_string_new("{\"return\": {}");
+        g_string_append(head, ret_text);
+    } else if (!raw) {
+        g_string_append(head, "{}");
     }
-    finish_response(conn, text, id);
+    send_response(conn, head, raw, id);
 }
 
 static void event_sink(const char *name, JsonObject *data)
@@ -205,45 +207,9 @@ void monitor_qmp_emit_shutdown(const char *reason)
 
 /* ---- request checks ---------------------------------------------------- */
 
-static bool is_keyword_start(char c)
-{
-    return g_ascii_isalpha(c) || c == '_' || c == '$';
-}
-
-/* QEMU's wording for what its lexer and parser reject. */
-static void set_parse_error(const char *text, size_t len, const GError *perr,
-                            GError **errp)
-{
-    const char *msg;
-
-    if (len && is_keyword_start(text[0])) {
-        error_setg(errp, "JSON parse error, invalid keyword '%s'", text);
-        return;
-    }
-    msg = perr ? perr->message : "invalid input";
-    /* json-glib prefixes "<data>:LINE:COL: Parse error: "; keep the rest. */
-    const char *p = strstr(msg, "Parse error: ");
-    error_setg(errp, "JSON parse error, %s", p ? p + strlen("Parse error: ")
-                                               : msg);
-}
-
 static JsonNode *parse_message(const char *text, size_t len, GError **errp)
 {
-    g_autoptr(GError) perr = NULL;
-    g_autoptr(GString) widened = NULL;
-
-    if (!json_check(text, len, &widened, errp)) {
-        return NULL;
-    }
-    if (widened) {
-        text = widened->str;
-        len = widened->len;
-    }
-    if (!json_parser_load_from_data(parser, text, len, &perr)) {
-        set_parse_error(text, len, perr, errp);
-        return NULL;
-    }
-    return json_parser_steal_root(parser);
+    return json_parse_strict(text, len, errp);
 }
 
 /* QEMU's checks on the request object, in its order. */
@@ -416,7 +382,6 @@ void monitor_qmp_handle(MonitorConn *conn, JsonStreamStatus status,
 
 void monitor_qmp_init(void)
 {
-    parser = json_parser_new();
     qapi_event_set_sink(event_sink);
 }
 
