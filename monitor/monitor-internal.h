@@ -67,6 +67,14 @@ void monitor_broadcast_event(const char *text, size_t len, bool fdset);
 /* Called after a connection's output grew, to try sending now. */
 void monitor_conn_flush(MonitorConn *conn);
 
+/* mainloop.c */
+struct epoll_event;
+/* Sleep in epoll_wait on @epoll_fd, GLib's fds included. */
+void monitor_mainloop_install(int epoll_fd);
+void monitor_mainloop_uninstall(void);
+/* Monitor events the last wait returned (-1: none kept, ask epoll). */
+int monitor_mainloop_take_events(struct epoll_event *evs, int max);
+
 /* fds.c */
 void monitor_fds_init(void);
 void monitor_named_fds_close_all(GHashTable *named_fds);

@@ -804,11 +804,17 @@ static void conn_readable(MonitorConn *conn)
 static gboolean epoll_dispatch(gint fd, GIOCondition cond, gpointer data)
 {
     struct epoll_event events[64];
-    int n = epoll_wait(epoll_fd, events, G_N_ELEMENTS(events), 0);
+    int n = monitor_mainloop_take_events(events, G_N_ELEMENTS(events));
 
+    if (n < 0) {
+        n = epoll_wait(epoll_fd, events, G_N_ELEMENTS(events), 0);
+    }
     for (int i = 0; i < n; i++) {
         uintptr_t ptr = (uintptr_t)events[i].data.ptr;
 
+        if ((ptr & 3) == 2) {
+            continue; /* one of GLib's fds: GLib dispatches it */
+        }
         if (ptr & 1) {
             server_accept((MonitorServer *)(ptr & ~(uintptr_t)1));
             continue;
@@ -864,6 +870,7 @@ void monitor_start(void)
     g_source_set_callback(src, G_SOURCE_FUNC(epoll_dispatch), NULL, NULL);
     epoll_watch = g_source_attach(src, NULL);
     g_source_unref(src);
+    monitor_mainloop_install(epoll_fd);
 }
 
 void monitor_request_shutdown(const char *reason)
@@ -888,6 +895,7 @@ void monitor_cleanup(void)
     g_list_free(all);
     g_ptr_array_set_size(graveyard, 0);
     if (epoll_watch) {
+        monitor_mainloop_uninstall();
         g_source_remove(epoll_watch);
         epoll_watch = 0;
     }
