@@ -8,8 +8,7 @@
 # Defaults: 20000 steps, 20 seeds, first seed random (printed, so a run can
 # be repeated).  Builds BUILD (default build-hard) and runs the model with
 # FDSETD_BINARY from it; the test itself reports each seed's figures and,
-# on a divergence, the exact command that replays it.  MODEL_STRICT=1 in
-# the environment also takes the steps that known bugs make fail.
+# on a divergence, the exact command that replays it.
 set -euo pipefail
 
 steps=${1:-20000}

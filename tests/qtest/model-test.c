@@ -105,7 +105,6 @@ typedef struct Model {
     struct stat file_st[NFILES];
     bool direct_ok;          /* O_DIRECT works in the scratch dir */
     bool kcmp_ok;
-    bool strict;             /* MODEL_STRICT: also steps known to fail */
     char *args;              /* the daemon's configuration, for figures */
     GArray *descs;           /* Desc */
     GPtrArray *sets;         /* MSet*, any order */
@@ -1212,7 +1211,8 @@ static void op_blockdev_reopen(Model *m)
 {
     Actor *a = pick_actor(m);
     MNode *n;
-    bool ro, direct;
+    MSet *set;
+    bool ro, direct, auto_ro;
     g_autofree char *text = NULL;
     MMember *match;
     JsonNode *reply;
@@ -1228,38 +1228,45 @@ static void op_blockdev_reopen(Model *m)
     if (ro == n->ro && direct == n->direct && chance(m, 70)) {
         ro = !ro;
     }
-    if (!m->strict && n->auto_ro && !n->ro &&
-        !set_match(m, set_find(m, n->set), file_flags(ro, direct))) {
-        /*
-         * Known bug, pinned by test_reopen_auto_ro_*: such a node takes
-         * the auto-read-only fallback, claims success and keeps its old
-         * dup.  Avoided so that the run goes on; MODEL_STRICT=1 keeps it.
-         */
-        return;
-    }
+    auto_ro = !ro && chance(m, 30);
     text = g_strdup_printf(
         "{\"execute\": \"blockdev-reopen\", \"arguments\": {\"options\": "
         "[{\"driver\": \"file\", \"node-name\": \"%s\", \"filename\": "
         "\"/dev/fdset/%" PRId64 "\", \"read-only\": %s, "
-        "\"auto-read-only\": false, \"cache\": {\"direct\": %s}}]}}",
-        n->name, n->set, ro ? "true" : "false", direct ? "true" : "false");
+        "\"auto-read-only\": %s, \"cache\": {\"direct\": %s}}]}}",
+        n->name, n->set, ro ? "true" : "false", auto_ro ? "true" : "false",
+        direct ? "true" : "false");
     model_log(m, "actor %d: %s (now ro=%d direct=%d)", a->id, text, n->ro,
               n->direct);
     reply = actor_send(m, a, NULL, 0, false, text);
+    set = set_find(m, n->set);
     if (file_flags(ro, direct) == file_flags(n->ro, n->direct)) {
         expect_ok(m, reply, "blockdev-reopen (same flags)");
-    } else if ((match = set_match(m, set_find(m, n->set),
-                                  file_flags(ro, direct)))) {
+    } else if ((match = set_match(m, set, file_flags(ro, direct)))) {
         expect_ok(m, reply, "blockdev-reopen");
         n->desc = match->desc;  /* new dup in, old dup out: count stays */
-        m->n_reopened++;
         n->ro = ro;
-        n->direct = direct;
+        m->n_reopened++;
+    } else if (auto_ro && file_flags(true, direct) ==
+                              file_flags(n->ro, n->direct)) {
+        /* settles for read-only: the fd it has already is that */
+        expect_ok(m, reply, "blockdev-reopen (auto-read-only, kept)");
+        n->ro = true;
+    } else if (auto_ro &&
+               (match = set_match(m, set, file_flags(true, direct)))) {
+        expect_ok(m, reply, "blockdev-reopen (auto-read-only)");
+        n->desc = match->desc;
+        n->ro = true;
+        m->n_reopened++;
     } else {
         g_autofree char *err = dup_error(n->set, file_flags(ro, direct),
                                          "Permission denied");
         expect_error(m, reply, "blockdev-reopen", err, false);
+        json_node_unref(reply);
+        return;
     }
+    n->direct = direct;
+    n->auto_ro = auto_ro; /* a reopen sets every option it leaves out */
     json_node_unref(reply);
 }
 
@@ -1630,7 +1637,6 @@ START_TEST(test_model)
 
     m->seed = env_uint("MODEL_SEED", 1) + _i;
     m->steps = env_uint("MODEL_STEPS", 800);
-    m->strict = env_uint("MODEL_STRICT", 0);
     m->rand = g_rand_new_with_seed(m->seed);
     m->descs = g_array_new(FALSE, FALSE, sizeof(Desc));
     m->sets = g_ptr_array_new_with_free_func((GDestroyNotify)set_free);
@@ -1657,7 +1663,7 @@ START_TEST(test_model)
 END_TEST
 
 /*
- * Found by the model (MODEL_STRICT=1): reopening a read-write node to
+ * Found by the model: reopening a read-write node to
  * read-only needs a read-only member (design: "back to read-only after the
  * commit, the old dup released with qemu_close"; "On failure the node
  * keeps its old fd").  A node added with auto-read-only must not take the
