@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "libqtest.h"
@@ -2131,6 +2132,103 @@ START_TEST(test_named_fd_flood)
 }
 END_TEST
 
+/* Run @cmd in the scratch dir; its exit status. */
+static int sh(Hostile *h, const char *cmd)
+{
+    g_autofree char *full = g_strdup_printf("cd '%s' && %s",
+                                            qtest_tmpdir(h->s), cmd);
+    const char *argv[] = { "/bin/sh", "-c", full, NULL };
+    int status = -1;
+
+    ck_assert(g_spawn_sync(NULL, (char **)argv, NULL,
+                           G_SPAWN_STDOUT_TO_DEV_NULL |
+                               G_SPAWN_STDERR_TO_DEV_NULL,
+                           NULL, NULL, NULL, NULL, &status, NULL));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void add_file_fd(QTestConn *c, Hostile *h, const char *name,
+                        int flags, int set)
+{
+    g_autofree char *path = g_build_filename(qtest_tmpdir(h->s), name, NULL);
+    int fd = qtest_open_file(h->s, path, flags);
+
+    qtest_add_fd(c, fd, set, name, NULL);
+    close(fd);
+}
+
+/*
+ * The manager that started a block-commit leaves while the job runs.  The
+ * job goes on, the members its reopens need stay (their owner is gone but
+ * the sets are in use), another client finishes the job, and once the
+ * nodes are deleted the departed client's members are closed: nothing of
+ * it is left.
+ */
+START_TEST(test_disconnect_during_block_commit)
+{
+    Hostile *h = h_start(NULL);
+    QTestConn *m;
+    JsonNode *ev;
+
+    if (sh(h, "command -v qemu-img && command -v qemu-io") != 0) {
+        fprintf(stderr, "qemu-img/qemu-io missing: skipped\n");
+        h_finish(h);
+        return;
+    }
+    ck_assert_int_eq(sh(h, "qemu-img create -q -f raw base.img 4M && "
+                           "qemu-img create -q -f qcow2 -b base.img -F raw "
+                           "mid.qcow2 && qemu-io -f qcow2 -c 'write -P 0x22 "
+                           "0 2M' mid.qcow2 && qemu-img create -q -f qcow2 "
+                           "-b mid.qcow2 -F qcow2 top.qcow2 && qemu-img "
+                           "convert -O raw top.qcow2 expect.img"), 0);
+    m = qtest_connect(h->s, 0);
+    add_file_fd(m, h, "base.img", O_RDONLY, 0);
+    add_file_fd(m, h, "base.img", O_RDWR, 0);
+    add_file_fd(m, h, "mid.qcow2", O_RDONLY, 1);
+    add_file_fd(m, h, "top.qcow2", O_RDWR, 2);
+    qtest_assert_success(qtest_qmp(m, "{'execute': 'blockdev-add', "
+        "'arguments': {'driver': 'raw', 'node-name': 'base', 'read-only': "
+        "true, 'file': {'driver': 'file', 'filename': '/dev/fdset/0'}}}"));
+    qtest_assert_success(qtest_qmp(m, "{'execute': 'blockdev-add', "
+        "'arguments': {'driver': 'qcow2', 'node-name': 'mid', 'read-only': "
+        "true, 'backing': 'base', 'file': {'driver': 'file', "
+        "'filename': '/dev/fdset/1'}}}"));
+    qtest_assert_success(qtest_qmp(m, "{'execute': 'blockdev-add', "
+        "'arguments': {'driver': 'qcow2', 'node-name': 'top', 'backing': "
+        "'mid', 'file': {'driver': 'file', 'filename': '/dev/fdset/2'}}}"));
+    qtest_assert_success(qtest_qmp(m, "{'execute': 'block-commit', "
+        "'arguments': {'job-id': 'c0', 'device': 'top', 'top-node': 'mid', "
+        "'base-node': 'base', 'speed': 65536}}"));
+    qtest_disconnect(m);
+    /* its members stay: every set is in use */
+    assert_fd_count(h, h->base_fds + 4 + 4, "members and dups after the "
+                    "manager left");
+    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': "
+        "'block-job-set-speed', 'arguments': {'device': 'c0', 'speed': 0}}"));
+    ev = qtest_event_wait(h->ctl, "BLOCK_JOB_COMPLETED", 30000);
+    ck_assert_msg(ev, "the job did not complete");
+    ck_assert(!json_object_has_member(
+        json_object_get_object_member(json_node_get_object(ev), "data"),
+        "error"));
+    json_node_unref(ev);
+    qtest_assert_fds_match_registry(h->s, h->ctl, 0);
+    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': 'blockdev-del', "
+                                           "'arguments': {'node-name': "
+                                           "'top'}}"));
+    /* mid left the chain but is still a node the monitor added */
+    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': 'blockdev-del', "
+                                           "'arguments': {'node-name': "
+                                           "'mid'}}"));
+    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': 'blockdev-del', "
+                                           "'arguments': {'node-name': "
+                                           "'base'}}"));
+    qtest_wait_fdsets_summary(h->ctl, "", 5000);
+    ck_assert_int_eq(sh(h, "qemu-img compare -q -f raw -F raw expect.img "
+                           "base.img"), 0);
+    h_finish(h);
+}
+END_TEST
+
 /* HMP text is input too. */
 START_TEST(test_hmp_garbage)
 {
@@ -2238,6 +2336,7 @@ int main(void)
     tcase_add_test(tc, test_non_reader_dropped);
     tcase_add_test(tc, test_slow_reader_paused);
     tcase_add_test(tc, test_named_fd_flood);
+    tcase_add_test(tc, test_disconnect_during_block_commit);
     tcase_add_test(tc, test_hmp_garbage);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
