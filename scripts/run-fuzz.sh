@@ -21,7 +21,7 @@ build=${BUILD:-build-fuzz}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-all_targets=(fuzz-json-stream fuzz-qmp fuzz-keyval fuzz-fdset-path fuzz-qcow2)
+all_targets=(fuzz-json-stream fuzz-json-check fuzz-qmp fuzz-keyval fuzz-fdset-path fuzz-qcow2)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

@@ -247,6 +247,13 @@ static JsonNode *raw_take_line(RawClient *rc)
     ck_assert_msg(json_parser_load_from_data(p, rc->in->str, len, &err),
                   "daemon sent invalid JSON (%s): %.*s", err->message,
                   (int)MIN(len, 300), rc->in->str);
+    /* json-glib reads raw control characters in strings; JSON does not */
+    for (gsize i = 0; i + 2 < len; i++) {
+        ck_assert_msg((unsigned char)rc->in->str[i] >= 0x20,
+                      "daemon sent a raw control character 0x%02x at %zu: "
+                      "%.*s", rc->in->str[i], i, (int)MIN(len, 300),
+                      rc->in->str);
+    }
     g_string_erase(rc->in, 0, len);
     return json_parser_steal_root(p);
 }
@@ -1785,6 +1792,68 @@ START_TEST(test_credentials_cmsg)
 }
 END_TEST
 
+/*
+ * Strings that come back (an id, an opaque in an event, a file name in a
+ * block query) may hold any control character; replies and events must
+ * stay JSON for every client, whatever one client put in them.
+ */
+START_TEST(test_control_characters_in_replies)
+{
+    Hostile *h = h_start(NULL);
+    RawClient *rc = raw_open(h, true);
+    RawClient *ev = raw_open(h, false);
+    g_autofree char *odd = NULL, *odd_json = NULL;
+    int *fd = open_fds(h, 1);
+    JsonNode *r;
+
+    raw_send(ev, "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+                 "{\"enable\": [\"fdset-events\"]}}");
+    qtest_assert_success(raw_recv_must(ev));
+    for (int c = 1; c < 0x20; c++) {
+        g_autofree char *msg = g_strdup_printf(
+            "{\"execute\": \"query-version\", \"id\": \"<\\u%04x>\"}", c);
+        char want[4] = { '<', (char)c, '>', 0 };
+
+        raw_send(rc, msg);
+        r = raw_recv_must(rc);  /* checks it is strict JSON */
+        ck_assert_str_eq(json_object_get_string_member(
+                             json_node_get_object(r), "id"), want);
+        json_node_unref(r);
+    }
+    /* an opaque reaches every client that listens to events */
+    qtest_assert_success(qtest_qmp_fds(h->ctl, fd, 1, "{'execute': 'add-fd', "
+                                       "'arguments': {'fdset-id': 1, "
+                                       "'opaque': 'a\\u001fb'}}"));
+    r = raw_recv_must(ev);
+    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(r),
+                                                   "event"),
+                     "FDSET_FD_ADDED");
+    json_node_unref(r);
+    raw_send(rc, "{\"execute\": \"query-fdsets\"}");
+    qtest_assert_success(raw_recv_must(rc));
+    /* a file name (here: from the client; it could come from an image) */
+    odd = qtest_make_file(h->s, "odd\x1fname.img", 4096, 0);
+    odd_json = qtest_json_str(odd);
+    r = qtest_qmp(h->ctl, "{'execute': 'blockdev-add', 'arguments': "
+                          "{'driver': 'file', 'node-name': 'odd', "
+                          "'filename': %s, 'read-only': true}}", odd_json);
+    qtest_assert_success(r);
+    raw_send(rc, "{\"execute\": \"query-named-block-nodes\"}");
+    qtest_assert_success(raw_recv_must(rc));
+    raw_send(rc, "{\"execute\": \"query-block\"}");
+    qtest_assert_success(raw_recv_must(rc));
+    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': 'blockdev-del', "
+                                           "'arguments': {'node-name': "
+                                           "'odd'}}"));
+    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': 'remove-fd', "
+                                           "'arguments': {'fdset-id': 1}}"));
+    close_fds(fd, 1);
+    raw_close(rc);
+    raw_close(ev);
+    h_finish(h);
+}
+END_TEST
+
 /* ---- leaving at the wrong moment ------------------------------------------ */
 
 START_TEST(test_disconnect_mid_message)
@@ -2323,6 +2392,7 @@ int main(void)
     tcase_add_test(tc, test_odd_fd_kinds);
     tcase_add_test(tc, test_own_socket_as_fd);
     tcase_add_test(tc, test_credentials_cmsg);
+    tcase_add_test(tc, test_control_characters_in_replies);
     tcase_add_test(tc, test_disconnect_mid_message);
     tcase_add_test(tc, test_disconnect_mid_message_with_fds);
     tcase_add_test(tc, test_unterminated_string_eof);
