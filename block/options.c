@@ -167,6 +167,16 @@ static bool keyval_put(JsonObject *root, const char *key, const char *value,
     JsonObject *dir;
     JsonNode *old;
 
+    /* "", ".a", "a..b" and "a." name nothing. */
+    for (guint i = 0; i < n; i++) {
+        if (!*parts[i]) {
+            n = 0;
+        }
+    }
+    if (!n) {
+        error_setg(errp, "Invalid parameter '%s'", key);
+        return false;
+    }
     dir = keyval_dir(root, parts, n - 1, errp);
     if (!dir) {
         return false;
