@@ -17,6 +17,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -716,6 +717,10 @@ START_TEST(test_integer_overflow)
 END_TEST
 
 /* Floats where integers go, and non-finite numbers anywhere. */
+static const char *const float_ids[] = {
+    "1e999", "-1e999", "1e19", "-1e22", "1e300", "1.5e16", "0.1", "2.5",
+};
+
 START_TEST(test_float_arguments)
 {
     Hostile *h = h_start(NULL);
@@ -730,10 +735,26 @@ START_TEST(test_float_arguments)
                          "{\"fdset-id\": 1e999}}",
                      "GenericError", "Invalid parameter type for "
                                      "'fdset-id', expected: integer");
-    /* an id is echoed: whatever comes back must still be JSON */
-    raw_send(rc, "{\"execute\": \"query-version\", \"id\": 1e999}");
-    r = raw_recv_must(rc);
-    json_node_unref(r);
+    /* an id is echoed: whatever comes back must still be JSON (and the
+     * same number, a finite stand-in for an infinite one) */
+    for (guint i = 0; i < G_N_ELEMENTS(float_ids); i++) {
+        g_autofree char *msg = g_strdup_printf(
+            "{\"execute\": \"query-version\", \"id\": %s}", float_ids[i]);
+        JsonNode *id;
+        double want = g_ascii_strtod(float_ids[i], NULL);
+
+        raw_send(rc, msg);
+        r = raw_recv_must(rc);
+        id = json_object_get_member(json_node_get_object(r), "id");
+        ck_assert_msg(id && JSON_NODE_HOLDS_VALUE(id), "id %s lost",
+                      float_ids[i]);
+        if (isfinite(want)) {
+            ck_assert_msg(json_node_get_double(id) == want,
+                          "id %s came back as %g", float_ids[i],
+                          json_node_get_double(id));
+        }
+        json_node_unref(r);
+    }
     raw_assert_usable(rc);
     raw_close(rc);
     h_finish(h);
