@@ -5,7 +5,7 @@
  * real command handlers (fd commands, block layer, HMP), for one fake
  * connection, with fds attached as SCM_RIGHTS would attach them.
  *
- * Oracles: every message gets exactly one reply, which is JSON with
+ * Oracles: every message gets exactly one reply, which is strict JSON with
  * "return" or "error"; after the input, a simulated disconnect and
  * teardown leave exactly the fds that were open before (and LeakSanitizer
  * checks memory).  Paths named by inputs cannot be written
@@ -24,6 +24,7 @@
 #include "block/block.h"
 #include "fuzz-util.h"
 #include "monitor-internal.h"
+#include "monitor/json-check.h"
 #include "qemu/fdset.h"
 #include "qemu/osdep.h"
 
@@ -43,33 +44,44 @@ static void fail(const char *what, const char *text, size_t len)
 }
 
 /*
- * The replies since the last check: exactly one, a JSON object with
- * "return" or "error".  (A non-finite number echoed in an id is a known
- * bug, reported: json-glib writes "inf.0"; not held against the input.)
+ * Known bugs (reported; hostile-test pins them): json-glib 1.6's writer
+ * leaves U+001F raw and writes doubles such as 1e19 as "1e+19.0"; the
+ * "invalid escape sequence" error quotes half a UTF-8 character.
+ * FUZZ_STRICT=1: no allowance.
+ */
+static bool known_serializer_bug(const char *s, size_t len)
+{
+    return g_strcmp0(getenv("FUZZ_STRICT"), "1") != 0 &&
+           (memchr(s, 0x1f, len) ||
+            g_regex_match_simple("[eE][-+]?[0-9]+\\.0", s, 0, 0) ||
+            (!g_utf8_validate(s, len, NULL) &&
+             strstr(s, "invalid escape sequence")));
+}
+
+/*
+ * The replies since the last check: exactly one, strict JSON (as the
+ * monitor's own parser reads it), an object with "return" or "error".
  */
 static void check_reply(void)
 {
-    g_autoptr(JsonParser) p = json_parser_new();
     const char *s = conn->out->str;
     const char *crlf = strstr(s, "\r\n");
+    g_autoptr(JsonNode) root = NULL;
     JsonObject *o;
 
     if (!crlf || crlf + 2 != s + conn->out->len) {
         fail("not exactly one reply", s, conn->out->len);
     }
-    if (!json_parser_load_from_data(p, s, crlf - s, NULL)) {
-        if (strstr(s, "inf.0") || strstr(s, "nan.0")) {
-            goto done;
-        }
+    root = json_parse_strict(s, crlf - s, NULL);
+    if (!root && !known_serializer_bug(s, crlf - s)) {
         fail("reply is not JSON", s, conn->out->len);
     }
-    o = JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))
-            ? json_node_get_object(json_parser_get_root(p)) : NULL;
-    if (!o || (!json_object_has_member(o, "return") &&
-               !json_object_has_member(o, "error"))) {
+    o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root)
+                                             : NULL;
+    if (root && (!o || (!json_object_has_member(o, "return") &&
+                        !json_object_has_member(o, "error")))) {
         fail("reply is neither return nor error", s, conn->out->len);
     }
-done:
     g_string_truncate(conn->out, 0);
     conn->out_off = 0;
 }
@@ -135,7 +147,7 @@ static void reset(void)
     json_stream_destroy(&conn->stream);
     json_stream_init(&conn->stream, 64 * 1024, 64);
     conn->negotiated = false;
-    conn->fdset_events = false;
+    monitor_conn_set_fdset_events(conn, false);
     g_string_truncate(conn->out, 0);
     conn->out_off = 0;
 }

@@ -239,21 +239,24 @@ static JsonNode *raw_take_line(RawClient *rc)
     char *nl = memchr(rc->in->str, '\n', rc->in->len);
     g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) err = NULL;
+    g_autofree char *head = NULL, *shown = NULL;
     gsize len;
 
     if (!nl) {
         return NULL;
     }
     len = nl - rc->in->str + 1;
+    head = g_strndup(rc->in->str, MIN(len, 300));
+    shown = g_strescape(head, NULL);
+    ck_assert_msg(g_utf8_validate(rc->in->str, len, NULL),
+                  "daemon sent invalid UTF-8: %s", shown);
     ck_assert_msg(json_parser_load_from_data(p, rc->in->str, len, &err),
-                  "daemon sent invalid JSON (%s): %.*s", err->message,
-                  (int)MIN(len, 300), rc->in->str);
+                  "daemon sent invalid JSON (%s): %s", err->message, shown);
     /* json-glib reads raw control characters in strings; JSON does not */
     for (gsize i = 0; i + 2 < len; i++) {
         ck_assert_msg((unsigned char)rc->in->str[i] >= 0x20,
                       "daemon sent a raw control character 0x%02x at %zu: "
-                      "%.*s", rc->in->str[i], i, (int)MIN(len, 300),
-                      rc->in->str);
+                      "%s", rc->in->str[i], i, shown);
     }
     g_string_erase(rc->in, 0, len);
     return json_parser_steal_root(p);
@@ -754,6 +757,32 @@ START_TEST(test_float_arguments)
                           json_node_get_double(id));
         }
         json_node_unref(r);
+    }
+    raw_assert_usable(rc);
+    raw_close(rc);
+    h_finish(h);
+}
+END_TEST
+
+/* Errors that quote what the client sent stay UTF-8 JSON. */
+START_TEST(test_error_text_stays_json)
+{
+    static const char *const msgs[] = {
+        "{\"execute\": \"query-version\", \"id\": \"\\\xc3\xa9\"}",
+        "{\"execute\": \"query-version\", \"id\": \"\\\xe2\x82\xac\"}",
+        "{\"execute\": \"query-version\", \"id\": \"\\\xf0\x9f\x98\x80\"}",
+        "\xc3\xa9\n", "{\"\xc3\xa9\": 1}", "{\"execute\": \"\xe2\x82\xac\"}",
+        "{\"execute\": \"remove-fd\", \"arguments\": {\"\xc3\xa9\": 1}}",
+        "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": "
+        "\"\xe2\x82\xac\"}}",
+    };
+    Hostile *h = h_start(NULL);
+    RawClient *rc = raw_open(h, true);
+
+    for (guint i = 0; i < G_N_ELEMENTS(msgs); i++) {
+        raw_send(rc, msgs[i]);
+        /* raw_recv checks UTF-8 and JSON */
+        assert_any_error(raw_recv_must(rc), msgs[i]);
     }
     raw_assert_usable(rc);
     raw_close(rc);
@@ -2378,6 +2407,7 @@ int main(void)
     tcase_add_test(tc, test_duplicate_key);
     tcase_add_test(tc, test_integer_overflow);
     tcase_add_test(tc, test_float_arguments);
+    tcase_add_test(tc, test_error_text_stays_json);
     tcase_add_test(tc, test_nesting_at_limit);
     tcase_add_test(tc, test_nesting_in_arguments);
     tcase_add_test(tc, test_nesting_huge);
