@@ -121,8 +121,12 @@ static bool parse_escape(Parser *ps)
         return parse_unicode_escape(ps);
     }
     hit = ch ? strchr(from, ch) : NULL;
-    if (!hit) {
+    if (!hit && g_ascii_isgraph(ch)) {
         return fail(ps, "invalid escape sequence '\\%c' in string", ch);
+    }
+    if (!hit) {
+        /* Not ASCII: quoting one byte of it would not be UTF-8. */
+        return fail(ps, "invalid escape sequence in string");
     }
     g_string_append_c(ps->scratch, to[hit - from]);
     return true;

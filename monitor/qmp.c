@@ -75,11 +75,10 @@ void qmp_ctx_request_quit(QmpContext *ctx)
 
 static void send_node(MonitorConn *conn, JsonNode *node)
 {
-    gsize len;
-    g_autofree char *text = json_to_string(node, FALSE);
+    g_autoptr(GString) text = g_string_sized_new(256);
 
-    len = strlen(text);
-    monitor_conn_send(conn, text, len);
+    qmp_json_append_node(text, node);
+    monitor_conn_send(conn, text->str, text->len);
 }
 
 static JsonNode *version_node(void)
@@ -135,9 +134,8 @@ static void send_response(MonitorConn *conn, GString *head,
     guint n = 0;
 
     if (id) {
-        g_autofree char *id_text = json_to_string(id, FALSE);
         g_string_append(tail, ", \"id\": ");
-        g_string_append(tail, id_text);
+        qmp_json_append_node(tail, id);
     }
     g_string_append_c(tail, '}');
     pieces[n++] = head;
@@ -167,8 +165,7 @@ static void send_return(MonitorConn *conn, JsonNode *ret, GString *raw,
     g_autoptr(GString) head = g_string_new("{\"return\": ");
 
     if (!raw && ret) {
-        g_autofree char *ret_text = json_to_string(ret, FALSE);
-        g_string_append(head, ret_text);
+        qmp_json_append_node(head, ret);
     } else if (!raw) {
         g_string_append(head, "{}");
     }
@@ -181,7 +178,7 @@ static void event_sink(const char *name, JsonObject *data)
     JsonObject *ts = json_object_new();
     JsonObject *ev = json_object_new();
     g_autoptr(JsonNode) node = NULL;
-    g_autofree char *text = NULL;
+    g_autoptr(GString) text = g_string_sized_new(256);
 
     json_object_set_int_member(ts, "seconds", now / G_USEC_PER_SEC);
     json_object_set_int_member(ts, "microseconds", now % G_USEC_PER_SEC);
@@ -191,8 +188,8 @@ static void event_sink(const char *name, JsonObject *data)
         json_object_set_object_member(ev, "data", data); /* takes @data */
     }
     node = qmp_node_object(ev);
-    text = json_to_string(node, FALSE);
-    monitor_broadcast_event(text, strlen(text),
+    qmp_json_append_node(text, node);
+    monitor_broadcast_event(text->str, text->len,
                             g_str_has_prefix(name, "FDSET_"));
 }
 

@@ -4,6 +4,9 @@
  * the schema before the handler runs, so a member that is present has the
  * declared JSON type; these only tell "absent" apart.
  */
+#include <math.h>
+#include <string.h>
+
 #include "qapi/qmp.h"
 
 /* The member @name of @args, or NULL when absent. */
@@ -97,4 +100,91 @@ void qmp_json_append_string(GString *out, const char *s)
         }
     }
     g_string_append_c(out, '"');
+}
+
+static void append_double(GString *out, double d)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    if (!isfinite(d)) {
+        g_string_append(out, "null"); /* JSON has no infinity */
+        return;
+    }
+    g_ascii_dtostr(buf, sizeof(buf), d);
+    g_string_append(out, buf);
+    if (!strpbrk(buf, ".eE")) {
+        g_string_append(out, ".0"); /* stays a floating-point number */
+    }
+}
+
+static void append_value(GString *out, JsonNode *node)
+{
+    switch (json_node_get_value_type(node)) {
+    case G_TYPE_INT64:
+        g_string_append_printf(out, "%" G_GINT64_FORMAT,
+                               json_node_get_int(node));
+        break;
+    case G_TYPE_DOUBLE:
+        append_double(out, json_node_get_double(node));
+        break;
+    case G_TYPE_BOOLEAN:
+        g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
+        break;
+    case G_TYPE_STRING:
+        qmp_json_append_string(out, json_node_get_string(node));
+        break;
+    default:
+        g_string_append(out, "null");
+        break;
+    }
+}
+
+static void append_object(GString *out, JsonObject *obj)
+{
+    JsonObjectIter it;
+    const char *name;
+    JsonNode *member;
+    bool first = true;
+
+    g_string_append_c(out, '{');
+    json_object_iter_init_ordered(&it, obj);
+    while (json_object_iter_next_ordered(&it, &name, &member)) {
+        g_string_append(out, first ? "" : ", ");
+        qmp_json_append_string(out, name);
+        g_string_append(out, ": ");
+        qmp_json_append_node(out, member);
+        first = false;
+    }
+    g_string_append_c(out, '}');
+}
+
+void qmp_json_append_node(GString *out, JsonNode *node)
+{
+    if (!node) {
+        g_string_append(out, "null");
+        return;
+    }
+    switch (JSON_NODE_TYPE(node)) {
+    case JSON_NODE_OBJECT:
+        append_object(out, json_node_get_object(node));
+        break;
+    case JSON_NODE_ARRAY: {
+        JsonArray *arr = json_node_get_array(node);
+        guint n = json_array_get_length(arr);
+
+        g_string_append_c(out, '[');
+        for (guint i = 0; i < n; i++) {
+            g_string_append(out, i ? ", " : "");
+            qmp_json_append_node(out, json_array_get_element(arr, i));
+        }
+        g_string_append_c(out, ']');
+        break;
+    }
+    case JSON_NODE_VALUE:
+        append_value(out, node);
+        break;
+    default:
+        g_string_append(out, "null");
+        break;
+    }
 }

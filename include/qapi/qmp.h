@@ -52,6 +52,12 @@ void qmp_ctx_set_return_json(QmpContext *ctx, GString *json);
 /* Append @s to @out as a JSON string literal (quoted, escaped). */
 void qmp_json_append_string(GString *out, const char *s);
 
+/*
+ * Append @node as compact JSON.  Unlike json_to_string(), control
+ * characters are always escaped and every number is valid JSON.
+ */
+void qmp_json_append_node(GString *out, JsonNode *node);
+
 /* Ask the daemon to exit after this reply has been sent. */
 void qmp_ctx_request_quit(QmpContext *ctx);
 
