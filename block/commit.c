@@ -24,7 +24,7 @@
 #include "qemu/error.h"
 #include "qemu/osdep.h"
 
-#define COMMIT_CHUNK (1024 * 1024)
+#define COMMIT_CHUNK (8 * 1024 * 1024)
 
 typedef struct CommitJob {
     BlockJob common;
@@ -87,9 +87,73 @@ static int commit_prepare_base(CommitJob *s, int64_t len, GError **errp)
     return 0;
 }
 
+/* One chunk being written to the base while the next one is read. */
+typedef struct CommitWrite {
+    BlockDriverState *base;
+    int64_t off;
+    int64_t bytes;
+    void *buf;
+    GError *err;
+    int ret;
+    GThread *thread;
+} CommitWrite;
+
+static gpointer commit_write_chunk(gpointer opaque)
+{
+    CommitWrite *w = opaque;
+
+    w->ret = bdrv_pwrite(w->base, w->off, w->bytes, w->buf, &w->err);
+    return NULL;
+}
+
+/* Wait for the chunk in flight, if any; -1 (and errp) if it failed. */
+static int commit_write_wait(CommitWrite *w, GError **errp)
+{
+    if (!w->thread) {
+        return 0;
+    }
+    g_thread_join(w->thread);
+    w->thread = NULL;
+    if (w->ret < 0) {
+        g_propagate_error(errp, w->err);
+        w->err = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void commit_write_start(CommitWrite *w, CommitJob *s, int64_t off,
+                               int64_t bytes, void *buf)
+{
+    *w = (CommitWrite) { .base = s->base, .off = off, .bytes = bytes,
+                         .buf = buf };
+    w->thread = g_thread_new("commit-write", commit_write_chunk, w);
+}
+
+/* Large chunks for speed; a rate-limited job moves in small steps so its
+ * progress and cancellation stay prompt. */
+static int64_t commit_chunk_size(CommitJob *s)
+{
+    int64_t speed = s->common.speed;
+
+    if (speed <= 0) {
+        return COMMIT_CHUNK;
+    }
+    return CLAMP(speed / 8, 64 * 1024, COMMIT_CHUNK) & ~(int64_t)4095;
+}
+
+/*
+ * Copy what top..above-base allocate into base, reading chunk k+1 from the
+ * top while chunk k is written to the base (different nodes, so the two
+ * never wait on each other's lock).
+ */
 static int commit_copy(CommitJob *s, int64_t len, bool count_all, GError **errp)
 {
-    void *buf = g_aligned_alloc(COMMIT_CHUNK, 1, 4096);
+    void *bufs[2] = { g_aligned_alloc(COMMIT_CHUNK, 1, 4096),
+                      g_aligned_alloc(COMMIT_CHUNK, 1, 4096) };
+    CommitWrite w = { 0 };
+    int64_t chunk = commit_chunk_size(s);
+    int cur = 0;
     int ret = 0;
 
     for (int64_t off = 0, n; off < len; off += n) {
@@ -97,24 +161,32 @@ static int commit_copy(CommitJob *s, int64_t len, bool count_all, GError **errp)
             break;
         }
         ret = bdrv_is_allocated_above(s->top, s->base, off,
-                                      MIN(COMMIT_CHUNK, len - off), &n, errp);
+                                      MIN(chunk, len - off), &n, errp);
         if (ret < 0) {
             break;
         }
         if (ret == 1) {
-            if (bdrv_pread(s->top, off, n, buf, errp) < 0 ||
-                bdrv_pwrite(s->base, off, n, buf, errp) < 0) {
+            if (bdrv_pread(s->top, off, n, bufs[cur], errp) < 0 ||
+                commit_write_wait(&w, errp) < 0) {
                 ret = -1;
                 break;
             }
-            block_job_ratelimit(&s->common, n);
+            commit_write_start(&w, s, off, n, bufs[cur]);
+            cur ^= 1;
         }
         if (ret == 1 || count_all) {
             block_job_progress_update(&s->common, n);
         }
+        if (ret == 1) {
+            block_job_ratelimit(&s->common, n);
+        }
         ret = 0;
     }
-    g_aligned_free(buf);
+    if (commit_write_wait(&w, ret < 0 ? NULL : errp) < 0) {
+        ret = -1;
+    }
+    g_aligned_free(bufs[0]);
+    g_aligned_free(bufs[1]);
     return ret;
 }
 
