@@ -28,7 +28,8 @@ start=$(date +%s)
 set +e
 FDSETD_BINARY="$top/$build/fdsetd" MODEL_SEED="$first" MODEL_SEEDS="$seeds" \
     MODEL_STEPS="$steps" CK_DEFAULT_TIMEOUT=$((60 + steps / 20)) \
-    "$build/tests/qtest/model-test" 2>&1 | grep -v '^--- fdsetd pid .* left behind\|^--- end ---'
+    "$build/tests/qtest/model-test" 2>&1 |
+    grep --line-buffered -v '^--- fdsetd pid .* left behind\|^--- end ---'
 status=${PIPESTATUS[0]}
 set -e
 end=$(date +%s)

@@ -1569,8 +1569,10 @@ static void one_step(Model *m)
     int r = rnd(m, 100);
     bool settle = false;
 
-    if (r < 26) {
+    if (r < 26 && total_members(m) < 100) {
         op_add_fd(m);
+    } else if (r < 26) {
+        op_remove_fd(m); /* keep long runs (and each check) bounded */
     } else if (r < 36) {
         op_remove_fd(m);
     } else if (r < 51) {
