@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Run every test suite: the normal build, then an ASan+UBSan build, then the
-# QEMU conformance suite when ../shared/conformance is there.  Ends with one
+# QEMU conformance suite when ../shared/conformance is there, then a short
+# run of each fuzz target.  Ends with one
 # "N passed, N failed" line over all of them; exits non-zero on any failure.
 set -uo pipefail
 
@@ -58,6 +59,18 @@ if [ -f "$conform" ]; then
         echo "conformance suite gave no result" >&2
         failed=$((failed + 1))
     fi
+fi
+
+echo "== fuzz smoke: each libFuzzer target for ${FUZZ_SECONDS:-15} s (clang, ASan+UBSan)"
+if command -v clang >/dev/null 2>&1; then
+    if ./scripts/run-fuzz.sh "${FUZZ_SECONDS:-15}"; then
+        passed=$((passed + 1))
+    else
+        echo "fuzz smoke FAILED" >&2
+        failed=$((failed + 1))
+    fi
+else
+    echo "clang not installed: fuzz smoke skipped" >&2
 fi
 
 echo "$passed passed, $failed failed"
