@@ -26,7 +26,6 @@
 
 #define PREFIX "/dev/fdset/"
 
-
 static void fail(const char *what, const char *name)
 {
     fprintf(stderr, "fuzz-fdset-path: %s: '%s'\n", what, name);
@@ -83,9 +82,8 @@ static void add_member(int64_t set, int flags)
     int64_t id;
 
     close(fd);
-    if (reopened < 0 ||
-        !fdset_add_fd(true, set, reopened, NULL, FDSET_OWNER_PROCESS, &id,
-                      NULL)) {
+    if (reopened < 0 || !fdset_add_fd(true, set, reopened, NULL,
+                                      FDSET_OWNER_PROCESS, &id, NULL)) {
         abort();
     }
 }
@@ -124,10 +122,10 @@ static int ref_open_errno(int64_t id, int flags)
 }
 
 static const int flag_choices[] = {
-    O_RDONLY, O_WRONLY, O_RDWR, O_RDWR | O_DIRECT, O_RDONLY | O_SYNC,
-    O_WRONLY | O_SYNC, O_RDWR | O_DSYNC, O_RDWR | O_TRUNC,
-    O_RDONLY | O_NONBLOCK, O_RDWR | O_APPEND, O_WRONLY | O_DSYNC,
-    O_RDONLY | O_NOATIME,
+    O_RDONLY,          O_WRONLY,           O_RDWR,
+    O_RDWR | O_DIRECT, O_RDONLY | O_SYNC,  O_WRONLY | O_SYNC,
+    O_RDWR | O_DSYNC,  O_RDWR | O_TRUNC,   O_RDONLY | O_NONBLOCK,
+    O_RDWR | O_APPEND, O_WRONLY | O_DSYNC, O_RDONLY | O_NOATIME,
 };
 
 static void check_open(const char *name, int flags)
@@ -176,12 +174,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FuzzInput in = { data, size };
+    FuzzInput in = {data, size};
     int flags = flag_choices[fuzz_byte(&in) % G_N_ELEMENTS(flag_choices)];
     uint8_t mode = fuzz_byte(&in);
     g_autofree char *rest = g_strndup((const char *)in.data, in.len);
-    g_autofree char *name = mode & 1 ? g_strconcat(PREFIX, rest, NULL)
-                                     : g_strdup(rest);
+    g_autofree char *name =
+        mode & 1 ? g_strconcat(PREFIX, rest, NULL) : g_strdup(rest);
     int64_t got = -7, want = -7;
     unsigned baseline_fds = fuzz_count_fds();
     bool ok = qemu_parse_fdset_path(name, &got);

@@ -17,10 +17,10 @@
 #include "monitor/json-stream.h"
 
 typedef struct Run {
-    GString *log;          /* status, length, text of each message */
+    GString *log; /* status, length, text of each message */
     size_t max_size;
     guint max_depth;
-    GRand *stop;           /* NULL: never stop the feed early */
+    GRand *stop; /* NULL: never stop the feed early */
     size_t chunk_len;
 } Run;
 
@@ -55,7 +55,7 @@ static bool on_message(JsonStreamStatus status, const char *text, size_t len,
 
 /* Feed @data in chunks from @sizes (NULL: at once; 1: byte by byte). */
 static GString *feed(Run *run, const uint8_t *data, size_t len, GRand *sizes,
-                  bool bytewise)
+                     bool bytewise)
 {
     JsonStream js;
     size_t off = 0;
@@ -100,8 +100,8 @@ static void same(GString *a, GString *b, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FuzzInput in = { data, size };
-    Run run = { 0 };
+    FuzzInput in = {data, size};
+    Run run = {0};
     guint32 seed;
     GString *whole;
     GRand *sizes;

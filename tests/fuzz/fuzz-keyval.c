@@ -24,9 +24,8 @@
 #include "qemu/fdset.h"
 #include "qemu/keyval.h"
 
-#define INHERIT_FIRST 100   /* fds -add-fd may name: 100..103 */
+#define INHERIT_FIRST 100 /* fds -add-fd may name: 100..103 */
 #define INHERIT_N 4
-
 
 static void fail(const char *what, const char *opt)
 {
@@ -35,9 +34,13 @@ static void fail(const char *what, const char *opt)
 }
 
 static const KeyvalDesc descs[] = {
-    { "fd", KEYVAL_NUMBER }, { "set", KEYVAL_NUMBER },
-    { "opaque", KEYVAL_STRING }, { "server", KEYVAL_BOOL },
-    { "wait", KEYVAL_BOOL }, { "path", KEYVAL_STRING }, { NULL },
+    {"fd", KEYVAL_NUMBER},
+    {"set", KEYVAL_NUMBER},
+    {"opaque", KEYVAL_STRING},
+    {"server", KEYVAL_BOOL},
+    {"wait", KEYVAL_BOOL},
+    {"path", KEYVAL_STRING},
+    {NULL},
 };
 
 static void check_keyval(const char *opt, const char *implied)
@@ -67,8 +70,7 @@ static void check_keyval(const char *opt, const char *implied)
             /* base 0: the same number in decimal must parse to it */
             g_autofree char *dec = g_strdup_printf("%" G_GUINT64_FORMAT, num);
             uint64_t again;
-            if (!keyval_parse_number(key, dec, &again, NULL) ||
-                again != num) {
+            if (!keyval_parse_number(key, dec, &again, NULL) || again != num) {
                 fail("number does not round-trip", opt);
             }
         }
@@ -77,31 +79,11 @@ static void check_keyval(const char *opt, const char *implied)
     keyval_validate(kv, descs, &err);
 }
 
-/*
- * Known bug (reported): an empty key ("=x", "driver=file,=x") makes
- * bdrv_keyval_to_json() index parts[-1] and loop on a guint underflow.
- * Skipped so the target can look further; FUZZ_STRICT=1 keeps it.
- */
-static bool has_empty_key(const char *opt)
-{
-    g_autoptr(Keyval) kv = keyval_parse(opt, NULL);
-
-    for (guint i = 0; i < keyval_count(kv); i++) {
-        if (!*keyval_key(kv, i)) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static void check_block_keyval(const char *opt)
 {
     g_autoptr(GError) err = NULL;
     JsonObject *o;
 
-    if (has_empty_key(opt) && g_strcmp0(getenv("FUZZ_STRICT"), "1") != 0) {
-        return;
-    }
     o = bdrv_keyval_to_json(opt, &err);
 
     if (o) {
@@ -173,10 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* per input: libFuzzer may open fds in between (symbolizer) */
     unsigned baseline_fds = fuzz_count_fds();
-    FuzzInput in = { data, size };
+    FuzzInput in = {data, size};
     uint8_t mode = fuzz_byte(&in);
     g_autofree char *opt = g_strndup((const char *)in.data, in.len);
-    static const char *const implied[] = { NULL, "path", "backend", "fd" };
+    static const char *const implied[] = {NULL, "path", "backend", "fd"};
 
     check_keyval(opt, implied[mode & 3]);
     if (mode & 4) {

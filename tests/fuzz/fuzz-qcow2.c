@@ -28,8 +28,7 @@
 
 #define IO_MAX 65536
 
-static bool verbose;        /* FUZZ_VERBOSE=1: print the I/O done */
-
+static bool verbose; /* FUZZ_VERBOSE=1: print the I/O done */
 
 static void fail(const char *what)
 {
@@ -51,8 +50,8 @@ static void image_members(const uint8_t *img, size_t len, bool rw)
         int fd = open(proc, (i ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 
         /* the registry owns @fd from here, also on failure */
-        if (fd < 0 || !fdset_add_fd(true, 0, fd, "image",
-                                    FDSET_OWNER_PROCESS, &id, NULL)) {
+        if (fd < 0 || !fdset_add_fd(true, 0, fd, "image", FDSET_OWNER_PROCESS,
+                                    &id, NULL)) {
             fail("add-fd of the image");
         }
     }
@@ -64,7 +63,8 @@ static BlockDriverState *open_image(bool rw)
     g_autofree char *text = g_strdup_printf(
         "{\"driver\": \"qcow2\", \"node-name\": \"fz\", \"read-only\": %s, "
         "\"backing\": null, \"file\": {\"driver\": \"file\", "
-        "\"filename\": \"/dev/fdset/0\"}}", rw ? "false" : "true");
+        "\"filename\": \"/dev/fdset/0\"}}",
+        rw ? "false" : "true");
     g_autoptr(JsonParser) p = json_parser_new();
     g_autoptr(GError) err = NULL;
     BlockDriverState *bs;
@@ -72,8 +72,7 @@ static BlockDriverState *open_image(bool rw)
     if (!json_parser_load_from_data(p, text, -1, NULL)) {
         fail("options");
     }
-    bs = bdrv_open_options(json_node_get_object(json_parser_get_root(p)),
-                           &err);
+    bs = bdrv_open_options(json_node_get_object(json_parser_get_root(p)), &err);
     if (!bs && !err) {
         fail("open failed without an error");
     }
@@ -112,8 +111,7 @@ static void check_read(BlockDriverState *bs, int64_t off, int64_t n,
 }
 
 /* Reads, allocation queries, and in read-write mode writes read back. */
-static void exercise(BlockDriverState *bs, GRand *r, bool rw,
-                     GArray *written)
+static void exercise(BlockDriverState *bs, GRand *r, bool rw, GArray *written)
 {
     int64_t size = bdrv_getlength(bs);
     g_autofree uint8_t *buf = g_malloc(IO_MAX);
@@ -138,12 +136,14 @@ static void exercise(BlockDriverState *bs, GRand *r, bool rw,
 
             memset(buf, pat, n);
             if (verbose) {
-                fprintf(stderr, "write %" G_GINT64_FORMAT "+%" G_GINT64_FORMAT
-                        " pattern %u\n", off, n, pat);
+                fprintf(stderr,
+                        "write %" G_GINT64_FORMAT "+%" G_GINT64_FORMAT
+                        " pattern %u\n",
+                        off, n, pat);
             }
             int ret = bdrv_pwrite(bs, off, n, buf, &werr);
             /* a failed write leaves the range undefined: pattern 0 */
-            int64_t rec[3] = { off, n, ret < 0 ? 0 : pat };
+            int64_t rec[3] = {off, n, ret < 0 ? 0 : pat};
 
             if ((ret < 0) != (werr != NULL)) {
                 fail("write: return value and error disagree");
@@ -190,9 +190,11 @@ static void check_written(BlockDriverState *bs, GArray *written)
         }
         for (int64_t k = 0; k < n; k++) {
             if (back[k] != pat) {
-                fprintf(stderr, "byte %" G_GINT64_FORMAT " of write %"
-                        G_GINT64_FORMAT "+%" G_GINT64_FORMAT " is %u, "
-                        "wrote %u\n", k, off, n, back[k], pat);
+                fprintf(stderr,
+                        "byte %" G_GINT64_FORMAT " of write %" G_GINT64_FORMAT
+                        "+%" G_GINT64_FORMAT " is %u, "
+                        "wrote %u\n",
+                        k, off, n, back[k], pat);
                 fail("written data lost across close and open");
             }
         }
@@ -211,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* per input: libFuzzer may open fds in between (symbolizer) */
     unsigned baseline_fds = fuzz_count_fds();
-    FuzzInput in = { data, size };
+    FuzzInput in = {data, size};
     uint8_t mode = fuzz_byte(&in);
     bool rw = mode & 1;
     GRand *r = g_rand_new_with_seed(mode >> 1);

@@ -64,16 +64,16 @@ void fuzz_check_fds(unsigned baseline, const char *what)
     }
 }
 
-#define WRITE_ACCESS                                                         \
-    (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |         \
-     LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |         \
-     LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |             \
-     LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |           \
+#define WRITE_ACCESS                                                           \
+    (LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |           \
+     LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |           \
+     LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |               \
+     LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |             \
      LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM)
 
 static bool allow_beneath(int ruleset, const char *path, uint64_t access)
 {
-    struct landlock_path_beneath_attr pb = { .allowed_access = access };
+    struct landlock_path_beneath_attr pb = {.allowed_access = access};
     bool ok;
 
     pb.parent_fd = open(path, O_PATH | O_CLOEXEC);
@@ -96,14 +96,14 @@ static void unsandboxed(const char *why)
             strerror(errno));
     if (!allow || strcmp(allow, "1") != 0) {
         fprintf(stderr, "fuzz: refusing to run inputs that may name real "
-                "files; set FUZZ_ALLOW_UNSANDBOXED=1 to run anyway\n");
+                        "files; set FUZZ_ALLOW_UNSANDBOXED=1 to run anyway\n");
         exit(1);
     }
 }
 
 void fuzz_restrict_writes(void)
 {
-    struct landlock_ruleset_attr attr = { .handled_access_fs = WRITE_ACCESS };
+    struct landlock_ruleset_attr attr = {.handled_access_fs = WRITE_ACCESS};
     const char *dirs = getenv("FUZZ_WRITABLE");
     char *copy = strdup(dirs && *dirs ? dirs : ".");
     char *save = NULL;

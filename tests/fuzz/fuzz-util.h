@@ -39,7 +39,7 @@ typedef struct FuzzInput {
     size_t len;
 } FuzzInput;
 
-uint8_t fuzz_byte(FuzzInput *in);       /* 0 when empty */
+uint8_t fuzz_byte(FuzzInput *in); /* 0 when empty */
 uint32_t fuzz_u32(FuzzInput *in);
 
 #endif

@@ -21,11 +21,11 @@
 
 #include "libqtest.h"
 
-#define CTRUNC_MSG                                                           \
-    "File descriptors sent with this command were lost (MSG_CTRUNC): more " \
+#define CTRUNC_MSG                                                             \
+    "File descriptors sent with this command were lost (MSG_CTRUNC): more "    \
     "than 253 in one message, or fdsetd is out of file descriptors"
-#define ACCEPT_EMFILE_MSG                                                    \
-    "fdsetd is out of file descriptors (Too many open files); connection "  \
+#define ACCEPT_EMFILE_MSG                                                      \
+    "fdsetd is out of file descriptors (Too many open files); connection "     \
     "refused"
 #define SETTLE_US (5 * G_USEC_PER_SEC)
 
@@ -35,7 +35,7 @@ typedef struct Ex {
     QTestState *s;
     QTestConn *c;
     char *img;
-    guint base;               /* daemon fds with @c connected */
+    guint base; /* daemon fds with @c connected */
 } Ex;
 
 static Ex *ex_start(const char *args)
@@ -64,8 +64,10 @@ static bool wait_count(QTestState *s, guint want)
 
 static void assert_count(Ex *e, guint want, const char *when)
 {
-    ck_assert_msg(wait_count(e->s, want), "%s: daemon holds %u fds, "
-                  "expected %u", when, qtest_count_fds(e->s), want);
+    ck_assert_msg(wait_count(e->s, want),
+                  "%s: daemon holds %u fds, "
+                  "expected %u",
+                  when, qtest_count_fds(e->s), want);
 }
 
 /* No leak, a fresh client served, clean exit. */
@@ -91,8 +93,10 @@ static int ro_fd(Ex *e)
 static JsonNode *add_fd(Ex *e, QTestConn *c, const char *args)
 {
     int fd = ro_fd(e);
-    JsonNode *r = qtest_qmp_fds(c, &fd, 1, "{'execute': 'add-fd', "
-                                "'arguments': {%s}}", args ? args : "");
+    JsonNode *r = qtest_qmp_fds(c, &fd, 1,
+                                "{'execute': 'add-fd', "
+                                "'arguments': {%s}}",
+                                args ? args : "");
 
     close(fd);
     return r;
@@ -109,7 +113,7 @@ static void assert_error_prefix(JsonNode *r, const char *prefix)
     const char *desc = qtest_error_desc(r);
 
     ck_assert_msg(desc && g_str_equal(qtest_error_class(r), "GenericError") &&
-                  g_str_has_prefix(desc, prefix),
+                      g_str_has_prefix(desc, prefix),
                   "expected GenericError \"%s...\", got %s", prefix, text);
     json_node_unref(r);
 }
@@ -125,9 +129,11 @@ static int64_t limit_of(QTestConn *c, const char *name)
 
 static void remove_set(Ex *e, int64_t id)
 {
-    qtest_assert_success(qtest_qmp(e->c, "{'execute': 'remove-fd', "
-                                         "'arguments': {'fdset-id': %"
-                                         G_GINT64_FORMAT "}}", id));
+    qtest_assert_success(qtest_qmp(e->c,
+                                   "{'execute': 'remove-fd', "
+                                   "'arguments': {'fdset-id': %" G_GINT64_FORMAT
+                                   "}}",
+                                   id));
 }
 
 static guint n_sets(QTestConn *c)
@@ -203,7 +209,7 @@ END_TEST
 
 static int raw_connect(QTestState *s)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     strcpy(sa.sun_path, qtest_socket_path(s, 0));
@@ -220,7 +226,7 @@ static char *read_until_eof(int fd, bool *eof)
 
     *eof = false;
     while (g_get_monotonic_time() < deadline) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         ssize_t n;
 
         if (poll(&p, 1, 100) <= 0) {
@@ -250,11 +256,11 @@ static void assert_refused(QTestState *s, const char *desc)
 
     close(fd);
     ck_assert_msg(eof, "refused client not closed; got %s", text);
-    ck_assert_msg(json_parser_load_from_data(p, text, -1, NULL) &&
-                  json_parser_load_from_data(q, want, -1, NULL) &&
-                  json_node_equal(json_parser_get_root(p),
-                                  json_parser_get_root(q)),
-                  "refused client got '%s', expected '%s'", text, want);
+    ck_assert_msg(
+        json_parser_load_from_data(p, text, -1, NULL) &&
+            json_parser_load_from_data(q, want, -1, NULL) &&
+            json_node_equal(json_parser_get_root(p), json_parser_get_root(q)),
+        "refused client got '%s', expected '%s'", text, want);
 }
 
 START_TEST(test_max_connections_edge)
@@ -284,10 +290,10 @@ START_TEST(test_message_size_and_depth_edges)
     Ex *e = ex_start("--max-message-size 64 --max-json-depth 3");
     QTestConn *c = e->c;
     /* 64 bytes exactly, and 65 */
-    static const char at[] =
-        "{\"execute\": \"query-version\", \"id\": \"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
-    static const char over[] =
-        "{\"execute\": \"query-version\", \"id\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
+    static const char at[] = "{\"execute\": \"query-version\", \"id\": "
+                             "\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
+    static const char over[] = "{\"execute\": \"query-version\", \"id\": "
+                               "\"xxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
     JsonNode *r;
 
     ck_assert_uint_eq(strlen(at), 64);
@@ -317,7 +323,8 @@ START_TEST(test_max_fds_per_message_edge)
     for (int i = 0; i < 5; i++) {
         fds[i] = ro_fd(e);
     }
-    qtest_assert_success(qtest_qmp_fds(e->c, fds, 4, "{'execute': "
+    qtest_assert_success(qtest_qmp_fds(e->c, fds, 4,
+                                       "{'execute': "
                                        "'add-fd'}"));
     assert_count(e, e->base + 1, "4 fds: one taken");
     r = qtest_qmp_fds(e->c, fds, 5, "{'execute': 'add-fd'}");
@@ -397,21 +404,23 @@ START_TEST(test_emfile_at_dup)
     add_fd_ok(e, "'fdset-id': 1");
     leave_free_fds(e->s, 0);
     qtest_assert_error(qtest_qmp(e->c, "{'execute': 'blockdev-add', "
-                                 "'arguments': {'driver': 'file', "
-                                 "'node-name': 'n', 'filename': "
-                                 "'/dev/fdset/0', 'read-only': true}}"),
-                       "GenericError", "Could not dup FD for /dev/fdset/0 "
+                                       "'arguments': {'driver': 'file', "
+                                       "'node-name': 'n', 'filename': "
+                                       "'/dev/fdset/0', 'read-only': true}}"),
+                       "GenericError",
+                       "Could not dup FD for /dev/fdset/0 "
                        "flags 0: Too many open files");
     ck_assert_int_eq(qtest_fdset_dup_count(e->c, 0), 0);
     /* a member goes: the dup has room now */
     remove_set(e, 1);
-    qtest_assert_success(qtest_qmp(e->c, "{'execute': 'blockdev-add', "
+    qtest_assert_success(qtest_qmp(e->c,
+                                   "{'execute': 'blockdev-add', "
                                    "'arguments': {'driver': 'file', "
                                    "'node-name': 'n', 'filename': "
                                    "'/dev/fdset/0', 'read-only': true}}"));
     ck_assert_int_eq(qtest_fdset_dup_count(e->c, 0), 1);
     qtest_assert_success(qtest_qmp(e->c, "{'execute': 'blockdev-del', "
-                                   "'arguments': {'node-name': 'n'}}"));
+                                         "'arguments': {'node-name': 'n'}}"));
     remove_set(e, 0);
     set_nofile(e->s, 0);
     ex_finish(e);
@@ -422,7 +431,7 @@ END_TEST
 START_TEST(test_emfile_at_recvmsg)
 {
     Ex *e = ex_start(NULL);
-    int fds[3] = { ro_fd(e), ro_fd(e), ro_fd(e) };
+    int fds[3] = {ro_fd(e), ro_fd(e), ro_fd(e)};
 
     leave_free_fds(e->s, 1);
     qtest_assert_error(qtest_qmp_fds(e->c, fds, 3, "{'execute': 'add-fd'}"),
@@ -433,12 +442,14 @@ START_TEST(test_emfile_at_recvmsg)
     add_fd_ok(e, "'fdset-id': 5");
     qtest_assert_error(qtest_qmp_fds(e->c, fds, 1, "{'execute': 'add-fd'}"),
                        "GenericError", CTRUNC_MSG);
-    qtest_assert_error(qtest_qmp_fds(e->c, fds, 1, "{'execute': "
+    qtest_assert_error(qtest_qmp_fds(e->c, fds, 1,
+                                     "{'execute': "
                                      "'query-version'}"),
                        "GenericError", CTRUNC_MSG);
     /* freed: service resumes */
     remove_set(e, 5);
-    qtest_assert_success(qtest_qmp_fds(e->c, fds, 1, "{'execute': "
+    qtest_assert_success(qtest_qmp_fds(e->c, fds, 1,
+                                       "{'execute': "
                                        "'add-fd'}"));
     remove_set(e, 0);
     for (int i = 0; i < 3; i++) {
@@ -503,21 +514,24 @@ START_TEST(test_emfile_then_limit_raised)
     qtest_assert_error(qtest_qmp_fds(e->c, &fd, 1, "{'execute': 'add-fd'}"),
                        "GenericError", CTRUNC_MSG);
     qtest_assert_error(qtest_qmp(e->c, "{'execute': 'blockdev-add', "
-                                 "'arguments': {'driver': 'file', "
-                                 "'node-name': 'n', 'filename': "
-                                 "'/dev/fdset/0', 'read-only': true}}"),
-                       "GenericError", "Could not dup FD for /dev/fdset/0 "
+                                       "'arguments': {'driver': 'file', "
+                                       "'node-name': 'n', 'filename': "
+                                       "'/dev/fdset/0', 'read-only': true}}"),
+                       "GenericError",
+                       "Could not dup FD for /dev/fdset/0 "
                        "flags 0: Too many open files");
     set_nofile(e->s, 0);
-    qtest_assert_success(qtest_qmp_fds(e->c, &fd, 1, "{'execute': "
+    qtest_assert_success(qtest_qmp_fds(e->c, &fd, 1,
+                                       "{'execute': "
                                        "'add-fd', 'arguments': "
                                        "{'fdset-id': 0}}"));
-    qtest_assert_success(qtest_qmp(e->c, "{'execute': 'blockdev-add', "
+    qtest_assert_success(qtest_qmp(e->c,
+                                   "{'execute': 'blockdev-add', "
                                    "'arguments': {'driver': 'file', "
                                    "'node-name': 'n', 'filename': "
                                    "'/dev/fdset/0', 'read-only': true}}"));
     qtest_assert_success(qtest_qmp(e->c, "{'execute': 'blockdev-del', "
-                                   "'arguments': {'node-name': 'n'}}"));
+                                         "'arguments': {'node-name': 'n'}}"));
     remove_set(e, 0);
     close(fd);
     ex_finish(e);
@@ -531,7 +545,7 @@ END_TEST
  */
 START_TEST(test_low_rlimit_at_start)
 {
-    struct rlimit old, low = { .rlim_cur = 64, .rlim_max = 64 };
+    struct rlimit old, low = {.rlim_cur = 64, .rlim_max = 64};
     Ex *e;
     int64_t total;
     QTestConn *c2;
@@ -552,13 +566,15 @@ START_TEST(test_low_rlimit_at_start)
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
     e = ex_start(NULL);
     total = limit_of(e->c, "max-fds-total");
-    ck_assert_msg(total > 0 && total < 64 - 8, "max-fds-total %" PRId64
-                  " leaves no headroom under 64", total);
+    ck_assert_msg(total > 0 && total < 64 - 8,
+                  "max-fds-total %" PRId64 " leaves no headroom under 64",
+                  total);
     for (int64_t i = 0; i < total; i++) {
         add_fd_ok(e, "'fdset-id': 0");
     }
     assert_error_prefix(add_fd(e, e->c, "'fdset-id': 0"), "Cannot add fd");
-    qtest_assert_success(qtest_qmp(e->c, "{'execute': 'blockdev-add', "
+    qtest_assert_success(qtest_qmp(e->c,
+                                   "{'execute': 'blockdev-add', "
                                    "'arguments': {'driver': 'file', "
                                    "'node-name': 'n', 'filename': "
                                    "'/dev/fdset/0', 'read-only': true}}"));
@@ -566,7 +582,7 @@ START_TEST(test_low_rlimit_at_start)
     qtest_assert_success(qtest_qmp(c2, "{'execute': 'query-fdsets'}"));
     qtest_disconnect(c2);
     qtest_assert_success(qtest_qmp(e->c, "{'execute': 'blockdev-del', "
-                                   "'arguments': {'node-name': 'n'}}"));
+                                         "'arguments': {'node-name': 'n'}}"));
     remove_set(e, 0);
     ex_finish(e);
 }
@@ -579,7 +595,7 @@ END_TEST
 START_TEST(test_emfile_churn)
 {
     Ex *e = ex_start(NULL);
-    int fds[4] = { ro_fd(e), ro_fd(e), ro_fd(e), ro_fd(e) };
+    int fds[4] = {ro_fd(e), ro_fd(e), ro_fd(e), ro_fd(e)};
 
     add_fd_ok(e, "'fdset-id': 0");
     add_fd_ok(e, "'fdset-id': 1");
@@ -587,15 +603,15 @@ START_TEST(test_emfile_churn)
     for (int i = 0; i < 30; i++) {
         int sock = raw_connect(e->s);
         static const char cmd[] = "{\"execute\": \"add-fd\"}";
-        struct iovec iov = { .iov_base = (char *)cmd,
-                             .iov_len = strlen(cmd) };
+        struct iovec iov = {.iov_base = (char *)cmd, .iov_len = strlen(cmd)};
         union {
             char buf[CMSG_SPACE(sizeof(fds))];
             struct cmsghdr align;
         } u;
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                              .msg_control = u.buf,
-                              .msg_controllen = sizeof(u.buf) };
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf)};
         struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
         memset(u.buf, 0, sizeof(u.buf));
@@ -614,7 +630,8 @@ START_TEST(test_emfile_churn)
     ck_assert_uint_eq(n_sets(e->c), 2);
     remove_set(e, 1);
     set_nofile(e->s, 0);
-    qtest_assert_success(qtest_qmp_fds(e->c, fds, 4, "{'execute': "
+    qtest_assert_success(qtest_qmp_fds(e->c, fds, 4,
+                                       "{'execute': "
                                        "'add-fd', 'arguments': "
                                        "{'fdset-id': 0}}"));
     remove_set(e, 0);

@@ -33,8 +33,8 @@
 #include "libqtest.h"
 
 #define NEED_CAPS "Expecting capabilities negotiation with 'qmp_capabilities'"
-#define CTRUNC_MESSAGE                                                       \
-    "File descriptors sent with this command were lost (MSG_CTRUNC): more " \
+#define CTRUNC_MESSAGE                                                         \
+    "File descriptors sent with this command were lost (MSG_CTRUNC): more "    \
     "than 253 in one message, or fdsetd is out of file descriptors"
 #define RECV_TIMEOUT_MS 10000
 #define SETTLE_MS 5000
@@ -43,9 +43,9 @@
 
 typedef struct Hostile {
     QTestState *s;
-    QTestConn *ctl;      /* well-behaved client, connected throughout */
-    guint base_fds;      /* daemon fds with only @ctl connected */
-    char *scratch;       /* a regular file to send as fds */
+    QTestConn *ctl; /* well-behaved client, connected throughout */
+    guint base_fds; /* daemon fds with only @ctl connected */
+    char *scratch;  /* a regular file to send as fds */
 } Hostile;
 
 static Hostile *h_start_full(const char *args, guint n_monitors)
@@ -134,14 +134,14 @@ static void close_fds(int *fds, guint n)
 
 typedef struct RawClient {
     int fd;
-    GString *in;         /* received, not yet split */
+    GString *in; /* received, not yet split */
     bool eof;
 } RawClient;
 
 static RawClient *raw_connect(Hostile *h, guint monitor)
 {
     const char *path = qtest_socket_path(h->s, monitor);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     RawClient *rc = g_new0(RawClient, 1);
 
     rc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -177,9 +177,9 @@ static bool raw_send_fds(RawClient *rc, const void *buf, size_t len,
     ck_assert_uint_le(nfds, 253);
     ck_assert(len > 0);
     while (off < len) {
-        struct iovec iov = { .iov_base = (char *)buf + off,
-                             .iov_len = len - off };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct iovec iov = {.iov_base = (char *)buf + off,
+                            .iov_len = len - off};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
         ssize_t n;
 
         if (off == 0 && nfds) {
@@ -214,7 +214,7 @@ static void raw_send(RawClient *rc, const char *text)
 /* Read what arrives within @timeout_ms (0: what is there); false at EOF. */
 static bool raw_fill(RawClient *rc, int timeout_ms)
 {
-    struct pollfd pfd = { .fd = rc->fd, .events = POLLIN };
+    struct pollfd pfd = {.fd = rc->fd, .events = POLLIN};
     char buf[65536];
     ssize_t n;
 
@@ -256,7 +256,8 @@ static JsonNode *raw_take_line(RawClient *rc)
     for (gsize i = 0; i + 2 < len; i++) {
         ck_assert_msg((unsigned char)rc->in->str[i] >= 0x20,
                       "daemon sent a raw control character 0x%02x at %zu: "
-                      "%s", rc->in->str[i], i, shown);
+                      "%s",
+                      rc->in->str[i], i, shown);
     }
     g_string_erase(rc->in, 0, len);
     return json_parser_steal_root(p);
@@ -315,8 +316,8 @@ static RawClient *raw_open(Hostile *h, bool negotiate)
 }
 
 /* Send @text and expect the error reply @cls / @desc. */
-static void raw_expect_error(RawClient *rc, const char *text,
-                             const char *cls, const char *desc)
+static void raw_expect_error(RawClient *rc, const char *text, const char *cls,
+                             const char *desc)
 {
     raw_send(rc, text);
     qtest_assert_error(raw_recv_must(rc), cls, desc);
@@ -330,7 +331,7 @@ static void assert_error_prefix(JsonNode *r, const char *prefix)
     const char *desc = qtest_error_desc(r);
 
     ck_assert_msg(cls && desc && g_str_equal(cls, "GenericError") &&
-                  g_str_has_prefix(desc, prefix),
+                      g_str_has_prefix(desc, prefix),
                   "expected GenericError \"%s...\", got %s", prefix, text);
     json_node_unref(r);
 }
@@ -353,8 +354,8 @@ static void raw_assert_usable(RawClient *rc)
     raw_send(rc, "{\"execute\": \"query-version\", \"id\": \"usable\"}");
     r = raw_recv_must(rc);
     ck_assert_msg(qtest_return_object(r), "connection not usable");
-    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(r),
-                                                   "id"), "usable");
+    ck_assert_str_eq(
+        json_object_get_string_member(json_node_get_object(r), "id"), "usable");
     json_node_unref(r);
 }
 
@@ -394,10 +395,25 @@ static guint errors_then_usable(RawClient *rc, const void *text, size_t len,
         assert_error_prefix(r, prefix);
         n++;
     }
-    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(r),
-                                                   "id"), "probe");
+    ck_assert_str_eq(
+        json_object_get_string_member(json_node_get_object(r), "id"), "probe");
     json_node_unref(r);
     return n;
+}
+
+/* Run @cmd in the scratch dir; its exit status. */
+static int sh(Hostile *h, const char *cmd)
+{
+    g_autofree char *full =
+        g_strdup_printf("cd '%s' && %s", qtest_tmpdir(h->s), cmd);
+    const char *argv[] = {"/bin/sh", "-c", full, NULL};
+    int status = -1;
+
+    ck_assert(
+        g_spawn_sync(NULL, (char **)argv, NULL,
+                     G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &status, NULL));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- bytes that are not JSON ------------------------------------------ */
@@ -408,8 +424,8 @@ START_TEST(test_garbage_bytes)
     RawClient *rc = raw_open(h, true);
     static const char junk[] = "@@@ ### %%% !!!\n";
 
-    ck_assert_uint_ge(errors_then_usable(rc, junk, strlen(junk),
-                                         "JSON parse error, "), 1);
+    ck_assert_uint_ge(
+        errors_then_usable(rc, junk, strlen(junk), "JSON parse error, "), 1);
     raw_close(rc);
     h_finish(h);
 }
@@ -431,8 +447,8 @@ START_TEST(test_binary_noise)
         buf[i] = c;
     }
     buf[sizeof(buf) - 1] = '\n';
-    ck_assert_uint_ge(errors_then_usable(rc, buf, sizeof(buf),
-                                         "JSON parse error, "), 1);
+    ck_assert_uint_ge(
+        errors_then_usable(rc, buf, sizeof(buf), "JSON parse error, "), 1);
     raw_close(rc);
     h_finish(h);
 }
@@ -498,8 +514,8 @@ START_TEST(test_invalid_utf8_outside_string)
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
-    ck_assert_uint_ge(errors_then_usable(rc, "\xff\xfe\n", 3,
-                                         "JSON parse error, "), 1);
+    ck_assert_uint_ge(
+        errors_then_usable(rc, "\xff\xfe\n", 3, "JSON parse error, "), 1);
     raw_close(rc);
     h_finish(h);
 }
@@ -514,11 +530,12 @@ START_TEST(test_nul_bytes)
         "{\"execute\": \"query-version\", \"id\": \"a\0b\"}";
     static const char bare[] = "\0\n";
 
-    ck_assert_uint_eq(errors_then_usable(rc, in_string,
-                                         sizeof(in_string) - 1,
-                                         "JSON parse error, "), 1);
-    ck_assert_uint_eq(errors_then_usable(rc, bare, sizeof(bare) - 1,
-                                         "JSON parse error, "), 1);
+    ck_assert_uint_eq(errors_then_usable(rc, in_string, sizeof(in_string) - 1,
+                                         "JSON parse error, "),
+                      1);
+    ck_assert_uint_eq(
+        errors_then_usable(rc, bare, sizeof(bare) - 1, "JSON parse error, "),
+        1);
     raw_close(rc);
     h_finish(h);
 }
@@ -541,8 +558,9 @@ START_TEST(test_escaped_nul_in_opaque)
         JsonNode *q = qtest_query_fdsets(h->ctl);
         JsonArray *sets = qtest_return_array(q);
         JsonObject *m = json_array_get_object_element(
-            json_object_get_array_member(
-                json_array_get_object_element(sets, 0), "fds"), 0);
+            json_object_get_array_member(json_array_get_object_element(sets, 0),
+                                         "fds"),
+            0);
         JsonNode *opn = json_object_get_member(m, "opaque");
         /* json-glib strings are NUL-terminated: compare the JSON text */
         g_autofree char *text = opn ? json_to_string(opn, FALSE) : NULL;
@@ -568,9 +586,10 @@ END_TEST
 START_TEST(test_not_an_object)
 {
     static const char *const values[] = {
-        "[1, 2, 3]", "[]", "42", "-1.5e3", "\"a string\"", "true", "false",
-        "null", "[{\"execute\": \"quit\"}]", NULL
-    };
+        "[1, 2, 3]", "[]",           "42",
+        "-1.5e3",    "\"a string\"", "true",
+        "false",     "null",         "[{\"execute\": \"quit\"}]",
+        NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
@@ -619,12 +638,20 @@ END_TEST
 
 START_TEST(test_malformed_objects)
 {
-    static const char *const bad[] = {
-        "{\"execute\": }", "{\"execute\" \"x\"}", "{,}", "{\"a\": 1,}",
-        "{\"a\": [1, 2,]}", "{1: 2}", "{\"a\": tru}", "{\"a\": +1}",
-        "{\"a\": \"\\u12\"}", "{\"a\": NaN}", "{\"a\": Infinity}",
-        "{\"a\": 1e}", "{\"a\": // c\n 1}", NULL
-    };
+    static const char *const bad[] = {"{\"execute\": }",
+                                      "{\"execute\" \"x\"}",
+                                      "{,}",
+                                      "{\"a\": 1,}",
+                                      "{\"a\": [1, 2,]}",
+                                      "{1: 2}",
+                                      "{\"a\": tru}",
+                                      "{\"a\": +1}",
+                                      "{\"a\": \"\\u12\"}",
+                                      "{\"a\": NaN}",
+                                      "{\"a\": Infinity}",
+                                      "{\"a\": 1e}",
+                                      "{\"a\": // c\n 1}",
+                                      NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
@@ -646,11 +673,11 @@ END_TEST
 START_TEST(test_lenient_json_refused)
 {
     static const char *const bad[] = {
-        "{\"id\": \"\\q\"}", "{\"id\": \"\\x41\"}",
-        "{\"id\": \"\\ud800\"}", "{\"id\": 01}", "{\"id\": 1.}",
-        "{\"id\": .5}", "{\"id\": 0x10}", "{\"id\": \"\t\"}",
-        "{\"id\": /* c */ 1}", NULL
-    };
+        "{\"id\": \"\\q\"}",     "{\"id\": \"\\x41\"}",
+        "{\"id\": \"\\ud800\"}", "{\"id\": 01}",
+        "{\"id\": 1.}",          "{\"id\": .5}",
+        "{\"id\": 0x10}",        "{\"id\": \"\t\"}",
+        "{\"id\": /* c */ 1}",   NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
@@ -661,11 +688,11 @@ START_TEST(test_lenient_json_refused)
 
         raw_send(rc, msg);
         r = raw_recv_must(rc);
-        ck_assert_msg(qtest_error_desc(r) &&
-                      g_str_has_prefix(qtest_error_desc(r),
-                                       "JSON parse error, "),
-                      "%s accepted as JSON (%s)", bad[i],
-                      qtest_error_desc(r) ? qtest_error_desc(r) : "ran");
+        ck_assert_msg(
+            qtest_error_desc(r) &&
+                g_str_has_prefix(qtest_error_desc(r), "JSON parse error, "),
+            "%s accepted as JSON (%s)", bad[i],
+            qtest_error_desc(r) ? qtest_error_desc(r) : "ran");
         json_node_unref(r);
     }
     raw_assert_usable(rc);
@@ -683,11 +710,13 @@ START_TEST(test_duplicate_key)
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
-    raw_expect_error(rc, "{\"execute\": \"query-version\", "
-                         "\"execute\": \"query-commands\"}",
+    raw_expect_error(rc,
+                     "{\"execute\": \"query-version\", "
+                     "\"execute\": \"query-commands\"}",
                      "GenericError", "JSON parse error, duplicate key");
-    raw_expect_error(rc, "{\"execute\": \"remove-fd\", \"arguments\": "
-                         "{\"fdset-id\": 0, \"fdset-id\": 1}}",
+    raw_expect_error(rc,
+                     "{\"execute\": \"remove-fd\", \"arguments\": "
+                     "{\"fdset-id\": 0, \"fdset-id\": 1}}",
                      "GenericError", "JSON parse error, duplicate key");
     raw_assert_usable(rc);
     raw_close(rc);
@@ -700,15 +729,15 @@ START_TEST(test_integer_overflow)
 {
     static const char *const big[] = {
         "99999999999999999999999", "18446744073709551615",
-        "9223372036854775808", "-9223372036854775809", NULL
-    };
+        "9223372036854775808", "-9223372036854775809", NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
     for (guint i = 0; big[i]; i++) {
-        g_autofree char *msg = g_strdup_printf(
-            "{\"execute\": \"remove-fd\", \"arguments\": "
-            "{\"fdset-id\": %s}}", big[i]);
+        g_autofree char *msg =
+            g_strdup_printf("{\"execute\": \"remove-fd\", \"arguments\": "
+                            "{\"fdset-id\": %s}}",
+                            big[i]);
         raw_expect_error(rc, msg, "GenericError",
                          "Invalid parameter type for 'fdset-id', "
                          "expected: integer");
@@ -730,14 +759,18 @@ START_TEST(test_float_arguments)
     RawClient *rc = raw_open(h, true);
     JsonNode *r;
 
-    raw_expect_error(rc, "{\"execute\": \"remove-fd\", \"arguments\": "
-                         "{\"fdset-id\": 1.0}}",
-                     "GenericError", "Invalid parameter type for "
-                                     "'fdset-id', expected: integer");
-    raw_expect_error(rc, "{\"execute\": \"remove-fd\", \"arguments\": "
-                         "{\"fdset-id\": 1e999}}",
-                     "GenericError", "Invalid parameter type for "
-                                     "'fdset-id', expected: integer");
+    raw_expect_error(rc,
+                     "{\"execute\": \"remove-fd\", \"arguments\": "
+                     "{\"fdset-id\": 1.0}}",
+                     "GenericError",
+                     "Invalid parameter type for "
+                     "'fdset-id', expected: integer");
+    raw_expect_error(rc,
+                     "{\"execute\": \"remove-fd\", \"arguments\": "
+                     "{\"fdset-id\": 1e999}}",
+                     "GenericError",
+                     "Invalid parameter type for "
+                     "'fdset-id', expected: integer");
     /* an id is echoed: whatever comes back must still be JSON (and the
      * same number, a finite stand-in for an infinite one) */
     for (guint i = 0; i < G_N_ELEMENTS(float_ids); i++) {
@@ -771,7 +804,9 @@ START_TEST(test_error_text_stays_json)
         "{\"execute\": \"query-version\", \"id\": \"\\\xc3\xa9\"}",
         "{\"execute\": \"query-version\", \"id\": \"\\\xe2\x82\xac\"}",
         "{\"execute\": \"query-version\", \"id\": \"\\\xf0\x9f\x98\x80\"}",
-        "\xc3\xa9\n", "{\"\xc3\xa9\": 1}", "{\"execute\": \"\xe2\x82\xac\"}",
+        "\xc3\xa9\n",
+        "{\"\xc3\xa9\": 1}",
+        "{\"execute\": \"\xe2\x82\xac\"}",
         "{\"execute\": \"remove-fd\", \"arguments\": {\"\xc3\xa9\": 1}}",
         "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": "
         "\"\xe2\x82\xac\"}}",
@@ -808,8 +843,7 @@ START_TEST(test_nesting_at_limit)
     g_autofree char *ok = nested(64);
     g_autofree char *deep = nested(65);
 
-    raw_expect_error(rc, ok, "GenericError",
-                     "QMP input must be a JSON object");
+    raw_expect_error(rc, ok, "GenericError", "QMP input must be a JSON object");
     raw_expect_error(rc, deep, "GenericError",
                      "JSON parse error, nesting too deep (limit 64)");
     raw_assert_usable(rc);
@@ -826,8 +860,7 @@ START_TEST(test_nesting_in_arguments)
     g_autofree char *open = repeat("{\"a\": ", 200);
     g_autofree char *close = repeat("}", 200);
     g_autofree char *msg = g_strdup_printf(
-        "{\"execute\": \"query-version\", \"arguments\": %s1%s}", open,
-        close);
+        "{\"execute\": \"query-version\", \"arguments\": %s1%s}", open, close);
 
     raw_expect_error(rc, msg, "GenericError",
                      "JSON parse error, nesting too deep (limit 64)");
@@ -846,7 +879,8 @@ START_TEST(test_nesting_huge)
 
     ck_assert_uint_eq(errors_then_usable(rc, deep, strlen(deep),
                                          "JSON parse error, nesting too "
-                                         "deep"), 1);
+                                         "deep"),
+                      1);
     raw_close(rc);
     h_finish(h);
 }
@@ -928,10 +962,9 @@ START_TEST(test_huge_top_level_tokens)
     const char *too_large = "JSON parse error, message too large "
                             "(limit 65536 bytes)";
 
-    ck_assert_uint_eq(errors_then_usable(rc, digits, strlen(digits),
-                                         too_large), 1);
-    ck_assert_uint_eq(errors_then_usable(rc, word, strlen(word), too_large),
+    ck_assert_uint_eq(errors_then_usable(rc, digits, strlen(digits), too_large),
                       1);
+    ck_assert_uint_eq(errors_then_usable(rc, word, strlen(word), too_large), 1);
     ck_assert_uint_eq(errors_then_usable(rc, str, strlen(str), too_large), 1);
     raw_close(rc);
     h_finish(h);
@@ -958,15 +991,15 @@ START_TEST(test_huge_id)
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
     g_autofree char *id = repeat("i", 1000000);
-    g_autofree char *msg = g_strdup_printf(
-        "{\"execute\": \"query-version\", \"id\": \"%s\"}", id);
+    g_autofree char *msg =
+        g_strdup_printf("{\"execute\": \"query-version\", \"id\": \"%s\"}", id);
     JsonNode *r;
 
     raw_send(rc, msg);
     r = raw_recv_must(rc);
     ck_assert(qtest_return_object(r));
-    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(r),
-                                                   "id"), id);
+    ck_assert_str_eq(
+        json_object_get_string_member(json_node_get_object(r), "id"), id);
     json_node_unref(r);
     raw_assert_usable(rc);
     raw_close(rc);
@@ -977,16 +1010,23 @@ END_TEST
 /* Ids of every JSON type are echoed exactly, also with errors. */
 START_TEST(test_id_any_type)
 {
-    static const char *const ids[] = {
-        "null", "true", "0", "-7", "1.5", "[]", "{}", "[1, [2, [3]]]",
-        "{\"a\": {\"b\": [null, false, \"c\"]}}", "\"\"", NULL
-    };
+    static const char *const ids[] = {"null",
+                                      "true",
+                                      "0",
+                                      "-7",
+                                      "1.5",
+                                      "[]",
+                                      "{}",
+                                      "[1, [2, [3]]]",
+                                      "{\"a\": {\"b\": [null, false, \"c\"]}}",
+                                      "\"\"",
+                                      NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
     for (guint i = 0; ids[i]; i++) {
         g_autoptr(JsonParser) p = json_parser_new();
-        const char *cmds[] = { "query-version", "no-such-command" };
+        const char *cmds[] = {"query-version", "no-such-command"};
 
         ck_assert(json_parser_load_from_data(p, ids[i], -1, NULL));
         for (guint k = 0; k < 2; k++) {
@@ -998,8 +1038,7 @@ START_TEST(test_id_any_type)
             raw_send(rc, msg);
             r = raw_recv_must(rc);
             got = json_object_get_member(json_node_get_object(r), "id");
-            ck_assert_msg(got && json_node_equal(got,
-                                                 json_parser_get_root(p)),
+            ck_assert_msg(got && json_node_equal(got, json_parser_get_root(p)),
                           "id %s not echoed", ids[i]);
             json_node_unref(r);
         }
@@ -1016,7 +1055,8 @@ START_TEST(test_huge_command_name)
     g_autofree char *name = repeat("x", 500000);
     g_autofree char *msg = g_strdup_printf("{\"execute\": \"%s\"}", name);
     g_autofree char *desc = g_strdup_printf("The command %s has not been "
-                                            "found", name);
+                                            "found",
+                                            name);
 
     raw_expect_error(rc, msg, "CommandNotFound", desc);
     raw_assert_usable(rc);
@@ -1046,7 +1086,8 @@ START_TEST(test_many_arguments)
 }
 END_TEST
 
-/* ---- framing -------------------------------------------------------------- */
+/* ---- framing --------------------------------------------------------------
+ */
 
 START_TEST(test_many_messages_one_write)
 {
@@ -1127,8 +1168,8 @@ START_TEST(test_back_to_back_and_trailing_junk)
                  "{\"execute\": \"query-version\", \"id\": 2} xyz\n");
     for (int i = 1; i <= 2; i++) {
         r = raw_recv_must(rc);
-        ck_assert_int_eq(json_object_get_int_member(json_node_get_object(r),
-                                                    "id"), i);
+        ck_assert_int_eq(
+            json_object_get_int_member(json_node_get_object(r), "id"), i);
         json_node_unref(r);
     }
     qtest_assert_error(raw_recv_must(rc), "GenericError",
@@ -1194,28 +1235,34 @@ START_TEST(test_bad_capabilities)
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, false);
 
-    raw_expect_error(rc, "{\"execute\": \"qmp_capabilities\", \"arguments\": "
-                         "{\"enable\": [\"oob\"]}}",
+    raw_expect_error(rc,
+                     "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+                     "{\"enable\": [\"oob\"]}}",
                      "GenericError", "Capability 'oob' not available");
-    raw_expect_error(rc, "{\"execute\": \"qmp_capabilities\", \"arguments\": "
-                         "{\"enable\": \"fdset-events\"}}",
-                     "GenericError", "Invalid parameter type for 'enable', "
-                                     "expected: array");
-    raw_expect_error(rc, "{\"execute\": \"qmp_capabilities\", \"arguments\": "
-                         "{\"enable\": [1]}}",
-                     "GenericError", "Invalid parameter type for "
-                                     "'enable[0]', expected: string");
+    raw_expect_error(rc,
+                     "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+                     "{\"enable\": \"fdset-events\"}}",
+                     "GenericError",
+                     "Invalid parameter type for 'enable', "
+                     "expected: array");
+    raw_expect_error(rc,
+                     "{\"execute\": \"qmp_capabilities\", \"arguments\": "
+                     "{\"enable\": [1]}}",
+                     "GenericError",
+                     "Invalid parameter type for "
+                     "'enable[0]', expected: string");
     raw_send(rc, "{\"execute\": \"qmp_capabilities\", \"arguments\": "
                  "{\"enable\": [\"no-such-capability\"]}}");
     assert_error_prefix(raw_recv_must(rc), "");
     /* still not negotiated */
-    raw_expect_error(rc, "{\"execute\": \"query-version\"}",
-                     "CommandNotFound", NEED_CAPS);
+    raw_expect_error(rc, "{\"execute\": \"query-version\"}", "CommandNotFound",
+                     NEED_CAPS);
     raw_send(rc, "{\"execute\": \"qmp_capabilities\"}");
     qtest_assert_success(raw_recv_must(rc));
     raw_expect_error(rc, "{\"execute\": \"qmp_capabilities\"}",
-                     "CommandNotFound", "Capabilities negotiation is already "
-                                        "complete, command ignored");
+                     "CommandNotFound",
+                     "Capabilities negotiation is already "
+                     "complete, command ignored");
     raw_assert_usable(rc);
     raw_close(rc);
     h_finish(h);
@@ -1225,11 +1272,9 @@ END_TEST
 START_TEST(test_request_member_types)
 {
     static const char *const execs[] = {
-        "1", "null", "[]", "{}", "true", "[\"query-version\"]", NULL
-    };
-    static const char *const args[] = {
-        "[]", "\"x\"", "null", "1", "[{}]", NULL
-    };
+        "1", "null", "[]", "{}", "true", "[\"query-version\"]", NULL};
+    static const char *const args[] = {"[]", "\"x\"", "null",
+                                       "1",  "[{}]",  NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
 
@@ -1263,7 +1308,7 @@ END_TEST
 
 typedef struct Schema {
     JsonNode *root;
-    GHashTable *by_name;  /* name -> JsonObject of the entry */
+    GHashTable *by_name; /* name -> JsonObject of the entry */
 } Schema;
 
 static Schema *schema_get(QTestConn *c)
@@ -1277,9 +1322,8 @@ static Schema *schema_get(QTestConn *c)
     sc->by_name = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonObject *e = json_array_get_object_element(a, i);
-        g_hash_table_insert(sc->by_name,
-                            (char *)json_object_get_string_member(e, "name"),
-                            e);
+        g_hash_table_insert(
+            sc->by_name, (char *)json_object_get_string_member(e, "name"), e);
     }
     return sc;
 }
@@ -1348,8 +1392,9 @@ static void append_valid(GString *out, Schema *sc, const char *type,
 
     if (g_str_equal(meta, "builtin")) {
         const char *jt = json_object_get_string_member(t, "json-type");
-        g_string_append(out, g_str_equal(jt, "string") ? "\"x\""
-                             : g_str_equal(jt, "boolean") ? "false" : "0");
+        g_string_append(out, g_str_equal(jt, "string")    ? "\"x\""
+                             : g_str_equal(jt, "boolean") ? "false"
+                                                          : "0");
     } else if (g_str_equal(meta, "enum")) {
         JsonArray *v = json_object_get_array_member(t, "values");
         g_string_append_printf(out, "\"%s\"",
@@ -1358,7 +1403,8 @@ static void append_valid(GString *out, Schema *sc, const char *type,
         g_string_append(out, "[]");
     } else if (g_str_equal(meta, "alternate")) {
         JsonArray *m = json_object_get_array_member(t, "members");
-        append_valid(out, sc, json_object_get_string_member(
+        append_valid(out, sc,
+                     json_object_get_string_member(
                          json_array_get_object_element(m, 0), "type"),
                      depth);
     } else {
@@ -1366,8 +1412,7 @@ static void append_valid(GString *out, Schema *sc, const char *type,
         bool first = true;
 
         g_string_append_c(out, '{');
-        for (guint i = 0; depth < 4 && m && i < json_array_get_length(m);
-             i++) {
+        for (guint i = 0; depth < 4 && m && i < json_array_get_length(m); i++) {
             JsonObject *mm = json_array_get_object_element(m, i);
             if (json_object_has_member(mm, "default")) {
                 continue;
@@ -1390,8 +1435,10 @@ static char *request_with(Schema *sc, const char *cmd, JsonObject *at,
     JsonArray *members = json_object_get_array_member(at, "members");
     GString *out = g_string_new(NULL);
 
-    g_string_append_printf(out, "{\"execute\": \"%s\", \"arguments\": "
-                                "{\"%s\": %s", cmd, name, value);
+    g_string_append_printf(out,
+                           "{\"execute\": \"%s\", \"arguments\": "
+                           "{\"%s\": %s",
+                           cmd, name, value);
     for (guint i = 0; members && i < json_array_get_length(members); i++) {
         JsonObject *m = json_array_get_object_element(members, i);
         const char *n = json_object_get_string_member(m, "name");
@@ -1431,8 +1478,7 @@ static void for_every_command(Hostile *h, CommandCheck check, guint min)
             continue; /* refused once negotiated: test_bad_capabilities */
         }
         at = schema_type(sc, json_object_get_string_member(e, "arg-type"));
-        check(rc, sc, json_object_get_string_member(e, "name"), at,
-              &checked);
+        check(rc, sc, json_object_get_string_member(e, "name"), at, &checked);
     }
     ck_assert_uint_ge(commands, 20);
     ck_assert_msg(checked >= min, "only %u checks made", checked);
@@ -1450,9 +1496,8 @@ static void check_wrong_types(RawClient *rc, Schema *sc, const char *cmd,
         JsonObject *m = json_array_get_object_element(members, i);
         const char *name = json_object_get_string_member(m, "name");
         const char *expected = NULL;
-        const char *v = wrong_value(sc, json_object_get_string_member(m,
-                                                                      "type"),
-                                    &expected);
+        const char *v = wrong_value(
+            sc, json_object_get_string_member(m, "type"), &expected);
         g_autofree char *msg = NULL, *desc = NULL;
 
         if (!v) {
@@ -1460,7 +1505,8 @@ static void check_wrong_types(RawClient *rc, Schema *sc, const char *cmd,
         }
         msg = request_with(sc, cmd, at, name, v);
         desc = g_strdup_printf("Invalid parameter type for '%s', "
-                               "expected: %s", name, expected);
+                               "expected: %s",
+                               name, expected);
         raw_expect_error(rc, msg, "GenericError", desc);
         (*checked)++;
     }
@@ -1522,7 +1568,7 @@ static void check_unexpected(RawClient *rc, Schema *sc, const char *cmd,
     ck_assert_msg(qtest_error_desc(r), "%s ran with a bogus argument", cmd);
     ck_assert_msg(g_str_equal(qtest_error_desc(r),
                               "Parameter 'zz-bogus' is unexpected") ||
-                  g_str_has_suffix(qtest_error_desc(r), "is missing"),
+                      g_str_has_suffix(qtest_error_desc(r), "is missing"),
                   "%s: %s", cmd, qtest_error_desc(r));
     json_node_unref(r);
     (*checked)++;
@@ -1552,12 +1598,11 @@ static void check_missing(RawClient *rc, Schema *sc, const char *cmd,
         if (json_object_has_member(m, "default")) {
             continue; /* optional */
         }
-        msg = g_strdup_printf("{\"execute\": \"%s\", \"arguments\": {}}",
-                              cmd);
+        msg = g_strdup_printf("{\"execute\": \"%s\", \"arguments\": {}}", cmd);
         raw_send(rc, msg);
         r = raw_recv_must(rc);
         ck_assert_msg(qtest_error_desc(r) &&
-                      g_str_has_suffix(qtest_error_desc(r), "is missing"),
+                          g_str_has_suffix(qtest_error_desc(r), "is missing"),
                       "%s without '%s': %s", cmd, name,
                       qtest_error_desc(r) ? qtest_error_desc(r) : "success");
         json_node_unref(r);
@@ -1575,7 +1620,8 @@ START_TEST(test_every_command_missing_argument)
 }
 END_TEST
 
-/* ---- file descriptors ------------------------------------------------------ */
+/* ---- file descriptors ------------------------------------------------------
+ */
 
 /* The kernel's maximum in one message: add-fd takes one, 252 are closed. */
 START_TEST(test_253_fds_add_fd)
@@ -1696,13 +1742,17 @@ END_TEST
 START_TEST(test_fds_with_bad_messages)
 {
     static const char *const bad[] = {
-        "{\"execute\": }", "[1]", "}", "{\"execute\": \"nope\"}",
+        "{\"execute\": }",
+        "[1]",
+        "}",
+        "{\"execute\": \"nope\"}",
         "{\"execute\": \"add-fd\", \"arguments\": {\"fdset-id\": -1}}",
         "{\"execute\": \"add-fd\", \"arguments\": {\"fdset-id\": \"x\"}}",
         "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"1abc\"}}",
-        "{\"execute\": \"getfd\"}", "{\"execute\": \"remove-fd\"}",
-        "nope\n", NULL
-    };
+        "{\"execute\": \"getfd\"}",
+        "{\"execute\": \"remove-fd\"}",
+        "nope\n",
+        NULL};
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
     int *fds = open_fds(h, 3);
@@ -1726,7 +1776,7 @@ START_TEST(test_same_fd_twice)
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
     int *fd = open_fds(h, 1);
-    int twice[2] = { fd[0], fd[0] };
+    int twice[2] = {fd[0], fd[0]};
     static const char cmd[] = "{\"execute\": \"add-fd\", \"arguments\": "
                               "{\"fdset-id\": 9}}";
 
@@ -1747,8 +1797,7 @@ START_TEST(test_odd_fd_kinds)
     int p[2], sp[2], kinds[8], n = 0;
 
     ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
-                     0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
     kinds[n++] = p[0];
     kinds[n++] = p[1];
     kinds[n++] = sp[0];
@@ -1762,27 +1811,34 @@ START_TEST(test_odd_fd_kinds)
         ck_assert_int_ge(kinds[i], 0);
         r = qtest_qmp_fds(h->ctl, &kinds[i], 1,
                           "{'execute': 'add-fd', 'arguments': "
-                          "{'fdset-id': %d}}", i);
+                          "{'fdset-id': %d}}",
+                          i);
         ck_assert_msg(qtest_return_object(r) || qtest_error_desc(r),
                       "no reply shape");
         json_node_unref(r);
         /* opening through it must fail cleanly or work, not hang */
-        r = qtest_qmp(h->ctl, "{'execute': 'blockdev-add', 'arguments': "
-                              "{'driver': 'file', 'node-name': 'n%d', "
-                              "'filename': '/dev/fdset/%d', "
-                              "'read-only': true}}", i, i);
+        r = qtest_qmp(h->ctl,
+                      "{'execute': 'blockdev-add', 'arguments': "
+                      "{'driver': 'file', 'node-name': 'n%d', "
+                      "'filename': '/dev/fdset/%d', "
+                      "'read-only': true}}",
+                      i, i);
         if (qtest_return_object(r)) {
-            qtest_assert_success(qtest_qmp(h->ctl, "{'execute': "
+            qtest_assert_success(qtest_qmp(h->ctl,
+                                           "{'execute': "
                                            "'blockdev-del', 'arguments': "
-                                           "{'node-name': 'n%d'}}", i));
+                                           "{'node-name': 'n%d'}}",
+                                           i));
         }
         json_node_unref(r);
         close(kinds[i]);
     }
     close(sp[1]); /* kinds[] held the rest */
     for (int i = 0; i < n; i++) {
-        JsonNode *r = qtest_qmp(h->ctl, "{'execute': 'remove-fd', "
-                                        "'arguments': {'fdset-id': %d}}", i);
+        JsonNode *r = qtest_qmp(h->ctl,
+                                "{'execute': 'remove-fd', "
+                                "'arguments': {'fdset-id': %d}}",
+                                i);
         json_node_unref(r);
     }
     ck_assert_uint_eq(n_fdsets(h->ctl), 0);
@@ -1822,12 +1878,13 @@ START_TEST(test_credentials_cmsg)
         char buf[CMSG_SPACE(sizeof(struct ucred))];
         struct cmsghdr align;
     } u;
-    struct iovec iov = { .iov_base = (char *)cmd, .iov_len = strlen(cmd) };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                          .msg_control = u.buf,
-                          .msg_controllen = sizeof(u.buf) };
+    struct iovec iov = {.iov_base = (char *)cmd, .iov_len = strlen(cmd)};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = u.buf,
+                         .msg_controllen = sizeof(u.buf)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    struct ucred cred = { .pid = getpid(), .uid = getuid(), .gid = getgid() };
+    struct ucred cred = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
 
     memset(u.buf, 0, sizeof(u.buf));
     cm = CMSG_FIRSTHDR(&msg);
@@ -1862,31 +1919,39 @@ START_TEST(test_control_characters_in_replies)
     for (int c = 1; c < 0x20; c++) {
         g_autofree char *msg = g_strdup_printf(
             "{\"execute\": \"query-version\", \"id\": \"<\\u%04x>\"}", c);
-        char want[4] = { '<', (char)c, '>', 0 };
+        char want[4] = {'<', (char)c, '>', 0};
 
         raw_send(rc, msg);
-        r = raw_recv_must(rc);  /* checks it is strict JSON */
-        ck_assert_str_eq(json_object_get_string_member(
-                             json_node_get_object(r), "id"), want);
+        r = raw_recv_must(rc); /* checks it is strict JSON */
+        ck_assert_str_eq(
+            json_object_get_string_member(json_node_get_object(r), "id"), want);
         json_node_unref(r);
     }
     /* an opaque reaches every client that listens to events */
-    qtest_assert_success(qtest_qmp_fds(h->ctl, fd, 1, "{'execute': 'add-fd', "
+    qtest_assert_success(qtest_qmp_fds(h->ctl, fd, 1,
+                                       "{'execute': 'add-fd', "
                                        "'arguments': {'fdset-id': 1, "
                                        "'opaque': 'a\\u001fb'}}"));
     r = raw_recv_must(ev);
-    ck_assert_str_eq(json_object_get_string_member(json_node_get_object(r),
-                                                   "event"),
-                     "FDSET_FD_ADDED");
+    ck_assert_str_eq(
+        json_object_get_string_member(json_node_get_object(r), "event"),
+        "FDSET_FD_ADDED");
     json_node_unref(r);
     raw_send(rc, "{\"execute\": \"query-fdsets\"}");
     qtest_assert_success(raw_recv_must(rc));
     /* a file name (here: from the client; it could come from an image) */
     odd = qtest_make_file(h->s, "odd\x1fname.img", 4096, 0);
-    odd_json = qtest_json_str(odd);
-    r = qtest_qmp(h->ctl, "{'execute': 'blockdev-add', 'arguments': "
-                          "{'driver': 'file', 'node-name': 'odd', "
-                          "'filename': %s, 'read-only': true}}", odd_json);
+    /* not qtest_json_str(): json-glib would leave the 0x1f raw */
+    {
+        g_auto(GStrv) parts = g_strsplit(odd, "\x1f", -1);
+        g_autofree char *escaped = g_strjoinv("\\u001f", parts);
+        odd_json = g_strdup_printf("\"%s\"", escaped);
+    }
+    r = qtest_qmp(h->ctl,
+                  "{'execute': 'blockdev-add', 'arguments': "
+                  "{'driver': 'file', 'node-name': 'odd', "
+                  "'filename': %s, 'read-only': true}}",
+                  odd_json);
     qtest_assert_success(r);
     raw_send(rc, "{\"execute\": \"query-named-block-nodes\"}");
     qtest_assert_success(raw_recv_must(rc));
@@ -1904,7 +1969,77 @@ START_TEST(test_control_characters_in_replies)
 }
 END_TEST
 
-/* ---- leaving at the wrong moment ------------------------------------------ */
+/*
+ * Names that are not UTF-8 come from images (a qcow2 header's backing file
+ * name) and from the command line; replies must still be UTF-8 JSON for
+ * every client (QEMU writes U+FFFD for such bytes).
+ */
+START_TEST(test_image_name_not_utf8)
+{
+    Hostile *h = h_start(NULL);
+    RawClient *rc = raw_open(h, true);
+    g_autofree char *img = NULL, *msg = NULL;
+
+    if (sh(h, "command -v qemu-img") != 0) {
+        raw_close(rc);
+        h_finish(h);
+        return;
+    }
+    ck_assert_int_eq(sh(h, "qemu-img create -q -f qcow2 -u -b "
+                           "\"$(printf '/nowhere/x\\377y')\" -F raw "
+                           "bad.qcow2 1M"),
+                     0);
+    img = g_build_filename(qtest_tmpdir(h->s), "bad.qcow2", NULL);
+    msg = g_strdup_printf("{\"execute\": \"blockdev-add\", \"arguments\": "
+                          "{\"driver\": \"qcow2\", \"node-name\": \"q\", "
+                          "\"read-only\": true, \"backing\": null, \"file\": "
+                          "{\"driver\": \"file\", \"filename\": \"%s\"}}}",
+                          img);
+    raw_send(rc, msg);
+    qtest_assert_success(raw_recv_must(rc));
+    raw_send(rc, "{\"execute\": \"query-named-block-nodes\"}");
+    qtest_assert_success(raw_recv_must(rc)); /* UTF-8 and JSON */
+    raw_send(rc, "{\"execute\": \"query-block\"}");
+    qtest_assert_success(raw_recv_must(rc));
+    raw_send(rc, "{\"execute\": \"blockdev-del\", \"arguments\": "
+                 "{\"node-name\": \"q\"}}");
+    qtest_assert_success(raw_recv_must(rc));
+    raw_close(rc);
+    h_finish(h);
+}
+END_TEST
+
+START_TEST(test_cmdline_opaque_not_utf8)
+{
+    g_autofree char *dir = g_dir_make_tmp("hostile-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "f.img", NULL);
+    int fd, inherit[2];
+    QTestState *s;
+    QTestConn *c;
+    RawClient *rc;
+    Hostile h = {0};
+
+    ck_assert(g_file_set_contents(path, "x", 1, NULL));
+    fd = open(path, O_RDONLY); /* inherited: no O_CLOEXEC */
+    inherit[0] = 20;
+    inherit[1] = fd;
+    s = qtest_spawn_full("-add-fd fd=20,set=3,opaque=a\377b", 1, inherit, 1);
+    c = qtest_connect(s, 0);
+    h.s = s;
+    rc = raw_open(&h, true);
+    raw_send(rc, "{\"execute\": \"query-fdsets\"}");
+    qtest_assert_success(raw_recv_must(rc)); /* UTF-8 and JSON */
+    raw_close(rc);
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+    qtest_assert_fds_match_registry(s, c, 0);
+    ck_assert_int_eq(qtest_quit(s), 0);
+}
+END_TEST
+
+/* ---- leaving at the wrong moment ------------------------------------------
+ */
 
 START_TEST(test_disconnect_mid_message)
 {
@@ -2014,7 +2149,7 @@ START_TEST(test_connect_close_storm)
         case 0: /* never reads the greeting */
             break;
         case 1: { /* reset: unread data and SO_LINGER 0 */
-            struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};
             setsockopt(rc->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
             raw_send_fds(rc, "{\"execute\"", 10, NULL, 0);
             break;
@@ -2097,8 +2232,8 @@ END_TEST
 
 static int daemon_rss_kb(QTestState *s)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%d/status",
-                                            (int)qtest_pid(s));
+    g_autofree char *path =
+        g_strdup_printf("/proc/%d/status", (int)qtest_pid(s));
     g_autofree char *text = NULL;
     const char *p;
 
@@ -2111,8 +2246,7 @@ static int daemon_rss_kb(QTestState *s)
 
 static bool daemon_has_asan(QTestState *s)
 {
-    g_autofree char *path = g_strdup_printf("/proc/%d/maps",
-                                            (int)qtest_pid(s));
+    g_autofree char *path = g_strdup_printf("/proc/%d/maps", (int)qtest_pid(s));
     g_autofree char *maps = NULL;
 
     return g_file_get_contents(path, &maps, NULL, NULL) &&
@@ -2128,8 +2262,7 @@ START_TEST(test_non_reader_dropped)
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);
     int rcvbuf = 4096;
-    g_autofree char *cmds = repeat("{\"execute\": \"query-qmp-schema\"}",
-                                   2000);
+    g_autofree char *cmds = repeat("{\"execute\": \"query-qmp-schema\"}", 2000);
     int rss_before = daemon_rss_kb(h->s);
     gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
     bool sent_all = true;
@@ -2172,8 +2305,10 @@ START_TEST(test_slow_reader_paused)
     const guint n = 150; /* ~3 MB of replies */
 
     for (guint i = 0; i < n; i++) {
-        g_string_append_printf(cmds, "{\"execute\": \"query-qmp-schema\", "
-                                     "\"id\": %u}", i);
+        g_string_append_printf(cmds,
+                               "{\"execute\": \"query-qmp-schema\", "
+                               "\"id\": %u}",
+                               i);
     }
     raw_send(rc, cmds->str);
     for (guint i = 0; i < 5; i++) {
@@ -2183,8 +2318,8 @@ START_TEST(test_slow_reader_paused)
     for (guint i = 0; i < n; i++) {
         JsonNode *r = raw_recv_must(rc);
 
-        ck_assert_int_eq(json_object_get_int_member(json_node_get_object(r),
-                                                    "id"), i);
+        ck_assert_int_eq(
+            json_object_get_int_member(json_node_get_object(r), "id"), i);
         json_node_unref(r);
     }
     g_string_free(cmds, TRUE);
@@ -2217,7 +2352,8 @@ START_TEST(test_named_fd_flood)
     for (guint i = 0; i < 60; i++) {
         g_autofree char *cmd = g_strdup_printf(
             "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": "
-            "\"n%u\"}}", i);
+            "\"n%u\"}}",
+            i);
         ck_assert(raw_send_fds(rc, cmd, strlen(cmd), fd, 1));
         r = raw_recv_must(rc);
         if (qtest_error_desc(r)) {
@@ -2251,23 +2387,8 @@ START_TEST(test_named_fd_flood)
 }
 END_TEST
 
-/* Run @cmd in the scratch dir; its exit status. */
-static int sh(Hostile *h, const char *cmd)
-{
-    g_autofree char *full = g_strdup_printf("cd '%s' && %s",
-                                            qtest_tmpdir(h->s), cmd);
-    const char *argv[] = { "/bin/sh", "-c", full, NULL };
-    int status = -1;
-
-    ck_assert(g_spawn_sync(NULL, (char **)argv, NULL,
-                           G_SPAWN_STDOUT_TO_DEV_NULL |
-                               G_SPAWN_STDERR_TO_DEV_NULL,
-                           NULL, NULL, NULL, NULL, &status, NULL));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void add_file_fd(QTestConn *c, Hostile *h, const char *name,
-                        int flags, int set)
+static void add_file_fd(QTestConn *c, Hostile *h, const char *name, int flags,
+                        int set)
 {
     g_autofree char *path = g_build_filename(qtest_tmpdir(h->s), name, NULL);
     int fd = qtest_open_file(h->s, path, flags);
@@ -2299,30 +2420,38 @@ START_TEST(test_disconnect_during_block_commit)
                            "mid.qcow2 && qemu-io -f qcow2 -c 'write -P 0x22 "
                            "0 2M' mid.qcow2 && qemu-img create -q -f qcow2 "
                            "-b mid.qcow2 -F qcow2 top.qcow2 && qemu-img "
-                           "convert -O raw top.qcow2 expect.img"), 0);
+                           "convert -O raw top.qcow2 expect.img"),
+                     0);
     m = qtest_connect(h->s, 0);
     add_file_fd(m, h, "base.img", O_RDONLY, 0);
     add_file_fd(m, h, "base.img", O_RDWR, 0);
     add_file_fd(m, h, "mid.qcow2", O_RDONLY, 1);
     add_file_fd(m, h, "top.qcow2", O_RDWR, 2);
-    qtest_assert_success(qtest_qmp(m, "{'execute': 'blockdev-add', "
-        "'arguments': {'driver': 'raw', 'node-name': 'base', 'read-only': "
-        "true, 'file': {'driver': 'file', 'filename': '/dev/fdset/0'}}}"));
-    qtest_assert_success(qtest_qmp(m, "{'execute': 'blockdev-add', "
-        "'arguments': {'driver': 'qcow2', 'node-name': 'mid', 'read-only': "
-        "true, 'backing': 'base', 'file': {'driver': 'file', "
-        "'filename': '/dev/fdset/1'}}}"));
-    qtest_assert_success(qtest_qmp(m, "{'execute': 'blockdev-add', "
-        "'arguments': {'driver': 'qcow2', 'node-name': 'top', 'backing': "
-        "'mid', 'file': {'driver': 'file', 'filename': '/dev/fdset/2'}}}"));
-    qtest_assert_success(qtest_qmp(m, "{'execute': 'block-commit', "
-        "'arguments': {'job-id': 'c0', 'device': 'top', 'top-node': 'mid', "
-        "'base-node': 'base', 'speed': 65536}}"));
+    qtest_assert_success(qtest_qmp(
+        m, "{'execute': 'blockdev-add', "
+           "'arguments': {'driver': 'raw', 'node-name': 'base', 'read-only': "
+           "true, 'file': {'driver': 'file', 'filename': '/dev/fdset/0'}}}"));
+    qtest_assert_success(qtest_qmp(
+        m, "{'execute': 'blockdev-add', "
+           "'arguments': {'driver': 'qcow2', 'node-name': 'mid', 'read-only': "
+           "true, 'backing': 'base', 'file': {'driver': 'file', "
+           "'filename': '/dev/fdset/1'}}}"));
+    qtest_assert_success(qtest_qmp(
+        m, "{'execute': 'blockdev-add', "
+           "'arguments': {'driver': 'qcow2', 'node-name': 'top', 'backing': "
+           "'mid', 'file': {'driver': 'file', 'filename': '/dev/fdset/2'}}}"));
+    qtest_assert_success(qtest_qmp(
+        m, "{'execute': 'block-commit', "
+           "'arguments': {'job-id': 'c0', 'device': 'top', 'top-node': 'mid', "
+           "'base-node': 'base', 'speed': 65536}}"));
     qtest_disconnect(m);
     /* its members stay: every set is in use */
-    assert_fd_count(h, h->base_fds + 4 + 4, "members and dups after the "
+    assert_fd_count(h, h->base_fds + 4 + 4,
+                    "members and dups after the "
                     "manager left");
-    qtest_assert_success(qtest_qmp(h->ctl, "{'execute': "
+    qtest_assert_success(qtest_qmp(
+        h->ctl,
+        "{'execute': "
         "'block-job-set-speed', 'arguments': {'device': 'c0', 'speed': 0}}"));
     ev = qtest_event_wait(h->ctl, "BLOCK_JOB_COMPLETED", 30000);
     ck_assert_msg(ev, "the job did not complete");
@@ -2343,7 +2472,8 @@ START_TEST(test_disconnect_during_block_commit)
                                            "'base'}}"));
     qtest_wait_fdsets_summary(h->ctl, "", 5000);
     ck_assert_int_eq(sh(h, "qemu-img compare -q -f raw -F raw expect.img "
-                           "base.img"), 0);
+                           "base.img"),
+                     0);
     h_finish(h);
 }
 END_TEST
@@ -2352,34 +2482,50 @@ END_TEST
 START_TEST(test_hmp_garbage)
 {
     static const char *const lines[] = {
-        "", " ", "\\u0001", "help", "info", "info nothing", "drive_add",
-        "drive_add 0", "drive_add 0 if=none,file=/dev/fdset/99999999999",
-        "drive_add 0 ,,,,,,", "drive_del", "drive_del nope",
-        "getfd", "closefd", "quit now", NULL
-    };
+        "",
+        " ",
+        "\\u0001",
+        "help",
+        "info",
+        "info nothing",
+        "drive_add",
+        "drive_add 0",
+        "drive_add 0 if=none,file=/dev/fdset/99999999999",
+        "drive_add 0 ,,,,,,",
+        "drive_del",
+        "drive_del nope",
+        "getfd",
+        "closefd",
+        "quit now",
+        NULL};
     Hostile *h = h_start(NULL);
     g_autofree char *long_line = repeat("x", 100000);
 
     for (guint i = 0; lines[i]; i++) {
-        JsonNode *r = qtest_qmp(h->ctl, "{'execute': "
-                                        "'human-monitor-command', "
-                                        "'arguments': {'command-line': "
-                                        "\"%s\"}}", lines[i]);
+        JsonNode *r = qtest_qmp(h->ctl,
+                                "{'execute': "
+                                "'human-monitor-command', "
+                                "'arguments': {'command-line': "
+                                "\"%s\"}}",
+                                lines[i]);
         ck_assert_msg(qtest_return_array(r) == NULL, "odd HMP reply");
-        ck_assert_msg(qtest_error_desc(r) ||
-                      json_object_has_member(json_node_get_object(r),
-                                             "return"),
-                      "HMP '%s': no reply", lines[i]);
+        ck_assert_msg(
+            qtest_error_desc(r) ||
+                json_object_has_member(json_node_get_object(r), "return"),
+            "HMP '%s': no reply", lines[i]);
         json_node_unref(r);
     }
-    json_node_unref(qtest_qmp(h->ctl, "{'execute': 'human-monitor-command', "
-                                      "'arguments': {'command-line': "
-                                      "'%s'}}", long_line));
+    json_node_unref(qtest_qmp(h->ctl,
+                              "{'execute': 'human-monitor-command', "
+                              "'arguments': {'command-line': "
+                              "'%s'}}",
+                              long_line));
     h_finish(h);
 }
 END_TEST
 
-/* ---- registration ------------------------------------------------------------ */
+/* ---- registration
+ * ------------------------------------------------------------ */
 
 int main(void)
 {
@@ -2444,6 +2590,8 @@ int main(void)
     tcase_add_test(tc, test_own_socket_as_fd);
     tcase_add_test(tc, test_credentials_cmsg);
     tcase_add_test(tc, test_control_characters_in_replies);
+    tcase_add_test(tc, test_image_name_not_utf8);
+    tcase_add_test(tc, test_cmdline_opaque_not_utf8);
     tcase_add_test(tc, test_disconnect_mid_message);
     tcase_add_test(tc, test_disconnect_mid_message_with_fds);
     tcase_add_test(tc, test_unterminated_string_eof);

@@ -53,37 +53,37 @@
 
 /* One open file description the test created and passed. */
 typedef struct Desc {
-    int tfd;                 /* the test's copy, -1 once collected */
-    int file;                /* index into the file pool */
-    int flags;               /* open flags that matter (MATCH_FLAGS) */
+    int tfd;   /* the test's copy, -1 once collected */
+    int file;  /* index into the file pool */
+    int flags; /* open flags that matter (MATCH_FLAGS) */
 } Desc;
 
 typedef struct MMember {
-    int fd;                  /* the daemon's number */
+    int fd; /* the daemon's number */
     int desc;
-    char *opaque;            /* NULL: not given */
-    int owner;               /* actor id, OWNER_PROCESS or OWNER_ORPHAN */
+    char *opaque; /* NULL: not given */
+    int owner;    /* actor id, OWNER_PROCESS or OWNER_ORPHAN */
 } MMember;
 
 typedef struct MSet {
     int64_t id;
-    GArray *members;         /* MMember, oldest first */
+    GArray *members; /* MMember, oldest first */
     int dups;
 } MSet;
 
 typedef struct MNode {
     char *name;
     int64_t set;
-    int desc;                /* description its dup shares */
+    int desc; /* description its dup shares */
     bool ro, direct;
-    bool auto_ro;            /* added with auto-read-only: true */
+    bool auto_ro; /* added with auto-read-only: true */
 } MNode;
 
 typedef struct Actor {
-    int id;                  /* owner id in the model, > 0 */
+    int id; /* owner id in the model, > 0 */
     guint monitor;
     QTestConn *c;
-    GHashTable *named;       /* getfd name -> desc (GINT) */
+    GHashTable *named; /* getfd name -> desc (GINT) */
 } Actor;
 
 typedef struct Config {
@@ -91,7 +91,7 @@ typedef struct Config {
     bool persistent_default;
     bool strict_same_file;
     guint max_sets, max_per_set, max_total; /* 0: default (not reached) */
-    guint n_cmdline;         /* -add-fd members at start-up */
+    guint n_cmdline;                        /* -add-fd members at start-up */
 } Config;
 
 typedef struct Model {
@@ -99,23 +99,23 @@ typedef struct Model {
     GRand *rand;
     Config cfg;
     QTestState *s;
-    QTestConn *obs;          /* observer: fdset events, queries */
+    QTestConn *obs; /* observer: fdset events, queries */
     char *pool_dir;
     char *files[NFILES];
     struct stat file_st[NFILES];
-    bool direct_ok;          /* O_DIRECT works in the scratch dir */
+    bool direct_ok; /* O_DIRECT works in the scratch dir */
     bool kcmp_ok;
-    char *args;              /* the daemon's configuration, for figures */
-    GArray *descs;           /* Desc */
-    GPtrArray *sets;         /* MSet*, any order */
-    GPtrArray *nodes;        /* MNode* */
-    GPtrArray *actors;       /* Actor* */
+    char *args;        /* the daemon's configuration, for figures */
+    GArray *descs;     /* Desc */
+    GPtrArray *sets;   /* MSet*, any order */
+    GPtrArray *nodes;  /* MNode* */
+    GPtrArray *actors; /* Actor* */
     int next_actor, next_node;
-    GQueue want_events;      /* char* "NAME k=v..." in emission order */
-    bool events_unordered;   /* this step's events may come in any order */
-    guint other_fds;         /* non-file, non-socket fds at start */
-    GQueue log;              /* char*, the last LOG_KEEP operations */
-    guint n_cmds, n_errors;  /* figures */
+    GQueue want_events;     /* char* "NAME k=v..." in emission order */
+    bool events_unordered;  /* this step's events may come in any order */
+    guint other_fds;        /* non-file, non-socket fds at start */
+    GQueue log;             /* char*, the last LOG_KEEP operations */
+    guint n_cmds, n_errors; /* figures */
     guint max_members, max_dups;
     guint n_dups, n_reopened, n_orphaned, n_reaped, n_limits;
 } Model;
@@ -147,9 +147,11 @@ static void model_fail(Model *m, const char *fmt, ...)
     va_start(ap, fmt);
     why = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n=== model divergence: seed %u, step %u ===\n"
+    fprintf(stderr,
+            "\n=== model divergence: seed %u, step %u ===\n"
             "replay: MODEL_SEED=%u MODEL_SEEDS=1 MODEL_STEPS=%u\n"
-            "last operations:\n", m->seed, m->step, m->seed, m->step + 1);
+            "last operations:\n",
+            m->seed, m->step, m->seed, m->step + 1);
     for (GList *l = m->log.head; l; l = l->next) {
         fprintf(stderr, "  %s\n", (char *)l->data);
     }
@@ -280,7 +282,7 @@ static int64_t lowest_free_id(Model *m)
 /* A fresh open file description of pool file @file; the test keeps it. */
 static int desc_new(Model *m, int file, int flags)
 {
-    Desc d = { .file = file, .flags = flags & MATCH_FLAGS };
+    Desc d = {.file = file, .flags = flags & MATCH_FLAGS};
 
     d.tfd = open(m->files[file], flags | O_CLOEXEC);
     ck_assert_msg(d.tfd >= 0, "open %s 0x%x: %s", m->files[file], flags,
@@ -365,9 +367,10 @@ static void append_member(GString *s, int fd, const char *opaque,
 {
     g_autofree char *op = opaque ? qtest_json_str(opaque) : g_strdup("-");
 
-    g_string_append_printf(s, " {fd=%d opaque=%s mode=%s flags=%s dev=%"
-                           PRIu64 " ino=%" PRIu64 " persistent=%d}", fd, op,
-                           mode, flags, dev, ino, persistent);
+    g_string_append_printf(s,
+                           " {fd=%d opaque=%s mode=%s flags=%s dev=%" PRIu64
+                           " ino=%" PRIu64 " persistent=%d}",
+                           fd, op, mode, flags, dev, ino, persistent);
 }
 
 /* query-fdsets as the model says it should be, in a canonical text. */
@@ -468,10 +471,13 @@ static char *daemon_nodes_text(QTestConn *c)
         JsonObject *o = json_array_get_object_element(a, i);
         JsonObject *cache = json_object_get_object_member(o, "cache");
 
-        g_ptr_array_add(lines, g_strdup_printf(
-            "%s ro=%d direct=%d", json_object_get_string_member(o, "node-name"),
-            json_object_get_boolean_member(o, "ro"),
-            cache && json_object_get_boolean_member(cache, "direct")));
+        g_ptr_array_add(
+            lines,
+            g_strdup_printf(
+                "%s ro=%d direct=%d",
+                json_object_get_string_member(o, "node-name"),
+                json_object_get_boolean_member(o, "ro"),
+                cache && json_object_get_boolean_member(cache, "direct")));
     }
     if (!a) {
         g_string_append(s, "query-named-block-nodes failed\n");
@@ -493,14 +499,13 @@ static int same_description(Model *m, int tfd, int fd)
 }
 
 typedef struct ProcView {
-    GArray *files;           /* regular-file fds above stdio */
+    GArray *files; /* regular-file fds above stdio */
     guint sockets, other;
 } ProcView;
 
 static void proc_view(Model *m, ProcView *v)
 {
-    g_autofree char *dir = g_strdup_printf("/proc/%d/fd",
-                                           (int)qtest_pid(m->s));
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", (int)qtest_pid(m->s));
     GDir *d = g_dir_open(dir, 0, NULL);
     const char *name;
 
@@ -540,8 +545,8 @@ static bool fd_in(GArray *fds, int fd)
 /* The file-pool index daemon fd @fd points at, -1 if none. */
 static int fd_file(Model *m, int fd)
 {
-    g_autofree char *p = g_strdup_printf("/proc/%d/fd/%d",
-                                         (int)qtest_pid(m->s), fd);
+    g_autofree char *p =
+        g_strdup_printf("/proc/%d/fd/%d", (int)qtest_pid(m->s), fd);
     struct stat st;
 
     if (stat(p, &st) < 0) {
@@ -596,17 +601,19 @@ static char *check_proc(Model *m)
             int fl = qtest_fd_flags(m->s, mm->fd);
 
             if (!fd_in(v.files, mm->fd)) {
-                g_string_append_printf(why, "member %d of set %" PRId64
-                                       " is not an open file\n", mm->fd,
-                                       set->id);
+                g_string_append_printf(
+                    why, "member %d of set %" PRId64 " is not an open file\n",
+                    mm->fd, set->id);
             } else if (m->kcmp_ok && !same_description(m, d->tfd, mm->fd)) {
-                g_string_append_printf(why, "member %d of set %" PRId64
+                g_string_append_printf(why,
+                                       "member %d of set %" PRId64
                                        " is not the description passed\n",
                                        mm->fd, set->id);
             } else if ((fl & MATCH_FLAGS) != d->flags) {
-                g_string_append_printf(why, "member %d: fdinfo flags 0%o, "
-                                       "passed 0%o\n", mm->fd,
-                                       fl & MATCH_FLAGS, d->flags);
+                g_string_append_printf(why,
+                                       "member %d: fdinfo flags 0%o, "
+                                       "passed 0%o\n",
+                                       mm->fd, fl & MATCH_FLAGS, d->flags);
             }
         }
     }
@@ -643,18 +650,21 @@ static char *check_proc(Model *m)
         int d = take_matching(m, want, fd);
 
         if (d < 0) {
-            g_autofree char *p = g_strdup_printf(
-                "/proc/%d/fd/%d", (int)qtest_pid(m->s), fd);
+            g_autofree char *p =
+                g_strdup_printf("/proc/%d/fd/%d", (int)qtest_pid(m->s), fd);
             g_autofree char *t = g_file_read_link(p, NULL);
-            g_string_append_printf(why, "daemon fd %d (%s, flags 0%o) is "
-                                   "no member, dup or named fd\n", fd,
-                                   t ? t : "?", qtest_fd_flags(m->s, fd));
+            g_string_append_printf(why,
+                                   "daemon fd %d (%s, flags 0%o) is "
+                                   "no member, dup or named fd\n",
+                                   fd, t ? t : "?", qtest_fd_flags(m->s, fd));
         }
     }
     for (guint i = 0; i < want->len; i++) {
         Desc *d = desc_at(m, g_array_index(want, int, i));
-        g_string_append_printf(why, "a dup or named fd of %s (0%o) is "
-                               "missing\n", m->files[d->file], d->flags);
+        g_string_append_printf(why,
+                               "a dup or named fd of %s (0%o) is "
+                               "missing\n",
+                               m->files[d->file], d->flags);
     }
     if (v.sockets != want_sockets) {
         g_string_append_printf(why, "%u sockets, expected %u\n", v.sockets,
@@ -686,14 +696,14 @@ static char *event_text(JsonNode *ev)
                                json_object_get_int_member(data, "fd"));
     }
     if (json_object_has_member(data, "opaque")) {
-        g_autofree char *q = qtest_json_str(
-            json_object_get_string_member(data, "opaque"));
+        g_autofree char *q =
+            qtest_json_str(json_object_get_string_member(data, "opaque"));
         g_string_append_printf(s, " opaque=%s", q);
     }
     if (json_object_has_member(data, "other-file")) {
-        g_string_append_printf(s, " other-file=%d",
-                               json_object_get_boolean_member(data,
-                                                              "other-file"));
+        g_string_append_printf(
+            s, " other-file=%d",
+            json_object_get_boolean_member(data, "other-file"));
     }
     if (json_object_has_member(data, "reason")) {
         g_string_append_printf(s, " reason=%s",
@@ -712,8 +722,8 @@ static char *check_events(Model *m, GPtrArray *got)
     JsonNode *ev;
 
     while ((ev = qtest_event_wait(m->obs, NULL, 0))) {
-        const char *name = json_object_get_string_member(
-            json_node_get_object(ev), "event");
+        const char *name =
+            json_object_get_string_member(json_node_get_object(ev), "event");
         if (g_str_has_prefix(name, "FDSET_")) {
             g_ptr_array_add(got, event_text(ev));
         }
@@ -731,9 +741,9 @@ static char *check_events(Model *m, GPtrArray *got)
         if (!l || strcmp(l->data, first) != 0) {
             return g_strdup_printf("event '%s', expected %s", first,
                                    l ? (char *)l->data
-                                     : m->want_events.head
-                                         ? (char *)m->want_events.head->data
-                                         : "none");
+                                   : m->want_events.head
+                                       ? (char *)m->want_events.head->data
+                                       : "none");
         }
         g_free(l->data);
         g_queue_delete_link(&m->want_events, l);
@@ -753,13 +763,13 @@ static void verify(Model *m, bool settle)
         JsonNode *r = qtest_qmp(m->obs, "{'execute': 'query-fdsets'}");
         JsonArray *sets = qtest_return_array(r);
         g_autofree char *want = model_fdsets_text(m);
-        g_autofree char *have = sets ? daemon_fdsets_text(sets)
-                                     : g_strdup("query-fdsets failed");
+        g_autofree char *have =
+            sets ? daemon_fdsets_text(sets) : g_strdup("query-fdsets failed");
         g_autofree char *want_nodes = model_nodes_text(m);
         g_autofree char *have_nodes = daemon_nodes_text(m->obs);
         g_autofree char *proc = NULL, *events = NULL;
-        bool same = g_str_equal(want, have) &&
-                    g_str_equal(want_nodes, have_nodes);
+        bool same =
+            g_str_equal(want, have) && g_str_equal(want_nodes, have_nodes);
 
         json_node_unref(r);
         proc = same ? check_proc(m) : NULL;
@@ -769,7 +779,8 @@ static void verify(Model *m, bool settle)
         }
         if (g_get_monotonic_time() >= deadline &&
             (!events || g_str_equal(events, "wait"))) {
-            model_fail(m, "query-fdsets:\n  model:\n%s  daemon:\n%s"
+            model_fail(m,
+                       "query-fdsets:\n  model:\n%s  daemon:\n%s"
                        "nodes:\n  model:\n%s  daemon:\n%s/proc: %s\n"
                        "events: %s",
                        want, have, want_nodes, have_nodes,
@@ -785,7 +796,8 @@ static void verify(Model *m, bool settle)
     descs_collect(m);
 }
 
-/* ---- operations ------------------------------------------------------------ */
+/* ---- operations ------------------------------------------------------------
+ */
 
 /* Send @text from @a with @fds (python-qemu-qmp style: on a blank first). */
 static JsonNode *actor_send(Model *m, Actor *a, const int *fds, guint nfds,
@@ -870,8 +882,8 @@ static int random_flags(Model *m)
 }
 
 /* add-fd: what the rules say it does, given the set chosen. */
-static const char *add_fd_refusal(Model *m, bool has_id, int64_t id,
-                                  int file, bool *prefix)
+static const char *add_fd_refusal(Model *m, bool has_id, int64_t id, int file,
+                                  bool *prefix)
 {
     MSet *set = has_id ? set_find(m, id) : NULL;
 
@@ -883,8 +895,7 @@ static const char *add_fd_refusal(Model *m, bool has_id, int64_t id,
     if (!set && m->cfg.max_sets && m->sets->len >= m->cfg.max_sets) {
         return "Cannot create fdset";
     }
-    if (set && m->cfg.max_per_set &&
-        set->members->len >= m->cfg.max_per_set) {
+    if (set && m->cfg.max_per_set && set->members->len >= m->cfg.max_per_set) {
         return "Cannot add fd";
     }
     if (m->cfg.max_total && total_members(m) >= m->cfg.max_total) {
@@ -923,10 +934,10 @@ static void op_add_fd(Model *m)
         id = G_GINT64_CONSTANT(1) << (31 + rnd(m, 20));
     }
     target = has_id ? set_find(m, id) : NULL;
-    file = target && target->members->len && chance(m, 90)
-               ? desc_at(m, member_at(target, 0)->desc)->file
-               : (has_id ? (int)(id % NFILES + NFILES) % NFILES
-                         : rnd(m, NFILES));
+    file =
+        target && target->members->len && chance(m, 90)
+            ? desc_at(m, member_at(target, 0)->desc)->file
+            : (has_id ? (int)(id % NFILES + NFILES) % NFILES : rnd(m, NFILES));
     if (chance(m, 8)) {
         file = rnd(m, NFILES);
     }
@@ -960,12 +971,11 @@ static void op_add_fd(Model *m)
     d = desc_new(m, file, random_flags(m));
     fds[nfds++] = desc_at(m, d)->tfd;
     for (int extra = chance(m, 12) ? 1 + rnd(m, 3) : 0; extra > 0; extra--) {
-        fds[nfds++] = desc_at(m, desc_new(m, rnd(m, NFILES),
-                                          random_flags(m)))->tfd;
+        fds[nfds++] =
+            desc_at(m, desc_new(m, rnd(m, NFILES), random_flags(m)))->tfd;
     }
-    model_log(m, "actor %d: %s fds=%d%s (file %d flags 0%o)", a->id, text,
-              nfds, on_blank ? " on a blank" : "", file,
-              desc_at(m, d)->flags);
+    model_log(m, "actor %d: %s fds=%d%s (file %d flags 0%o)", a->id, text, nfds,
+              on_blank ? " on a blank" : "", file, desc_at(m, d)->flags);
     refusal = add_fd_refusal(m, has_id, id, file, &prefix);
     reply = actor_send(m, a, fds, nfds, on_blank, text);
     if (refusal) {
@@ -978,8 +988,8 @@ static void op_add_fd(Model *m)
     ret = qtest_return_object(reply);
     got_id = json_object_get_int_member(ret, "fdset-id");
     if (got_id != (has_id ? id : lowest_free_id(m))) {
-        model_fail(m, "add-fd put the fd in set %" PRId64 ", expected %"
-                   PRId64, got_id, has_id ? id : lowest_free_id(m));
+        model_fail(m, "add-fd put the fd in set %" PRId64 ", expected %" PRId64,
+                   got_id, has_id ? id : lowest_free_id(m));
     }
     target = set_find(m, got_id);
     if (!target) {
@@ -990,13 +1000,15 @@ static void op_add_fd(Model *m)
     }
     keep = persistent >= 0 ? persistent : m->cfg.persistent_default;
     MMember mm = {
-        .fd = json_object_get_int_member(ret, "fd"), .desc = d,
-        .opaque = g_strdup(opaque), .owner = keep ? OWNER_PROCESS : a->id,
+        .fd = json_object_get_int_member(ret, "fd"),
+        .desc = d,
+        .opaque = g_strdup(opaque),
+        .owner = keep ? OWNER_PROCESS : a->id,
     };
     bool other = target->members->len &&
                  desc_at(m, member_at(target, 0)->desc)->file != file;
-    want_event(m, "FDSET_FD_ADDED fdset-id=%" PRId64 " fd=%d%s%s%s%s",
-               got_id, mm.fd, q ? " opaque=" : "", q ? q : "",
+    want_event(m, "FDSET_FD_ADDED fdset-id=%" PRId64 " fd=%d%s%s%s%s", got_id,
+               mm.fd, q ? " opaque=" : "", q ? q : "",
                other ? " other-file=1" : "", "");
     g_array_append_val(target->members, mm);
     m->max_members = MAX(m->max_members, total_members(m));
@@ -1031,12 +1043,14 @@ static void op_remove_fd(Model *m)
         has_fd = true;
         fd = member_at(set, rnd(m, set->members->len))->fd;
     }
-    text = has_fd ? g_strdup_printf("{\"execute\": \"remove-fd\", "
-                                    "\"arguments\": {\"fdset-id\": %" PRId64
-                                    ", \"fd\": %d}}", id, fd)
-                  : g_strdup_printf("{\"execute\": \"remove-fd\", "
-                                    "\"arguments\": {\"fdset-id\": %" PRId64
-                                    "}}", id);
+    text = has_fd
+               ? g_strdup_printf("{\"execute\": \"remove-fd\", "
+                                 "\"arguments\": {\"fdset-id\": %" PRId64
+                                 ", \"fd\": %d}}",
+                                 id, fd)
+               : g_strdup_printf("{\"execute\": \"remove-fd\", "
+                                 "\"arguments\": {\"fdset-id\": %" PRId64 "}}",
+                                 id);
     model_log(m, "actor %d: %s", a->id, text);
     reply = actor_send(m, a, NULL, 0, false, text);
     if (has_fd) {
@@ -1047,13 +1061,14 @@ static void op_remove_fd(Model *m)
         }
         if (!set || i == set->members->len) {
             err = g_strdup_printf("File descriptor named 'fdset-id:%" PRId64
-                                  ", fd:%d' not found", id, fd);
+                                  ", fd:%d' not found",
+                                  id, fd);
         } else {
             member_close(m, set, i, "remove-fd");
         }
     } else if (!set) {
-        err = g_strdup_printf("File descriptor named 'fdset-id:%" PRId64
-                              "' not found", id);
+        err = g_strdup_printf(
+            "File descriptor named 'fdset-id:%" PRId64 "' not found", id);
     } else {
         while (set->members->len) {
             member_close(m, set, 0, "remove-fd");
@@ -1087,7 +1102,8 @@ static MNode *node_find(Model *m, const char *name)
 static char *dup_error(int64_t id, int flags, const char *why)
 {
     return g_strdup_printf("Could not dup FD for /dev/fdset/%" PRId64
-                           " flags %x: %s", id, flags, why);
+                           " flags %x: %s",
+                           id, flags, why);
 }
 
 /*
@@ -1099,8 +1115,8 @@ static void choose_mode(Model *m, MSet *set, bool *ro, bool *direct)
     *ro = chance(m, 50);
     *direct = m->direct_ok && chance(m, 12);
     if (set && set->members->len && chance(m, 60)) {
-        int fl = desc_at(m, member_at(set, rnd(m, set->members->len))->desc)
-                     ->flags;
+        int fl =
+            desc_at(m, member_at(set, rnd(m, set->members->len))->desc)->flags;
         if ((fl & O_ACCMODE) != O_WRONLY && !(fl & O_DSYNC)) {
             *ro = (fl & O_ACCMODE) == O_RDONLY;
             *direct = fl & O_DIRECT;
@@ -1117,9 +1133,10 @@ static void op_blockdev_add(Model *m)
                  : r < 95      ? 40 + rnd(m, 10)
                                : (G_GINT64_CONSTANT(1) << 31) + rnd(m, 9);
     bool ro, direct, auto_ro;
-    g_autofree char *name = m->nodes->len && chance(m, 5)
-        ? g_strdup(((MNode *)m->nodes->pdata[rnd(m, m->nodes->len)])->name)
-        : g_strdup_printf("n%d", m->next_node++);
+    g_autofree char *name =
+        m->nodes->len && chance(m, 5)
+            ? g_strdup(((MNode *)m->nodes->pdata[rnd(m, m->nodes->len)])->name)
+            : g_strdup_printf("n%d", m->next_node++);
     g_autofree char *text = NULL, *err = NULL;
     MMember *match = NULL;
     JsonNode *reply;
@@ -1129,9 +1146,10 @@ static void op_blockdev_add(Model *m)
     auto_ro = !ro && chance(m, 25);
     text = g_strdup_printf(
         "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": "
-        "\"file\", \"node-name\": \"%s\", \"filename\": \"/dev/fdset/%"
-        PRId64 "\", \"read-only\": %s%s%s}}", name, id,
-        ro ? "true" : "false", auto_ro ? ", \"auto-read-only\": true" : "",
+        "\"file\", \"node-name\": \"%s\", \"filename\": \"/dev/fdset/%" PRId64
+        "\", \"read-only\": %s%s%s}}",
+        name, id, ro ? "true" : "false",
+        auto_ro ? ", \"auto-read-only\": true" : "",
         direct ? ", \"cache\": {\"direct\": true}" : "");
     model_log(m, "actor %d: %s", a->id, text);
     reply = actor_send(m, a, NULL, 0, false, text);
@@ -1139,8 +1157,7 @@ static void op_blockdev_add(Model *m)
     if (node_find(m, name)) {
         err = g_strdup_printf("Duplicate nodes with node-name='%s'", name);
     } else if (id > G_MAXINT32) {
-        err = g_strdup_printf("Could not parse fdset /dev/fdset/%" PRId64,
-                              id);
+        err = g_strdup_printf("Could not parse fdset /dev/fdset/%" PRId64, id);
     } else if (!set) {
         err = dup_error(id, flags, "No such file or directory");
     } else if (!(match = set_match(m, set, flags)) && auto_ro) {
@@ -1183,18 +1200,19 @@ static void op_blockdev_del(Model *m)
     MNode *n = m->nodes->len && chance(m, 93)
                    ? g_ptr_array_index(m->nodes, rnd(m, m->nodes->len))
                    : NULL;
-    g_autofree char *name = n ? g_strdup(n->name)
-                              : g_strdup_printf("gone%d", rnd(m, 10));
+    g_autofree char *name =
+        n ? g_strdup(n->name) : g_strdup_printf("gone%d", rnd(m, 10));
     g_autofree char *text = g_strdup_printf(
         "{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": "
-        "\"%s\"}}", name);
+        "\"%s\"}}",
+        name);
     JsonNode *reply;
 
     model_log(m, "actor %d: %s", a->id, text);
     reply = actor_send(m, a, NULL, 0, false, text);
     if (!n) {
-        g_autofree char *err = g_strdup_printf(
-            "Failed to find node with node-name='%s'", name);
+        g_autofree char *err =
+            g_strdup_printf("Failed to find node with node-name='%s'", name);
         expect_error(m, reply, "blockdev-del", err, false);
     } else {
         MSet *set = set_find(m, n->set);
@@ -1244,11 +1262,11 @@ static void op_blockdev_reopen(Model *m)
         expect_ok(m, reply, "blockdev-reopen (same flags)");
     } else if ((match = set_match(m, set, file_flags(ro, direct)))) {
         expect_ok(m, reply, "blockdev-reopen");
-        n->desc = match->desc;  /* new dup in, old dup out: count stays */
+        n->desc = match->desc; /* new dup in, old dup out: count stays */
         n->ro = ro;
         m->n_reopened++;
-    } else if (auto_ro && file_flags(true, direct) ==
-                              file_flags(n->ro, n->direct)) {
+    } else if (auto_ro &&
+               file_flags(true, direct) == file_flags(n->ro, n->direct)) {
         /* settles for read-only: the fd it has already is that */
         expect_ok(m, reply, "blockdev-reopen (auto-read-only, kept)");
         n->ro = true;
@@ -1259,8 +1277,8 @@ static void op_blockdev_reopen(Model *m)
         n->ro = true;
         m->n_reopened++;
     } else {
-        g_autofree char *err = dup_error(n->set, file_flags(ro, direct),
-                                         "Permission denied");
+        g_autofree char *err =
+            dup_error(n->set, file_flags(ro, direct), "Permission denied");
         expect_error(m, reply, "blockdev-reopen", err, false);
         json_node_unref(reply);
         return;
@@ -1272,7 +1290,7 @@ static void op_blockdev_reopen(Model *m)
 
 static void op_getfd(Model *m)
 {
-    static const char *const names[] = { "a", "b", "c", "7x" };
+    static const char *const names[] = {"a", "b", "c", "7x"};
     Actor *a = pick_actor(m);
     const char *name = names[rnd(m, G_N_ELEMENTS(names))];
     bool no_fd = chance(m, 4);
@@ -1282,13 +1300,15 @@ static void op_getfd(Model *m)
     JsonNode *reply;
 
     model_log(m, "actor %d: %s%s", a->id, text, no_fd ? " without fd" : "");
-    reply = actor_send(m, a, no_fd ? NULL : &desc_at(m, d)->tfd,
-                       no_fd ? 0 : 1, false, text);
+    reply = actor_send(m, a, no_fd ? NULL : &desc_at(m, d)->tfd, no_fd ? 0 : 1,
+                       false, text);
     if (no_fd) {
         expect_error(m, reply, "getfd", NO_FD_MSG, false);
     } else if (g_ascii_isdigit(name[0])) {
-        expect_error(m, reply, "getfd", "Parameter 'fdname' expects a name "
-                     "not starting with a digit", false);
+        expect_error(m, reply, "getfd",
+                     "Parameter 'fdname' expects a name "
+                     "not starting with a digit",
+                     false);
     } else {
         expect_ok(m, reply, "getfd");
         g_hash_table_insert(a->named, g_strdup(name), GINT_TO_POINTER(d));
@@ -1298,7 +1318,7 @@ static void op_getfd(Model *m)
 
 static void op_closefd(Model *m)
 {
-    static const char *const names[] = { "a", "b", "c", "zz" };
+    static const char *const names[] = {"a", "b", "c", "zz"};
     Actor *a = pick_actor(m);
     const char *name = names[rnd(m, G_N_ELEMENTS(names))];
     g_autofree char *text = g_strdup_printf(
@@ -1311,8 +1331,8 @@ static void op_closefd(Model *m)
     if (g_hash_table_remove(a->named, name)) {
         expect_ok(m, reply, "closefd");
     } else {
-        g_autofree char *err = g_strdup_printf(
-            "File descriptor named '%s' not found", name);
+        g_autofree char *err =
+            g_strdup_printf("File descriptor named '%s' not found", name);
         expect_error(m, reply, "closefd", err, false);
     }
     json_node_unref(reply);
@@ -1333,8 +1353,7 @@ static void op_stray_fds(Model *m)
     JsonNode *reply;
 
     for (int i = 0; i < n; i++) {
-        fds[i] = desc_at(m, desc_new(m, rnd(m, NFILES),
-                                     random_flags(m)))->tfd;
+        fds[i] = desc_at(m, desc_new(m, rnd(m, NFILES), random_flags(m)))->tfd;
     }
     model_log(m, "actor %d: %s with %d stray fds%s", a->id, cmds[which], n,
               on_blank ? " on a blank" : "");
@@ -1441,9 +1460,10 @@ static char *config_args(Model *m, GArray *inherit)
         g_string_append(s, " --strict-same-file");
     }
     if (c->max_sets) {
-        g_string_append_printf(s, " --max-sets %u --max-fds-per-set %u "
-                               "--max-fds-total %u", c->max_sets,
-                               c->max_per_set, c->max_total);
+        g_string_append_printf(s,
+                               " --max-sets %u --max-fds-per-set %u "
+                               "--max-fds-total %u",
+                               c->max_sets, c->max_per_set, c->max_total);
     }
     for (guint i = 0; i < c->n_cmdline; i++) {
         int target = 100 + i;
@@ -1451,7 +1471,7 @@ static char *config_args(Model *m, GArray *inherit)
         MSet *set = set_find(m, id);
         int file = (int)(id % NFILES);
         int d;
-        MMember mm = { .fd = -1, .owner = OWNER_PROCESS };
+        MMember mm = {.fd = -1, .owner = OWNER_PROCESS};
 
         if (m->cfg.strict_same_file && set) {
             file = desc_at(m, member_at(set, 0)->desc)->file;
@@ -1475,8 +1495,9 @@ static char *config_args(Model *m, GArray *inherit)
         g_array_append_val(set->members, mm);
         g_array_append_val(inherit, target);
         g_array_append_val(inherit, desc_at(m, d)->tfd);
-        g_string_append_printf(s, " -add-fd fd=%d,set=%" PRId64
-                               ",opaque=cmdline%u", target, id, i);
+        g_string_append_printf(
+            s, " -add-fd fd=%d,set=%" PRId64 ",opaque=cmdline%u", target, id,
+            i);
     }
     return g_string_free(s, FALSE);
 }
@@ -1492,8 +1513,7 @@ static void learn_cmdline_fds(Model *m)
         MSet *set = set_find(m, json_object_get_int_member(js, "fdset-id"));
         JsonArray *fds = json_object_get_array_member(js, "fds");
 
-        ck_assert_msg(set && set->members->len ==
-                                 json_array_get_length(fds),
+        ck_assert_msg(set && set->members->len == json_array_get_length(fds),
                       "-add-fd sets differ from the model");
         for (guint j = 0; j < set->members->len; j++) {
             member_at(set, j)->fd = json_object_get_int_member(
@@ -1536,11 +1556,11 @@ static void model_start(Model *m)
 
     make_files(m);
     args = config_args(m, inherit);
-    m->args = g_strdup_printf(" %u monitors%s%s%s", m->cfg.n_monitors,
-                              args, m->kcmp_ok ? "" : "",
+    m->args = g_strdup_printf(" %u monitors%s%s%s", m->cfg.n_monitors, args,
+                              m->kcmp_ok ? "" : "",
                               m->direct_ok ? "" : " (no O_DIRECT)");
-    m->s = qtest_spawn_full(args, m->cfg.n_monitors,
-                            (const int *)inherit->data, inherit->len / 2);
+    m->s = qtest_spawn_full(args, m->cfg.n_monitors, (const int *)inherit->data,
+                            inherit->len / 2);
     m->obs = qtest_connect_raw(m->s, 0);
     qtest_assert_success(qtest_qmp(m->obs, "{'execute': 'qmp_capabilities', "
                                            "'arguments': {'enable': "
@@ -1554,8 +1574,10 @@ static void model_start(Model *m)
     proc_view(m, &v);
     m->other_fds = v.other;
     g_array_unref(v.files);
-    model_log(m, "seed %u: %u monitors%s%s, limits %u/%u/%u, %u -add-fd, "
-              "O_DIRECT %s, kcmp %s, args:%s", m->seed, m->cfg.n_monitors,
+    model_log(m,
+              "seed %u: %u monitors%s%s, limits %u/%u/%u, %u -add-fd, "
+              "O_DIRECT %s, kcmp %s, args:%s",
+              m->seed, m->cfg.n_monitors,
               m->cfg.persistent_default ? ", --persistent-fds" : "",
               m->cfg.strict_same_file ? ", --strict-same-file" : "",
               m->cfg.max_sets, m->cfg.max_per_set, m->cfg.max_total,
@@ -1621,16 +1643,17 @@ static void model_end(Model *m)
     rmdir(m->pool_dir);
     if (!m->kcmp_ok) {
         fprintf(stderr, "model: kcmp() unavailable, descriptions were told "
-                "apart by file and flags only\n");
+                        "apart by file and flags only\n");
     }
     g_free(m->pool_dir);
-    fprintf(stderr, "model seed %u: %u steps, %u commands (%u refused as "
+    fprintf(stderr,
+            "model seed %u: %u steps, %u commands (%u refused as "
             "predicted, %u by a limit), %u dups made, %u reopens, %u "
             "members orphaned and %u closed with their set's last dup, up "
             "to %u members and %u nodes at once, %u connections;%s\n",
-            m->seed, m->steps, m->n_cmds, m->n_errors, m->n_limits,
-            m->n_dups, m->n_reopened, m->n_orphaned, m->n_reaped,
-            m->max_members, m->max_dups, m->next_actor, m->args);
+            m->seed, m->steps, m->n_cmds, m->n_errors, m->n_limits, m->n_dups,
+            m->n_reopened, m->n_orphaned, m->n_reaped, m->max_members,
+            m->max_dups, m->next_actor, m->args);
 }
 
 START_TEST(test_model)
@@ -1680,17 +1703,23 @@ START_TEST(test_reopen_auto_ro_to_read_only)
     int member = qtest_add_fd(c, rw, 1, NULL, NULL);
     JsonNode *r;
     JsonArray *nodes;
-    const char *auto_ro[] = { "false", "true" };
+    const char *auto_ro[] = {"false", "true"};
 
     for (guint i = 0; i < 2; i++) {
-        qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-add', "
-            "'arguments': {'driver': 'file', 'node-name': 'n', "
-            "'filename': '/dev/fdset/1', 'read-only': false, "
-            "'auto-read-only': %s}}", auto_ro[i]));
-        qtest_assert_error(qtest_qmp(c, "{'execute': 'blockdev-reopen', "
-            "'arguments': {'options': [{'driver': 'file', 'node-name': 'n', "
-            "'filename': '/dev/fdset/1', 'read-only': true}]}}"),
-            "GenericError", "Could not dup FD for /dev/fdset/1 flags 0: "
+        qtest_assert_success(
+            qtest_qmp(c,
+                      "{'execute': 'blockdev-add', "
+                      "'arguments': {'driver': 'file', 'node-name': 'n', "
+                      "'filename': '/dev/fdset/1', 'read-only': false, "
+                      "'auto-read-only': %s}}",
+                      auto_ro[i]));
+        qtest_assert_error(
+            qtest_qmp(c, "{'execute': 'blockdev-reopen', "
+                         "'arguments': {'options': [{'driver': 'file', "
+                         "'node-name': 'n', "
+                         "'filename': '/dev/fdset/1', 'read-only': true}]}}"),
+            "GenericError",
+            "Could not dup FD for /dev/fdset/1 flags 0: "
             "Permission denied");
         /* the node kept its read-write dup and says so */
         r = qtest_qmp(c, "{'execute': 'query-named-block-nodes'}");
@@ -1699,7 +1728,8 @@ START_TEST(test_reopen_auto_ro_to_read_only)
         ck_assert_msg(!json_object_get_boolean_member(
                           json_array_get_object_element(nodes, 0), "ro"),
                       "auto-read-only=%s: the failed reopen left the node "
-                      "read-only", auto_ro[i]);
+                      "read-only",
+                      auto_ro[i]);
         json_node_unref(r);
         ck_assert_int_eq(qtest_fdset_dup_count(c, 1), 1);
         qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
@@ -1727,15 +1757,19 @@ START_TEST(test_reopen_auto_ro_direct_change)
     JsonObject *node;
 
     qtest_add_fd(c, fd, 2, NULL, NULL);
-    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-add', "
-        "'arguments': {'driver': 'file', 'node-name': 'n', "
-        "'filename': '/dev/fdset/2', 'read-only': false, "
-        "'auto-read-only': true, 'cache': {'direct': true}}}"));
-    qtest_assert_error(qtest_qmp(c, "{'execute': 'blockdev-reopen', "
-        "'arguments': {'options': [{'driver': 'file', 'node-name': 'n', "
-        "'filename': '/dev/fdset/2', 'read-only': false, "
-        "'cache': {'direct': false}}]}}"),
-        "GenericError", "Could not dup FD for /dev/fdset/2 flags 2: "
+    qtest_assert_success(
+        qtest_qmp(c, "{'execute': 'blockdev-add', "
+                     "'arguments': {'driver': 'file', 'node-name': 'n', "
+                     "'filename': '/dev/fdset/2', 'read-only': false, "
+                     "'auto-read-only': true, 'cache': {'direct': true}}}"));
+    qtest_assert_error(
+        qtest_qmp(
+            c, "{'execute': 'blockdev-reopen', "
+               "'arguments': {'options': [{'driver': 'file', 'node-name': 'n', "
+               "'filename': '/dev/fdset/2', 'read-only': false, "
+               "'cache': {'direct': false}}]}}"),
+        "GenericError",
+        "Could not dup FD for /dev/fdset/2 flags 2: "
         "Permission denied");
     r = qtest_qmp(c, "{'execute': 'query-named-block-nodes'}");
     node = json_array_get_object_element(qtest_return_array(r), 0);
