@@ -136,8 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              (const uint8_t *)out->str, out->len);
     }
     if (!same_tree(node, again)) {
-        fail("its serialization parses to another tree", (const uint8_t *)text,
-             strlen(text));
+        fail("its serialization parses to another tree",
+             (const uint8_t *)out->str, out->len);
     }
     return 0;
 }
