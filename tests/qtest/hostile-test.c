@@ -78,11 +78,34 @@ static bool wait_fd_count(QTestState *s, guint want)
     return true;
 }
 
+/* "fd -> target" lines of what the daemon holds, for failure messages. */
+static char *daemon_fd_list(QTestState *s)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd", (int)qtest_pid(s));
+    GDir *d = g_dir_open(dir, 0, NULL);
+    GString *out = g_string_new(NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_strdup_printf("%s/%s", dir, name);
+        g_autofree char *t = g_file_read_link(p, NULL);
+
+        g_string_append_printf(out, " %s->%s", name, t ? t : "?");
+    }
+    if (d) {
+        g_dir_close(d);
+    }
+    return g_string_free(out, FALSE);
+}
+
 static void assert_fd_count(Hostile *h, guint want, const char *when)
 {
-    ck_assert_msg(wait_fd_count(h->s, want),
-                  "%s: daemon holds %u fds, expected %u", when,
-                  qtest_count_fds(h->s), want);
+    if (!wait_fd_count(h->s, want)) {
+        g_autofree char *list = daemon_fd_list(h->s);
+
+        ck_abort_msg("%s: daemon holds %u fds, expected %u:%s", when,
+                     qtest_count_fds(h->s), want, list);
+    }
 }
 
 /* Another client is served: a fresh connection, negotiated, answered. */
@@ -2445,10 +2468,15 @@ START_TEST(test_disconnect_during_block_commit)
            "'arguments': {'job-id': 'c0', 'device': 'top', 'top-node': 'mid', "
            "'base-node': 'base', 'speed': 65536}}"));
     qtest_disconnect(m);
-    /* its members stay: every set is in use */
-    assert_fd_count(h, h->base_fds + 4 + 4,
-                    "members and dups after the "
-                    "manager left");
+    /* its members stay, every set being in use (whether the job is still
+     * running or not by now) */
+    assert_fd_count(h,
+                    h->base_fds + 4 + qtest_fdset_dup_count(h->ctl, 0) +
+                        qtest_fdset_dup_count(h->ctl, 1) +
+                        qtest_fdset_dup_count(h->ctl, 2),
+                    "members and dups after the manager left");
+    ck_assert_int_ge(qtest_fdset_dup_count(h->ctl, 0), 1);
+    qtest_assert_fds_match_registry(h->s, h->ctl, 0);
     qtest_assert_success(qtest_qmp(
         h->ctl,
         "{'execute': "
