@@ -67,37 +67,67 @@ JsonNode *qmp_node_array(JsonArray *arr)
     return node;
 }
 
-void qmp_json_append_string(GString *out, const char *s)
+/* Escape for one ASCII byte, or NULL when it goes out as it is. */
+static const char *ascii_escape(unsigned char c, char buf[8])
 {
     static const char hex[] = "0123456789abcdef";
 
-    g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            g_string_append(out, "\\\"");
-            break;
-        case '\\':
-            g_string_append(out, "\\\\");
-            break;
-        case '\n':
-            g_string_append(out, "\\n");
-            break;
-        case '\r':
-            g_string_append(out, "\\r");
-            break;
-        case '\t':
-            g_string_append(out, "\\t");
-            break;
-        default:
-            if (*p < 0x20) {
-                g_string_append(out, "\\u00");
-                g_string_append_c(out, hex[*p >> 4]);
-                g_string_append_c(out, hex[*p & 15]);
-            } else {
-                g_string_append_c(out, *p);
-            }
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    default:
+        if (c >= 0x20) {
+            return NULL;
         }
+        memcpy(buf, "\\u00", 4);
+        buf[4] = hex[c >> 4];
+        buf[5] = hex[c & 15];
+        buf[6] = '\0';
+        return buf;
+    }
+}
+
+/*
+ * Strings may come from outside the QMP stream (an -add-fd opaque, a name
+ * in an image header) and need not be UTF-8: a byte that does not start a
+ * valid character goes out as U+FFFD, so every reply is valid JSON.
+ */
+void qmp_json_append_string(GString *out, const char *s)
+{
+    const char *p = s;
+    char buf[8];
+
+    g_string_append_c(out, '"');
+    while (*p) {
+        unsigned char c = *p;
+
+        if (c < 0x80) {
+            const char *esc = ascii_escape(c, buf);
+            if (esc) {
+                g_string_append(out, esc);
+            } else {
+                g_string_append_c(out, c);
+            }
+            p++;
+            continue;
+        }
+        gunichar ch = g_utf8_get_char_validated(p, -1);
+        if (ch == (gunichar)-1 || ch == (gunichar)-2) {
+            g_string_append(out, "\xef\xbf\xbd");
+            p++;
+            continue;
+        }
+        const char *next = g_utf8_next_char(p);
+        g_string_append_len(out, p, next - p);
+        p = next;
     }
     g_string_append_c(out, '"');
 }
