@@ -32,6 +32,7 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dc_args=-fsanitize=fuzzer-no-link >/dev/null || exit 1
 fi
 ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >/dev/null || exit 1
+build_abs=$(cd "$build" && pwd)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -46,7 +47,7 @@ max_len() {
 
 failed=0
 for t in "${targets[@]}"; do
-    work="$top/$build/fuzz-work/$t"
+    work="$build_abs/fuzz-work/$t"
     mkdir -p "$work/corpus"
     cp -n tests/fuzz/corpus/"$t"/* "$work/corpus/" 2>/dev/null || true
     dict=()
@@ -57,7 +58,7 @@ for t in "${targets[@]}"; do
     before=$(ls "$work" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
     log="$work/last-run.log"
     (cd "$work" && FUZZ_WRITABLE="$work" \
-        "$top/$build/tests/fuzz/$t" -max_total_time="$secs" \
+        "$build_abs/tests/fuzz/$t" -max_total_time="$secs" \
         -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2560 \
         -artifact_prefix="$work/" -print_final_stats=1 "${dict[@]}" \
         "$work/corpus") >"$log" 2>&1
@@ -76,7 +77,7 @@ for t in "${targets[@]}"; do
         grep -E 'ERROR|SUMMARY|fd leak|fuzz-[a-z0-9-]+:|==[0-9]+==' "$log" |
             head -n 20
         ls -t "$work" | grep -E '^(crash|leak|timeout|oom)-' | head -n 3 |
-            sed "s|^|  artifact: $build/fuzz-work/$t/|"
+            sed "s|^|  artifact: $work/|"
     fi
 done
 exit "$failed"
