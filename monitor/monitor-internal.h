@@ -16,6 +16,21 @@
 
 typedef struct MonitorServer MonitorServer;
 
+/* A listening socket. */
+struct MonitorServer {
+    char *id;                 /* chardev id, or NULL for -qmp */
+    char *path;
+    int listen_fd;            /* owned */
+    mode_t mode;
+    GArray *peer_uids;        /* uid_t allowed; empty: anyone */
+    bool is_monitor;          /* has a QMP monitor attached */
+};
+
+/* server.c: every socket, MonitorServer*, owned. */
+extern GPtrArray *monitor_servers;
+void monitor_servers_init(void);
+void monitor_servers_cleanup(void);
+
 typedef struct MonitorConn {
     int fd;                   /* owned */
     uint64_t owner;           /* fdset owner id of this connection */

@@ -13,13 +13,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "qemu/error.h"
 #include "qemu/fdset.h"
-#include "qemu/keyval.h"
 #include "qemu/osdep.h"
 
 #define READ_CHUNK 65536
@@ -28,21 +25,12 @@
 #define OUTPUT_PAUSE_THRESHOLD (256 * 1024)
 #define SCM_MAX_FDS 253
 
-struct MonitorServer {
-    char *id;                 /* chardev id, or NULL for -qmp */
-    char *path;
-    int listen_fd;            /* owned */
-    mode_t mode;
-    GArray *peer_uids;        /* uid_t allowed; empty: anyone */
-    bool is_monitor;          /* has a QMP monitor attached */
-};
 
 MonitorLimits monitor_limits;
 bool monitor_persistent_default;
 bool monitor_fdset_events_default;
 gint monitor_fdset_event_subscribers;
 
-static GPtrArray *servers;    /* MonitorServer*, owned */
 static GHashTable *conns;     /* MonitorConn* set, owned */
 static GPtrArray *graveyard;  /* closed connections to free */
 static int epoll_fd = -1;
@@ -71,283 +59,6 @@ void monitor_get_limits(MonitorLimits *out)
 bool monitor_quit_requested(void)
 {
     return quit_requested;
-}
-
-/* ---- sockets ----------------------------------------------------------- */
-
-static void server_free(MonitorServer *srv)
-{
-    qemu_close_fd_quietly(srv->listen_fd);
-    g_array_unref(srv->peer_uids);
-    g_free(srv->id);
-    g_free(srv->path);
-    g_free(srv);
-}
-
-/* Remove a stale socket at @path; refuse to replace anything else. */
-static bool clear_socket_path(const char *path, GError **errp)
-{
-    struct stat st;
-
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT) {
-            return true;
-        }
-        error_setg_errno(errp, errno, "Failed to stat socket path '%s'", path);
-        return false;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        error_setg(errp, "'%s' exists and is not a socket; not replacing it",
-                   path);
-        return false;
-    }
-    if (unlink(path) < 0) {
-        error_setg_errno(errp, errno, "Failed to unlink socket '%s'", path);
-        return false;
-    }
-    return true;
-}
-
-static bool server_bind(MonitorServer *srv, GError **errp)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    QEMU_AUTO_RAW_FD int fd = -1;
-    mode_t old_umask;
-    int ret;
-
-    if (strlen(srv->path) >= sizeof(addr.sun_path)) {
-        error_setg(errp, "UNIX socket path '%s' is too long", srv->path);
-        return false;
-    }
-    strcpy(addr.sun_path, srv->path);
-    if (!clear_socket_path(srv->path, errp)) {
-        return false;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "Failed to create socket");
-        return false;
-    }
-    /* No moment where the socket is reachable with looser permissions. */
-    old_umask = umask(0777 & ~srv->mode);
-    ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-    umask(old_umask);
-    if (ret < 0) {
-        error_setg_errno(errp, errno, "Failed to bind socket to %s",
-                         srv->path);
-        return false;
-    }
-    if (chmod(srv->path, srv->mode) < 0 || listen(fd, SOMAXCONN) < 0) {
-        error_setg_errno(errp, errno, "Failed to set up socket %s",
-                         srv->path);
-        unlink(srv->path);
-        return false;
-    }
-    srv->listen_fd = g_steal_fd(&fd);
-    return true;
-}
-
-static bool parse_peer_uids(MonitorServer *srv, const char *list,
-                            GError **errp)
-{
-    g_auto(GStrv) parts = g_strsplit(list, ":", -1);
-
-    for (guint i = 0; parts[i]; i++) {
-        guint64 uid;
-
-        if (!g_ascii_string_to_unsigned(parts[i], 10, 0, G_MAXUINT32 - 1,
-                                        &uid, NULL)) {
-            error_setg(errp, "Invalid uid '%s' in peer-uid", parts[i]);
-            return false;
-        }
-        uid_t u = uid;
-        g_array_append_val(srv->peer_uids, u);
-    }
-    return true;
-}
-
-static bool parse_mode(const char *text, mode_t *mode, GError **errp)
-{
-    guint64 v;
-
-    if (!g_ascii_string_to_unsigned(text, 8, 0, 0777, &v, NULL)) {
-        error_setg(errp, "Invalid socket mode '%s' (octal, e.g. 0600)", text);
-        return false;
-    }
-    *mode = v;
-    return true;
-}
-
-/*
- * Common socket options of -qmp and --chardev: server=on wait=off, the
- * permissions of the socket file and the peers allowed.
- */
-static bool server_apply_options(MonitorServer *srv, Keyval *kv,
-                                 GError **errp)
-{
-    const char *mode = keyval_get(kv, "mode");
-    const char *uids = keyval_get(kv, "peer-uid");
-    bool server, wait;
-
-    if (!keyval_get_bool(kv, "server", false, &server, errp) ||
-        !keyval_get_bool(kv, "wait", true, &wait, errp)) {
-        return false;
-    }
-    if (!server) {
-        error_setg(errp, "'%s': only server=on sockets are supported",
-                   srv->path);
-        return false;
-    }
-    if (wait) {
-        error_setg(errp, "'%s': wait=on is not supported, use wait=off",
-                   srv->path);
-        return false;
-    }
-    if (mode && !parse_mode(mode, &srv->mode, errp)) {
-        return false;
-    }
-    return !uids || parse_peer_uids(srv, uids, errp);
-}
-
-static Keyval *parse_options(const char *spec, const char *implied,
-                             const KeyvalDesc *keys, GError **errp);
-
-static MonitorServer *server_new(const char *id, const char *path)
-{
-    MonitorServer *srv = g_new0(MonitorServer, 1);
-
-    srv->id = g_strdup(id);
-    srv->path = g_strdup(path);
-    srv->listen_fd = -1;
-    srv->mode = 0600;
-    srv->peer_uids = g_array_new(FALSE, FALSE, sizeof(uid_t));
-    return srv;
-}
-
-static const KeyvalDesc qmp_keys[] = {
-    { "path", KEYVAL_STRING }, { "server", KEYVAL_BOOL },
-    { "wait", KEYVAL_BOOL }, { "mode", KEYVAL_STRING },
-    { "peer-uid", KEYVAL_STRING }, { NULL }
-};
-
-bool monitor_add_qmp(const char *spec, GError **errp)
-{
-    g_autoptr(Keyval) kv = NULL;
-    const char *path;
-    MonitorServer *srv;
-
-    if (!g_str_has_prefix(spec, "unix:")) {
-        error_setg(errp, "'%s': only unix:PATH QMP sockets are supported",
-                   spec);
-        return false;
-    }
-    kv = parse_options(spec + strlen("unix:"), "path", qmp_keys,
-                       errp);
-    if (!kv) {
-        return false;
-    }
-    path = keyval_get(kv, "path");
-    if (!path || !*path) {
-        error_setg(errp, "'%s': a socket path is required", spec);
-        return false;
-    }
-    srv = server_new(NULL, path);
-    srv->is_monitor = true;
-    if (!server_apply_options(srv, kv, errp) || !server_bind(srv, errp)) {
-        server_free(srv);
-        return false;
-    }
-    g_ptr_array_add(servers, srv);
-    return true;
-}
-
-static const KeyvalDesc chardev_keys[] = {
-    { "backend", KEYVAL_STRING }, { "id", KEYVAL_STRING },
-    { "path", KEYVAL_STRING }, { "server", KEYVAL_BOOL },
-    { "wait", KEYVAL_BOOL }, { "mode", KEYVAL_STRING },
-    { "peer-uid", KEYVAL_STRING }, { NULL }
-};
-
-bool monitor_add_chardev(const char *spec, GError **errp)
-{
-    g_autoptr(Keyval) kv = parse_options(spec, "backend", chardev_keys,
-                                             errp);
-    const char *backend, *id, *path;
-    MonitorServer *srv;
-
-    if (!kv) {
-        return false;
-    }
-    backend = keyval_get(kv, "backend");
-    id = keyval_get(kv, "id");
-    path = keyval_get(kv, "path");
-    if (g_strcmp0(backend, "socket") != 0) {
-        error_setg(errp, "chardev backend '%s' is not supported "
-                   "(only socket)", backend ? backend : "");
-        return false;
-    }
-    if (!id || !path) {
-        error_setg(errp, "chardev: 'id' and 'path' are required");
-        return false;
-    }
-    for (guint i = 0; i < servers->len; i++) {
-        MonitorServer *other = g_ptr_array_index(servers, i);
-        if (g_strcmp0(other->id, id) == 0) {
-            error_setg(errp, "Duplicate chardev ID '%s'", id);
-            return false;
-        }
-    }
-    srv = server_new(id, path);
-    if (!server_apply_options(srv, kv, errp) || !server_bind(srv, errp)) {
-        server_free(srv);
-        return false;
-    }
-    g_ptr_array_add(servers, srv);
-    return true;
-}
-
-static const KeyvalDesc monitor_keys[] = {
-    { "chardev", KEYVAL_STRING }, { "mode", KEYVAL_STRING },
-    { "id", KEYVAL_STRING }, { NULL }
-};
-
-/* Parse and check an option string against @keys. */
-static Keyval *parse_options(const char *spec, const char *implied,
-                             const KeyvalDesc *keys, GError **errp)
-{
-    g_autoptr(Keyval) kv = keyval_parse(spec, implied);
-
-    if (!keyval_validate(kv, keys, errp)) {
-        return NULL;
-    }
-    return g_steal_pointer(&kv);
-}
-
-bool monitor_add_monitor(const char *spec, GError **errp)
-{
-    g_autoptr(Keyval) kv = parse_options(spec, "chardev", monitor_keys,
-                                             errp);
-    const char *chardev, *mode;
-
-    if (!kv) {
-        return false;
-    }
-    chardev = keyval_get(kv, "chardev");
-    mode = keyval_get(kv, "mode");
-    if (mode && strcmp(mode, "control") != 0) {
-        error_setg(errp, "monitor mode '%s' is not supported (only control)",
-                   mode);
-        return false;
-    }
-    for (guint i = 0; chardev && i < servers->len; i++) {
-        MonitorServer *srv = g_ptr_array_index(servers, i);
-        if (g_strcmp0(srv->id, chardev) == 0) {
-            srv->is_monitor = true;
-            return true;
-        }
-    }
-    error_setg(errp, "chardev '%s' not found", chardev ? chardev : "");
-    return false;
 }
 
 /* ---- epoll ------------------------------------------------------------- */
@@ -842,7 +553,7 @@ void monitor_init(const MonitorLimits *limits, bool persistent_default,
     monitor_limits = *limits;
     monitor_persistent_default = persistent_default;
     monitor_fdset_events_default = fdset_events_default;
-    servers = g_ptr_array_new_with_free_func((GDestroyNotify)server_free);
+    monitor_servers_init();
     conns = g_hash_table_new(g_direct_hash, g_direct_equal);
     graveyard = g_ptr_array_new_with_free_func(conn_free);
     monitor_qmp_init();
@@ -856,8 +567,8 @@ void monitor_start(void)
         g_error("epoll_create1: %s", g_strerror(errno));
     }
     reserve_fd = fcntl(epoll_fd, F_DUPFD_CLOEXEC, 0);
-    for (guint i = 0; i < servers->len; i++) {
-        MonitorServer *srv = g_ptr_array_index(servers, i);
+    for (guint i = 0; i < monitor_servers->len; i++) {
+        MonitorServer *srv = g_ptr_array_index(monitor_servers, i);
         if (srv->is_monitor) {
             epoll_set(srv->listen_fd, EPOLLIN, server_tag(srv),
                       EPOLL_CTL_ADD);
@@ -899,12 +610,11 @@ void monitor_cleanup(void)
         g_source_remove(epoll_watch);
         epoll_watch = 0;
     }
-    for (guint i = 0; i < servers->len; i++) {
-        MonitorServer *srv = g_ptr_array_index(servers, i);
+    for (guint i = 0; i < monitor_servers->len; i++) {
+        MonitorServer *srv = g_ptr_array_index(monitor_servers, i);
         unlink(srv->path);
     }
-    g_ptr_array_unref(servers);
-    servers = NULL;
+    monitor_servers_cleanup();
     g_hash_table_unref(conns);
     conns = NULL;
     g_ptr_array_unref(graveyard);
