@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The QMP server's transport: listening unix sockets, connections, reading
+ * The QMP server's transport: accepting on the sockets, connections, reading
  * with SCM_RIGHTS, splitting the stream into messages, and output with
  * back-pressure.  One epoll set, watched by a single GLib source, so the
  * cost of a wake-up does not grow with the number of idle connections.
