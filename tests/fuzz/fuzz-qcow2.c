@@ -165,8 +165,10 @@ static void exercise(BlockDriverState *bs, GRand *r, bool rw, GArray *written)
     }
 }
 
-/* After a reopen, the last write to each range is still there. */
-static void check_written(BlockDriverState *bs, GArray *written)
+/* The last write to each range is still there (within the session, and
+ * after a reopen). */
+static void check_written(BlockDriverState *bs, GArray *written,
+                          const char *what)
 {
     g_autofree uint8_t *back = g_malloc(IO_MAX);
 
@@ -195,7 +197,7 @@ static void check_written(BlockDriverState *bs, GArray *written)
                         "+%" G_GINT64_FORMAT " is %u, "
                         "wrote %u\n",
                         k, off, n, back[k], pat);
-                fail("written data lost across close and open");
+                fail(what);
             }
         }
     }
@@ -224,13 +226,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bs = open_image(rw);
     if (bs) {
         exercise(bs, r, rw, written);
+        check_written(bs, written,
+                      "a write changed data another write put elsewhere");
         bdrv_unref(bs);
         if (rw && written->len) {
             bs = open_image(false);
             if (!bs) {
                 fail("an image fdsetd wrote cannot be opened again");
             }
-            check_written(bs, written);
+            check_written(bs, written,
+                          "written data lost across close and open");
             bdrv_unref(bs);
         }
     }
