@@ -186,7 +186,7 @@ static void server_accept(MonitorServer *srv)
         }
         if (!peer_allowed(srv, fd)) {
             qemu_close_fd_quietly(fd);
-        } else if (g_hash_table_size(conns) >=
+        } else if (g_hash_table_size(conns) - graveyard->len >=
                    monitor_limits.max_connections) {
             g_autofree char *why = g_strdup_printf(
                 "Too many connections (limit %u); connection refused",
@@ -227,8 +227,8 @@ static void conn_close(MonitorConn *conn)
     conn->fd = -1;
     close_fd_array(conn->pending_fds);
     monitor_named_fds_close_all(conn->named_fds);
-    g_hash_table_remove(conns, conn);
     fdset_release_owner(conn->owner);
+    /* Still in @conns (someone may be iterating it) until freed. */
     g_ptr_array_add(graveyard, conn);
 }
 
@@ -236,6 +236,7 @@ static void conn_free(gpointer p)
 {
     MonitorConn *conn = p;
 
+    g_hash_table_remove(conns, conn);
     json_stream_destroy(&conn->stream);
     g_array_unref(conn->pending_fds);
     g_string_free(conn->out, TRUE);
