@@ -571,6 +571,65 @@ static int qcow2_meta_claim_tables(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
+/* Check one L2 table's data clusters; @seen collects them. */
+static int qcow2_check_l2_data(BlockDriverState *bs, const uint64_t *l2,
+                               GHashTable *seen, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t n = 1ULL << s->l2_bits;
+
+    for (uint64_t j = 0; j < n; j++) {
+        uint64_t e = GUINT64_FROM_BE(l2[j]);
+        uint64_t host = e & QCOW2_OFFSET_MASK & ~(s->cluster_size - 1);
+        gpointer key = GSIZE_TO_POINTER(host >> s->cluster_bits);
+        const char *why = NULL;
+
+        if ((e & QCOW2_OFLAG_COMPRESSED) || !host) {
+            continue;
+        }
+        if (host + s->cluster_size > s->alloc_end) {
+            why = "lies beyond the end of the image";
+        } else if (g_hash_table_contains(s->metadata, key)) {
+            why = "overlaps metadata";
+        } else if (!g_hash_table_add(seen, key)) {
+            why = "is used by two guest clusters";
+        }
+        if (why) {
+            error_setg(errp, "qcow2 image '%s' is corrupt: data cluster %#"
+                       PRIx64 " %s; writes refused (qemu-img check -r all "
+                       "repairs it)", qcow2_name(bs), host, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Every data cluster the L2 tables name must be inside the image, apart
+ * from metadata, and named once: otherwise an allocation or an in-place
+ * write would change another guest cluster's data.
+ */
+static int qcow2_meta_check_data(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_direct_hash,
+                                                  g_direct_equal);
+    g_autofree uint64_t *l2 = g_malloc(s->cluster_size);
+
+    for (uint64_t i = 0; i < s->hdr.l1_size; i++) {
+        uint64_t off = s->l1_table[i] & QCOW2_OFFSET_MASK;
+
+        if (!off) {
+            continue;
+        }
+        if (qcow2_file_read_clipped(bs, off, s->cluster_size, l2, errp) < 0 ||
+            qcow2_check_l2_data(bs, l2, seen, errp) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int qcow2_build_metadata_map(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -579,7 +638,8 @@ int qcow2_build_metadata_map(BlockDriverState *bs, GError **errp)
     s->metadata = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (qcow2_meta_claim_fixed(bs, errp) < 0 ||
         qcow2_meta_claim_tables(bs, errp) < 0 ||
-        qcow2_meta_check_refcounts(bs, errp) < 0) {
+        qcow2_meta_check_refcounts(bs, errp) < 0 ||
+        qcow2_meta_check_data(bs, errp) < 0) {
         g_clear_pointer(&s->metadata, g_hash_table_destroy);
         return -1;
     }

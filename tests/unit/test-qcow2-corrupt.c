@@ -483,7 +483,33 @@ START_TEST(test_overlap_data_is_refblock)
     img = fresh_img("ov3.qcow2", NULL);
     rb = tq_peek_be64(img, tq_peek_be64(img, H_RT_OFFSET));
     tq_patch_be64(img, l2_entry_offset(img, 0), 0x8000000000000000ULL | rb);
-    expect_write_refused(img, 0, "cannot be written in place");
+    expect_write_refused(img, 0, "overlaps metadata");
+}
+END_TEST
+
+/* Two guest clusters on one data cluster: a write to one changes both. */
+START_TEST(test_aliased_data_clusters)
+{
+    g_autofree char *img = NULL;
+
+    TQ_REQUIRE_QEMU();
+    img = fresh_img("alias.qcow2", NULL);
+    tq_patch_be64(img, l2_entry_offset(img, 1),
+                  tq_peek_be64(img, l2_entry_offset(img, 0)));
+    expect_write_refused(img, 0, "is used by two guest clusters");
+}
+END_TEST
+
+/* A data cluster past the end of the file: an allocation would land on it. */
+START_TEST(test_data_cluster_beyond_end)
+{
+    g_autofree char *img = NULL;
+
+    TQ_REQUIRE_QEMU();
+    img = fresh_img("beyond.qcow2", NULL);
+    tq_patch_be64(img, l2_entry_offset(img, 1),
+                  0x8000000000000000ULL | (64ULL * 1024 * 1024));
+    expect_write_refused(img, 0, "lies beyond the end of the image");
 }
 END_TEST
 
@@ -608,6 +634,8 @@ static Suite *corrupt_suite(void)
     tcase_add_test(tc, test_overlap_l2_is_refcount_table);
     tcase_add_test(tc, test_overlap_refblock_is_l1);
     tcase_add_test(tc, test_overlap_data_is_refblock);
+    tcase_add_test(tc, test_aliased_data_clusters);
+    tcase_add_test(tc, test_data_cluster_beyond_end);
     tcase_add_test(tc, test_shared_data_cluster);
     suite_add_tcase(s, tc);
     tcase_set_timeout(fuzz, 240);
