@@ -31,7 +31,11 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dbuildtype=debugoptimized \
         -Dc_args=-fsanitize=fuzzer-no-link >/dev/null || exit 1
 fi
-ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >/dev/null || exit 1
+if ! ninja -C "$build" "${targets[@]/#/tests/fuzz/}" >"$build/fuzz-build.log" 2>&1
+then
+    tail -n 30 "$build/fuzz-build.log"
+    exit 1
+fi
 build_abs=$(cd "$build" && pwd)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
@@ -57,12 +61,14 @@ for t in "${targets[@]}"; do
     esac
     before=$(ls "$work" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
     log="$work/last-run.log"
+    start=$(date +%s)
     (cd "$work" && FUZZ_WRITABLE="$work" \
         "$build_abs/tests/fuzz/$t" -max_total_time="$secs" \
         -max_len="$(max_len "$t")" -timeout=25 -rss_limit_mb=2560 \
         -artifact_prefix="$work/" -print_final_stats=1 "${dict[@]}" \
         "$work/corpus") >"$log" 2>&1
     status=$?
+    took=$(($(date +%s) - start))
     after=$(ls "$work" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" |
            grep -o '[0-9]*$' | tail -1)
@@ -70,7 +76,7 @@ for t in "${targets[@]}"; do
             grep -o '[0-9]*$' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
     corpus=$(ls "$work/corpus" | wc -l)
-    echo "$t: ${runs:-?} execs in ${secs}s (${speed:-?}/s), ${cov:-cov: ?}," \
+    echo "$t: ${runs:-?} execs in ${took}s (${speed:-?}/s), ${cov:-cov: ?}," \
          "corpus $corpus, new artifacts $((after - before)), exit $status"
     if [ "$status" -ne 0 ] || [ "$after" -gt "$before" ]; then
         failed=1
