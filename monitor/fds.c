@@ -14,6 +14,9 @@
 #include "qemu/osdep.h"
 
 #define NO_FD_MESSAGE "No file descriptor supplied via SCM_RIGHTS"
+/* getfd names per connection: every resource a client makes us hold is
+ * bounded. */
+#define MAX_NAMED_FDS 256
 
 JsonNode *qmp_add_fd(JsonObject *args, QmpContext *ctx, GError **errp)
 {
@@ -180,6 +183,11 @@ JsonNode *qmp_getfd(JsonObject *args, QmpContext *ctx, GError **errp)
     }
     if (g_hash_table_lookup_extended(named, name, NULL, &old)) {
         qemu_close_fd_quietly(GPOINTER_TO_INT(old));
+    } else if (g_hash_table_size(named) >= MAX_NAMED_FDS) {
+        qemu_close_fd_quietly(fd);
+        error_setg(errp, "Too many named file descriptors on this connection "
+                   "(limit %d)", MAX_NAMED_FDS);
+        return NULL;
     }
     /* The connection's table owns @fd from here. */
     g_hash_table_replace(named, g_strdup(name), GINT_TO_POINTER(fd));

@@ -46,7 +46,12 @@ static char *first_line(const char *path)
 
     g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    /* The daemon binds its sockets one after the other: this one may come
+     * a moment after the first, which qtest_spawn waited for. */
+    for (int i = 0; connect(fd, (struct sockaddr *)&addr, sizeof(addr)); i++) {
+        ck_assert_msg(i < 500, "cannot connect to %s", path);
+        g_usleep(10000);
+    }
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     n = recv(fd, buf, sizeof(buf) - 1, 0);
     close(fd);
@@ -292,6 +297,34 @@ START_TEST(test_bad_limit_option_fails_start)
 }
 END_TEST
 
+START_TEST(test_named_fds_are_bounded)
+{
+    QTestState *s = qtest_spawn(NULL);
+    QTestConn *c = qtest_connect(s, 0);
+    g_autofree char *img = qtest_make_file(s, "n.img", 512, 'n');
+    int fd = qtest_open_file(s, "n.img", O_RDONLY);
+    guint before;
+
+    for (int i = 0; i < 256; i++) {
+        qtest_assert_success(qtest_qmp_fds(
+            c, &fd, 1, "{'execute': 'getfd', 'arguments': "
+                       "{'fdname': 'n%d'}}", i));
+    }
+    before = qtest_count_fds(s);
+    qtest_assert_error(qtest_qmp_fds(c, &fd, 1, "{'execute': 'getfd', "
+                                     "'arguments': {'fdname': 'one-more'}}"),
+                       "GenericError", "Too many named file descriptors on "
+                       "this connection (limit 256)");
+    ck_assert_uint_eq(qtest_count_fds(s), before);
+    /* replacing a name is still fine */
+    qtest_assert_success(qtest_qmp_fds(c, &fd, 1, "{'execute': 'getfd', "
+                                       "'arguments': {'fdname': 'n7'}}"));
+    close(fd);
+    qtest_assert_fds_match_registry(s, c, 256);
+    ck_assert_int_eq(qtest_quit(s), 0);
+}
+END_TEST
+
 static Suite *security_suite(void)
 {
     Suite *s = suite_create("security");
@@ -307,6 +340,7 @@ static Suite *security_suite(void)
     tcase_add_test(tc, test_audit_trail_traces_every_fd);
     tcase_add_test(tc, test_limits_visible_over_qmp);
     tcase_add_test(tc, test_bad_limit_option_fails_start);
+    tcase_add_test(tc, test_named_fds_are_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
