@@ -204,11 +204,6 @@ void monitor_qmp_emit_shutdown(const char *reason)
 
 /* ---- request checks ---------------------------------------------------- */
 
-static JsonNode *parse_message(const char *text, size_t len, GError **errp)
-{
-    return json_parse_strict(text, len, errp);
-}
-
 /* QEMU's checks on the request object, in its order. */
 static const char *check_request(JsonObject *req, GError **errp)
 {
@@ -365,7 +360,7 @@ void monitor_qmp_handle(MonitorConn *conn, JsonStreamStatus status,
         close_untaken_fds(fds);
         return;
     }
-    root = parse_message(text, len, &err);
+    root = json_parse_strict(text, len, &err);
     if (root && !JSON_NODE_HOLDS_OBJECT(root)) {
         error_setg(&err, "QMP input must be a JSON object");
     }
