@@ -7,6 +7,7 @@
 #include "monitor-internal.h"
 
 #include <fcntl.h>
+#include <string.h>
 
 #include "qapi/qmp.h"
 #include "qemu/error.h"
@@ -56,111 +57,183 @@ JsonNode *qmp_remove_fd(JsonObject *args, QmpContext *ctx, GError **errp)
     return NULL;
 }
 
-static const char *access_mode_name(int flags)
+/*
+ * query-fdsets is written as JSON text straight from the registry's
+ * records, formatted by hand into room reserved at the end of the reply
+ * (printf, or a GString call per token, cost more than the rest of a large
+ * query).
+ */
+static inline char *put_bytes(char *p, const char *s, size_t len)
+{
+    memcpy(p, s, len);
+    return p + len;
+}
+
+#define PUT_LIT(p, lit) put_bytes((p), (lit), sizeof(lit) - 1)
+/* Longest text of a set's head or tail, or of a member without its opaque,
+ * with room to spare. */
+#define QUERY_TEXT_MAX 256
+
+/* Room for QUERY_TEXT_MAX bytes at the end of @out: where they go. */
+static char *out_reserve(GString *out)
+{
+    gsize len = out->len;
+
+    g_string_set_size(out, len + QUERY_TEXT_MAX);
+    out->len = len;
+    return out->str + len;
+}
+
+/* What was written at the reserved room ends at @end. */
+static void out_commit(GString *out, char *end)
+{
+    out->len = end - out->str;
+    *end = '\0';
+}
+
+static char *put_int(char *p, int64_t v)
+{
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
+    char buf[24];
+    char *d = buf + sizeof(buf);
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+    while (u >= 100) {
+        d -= 2;
+        memcpy(d, pairs + (u % 100) * 2, 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        d -= 2;
+        memcpy(d, pairs + u * 2, 2);
+    } else {
+        *--d = '0' + u;
+    }
+    if (v < 0) {
+        *--d = '-';
+    }
+    return put_bytes(p, d, buf + sizeof(buf) - d);
+}
+
+static char *put_access_mode(char *p, int flags)
 {
     switch (flags & O_ACCMODE) {
     case O_RDONLY:
-        return "read-only";
+        return PUT_LIT(p, "read-only");
     case O_WRONLY:
-        return "write-only";
+        return PUT_LIT(p, "write-only");
     default:
-        return "read-write";
+        return PUT_LIT(p, "read-write");
     }
 }
 
-/* printf costs more than the rest of a large query: format by hand. */
-static void append_int(GString *out, int64_t v)
+static char *put_flag(char *p, bool *first, const char *quoted, size_t len)
 {
-    char buf[24];
-    char *p = buf + sizeof(buf);
-    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-
-    do {
-        *--p = '0' + u % 10;
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        *--p = '-';
+    if (!*first) {
+        p = PUT_LIT(p, ", ");
     }
-    g_string_append_len(out, p, buf + sizeof(buf) - p);
+    *first = false;
+    return put_bytes(p, quoted, len);
 }
 
-static void append_flag_names(GString *out, int flags)
-{
-    const char *sep = "";
+#define PUT_FLAG(p, first, lit) put_flag((p), (first), (lit), sizeof(lit) - 1)
 
-    g_string_append_c(out, '[');
+static char *put_flag_names(char *p, int flags)
+{
+    bool first = true;
+
+    *p++ = '[';
     if (flags & O_DIRECT) {
-        g_string_append(out, "\"direct\"");
-        sep = ", ";
+        p = PUT_FLAG(p, &first, "\"direct\"");
     }
     /* O_SYNC includes the O_DSYNC bit: dsync is only dsync alone. */
-    if ((flags & O_SYNC) == O_SYNC || (flags & O_DSYNC)) {
-        g_string_append(out, sep);
-        g_string_append(out, (flags & O_SYNC) == O_SYNC ? "\"sync\""
-                                                          : "\"dsync\"");
-        sep = ", ";
+    if ((flags & O_SYNC) == O_SYNC) {
+        p = PUT_FLAG(p, &first, "\"sync\"");
+    } else if (flags & O_DSYNC) {
+        p = PUT_FLAG(p, &first, "\"dsync\"");
     }
     if (flags & O_APPEND) {
-        g_string_append(out, sep);
-        g_string_append(out, "\"append\"");
-        sep = ", ";
+        p = PUT_FLAG(p, &first, "\"append\"");
     }
     if (flags & O_NONBLOCK) {
-        g_string_append(out, sep);
-        g_string_append(out, "\"nonblock\"");
+        p = PUT_FLAG(p, &first, "\"nonblock\"");
     }
-    g_string_append_c(out, ']');
+    *p++ = ']';
+    return p;
 }
 
 static void append_member(GString *out, const FdSetMemberInfo *m)
 {
-    g_string_append(out, "{\"fd\": ");
-    append_int(out, m->fd);
+    char *p = out_reserve(out);
+
+    p = PUT_LIT(p, "{\"fd\": ");
+    p = put_int(p, m->fd);
     if (m->opaque) {
-        g_string_append(out, ", \"opaque\": ");
+        p = PUT_LIT(p, ", \"opaque\": ");
+        out_commit(out, p);
         qmp_json_append_string(out, m->opaque);
+        p = out_reserve(out);
     }
-    g_string_append(out, ", \"access-mode\": \"");
-    g_string_append(out, access_mode_name(m->flags));
-    g_string_append(out, "\", \"flags\": ");
-    append_flag_names(out, m->flags);
-    g_string_append(out, ", \"dev\": ");
-    append_int(out, (int64_t)m->dev);
-    g_string_append(out, ", \"ino\": ");
-    append_int(out, (int64_t)m->ino);
-    g_string_append(out, m->persistent ? ", \"persistent\": true}"
-                                       : ", \"persistent\": false}");
+    p = PUT_LIT(p, ", \"access-mode\": \"");
+    p = put_access_mode(p, m->flags);
+    p = PUT_LIT(p, "\", \"flags\": ");
+    p = put_flag_names(p, m->flags);
+    p = PUT_LIT(p, ", \"dev\": ");
+    p = put_int(p, (int64_t)m->dev);
+    p = PUT_LIT(p, ", \"ino\": ");
+    p = put_int(p, (int64_t)m->ino);
+    if (m->persistent) {
+        p = PUT_LIT(p, ", \"persistent\": true}");
+    } else {
+        p = PUT_LIT(p, ", \"persistent\": false}");
+    }
+    out_commit(out, p);
 }
 
-/*
- * Written straight as JSON text: with thousands of sets, building a tree
- * of JSON objects first costs ten times the work.
- */
+typedef struct QueryWriter {
+    GString *out;
+    bool first;
+} QueryWriter;
+
+static void append_set(const FdSetInfo *set, void *opaque)
+{
+    QueryWriter *w = opaque;
+    char *p = out_reserve(w->out);
+
+    if (!w->first) {
+        p = PUT_LIT(p, ", ");
+    }
+    w->first = false;
+    p = PUT_LIT(p, "{\"fdset-id\": ");
+    p = put_int(p, set->fdset_id);
+    p = PUT_LIT(p, ", \"fds\": [");
+    out_commit(w->out, p);
+    for (guint j = 0; j < set->n_members; j++) {
+        if (j) {
+            g_string_append_len(w->out, ", ", 2);
+        }
+        append_member(w->out, &set->members[j]);
+    }
+    p = out_reserve(w->out);
+    p = PUT_LIT(p, "], \"dup-count\": ");
+    p = put_int(p, set->dup_count);
+    *p++ = '}';
+    out_commit(w->out, p);
+}
+
 JsonNode *qmp_query_fdsets(JsonObject *args, QmpContext *ctx, GError **errp)
 {
-    guint n_sets;
-    FdSetInfo *sets = fdset_query(&n_sets);
-    GString *out = g_string_sized_new(64 + n_sets * 160);
+    QueryWriter w = {
+        .out = qmp_ctx_return_json(ctx, 64 + fdset_count_sets() * 160),
+        .first = true,
+    };
 
-    g_string_append_c(out, '[');
-    for (guint i = 0; i < n_sets; i++) {
-        g_string_append(out, i ? ", {\"fdset-id\": " : "{\"fdset-id\": ");
-        append_int(out, sets[i].fdset_id);
-        g_string_append(out, ", \"fds\": [");
-        for (guint j = 0; j < sets[i].n_members; j++) {
-            if (j) {
-                g_string_append(out, ", ");
-            }
-            append_member(out, &sets[i].members[j]);
-        }
-        g_string_append(out, "], \"dup-count\": ");
-        append_int(out, sets[i].dup_count);
-        g_string_append_c(out, '}');
-    }
-    g_string_append_c(out, ']');
-    fdset_info_free(sets, n_sets);
-    qmp_ctx_set_return_json(ctx, out); /* the reply owns @out now */
+    g_string_append_c(w.out, '[');
+    fdset_query_foreach(append_set, &w);
+    g_string_append_c(w.out, ']');
     return NULL;
 }
 

@@ -76,6 +76,12 @@ void monitor_conn_send(MonitorConn *conn, const char *text, size_t len);
 /* One message made of @n pieces, copied once into the output buffer. */
 void monitor_conn_sendv(MonitorConn *conn, const GString *const *pieces,
                         guint n);
+/* One whole message (without its line end), taken: when nothing is queued
+ * ahead of it, it becomes the output buffer itself instead of a copy. */
+void monitor_conn_send_take(MonitorConn *conn, GString *msg);
+/* An empty buffer for a message of about @size bytes (to be handed to
+ * monitor_conn_send_take): a large one is reused from an earlier reply. */
+GString *monitor_out_buffer_new(gsize size);
 /* Send an event to negotiated connections (@fdset: only those that want
  * FDSET_* events). */
 void monitor_broadcast_event(const char *text, size_t len, bool fdset);

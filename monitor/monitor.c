@@ -23,6 +23,46 @@
 #define READS_PER_WAKEUP 16
 /* Above this much unsent output, stop reading the client's input. */
 #define OUTPUT_PAUSE_THRESHOLD (256 * 1024)
+/* An idle connection keeps at most this much output buffer. */
+#define OUTPUT_KEEP_CAPACITY (64 * 1024)
+
+/*
+ * The last large output buffer, kept for the next large reply: getting
+ * megabytes of fresh memory from the kernel and touching every page again
+ * for each large query costs more than writing the reply does.
+ */
+static GString *spare_out;
+
+GString *monitor_out_buffer_new(gsize size)
+{
+    GString *buf = g_steal_pointer(&spare_out);
+
+    if (!buf || buf->allocated_len <= size) {
+        if (buf) {
+            g_string_free(buf, TRUE);
+        }
+        return g_string_sized_new(size);
+    }
+    g_string_truncate(buf, 0);
+    return buf;
+}
+
+/* Done with @buf: keep it if it is the largest so far, else free it. */
+static void out_buffer_release(GString *buf)
+{
+    if (buf->allocated_len <= OUTPUT_KEEP_CAPACITY) {
+        g_string_free(buf, TRUE);
+        return;
+    }
+    if (spare_out && spare_out->allocated_len >= buf->allocated_len) {
+        g_string_free(buf, TRUE);
+        return;
+    }
+    if (spare_out) {
+        g_string_free(spare_out, TRUE);
+    }
+    spare_out = buf;
+}
 #define SCM_MAX_FDS 253
 
 
@@ -239,7 +279,7 @@ static void conn_free(gpointer p)
     g_hash_table_remove(conns, conn);
     json_stream_destroy(&conn->stream);
     g_array_unref(conn->pending_fds);
-    g_string_free(conn->out, TRUE);
+    out_buffer_release(conn->out);
     g_hash_table_unref(conn->named_fds);
     g_free(conn->pending_fd_error);
     g_free(conn);
@@ -283,6 +323,11 @@ void monitor_conn_flush(MonitorConn *conn)
         conn->out_off += n;
     }
     if (conn->out_off == conn->out->len) {
+        if (conn->out->allocated_len > OUTPUT_KEEP_CAPACITY) {
+            /* a large reply went out: an idle connection stays small */
+            out_buffer_release(conn->out);
+            conn->out = g_string_sized_new(512);
+        }
         g_string_truncate(conn->out, 0);
         conn->out_off = 0;
         if (conn->closing) {
@@ -295,16 +340,11 @@ void monitor_conn_flush(MonitorConn *conn)
     conn_update_interest(conn);
 }
 
-void monitor_conn_sendv(MonitorConn *conn, const GString *const *pieces,
-                        guint n)
+/* False (and the connection closed) if @len more bytes would be too many. */
+static bool conn_output_fits(MonitorConn *conn, size_t len)
 {
-    size_t len = 0;
-
     if (conn->dead) {
-        return;
-    }
-    for (guint i = 0; i < n; i++) {
-        len += pieces[i]->len;
+        return false;
     }
     if (conn->out->len - conn->out_off + len >
         monitor_limits.max_output_backlog) {
@@ -312,6 +352,33 @@ void monitor_conn_sendv(MonitorConn *conn, const GString *const *pieces,
         g_warning("dropping a client on %s: more than %zu bytes unread",
                   conn->server->path, monitor_limits.max_output_backlog);
         conn_close(conn);
+        return false;
+    }
+    return true;
+}
+
+void monitor_conn_send_take(MonitorConn *conn, GString *msg)
+{
+    if (conn->out_off == conn->out->len && conn_output_fits(conn, msg->len)) {
+        g_string_append(msg, "\r\n");
+        out_buffer_release(conn->out);
+        conn->out = msg; /* the connection owns @msg now */
+        conn->out_off = 0;
+        return;
+    }
+    monitor_conn_send(conn, msg->str, msg->len);
+    out_buffer_release(msg);
+}
+
+void monitor_conn_sendv(MonitorConn *conn, const GString *const *pieces,
+                        guint n)
+{
+    size_t len = 0;
+
+    for (guint i = 0; i < n; i++) {
+        len += pieces[i]->len;
+    }
+    if (!conn_output_fits(conn, len)) {
         return;
     }
     for (guint i = 0; i < n; i++) {
@@ -606,6 +673,9 @@ void monitor_cleanup(void)
     }
     g_list_free(all);
     g_ptr_array_set_size(graveyard, 0);
+    if (spare_out) {
+        g_string_free(g_steal_pointer(&spare_out), TRUE);
+    }
     if (epoll_watch) {
         monitor_mainloop_uninstall();
         g_source_remove(epoll_watch);

@@ -23,7 +23,7 @@ struct QmpContext {
     MonitorConn *conn;
     GArray *fds;              /* fds of this command; -1 once taken */
     guint next_fd;
-    GString *return_json;     /* pre-serialised return value, or NULL */
+    GString *return_json;     /* '{"return": ' + the serialised value */
     bool quit;
 };
 
@@ -58,12 +58,15 @@ GHashTable *qmp_ctx_named_fds(QmpContext *ctx)
     return ctx->conn->named_fds;
 }
 
-void qmp_ctx_set_return_json(QmpContext *ctx, GString *json)
+#define RETURN_HEAD "{\"return\": "
+
+GString *qmp_ctx_return_json(QmpContext *ctx, gsize size_hint)
 {
-    if (ctx->return_json) {
-        g_string_free(ctx->return_json, TRUE);
+    if (!ctx->return_json) {
+        ctx->return_json = monitor_out_buffer_new(size_hint + 64);
     }
-    ctx->return_json = json; /* the context owns it until the reply */
+    g_string_assign(ctx->return_json, RETURN_HEAD);
+    return ctx->return_json;
 }
 
 void qmp_ctx_request_quit(QmpContext *ctx)
@@ -158,18 +161,28 @@ static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
     send_response(conn, text, NULL, id);
 }
 
-/* The reply goes out without wrapper objects, a large one copied once. */
-static void send_return(MonitorConn *conn, JsonNode *ret, GString *raw,
-                        JsonNode *id)
+/* The reply goes out without wrapper objects. */
+static void send_return(MonitorConn *conn, JsonNode *ret, JsonNode *id)
 {
-    g_autoptr(GString) head = g_string_new("{\"return\": ");
+    g_autoptr(GString) head = g_string_new(RETURN_HEAD);
 
-    if (!raw && ret) {
+    if (ret) {
         qmp_json_append_node(head, ret);
-    } else if (!raw) {
+    } else {
         g_string_append(head, "{}");
     }
-    send_response(conn, head, raw, id);
+    send_response(conn, head, NULL, id);
+}
+
+/* A reply written by its handler: finished in place, handed over whole. */
+static void send_return_json(MonitorConn *conn, GString *msg, JsonNode *id)
+{
+    if (id) {
+        g_string_append(msg, ", \"id\": ");
+        qmp_json_append_node(msg, id);
+    }
+    g_string_append_c(msg, '}');
+    monitor_conn_send_take(conn, msg);
 }
 
 static void event_sink(const char *name, JsonObject *data)
@@ -320,8 +333,10 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
     close_untaken_fds(fds);
     if (err) {
         send_error(conn, err, id);
+    } else if (ctx.return_json) {
+        send_return_json(conn, g_steal_pointer(&ctx.return_json), id);
     } else {
-        send_return(conn, ret, ctx.return_json, id);
+        send_return(conn, ret, id);
     }
     if (ctx.return_json) {
         g_string_free(ctx.return_json, TRUE);

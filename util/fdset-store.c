@@ -127,6 +127,7 @@ static void id_insert(FdSetStore *st, guint32 idx)
     }
     id_place(st, idx);
     st->n_sets++;
+    st->set_generation++;
 }
 
 static void id_remove(FdSetStore *st, gint64 id)
@@ -148,6 +149,7 @@ static void id_remove(FdSetStore *st, gint64 id)
     }
     st->slots[i] = 0;
     st->n_sets--;
+    st->set_generation++;
 }
 
 /* ---- lowest free id ---- */

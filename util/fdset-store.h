@@ -32,8 +32,8 @@ typedef struct FdSetMember {
     guint64 ino;
     guint32 dev; /* Linux st_dev values fit in 32 bits */
     gint32 fd;
-    guint32 owner : 30;  /* owner slot */
-    guint32 accmode : 2; /* F_GETFL & O_ACCMODE at add */
+    guint32 owner; /* owner slot */
+    gint32 flags;  /* F_GETFL as last seen (at add, at each match) */
 } FdSetMember;
 
 typedef struct FdSetRec {
@@ -68,6 +68,7 @@ typedef struct FdSetStore {
     GHashTable *owner_ids; /* guint64* owner -> slot */
 
     guint32 n_sets;
+    guint32 set_generation; /* changes whenever a set is created or dropped */
     guint32 n_members;
     guint32 n_dups;
 } FdSetStore;

@@ -37,6 +37,11 @@ typedef struct Registry {
     bool ready;
     FdSetLimits limits;
     FdSetStore st;
+    /* Slab indexes by descending id, for queries: sorted again only when
+     * the store's set generation moved. */
+    guint32 *order;
+    guint32 order_gen;
+    bool order_valid;
 } Registry;
 
 static GMutex reg_lock;
@@ -255,6 +260,8 @@ static void reg_reset_locked(void)
         }
         fdset_store_destroy(&reg.st);
     }
+    g_clear_pointer(&reg.order, g_free);
+    reg.order_valid = false;
     reg.ready = true;
     reg.limits = (FdSetLimits){
         .max_sets = DEFAULT_MAX_SETS,
@@ -412,7 +419,7 @@ bool fdset_add_fd(bool has_id, int64_t fdset_id, int fd, const char *opaque,
         qemu_close_fd_quietly(fd);
         return false;
     }
-    m.accmode = fl & O_ACCMODE;
+    m.flags = fl;
     m.dev = (guint32)st.st_dev;
     m.ino = st.st_ino;
     m.opaque = g_strdup(opaque);
@@ -554,9 +561,15 @@ static int dup_locked(FdSetOp *op, int64_t fdset_id, int flags, int *member,
         return -1;
     }
     for (i = (int)rec_at(idx)->n_members - 1; i >= 0; i--) {
-        int fl = fcntl(member_at(idx, i)->fd, F_GETFL);
+        FdSetMember *m = member_at(idx, i);
+        /* Live: whoever shares the open file may have changed O_DIRECT. */
+        int fl = fcntl(m->fd, F_GETFL);
 
-        if (fl >= 0 && ((fl ^ flags) & FDSET_MATCH_FLAGS) == 0) {
+        if (fl < 0) {
+            continue;
+        }
+        m->flags = fl;
+        if (((fl ^ flags) & FDSET_MATCH_FLAGS) == 0) {
             break;
         }
     }
@@ -633,57 +646,110 @@ bool fdset_release_dup(int fd)
 
 /* ---- query ---- */
 
+typedef struct IdIdx {
+    gint64 id;
+    guint32 idx;
+} IdIdx;
+
 static int cmp_id_desc(const void *a, const void *b)
 {
-    gint64 x = rec_at(*(const guint32 *)a)->id;
-    gint64 y = rec_at(*(const guint32 *)b)->id;
+    gint64 x = ((const IdIdx *)a)->id;
+    gint64 y = ((const IdIdx *)b)->id;
 
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void query_fill(FdSetInfo *info, guint32 idx)
+/* reg.order, sorted again only if sets came or went since the last query. */
+static const guint32 *query_order_locked(void)
 {
-    FdSetRec *s = rec_at(idx);
+    g_autofree IdIdx *pairs = NULL;
+    guint n = 0;
 
-    info->fdset_id = s->id;
-    info->dup_count = s->dup_count;
-    info->n_members = s->n_members;
-    info->members = g_new0(FdSetMemberInfo, s->n_members);
-    for (guint i = 0; i < s->n_members; i++) {
-        FdSetMember *m = member_at(idx, i);
-        FdSetMemberInfo *mi = &info->members[i];
-        int fl = fcntl(m->fd, F_GETFL);
-
-        mi->fd = m->fd;
-        mi->opaque = g_strdup(m->opaque);
-        mi->flags = fl >= 0 ? fl : (int)m->accmode;
-        mi->dev = m->dev;
-        mi->ino = m->ino;
-        mi->persistent = m->owner == FDSET_SLOT_PROCESS;
+    if (reg.order_valid && reg.order_gen == reg.st.set_generation) {
+        return reg.order;
     }
+    pairs = g_new(IdIdx, reg.st.n_sets + 1);
+    for (guint32 idx = 0; idx < reg.st.n_records; idx++) {
+        if (rec_at(idx)->id >= 0) {
+            pairs[n++] = (IdIdx){.id = rec_at(idx)->id, .idx = idx};
+        }
+    }
+    qsort(pairs, n, sizeof(*pairs), cmp_id_desc);
+    reg.order = g_renew(guint32, reg.order, n + 1);
+    for (guint i = 0; i < n; i++) {
+        reg.order[i] = pairs[i].idx;
+    }
+    reg.order_gen = reg.st.set_generation;
+    reg.order_valid = true;
+    return reg.order;
+}
+
+static void member_view(FdSetMemberInfo *mi, const FdSetMember *m)
+{
+    mi->fd = m->fd;
+    mi->opaque = m->opaque; /* borrowed: valid during the callback only */
+    mi->flags = m->flags;
+    mi->dev = m->dev;
+    mi->ino = m->ino;
+    mi->persistent = m->owner == FDSET_SLOT_PROCESS;
+}
+
+void fdset_query_foreach(FdSetQueryFunc fn, void *opaque)
+{
+    g_autofree FdSetMemberInfo *scratch = NULL;
+    guint scratch_len = 0;
+    const guint32 *order;
+
+    reg_lock_ready();
+    order = query_order_locked();
+    for (guint i = 0; i < reg.st.n_sets; i++) {
+        guint32 idx = order[i];
+        FdSetRec *s = rec_at(idx);
+        FdSetInfo info = {
+            .fdset_id = s->id,
+            .dup_count = s->dup_count,
+            .n_members = s->n_members,
+        };
+
+        if (s->n_members > scratch_len) {
+            scratch_len = MAX(s->n_members, 8);
+            scratch = g_renew(FdSetMemberInfo, scratch, scratch_len);
+        }
+        for (guint j = 0; j < s->n_members; j++) {
+            member_view(&scratch[j], member_at(idx, j));
+        }
+        info.members = scratch;
+        fn(&info, opaque);
+    }
+    g_mutex_unlock(&reg_lock);
+}
+
+typedef struct QuerySnapshot {
+    GArray *sets; /* FdSetInfo, owning copies */
+} QuerySnapshot;
+
+static void snapshot_one(const FdSetInfo *set, void *opaque)
+{
+    QuerySnapshot *snap = opaque;
+    FdSetInfo copy = *set;
+
+    copy.members = g_memdup2(set->members,
+                             set->n_members * sizeof(*set->members));
+    for (guint j = 0; j < copy.n_members; j++) {
+        copy.members[j].opaque = g_strdup(set->members[j].opaque);
+    }
+    g_array_append_val(snap->sets, copy);
 }
 
 FdSetInfo *fdset_query(guint *n_sets)
 {
-    g_autofree guint32 *order = NULL;
-    FdSetInfo *sets;
-    guint n = 0;
+    QuerySnapshot snap = {
+        .sets = g_array_new(TRUE, TRUE, sizeof(FdSetInfo)),
+    };
 
-    reg_lock_ready();
-    order = g_new(guint32, reg.st.n_sets + 1);
-    for (guint32 idx = 0; idx < reg.st.n_records; idx++) {
-        if (rec_at(idx)->id >= 0) {
-            order[n++] = idx;
-        }
-    }
-    qsort(order, n, sizeof(*order), cmp_id_desc);
-    sets = g_new0(FdSetInfo, n + 1);
-    for (guint i = 0; i < n; i++) {
-        query_fill(&sets[i], order[i]);
-    }
-    g_mutex_unlock(&reg_lock);
-    *n_sets = n;
-    return sets;
+    fdset_query_foreach(snapshot_one, &snap);
+    *n_sets = snap.sets->len;
+    return (FdSetInfo *)g_array_free(snap.sets, FALSE);
 }
 
 void fdset_info_free(FdSetInfo *sets, guint n_sets)
@@ -693,7 +759,7 @@ void fdset_info_free(FdSetInfo *sets, guint n_sets)
     }
     for (guint i = 0; i < n_sets; i++) {
         for (guint j = 0; j < sets[i].n_members; j++) {
-            g_free(sets[i].members[j].opaque);
+            g_free((char *)sets[i].members[j].opaque);
         }
         g_free(sets[i].members);
     }

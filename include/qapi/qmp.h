@@ -44,10 +44,12 @@ uint64_t qmp_ctx_owner(QmpContext *ctx);
 GHashTable *qmp_ctx_named_fds(QmpContext *ctx);
 
 /*
- * For large replies: hand over the "return" value already serialised as
- * JSON (the handler then returns NULL without error).  Takes @json.
+ * For large replies: the handler appends its "return" value, serialised as
+ * JSON, to the buffer this returns (owned by @ctx; room for about
+ * @size_hint bytes) and returns NULL without error.  The buffer already
+ * holds the start of the reply, so it goes out without being copied.
  */
-void qmp_ctx_set_return_json(QmpContext *ctx, GString *json);
+GString *qmp_ctx_return_json(QmpContext *ctx, gsize size_hint);
 
 /* Append @s to @out as a JSON string literal (quoted, escaped). */
 void qmp_json_append_string(GString *out, const char *s);

@@ -73,9 +73,9 @@ void fdset_remove_listener(FdSetListener fn, void *opaque);
 /* Snapshot of one member, for queries. */
 typedef struct FdSetMemberInfo {
     int fd;
-    char *opaque;            /* NULL when not given */
-    int flags;               /* current F_GETFL (access mode at add if
-                                that fails) */
+    const char *opaque;      /* NULL when not given */
+    int flags;               /* F_GETFL as last seen: at add, and at every
+                                open that looked for a match in the set */
     dev_t dev;
     ino_t ino;
     bool persistent;         /* owner is FDSET_OWNER_PROCESS */
@@ -132,7 +132,15 @@ int fdset_dup_fd(int64_t fdset_id, int flags, GError **errp);
  */
 bool fdset_release_dup(int fd);
 
-/* Snapshot sorted by descending id, members oldest first. */
+/*
+ * Call @fn for every set, by descending id, members oldest first.  Runs
+ * under the registry lock: @fn must not call back into fdset_*(), and what
+ * it is given (opaque strings included) is valid during the call only.
+ */
+typedef void (*FdSetQueryFunc)(const FdSetInfo *set, void *opaque);
+void fdset_query_foreach(FdSetQueryFunc fn, void *opaque);
+
+/* The same, as a snapshot the caller owns (opaques are copies). */
 FdSetInfo *fdset_query(guint *n_sets);
 void fdset_info_free(FdSetInfo *sets, guint n_sets);
 

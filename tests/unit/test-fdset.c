@@ -237,17 +237,27 @@ START_TEST(test_query_empty)
 }
 END_TEST
 
-START_TEST(test_query_reports_current_flags)
+/* Flags are read at add, and again whenever an open looks for a match. */
+START_TEST(test_query_reports_flags_last_seen)
 {
     int fd = unit_open("a.img", O_RDONLY);
     FdSetInfo *info;
     guint n;
+    int d;
 
     add(true, 1, fd, NULL, OWNER_A);
     ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
     info = fdset_query(&n);
+    ck_assert(!(info[0].members[0].flags & O_NONBLOCK));
+    fdset_info_free(info, n);
+
+    d = fdset_dup_fd(1, O_RDONLY, NULL);
+    ck_assert_int_ge(d, 0);
+    info = fdset_query(&n);
     ck_assert(info[0].members[0].flags & O_NONBLOCK);
     fdset_info_free(info, n);
+    ck_assert(fdset_release_dup(d));
+    close(d);
 }
 END_TEST
 
@@ -1067,7 +1077,7 @@ static Suite *fdset_suite(void)
     tcase_add_test(ids, test_bad_fd_refused);
     tcase_add_test(query, test_query_order_and_opaque);
     tcase_add_test(query, test_query_empty);
-    tcase_add_test(query, test_query_reports_current_flags);
+    tcase_add_test(query, test_query_reports_flags_last_seen);
     tcase_add_test(rm, test_remove_whole_set);
     tcase_add_test(rm, test_remove_one_fd);
     tcase_add_test(rm, test_remove_errors);
