@@ -312,6 +312,51 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
     return ret < 0 ? -1 : 0;
 }
 
+int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  bool write, BlockDriverState **leaf, int64_t *leaf_offset,
+                  int64_t *pnum, GError **errp)
+{
+    int ret;
+
+    *pnum = bytes;
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    if (!bs->drv->bdrv_map_file || bytes == 0) {
+        return 0;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = bs->drv->bdrv_map_file(bs, offset, bytes, write, leaf, leaf_offset,
+                                 pnum, errp);
+    g_mutex_unlock(&bs->lock);
+    return ret;
+}
+
+int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
+                        int64_t offset, int64_t bytes, GError **errp)
+{
+    BlockDriverState *src_leaf, *dst_leaf;
+    int64_t src_off, dst_off, n;
+    int ret;
+
+    if (dst->read_only) {
+        return 0; /* the plain write reports it */
+    }
+    ret = bdrv_map_file(src, offset, bytes, false, &src_leaf, &src_off, &n,
+                        errp);
+    if (ret <= 0) {
+        return ret;
+    }
+    ret = bdrv_map_file(dst, offset, n, true, &dst_leaf, &dst_off, &n, errp);
+    if (ret <= 0) {
+        return ret;
+    }
+    if (dst_leaf == src_leaf || dst_leaf->read_only) {
+        return 0;
+    }
+    return bdrv_file_copy_range(src_leaf, src_off, dst_leaf, dst_off, n, errp);
+}
+
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp)
 {

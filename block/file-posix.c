@@ -5,6 +5,7 @@
  * go through an aligned bounce buffer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -322,6 +323,64 @@ static void file_reopen_abort(BDRVReopenState *state)
     }
 }
 
+/* Its own bytes: the identity, unless O_DIRECT must keep the page cache
+ * out (the kernel's copy goes through it). */
+static int file_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         bool write, BlockDriverState **leaf,
+                         int64_t *leaf_offset, int64_t *pnum, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+
+    *pnum = bytes;
+    if (s->open_flags & O_DIRECT) {
+        return 0;
+    }
+    *leaf = bs;
+    *leaf_offset = offset;
+    return 1;
+}
+
+/* Errors that only say the kernel cannot copy between these two files. */
+static bool copy_range_unsupported(int err)
+{
+    return err == EXDEV || err == EINVAL || err == EOPNOTSUPP ||
+           err == ENOSYS || err == EBADF || err == EPERM || err == ETXTBSY ||
+           err == EOVERFLOW;
+}
+
+int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
+                             BlockDriverState *dst, int64_t dst_offset,
+                             int64_t bytes, GError **errp)
+{
+    BDRVFileState *in = src->opaque, *out = dst->opaque;
+    int64_t done = 0;
+
+    /* parent before child, source before destination: as pread/pwrite */
+    g_mutex_lock(&src->lock);
+    g_mutex_lock(&dst->lock);
+    while (done < bytes) {
+        loff_t from = src_offset + done, to = dst_offset + done;
+        ssize_t n = copy_file_range(in->fd, &from, out->fd, &to, bytes - done,
+                                    0);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && !copy_range_unsupported(errno)) {
+            error_setg_errno(errp, errno, "Could not copy from '%s' to '%s'",
+                             src->filename, dst->filename);
+            done = -1;
+        }
+        if (n <= 0) {
+            break; /* 0: the source file ends early; the caller reads */
+        }
+        done += n;
+    }
+    g_mutex_unlock(&dst->lock);
+    g_mutex_unlock(&src->lock);
+    return done;
+}
+
 int64_t bdrv_file_allocated_size(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
@@ -350,6 +409,7 @@ const BlockDriver bdrv_file = {
     .bdrv_pwrite = file_pwrite,
     .bdrv_flush = file_flush,
     .bdrv_truncate = file_truncate,
+    .bdrv_map_file = file_map_file,
     .bdrv_reopen_prepare = file_reopen_prepare,
     .bdrv_reopen_commit = file_reopen_commit,
     .bdrv_reopen_abort = file_reopen_abort,

@@ -285,6 +285,31 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return run.kind != QCOW2_UNALLOC;
 }
 
+int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                   bool write, BlockDriverState **leaf, int64_t *leaf_offset,
+                   int64_t *pnum, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Run run;
+
+    *pnum = bytes;
+    if (write) {
+        return 0; /* allocation, refcounts, shared clusters: that is pwrite */
+    }
+    if (qcow2_check_range(bs, offset, bytes, errp) < 0 ||
+        qcow2_map(bs, offset, bytes, false, &run, errp) < 0) {
+        return -1;
+    }
+    *pnum = run.len;
+    /* data past the end of the file reads as zeroes: not plain bytes */
+    if (run.kind != QCOW2_DATA || run.host >= s->file_size) {
+        return 0;
+    }
+    return bdrv_map_file(bs->file, run.host,
+                         MIN(run.len, s->file_size - run.host), false, leaf,
+                         leaf_offset, pnum, errp);
+}
+
 /* Write L1 entries [lo, hi) that changed, sector-aligned. */
 static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
 {

@@ -330,6 +330,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_flush = qcow2_flush,
     .bdrv_is_allocated = qcow2_allocation_status,
+    .bdrv_map_file = qcow2_map_file,
     .bdrv_reopen_prepare = qcow2_reopen_prepare,
     .bdrv_reopen_commit = qcow2_reopen_commit,
     .bdrv_reopen_abort = qcow2_reopen_abort,

@@ -257,6 +257,10 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp);
+/* bdrv_map_file: a run of data clusters, through the file child. */
+int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                   bool write, BlockDriverState **leaf, int64_t *leaf_offset,
+                   int64_t *pnum, GError **errp);
 
 /* Read a host range of bs->file, zeroes past its end. */
 int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,

@@ -109,6 +109,21 @@ static int raw_truncate(BlockDriverState *bs, int64_t size, GError **errp)
     return bdrv_truncate(bs->file, size, errp);
 }
 
+/* Its window of the file child, as it is. */
+static int raw_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        bool write, BlockDriverState **leaf,
+                        int64_t *leaf_offset, int64_t *pnum, GError **errp)
+{
+    BDRVRawState *s = bs->opaque;
+
+    *pnum = bytes;
+    if (!raw_check(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    return bdrv_map_file(bs->file, s->offset + offset, bytes, write, leaf,
+                         leaf_offset, pnum, errp);
+}
+
 /* Everything belongs to this layer: raw has no backing. */
 static int raw_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp)
@@ -133,5 +148,6 @@ const BlockDriver bdrv_raw = {
     .bdrv_flush = raw_flush,
     .bdrv_truncate = raw_truncate,
     .bdrv_is_allocated = raw_is_allocated,
+    .bdrv_map_file = raw_map_file,
     .bdrv_reopen_prepare = raw_reopen_prepare,
 };

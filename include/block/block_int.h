@@ -68,6 +68,19 @@ struct BlockDriver {
     int (*bdrv_is_allocated)(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, int64_t *pnum, GError **errp);
 
+    /*
+     * For copy offload: does this layer keep [offset, offset+bytes) of its
+     * own data as plain bytes of a file node, to read them (@write false)
+     * or to overwrite them in place (@write true)?  1: in *leaf (a "file"
+     * node) at *leaf_offset, for *pnum bytes (> 0, <= bytes); 0: not here
+     * (unallocated, zero, compressed, past the end of the image file,
+     * O_DIRECT, a format whose writes need more than the bytes); -1 on
+     * error.  Optional: a driver without it never offloads.
+     */
+    int (*bdrv_map_file)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         bool write, BlockDriverState **leaf,
+                         int64_t *leaf_offset, int64_t *pnum, GError **errp);
+
     /* Reopen read-only <-> read-write: prepare may fail, leaving bs as is. */
     int (*bdrv_reopen_prepare)(BDRVReopenState *state, GError **errp);
     void (*bdrv_reopen_commit)(BDRVReopenState *state);
@@ -106,6 +119,24 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 int64_t bdrv_getlength(BlockDriverState *bs);
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, GError **errp);
+/* The driver's bdrv_map_file under bs->lock; 0 when it has none. */
+int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  bool write, BlockDriverState **leaf, int64_t *leaf_offset,
+                  int64_t *pnum, GError **errp);
+
+/*
+ * Copy [offset, offset+n) of @src's own data to the same range of @dst
+ * inside the kernel (copy_file_range), for a prefix of @bytes where both
+ * keep it as plain file bytes.  Returns n (> 0) when it copied, 0 when it
+ * cannot here (the caller reads and writes instead), -1 and errp on error.
+ */
+int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
+                        int64_t offset, int64_t bytes, GError **errp);
+/* file-posix.c: the copy between two "file" nodes; 0 when the kernel
+ * cannot do it for these files. */
+int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
+                             BlockDriverState *dst, int64_t dst_offset,
+                             int64_t bytes, GError **errp);
 
 extern const BlockDriver bdrv_file;
 extern const BlockDriver bdrv_raw;
