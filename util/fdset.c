@@ -57,10 +57,11 @@ typedef struct PendingEvent {
     char *opaque; /* owned copy */
 } PendingEvent;
 
-/* One change: events and fds to close once the locks are dropped. */
+/* One change: events and fds to close once the locks are dropped (each
+ * array made on first use: most changes need one of them or neither). */
 typedef struct FdSetOp {
-    GArray *events;   /* PendingEvent */
-    GArray *to_close; /* int */
+    GArray *events;   /* PendingEvent, or NULL */
+    GArray *to_close; /* int, or NULL */
 } FdSetOp;
 
 const char *fdset_reason_name(FdSetRemoveReason reason)
@@ -95,7 +96,19 @@ static void op_event(FdSetOp *op, FdSetEventKind kind, gint64 fdset_id, int fd,
         .ev = {.kind = kind, .fdset_id = fdset_id, .fd = fd, .dup_fd = dup_fd},
     };
 
+    if (!op->events) {
+        op->events = g_array_sized_new(FALSE, FALSE, sizeof(PendingEvent), 2);
+    }
     g_array_append_val(op->events, pe);
+}
+
+/* @fd goes with the change: closed once the locks are dropped. */
+static void op_close_later(FdSetOp *op, int fd)
+{
+    if (!op->to_close) {
+        op->to_close = g_array_sized_new(FALSE, FALSE, sizeof(int), 2);
+    }
+    g_array_append_val(op->to_close, fd);
 }
 
 static PendingEvent *op_last(FdSetOp *op)
@@ -107,8 +120,8 @@ static void reg_reset_locked(void);
 
 static void op_begin(FdSetOp *op)
 {
-    op->events = g_array_new(FALSE, FALSE, sizeof(PendingEvent));
-    op->to_close = g_array_new(FALSE, FALSE, sizeof(int));
+    op->events = NULL;
+    op->to_close = NULL;
     g_rec_mutex_lock(&deliver_lock);
     g_mutex_lock(&reg_lock);
     if (!reg.ready) {
@@ -133,26 +146,32 @@ static void deliver(GArray *events)
 
 static void op_end(FdSetOp *op)
 {
+    GArray *events = op->events;
+
     g_mutex_unlock(&reg_lock);
-    if (tls_delivering) {
+    if (events && tls_delivering) {
         /* called from a listener: queue behind the events in delivery */
-        g_array_append_vals(tls_delivering, op->events->data, op->events->len);
-        g_array_set_size(op->events, 0);
-    } else {
-        tls_delivering = op->events;
-        deliver(op->events);
+        g_array_append_vals(tls_delivering, events->data, events->len);
+        g_array_set_size(events, 0);
+    } else if (events) {
+        tls_delivering = events;
+        deliver(events);
         tls_delivering = NULL;
     }
     g_rec_mutex_unlock(&deliver_lock);
 
-    for (guint i = 0; i < op->events->len; i++) {
-        g_free(g_array_index(op->events, PendingEvent, i).opaque);
+    if (events) {
+        for (guint i = 0; i < events->len; i++) {
+            g_free(g_array_index(events, PendingEvent, i).opaque);
+        }
+        g_array_free(events, TRUE);
     }
-    g_array_free(op->events, TRUE);
-    for (guint i = 0; i < op->to_close->len; i++) {
-        qemu_close_fd_quietly(g_array_index(op->to_close, int, i));
+    if (op->to_close) {
+        for (guint i = 0; i < op->to_close->len; i++) {
+            qemu_close_fd_quietly(g_array_index(op->to_close, int, i));
+        }
+        g_array_free(op->to_close, TRUE);
     }
-    g_array_free(op->to_close, TRUE);
 }
 
 /* ---- set lifetime ---- */
@@ -180,7 +199,7 @@ static void member_close(FdSetOp *op, guint32 idx, guint i,
     if (op) {
         op_event(op, FDSET_EVENT_FD_REMOVED, rec_at(idx)->id, fd, -1);
         op_last(op)->ev.reason = reason;
-        g_array_append_val(op->to_close, fd);
+        op_close_later(op, fd);
     } else {
         qemu_close_fd_quietly(fd);
     }
@@ -428,7 +447,7 @@ bool fdset_add_fd(bool has_id, int64_t fdset_id, int fd, const char *opaque,
     ok = add_locked(&op, has_id, fdset_id, &m, owner, out_fdset_id, errp);
     if (!ok) {
         g_free(m.opaque);
-        g_array_append_val(op.to_close, fd); /* ours, also on failure */
+        op_close_later(&op, fd); /* ours, also on failure */
     }
     op_end(&op);
     return ok;
