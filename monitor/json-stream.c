@@ -131,6 +131,44 @@ static bool start_byte(JsonStream *js, char c, JsonStreamStatus *status)
     return false;
 }
 
+/*
+ * How many bytes from @p (at most @len) inside a structured value cannot
+ * change the splitter's state: in a string anything but a quote or a
+ * backslash, outside one anything but a quote or a bracket.  They are
+ * copied as one run instead of byte by byte.
+ */
+static size_t plain_run(const JsonStream *js, const char *p, size_t len)
+{
+    size_t n = 0;
+
+    if (js->escape) {
+        return 0;
+    }
+    if (js->in_string) {
+        while (n < len && p[n] != '"' && p[n] != '\\') {
+            n++;
+        }
+        return n;
+    }
+    while (n < len && p[n] != '"' && p[n] != '{' && p[n] != '[' &&
+           p[n] != '}' && p[n] != ']') {
+        n++;
+    }
+    return n;
+}
+
+/* Append a run of plain bytes of a structured value, within max_size. */
+static void append_run(JsonStream *js, const char *p, size_t n)
+{
+    if (js->skipping) {
+        return;
+    }
+    g_string_append_len(js->buf, p, n);
+    if (js->buf->len > js->max_size) {
+        start_skipping(js, JSON_STREAM_TOO_LARGE);
+    }
+}
+
 size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
                         JsonStreamFunc fn, void *opaque)
 {
@@ -170,6 +208,15 @@ size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
                 }
             }
             continue;
+        }
+        if (js->depth > 0 && !js->in_scalar) {
+            size_t run = plain_run(js, data + i, len - i);
+
+            if (run > 0) {
+                append_run(js, data + i, run);
+                i += run - 1;
+                continue;
+            }
         }
         track_byte(js, c);
         if (!js->skipping) {
