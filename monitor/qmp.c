@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "monitor/json-check.h"
+#include "qemu/json-parse.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
 #include "qemu/error.h"
