@@ -424,5 +424,7 @@ JsonNode *qmp_query_commands(JsonObject *args, QmpContext *ctx, GError **errp)
 JsonNode *qmp_query_qmp_schema(JsonObject *args, QmpContext *ctx,
                                GError **errp)
 {
-    return qmp_schema_introspection();
+    qmp_ctx_set_return_json(ctx,
+                            g_string_new(qmp_schema_introspection_json()));
+    return NULL;
 }
