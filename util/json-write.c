@@ -122,15 +122,15 @@ static void append_value(GString *out, JsonNode *node)
 
 /* How a layout separates things. */
 typedef struct Style {
-    const char *comma;       /* between members or elements */
-    const char *colon;       /* between a name and its value */
-    bool lines;              /* one member or element per line, indented */
+    const char *comma; /* between members or elements */
+    const char *colon; /* between a name and its value */
+    bool lines;        /* one member or element per line, indented */
 } Style;
 
 static const Style styles[] = {
-    [JSON_LAYOUT_COMPACT] = { ",", ":", false },
-    [JSON_LAYOUT_PRETTY] = { ",", " : ", true },
-    [JSON_LAYOUT_QMP] = { ", ", ": ", false },
+    [JSON_LAYOUT_COMPACT] = {",", ":", false},
+    [JSON_LAYOUT_PRETTY] = {",", " : ", true},
+    [JSON_LAYOUT_QMP] = {", ", ": ", false},
 };
 
 static void append_node(GString *out, JsonNode *node, const Style *st,

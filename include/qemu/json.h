@@ -125,14 +125,12 @@ GList *json_object_get_members(JsonObject *object);
 gint64 json_object_get_int_member(JsonObject *object, const char *name);
 double json_object_get_double_member(JsonObject *object, const char *name);
 gboolean json_object_get_boolean_member(JsonObject *object, const char *name);
-const char *json_object_get_string_member(JsonObject *object,
-                                          const char *name);
+const char *json_object_get_string_member(JsonObject *object, const char *name);
 /* @dflt when absent or null, else as json_object_get_string_member(). */
 const char *json_object_get_string_member_with_default(JsonObject *object,
                                                        const char *name,
                                                        const char *dflt);
-JsonObject *json_object_get_object_member(JsonObject *object,
-                                          const char *name);
+JsonObject *json_object_get_object_member(JsonObject *object, const char *name);
 JsonArray *json_object_get_array_member(JsonObject *object, const char *name);
 
 /* Setters: add @name at the end, or replace its value in place.
@@ -155,8 +153,8 @@ void json_object_remove_member(JsonObject *object, const char *name);
 
 void json_object_iter_init_ordered(JsonObjectIter *iter, JsonObject *object);
 /* The next member (both borrowed); FALSE at the end. */
-gboolean json_object_iter_next_ordered(JsonObjectIter *iter,
-                                       const char **name, JsonNode **node);
+gboolean json_object_iter_next_ordered(JsonObjectIter *iter, const char **name,
+                                       JsonNode **node);
 
 /* ------------------------------------------------------------ arrays */
 
@@ -187,9 +185,9 @@ void json_array_remove_element(JsonArray *array, guint index);
  * json-parse.c) */
 
 typedef enum JsonLayout {
-    JSON_LAYOUT_COMPACT,   /* {"a":1,"b":[2]}           json_to_string() */
-    JSON_LAYOUT_PRETTY,    /* members on lines, 2-space indent          */
-    JSON_LAYOUT_QMP,       /* {"a": 1, "b": [2]}        what QEMU sends  */
+    JSON_LAYOUT_COMPACT, /* {"a":1,"b":[2]}           json_to_string() */
+    JSON_LAYOUT_PRETTY,  /* members on lines, 2-space indent          */
+    JSON_LAYOUT_QMP,     /* {"a": 1, "b": [2]}        what QEMU sends  */
 } JsonLayout;
 
 /*

@@ -45,10 +45,10 @@ static char *member_names(JsonObject *obj)
     return g_strdup(out->str);
 }
 
-#define ck_assert_names(obj, want)                                          \
-    do {                                                                    \
-        g_autofree char *got_ = member_names(obj);                          \
-        ck_assert_str_eq(got_, want);                                       \
+#define ck_assert_names(obj, want)                                             \
+    do {                                                                       \
+        g_autofree char *got_ = member_names(obj);                             \
+        ck_assert_str_eq(got_, want);                                          \
     } while (0)
 
 START_TEST(test_refcounting)
@@ -64,7 +64,7 @@ START_TEST(test_refcounting)
     json_object_set_member(obj, "v", json_node_ref(v));
     json_node_unref(a);
     ck_assert_int_eq(json_object_get_int_member(obj, "v"), 7);
-    json_node_unref(b);                  /* frees the object, not @v */
+    json_node_unref(b); /* frees the object, not @v */
     ck_assert_int_eq(json_node_get_int(v), 7);
     json_node_unref(v);
 
@@ -112,7 +112,7 @@ START_TEST(test_replace_remove)
     json_object_set_string_member(o, "a", "x");
     ck_assert_names(o, "a b c");
     ck_assert_str_eq(json_object_get_string_member(o, "a"), "x");
-    ck_assert_int_eq(json_node_get_int(old), 1);  /* a holder keeps it */
+    ck_assert_int_eq(json_node_get_int(old), 1); /* a holder keeps it */
     json_node_unref(old);
 
     json_object_remove_member(o, "b");
@@ -121,8 +121,7 @@ START_TEST(test_replace_remove)
     json_object_remove_member(o, "nope");
     json_object_set_int_member(o, "b", 9);
     ck_assert_names(o, "a c b");
-    json_object_set_member(o, "c",
-                           json_node_init_int(json_node_alloc(), 7));
+    json_object_set_member(o, "c", json_node_init_int(json_node_alloc(), 7));
     ck_assert_names(o, "a c b");
     ck_assert_int_eq(json_object_get_int_member(o, "c"), 7);
 }
@@ -145,11 +144,11 @@ START_TEST(test_value_getters)
     ck_assert(JSON_NODE_HOLDS_VALUE(i) && JSON_NODE_HOLDS_NULL(n));
     ck_assert_int_eq(JSON_NODE_TYPE(s), JSON_NODE_VALUE);
 
-    ck_assert_int_eq(json_node_get_int(d), -2);     /* truncated */
+    ck_assert_int_eq(json_node_get_int(d), -2); /* truncated */
     ck_assert_int_eq(json_node_get_int(b), 1);
     ck_assert_int_eq(json_node_get_int(s), 0);
     ck_assert_int_eq(json_node_get_int(n), 0);
-    ck_assert_int_eq(json_node_get_int(big), G_MAXINT64);  /* clamped */
+    ck_assert_int_eq(json_node_get_int(big), G_MAXINT64); /* clamped */
     ck_assert(json_node_get_double(i) == 5.0);
     ck_assert(json_node_get_double(b) == 1.0);
     ck_assert(json_node_get_double(s) == 0.0);
@@ -182,8 +181,9 @@ START_TEST(test_member_getters)
     ck_assert(json_object_get_double_member(o, "i") == 3.0);
     ck_assert(json_object_get_boolean_member(o, "t"));
     ck_assert_str_eq(json_object_get_string_member(o, "s"), "x");
-    ck_assert_int_eq(json_object_get_int_member(
-                         json_object_get_object_member(o, "o"), "k"), 1);
+    ck_assert_int_eq(
+        json_object_get_int_member(json_object_get_object_member(o, "o"), "k"),
+        1);
 
     /* absent, null or another type: the default, quietly */
     ck_assert_int_eq(json_object_get_int_member(o, "missing"), 0);
@@ -201,8 +201,7 @@ START_TEST(test_member_getters)
                      "D");
     ck_assert_str_eq(
         json_object_get_string_member_with_default(o, "missing", "D"), "D");
-    ck_assert_ptr_null(json_object_get_string_member_with_default(o, "i",
-                                                                  "D"));
+    ck_assert_ptr_null(json_object_get_string_member_with_default(o, "i", "D"));
 
     ck_assert_uint_eq(json_array_get_length(a), 4);
     ck_assert_str_eq(json_array_get_string_element(a, 1), "two");
@@ -226,8 +225,7 @@ START_TEST(test_null_setters)
     json_object_set_object_member(o, "o", NULL);
     json_object_set_array_member(o, "a", NULL);
     json_object_set_null_member(o, "n");
-    for (const char *const *k = (const char *const[]){"s", "o", "a", "n",
-                                                      NULL};
+    for (const char *const *k = (const char *const[]){"s", "o", "a", "n", NULL};
          *k; k++) {
         ck_assert(JSON_NODE_HOLDS_NULL(json_object_get_member(o, *k)));
     }
@@ -249,7 +247,8 @@ START_TEST(test_copy_equal)
     g_autoptr(JsonNode) copy = json_node_copy(tree);
     g_autoptr(JsonNode) reordered =
         parse("{\"d\": 2.0, \"a\": [1.0, {\"b\": \"c\"}]}");
-    g_autoptr(JsonNode) swapped = parse("{\"a\": [{\"b\": \"c\"}, 1], \"d\": 2}");
+    g_autoptr(JsonNode) swapped =
+        parse("{\"a\": [{\"b\": \"c\"}, 1], \"d\": 2}");
     g_autoptr(JsonNode) smaller = parse("{\"a\": [1, {\"b\": \"c\"}]}");
     g_autoptr(JsonNode) s = json_node_init_string(json_node_alloc(), "x");
     g_autoptr(JsonNode) s2 = json_node_copy(s);
@@ -260,8 +259,8 @@ START_TEST(test_copy_equal)
     ck_assert_str_eq(json_node_get_string(s2), "x");
 
     ck_assert(json_node_equal(tree, copy));
-    ck_assert(json_node_equal(tree, reordered));  /* 2 == 2.0, any order */
-    ck_assert(!json_node_equal(tree, swapped));   /* arrays: in order */
+    ck_assert(json_node_equal(tree, reordered)); /* 2 == 2.0, any order */
+    ck_assert(!json_node_equal(tree, swapped));  /* arrays: in order */
     ck_assert(!json_node_equal(tree, smaller));
     ck_assert(!json_node_equal(smaller, tree));
     ck_assert(!json_node_equal(s, s2));
@@ -298,9 +297,8 @@ START_TEST(test_equal_values)
 }
 END_TEST
 
-static const char nested[] =
-    "{\"a\": [1, {\"b\": []}, {}, [2, [3]], \"x\"], "
-    "\"c\": {\"d\": null, \"e\": true}, \"f\": {}}";
+static const char nested[] = "{\"a\": [1, {\"b\": []}, {}, [2, [3]], \"x\"], "
+                             "\"c\": {\"d\": null, \"e\": true}, \"f\": {}}";
 
 START_TEST(test_nesting_layouts)
 {
@@ -310,15 +308,15 @@ START_TEST(test_nesting_layouts)
     g_autofree char *pretty = json_to_string(tree, TRUE);
     g_autoptr(JsonNode) arr = parse("[1, {\"a\": 2}, []]");
     g_autofree char *arr_pretty = json_to_string(arr, TRUE);
-    JsonArray *a = json_object_get_array_member(json_node_get_object(tree),
-                                                "a");
+    JsonArray *a =
+        json_object_get_array_member(json_node_get_object(tree), "a");
 
-    ck_assert_int_eq(json_node_get_int(json_array_get_element(
-                         json_node_get_array(json_array_get_element(
-                             json_node_get_array(json_array_get_element(a, 3)),
-                             1)),
-                         0)),
-                     3);
+    ck_assert_int_eq(
+        json_node_get_int(json_array_get_element(
+            json_node_get_array(json_array_get_element(
+                json_node_get_array(json_array_get_element(a, 3)), 1)),
+            0)),
+        3);
     json_append_node(qmp, tree, JSON_LAYOUT_QMP);
     ck_assert_str_eq(qmp->str, nested);
     /* json-glib 1.6's texts for the same trees */
@@ -362,7 +360,7 @@ START_TEST(test_scalar_text)
         {"-0.0", "-0.0"},
         {"1e300", "1.0000000000000001e+300"},
         {"2.5e-300", "2.5e-300"},
-        {"1e400", "1.7976931348623157e+308"},  /* the parser keeps it finite */
+        {"1e400", "1.7976931348623157e+308"}, /* the parser keeps it finite */
         {"18446744073709551616", "1.8446744073709552e+19"},
         {"\"\\b\\f\\u001f\\u007f\\\"\\\\/\"", "\"\\u0008\\u000c\\u001f\x7f"
                                               "\\\"\\\\/\""},
@@ -384,14 +382,16 @@ END_TEST
 START_TEST(test_text_always_json)
 {
     g_autoptr(JsonNode) n =
-        json_node_init_string(json_node_alloc(), "a\xff" "b\xc3\x01");
-    g_autoptr(JsonNode) inf = json_node_init_double(json_node_alloc(),
-                                                    INFINITY);
+        json_node_init_string(json_node_alloc(), "a\xff"
+                                                 "b\xc3\x01");
+    g_autoptr(JsonNode) inf =
+        json_node_init_double(json_node_alloc(), INFINITY);
     g_autofree char *text = json_to_string(n, FALSE);
     g_autofree char *inf_text = json_to_string(inf, FALSE);
     g_autoptr(GString) s = g_string_new(NULL);
 
-    ck_assert_str_eq(text, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\\u0001\"");
+    ck_assert_str_eq(text, "\"a\xef\xbf\xbd"
+                           "b\xef\xbf\xbd\\u0001\"");
     ck_assert_str_eq(inf_text, "null");
     json_append_string(s, "tab\there");
     ck_assert_str_eq(s->str, "\"tab\\there\"");
@@ -400,8 +400,8 @@ END_TEST
 
 START_TEST(test_from_string_errors)
 {
-    static const char *const bad[] = {"", "{", "[1,]", "{'a': 1}",
-                                      "/* c */ 1", "{\"a\": 1, \"a\": 2}"};
+    static const char *const bad[] = {
+        "", "{", "[1,]", "{'a': 1}", "/* c */ 1", "{\"a\": 1, \"a\": 2}"};
 
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
@@ -426,7 +426,7 @@ START_TEST(test_big_object)
     }
     ck_assert_uint_eq(json_object_get_size(o), n);
     g_snprintf(name, sizeof(name), "k%u", 5);
-    json_object_set_string_member(o, name, "five");   /* in place */
+    json_object_set_string_member(o, name, "five"); /* in place */
     for (guint i = 0; i < n; i += 2) {
         g_snprintf(name, sizeof(name), "k%u", i);
         json_object_remove_member(o, name);
@@ -451,7 +451,7 @@ START_TEST(test_big_object)
             ck_assert_str_eq(l->data, name);
         }
     }
-    for (guint i = 1; i < n - 4; i += 2) {             /* down to 2 */
+    for (guint i = 1; i < n - 4; i += 2) { /* down to 2 */
         g_snprintf(name, sizeof(name), "k%u", i);
         json_object_remove_member(o, name);
     }
@@ -484,8 +484,9 @@ START_TEST(test_big_array)
     json_array_remove_element(a, 0);
     ck_assert_uint_eq(json_array_get_length(a), n - 1);
     ck_assert_str_eq(json_array_get_string_element(a, 0), "s1");
-    ck_assert_int_eq(json_object_get_int_member(
-                         json_array_get_object_element(a, 1), "i"), 2);
+    ck_assert_int_eq(
+        json_object_get_int_member(json_array_get_object_element(a, 1), "i"),
+        2);
     node = json_node_init_array(json_node_alloc(), a);
     text = json_to_string(node, FALSE);
     again = parse(text);
