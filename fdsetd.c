@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
-#include "monitor/json-check.h"
+#include "qemu/json-parse.h"
 #include "monitor/monitor.h"
 #include "qemu/audit.h"
 #include "qemu/error.h"

@@ -506,7 +506,7 @@ static BlockDriverState *open_header_backing(BlockDriverState *bs,
                           ? bs->drv->bdrv_get_backing_format(bs)
                           : NULL;
     g_autoptr(JsonObject) opts = json_object_new();
-    JsonObject *file = json_object_new();
+    JsonObject *file;
     BdrvInherit inh = {
         .read_only = true,
         .cache_direct = bs->cache_direct,
@@ -519,6 +519,7 @@ static BlockDriverState *open_header_backing(BlockDriverState *bs,
     if (fmt && *fmt) {
         json_object_set_string_member(opts, "driver", fmt);
     }
+    file = json_object_new();
     json_object_set_string_member(file, "driver", "file");
     json_object_set_string_member(file, "filename", path);
     json_object_set_object_member(opts, "file", file);

@@ -151,14 +151,12 @@ bool bdrv_cmdline_blockdev(const char *json_or_keyval, GError **errp)
         p++;
     }
     if (*p == '{') {
-        g_autoptr(JsonParser) parser = json_parser_new();
-        JsonNode *root;
+        g_autoptr(JsonNode) root = json_from_string(p, errp);
 
-        if (!json_parser_load_from_data(parser, p, -1, errp)) {
+        if (!root) {
             return false;
         }
-        root = json_parser_get_root(parser);
-        if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        if (!JSON_NODE_HOLDS_OBJECT(root)) {
             error_setg(errp, "--blockdev: expected a JSON object");
             return false;
         }

@@ -6,7 +6,7 @@
 #define MONITOR_INTERNAL_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+#include "qemu/json.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "monitor/json-check.h"
+#include "qemu/json-parse.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
 #include "qemu/error.h"
@@ -439,5 +439,7 @@ JsonNode *qmp_query_commands(JsonObject *args, QmpContext *ctx, GError **errp)
 JsonNode *qmp_query_qmp_schema(JsonObject *args, QmpContext *ctx,
                                GError **errp)
 {
-    return qmp_schema_introspection();
+    qmp_ctx_set_return_json(ctx,
+                            g_string_new(qmp_schema_introspection_json()));
+    return NULL;
 }

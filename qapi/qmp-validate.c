@@ -20,6 +20,7 @@ typedef struct SchemaCache {
     GHashTable *types;          /* name -> index + 1 */
     GHashTable *events;         /* set of event names */
     gsize introspection;        /* JsonNode *, parsed at first use */
+    gsize introspection_json;   /* char *, its QMP text, at first use */
 } SchemaCache;
 
 /* Where a value sits in the arguments, innermost last. */
@@ -138,6 +139,21 @@ JsonNode *qmp_schema_introspection(void)
         g_once_init_leave(&sc->introspection, (gsize)node);
     }
     return deep_copy((JsonNode *)sc->introspection);
+}
+
+const char *qmp_schema_introspection_json(void)
+{
+    SchemaCache *sc = schema_cache(&qapi_schema);
+
+    if (g_once_init_enter(&sc->introspection_json)) {
+        g_autoptr(JsonNode) node = qmp_schema_introspection();
+        GString *text = g_string_new(NULL);
+
+        json_append_node(text, node, JSON_LAYOUT_QMP);
+        g_once_init_leave(&sc->introspection_json,
+                          (gsize)g_string_free(text, FALSE));
+    }
+    return (const char *)sc->introspection_json;
 }
 
 /* ----------------------------------------------------------------- names */

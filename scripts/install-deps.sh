@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(gcc make meson ninja-build pkg-config python3
-          libglib2.0-dev libjson-glib-dev check libseccomp-dev
+          libglib2.0-dev check libseccomp-dev
           qemu-utils clang libclang-rt-14-dev "$@")
 
 missing=()

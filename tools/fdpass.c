@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+#include "qemu/json-parse.h"
 
 #define FDPASS_MAX_FDS 16
 
@@ -84,14 +84,12 @@ typedef struct Attach {
 
 static gboolean enqueue(Conn *c, const char *text, gsize len, GError **errp)
 {
-    g_autoptr(JsonParser) p = json_parser_new();
-    JsonNode *n;
+    JsonNode *n = json_parse_strict(text, len, errp);
 
-    if (!json_parser_load_from_data(p, text, len, errp)) {
+    if (!n) {
         g_prefix_error(errp, "bad JSON from the daemon: ");
         return FALSE;
     }
-    n = json_parser_steal_root(p);
     if (JSON_NODE_HOLDS_OBJECT(n) &&
         json_object_has_member(json_node_get_object(n), "event")) {
         json_node_unref(n); /* events are not ours to show */
@@ -253,16 +251,6 @@ static JsonNode *qmp_call(Conn *c, const char *text, const int *fds, guint nfds,
     return NULL;
 }
 
-static char *to_json(JsonNode *n, gboolean pretty)
-{
-    g_autoptr(JsonGenerator) g = json_generator_new();
-
-    json_generator_set_root(g, n);
-    json_generator_set_pretty(g, pretty);
-    json_generator_set_indent(g, 2);
-    return json_generator_to_data(g, NULL);
-}
-
 /* ------------------------------------------------------------ connect */
 
 static void conn_free(Conn *c)
@@ -408,22 +396,27 @@ static JsonNode *call_with_files(Conn *c, const char *text, const Attach *a,
 
 /* ----------------------------------------------------------- commands */
 
+/* {"execute": @execute, "arguments": @args}; takes @args. */
+static JsonNode *command_node(const char *execute, JsonObject *args)
+{
+    g_autoptr(JsonObject) cmd = json_object_new();
+
+    json_object_set_string_member(cmd, "execute", execute);
+    json_object_set_object_member(cmd, "arguments", args);
+    return json_node_init_object(json_node_alloc(), cmd);
+}
+
 static gboolean cmd_add_fd(Conn *c, int argc, char **argv, GError **errp)
 {
     Attach a = {NULL, -1};
     gboolean direct = FALSE, persistent = TRUE;
-    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonObject) args = json_object_new();
     g_autoptr(JsonNode) ret = NULL, cmd = NULL;
     g_autofree char *text = NULL;
     const char *v;
     gint64 id = -1;
     int i;
 
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "execute");
-    json_builder_add_string_value(b, "add-fd");
-    json_builder_set_member_name(b, "arguments");
-    json_builder_begin_object(b);
     for (i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (g_str_equal(o, "--direct")) {
@@ -446,25 +439,20 @@ static gboolean cmd_add_fd(Conn *c, int argc, char **argv, GError **errp)
             if (!parse_int(o, v, &id, errp)) {
                 return FALSE;
             }
-            json_builder_set_member_name(b, "fdset-id");
-            json_builder_add_int_value(b, id);
+            json_object_set_int_member(args, "fdset-id", id);
         } else {
-            json_builder_set_member_name(b, "opaque");
-            json_builder_add_string_value(b, v);
+            json_object_set_string_member(args, "opaque", v);
         }
     }
     if (!a.path || a.flags < 0) {
         return usage_error(errp, "%s", "add-fd needs --file and --mode");
     }
     if (persistent) {
-        json_builder_set_member_name(b, "persistent");
-        json_builder_add_boolean_value(b, TRUE);
+        json_object_set_boolean_member(args, "persistent", TRUE);
     }
-    json_builder_end_object(b);
-    json_builder_end_object(b);
     a.flags |= direct ? O_DIRECT : 0;
-    cmd = json_builder_get_root(b);
-    text = to_json(cmd, FALSE);
+    cmd = command_node("add-fd", g_steal_pointer(&args));
+    text = json_to_string(cmd, FALSE);
     ret = call_with_files(c, text, &a, 1, errp);
     if (!ret) {
         return FALSE;
@@ -507,7 +495,7 @@ static void print_member(JsonObject *m)
     if (json_object_has_member(m, "opaque")) {
         g_autoptr(JsonNode) op =
             json_node_copy(json_object_get_member(m, "opaque"));
-        g_autofree char *q = to_json(op, FALSE);
+        g_autofree char *q = json_to_string(op, FALSE);
         g_string_append_printf(line, "  opaque %s", q);
     }
     printf("%s\n", line->str);
@@ -552,7 +540,7 @@ static gboolean cmd_query(Conn *c, int argc, char **argv, GError **errp)
         return FALSE;
     }
     if (json) {
-        g_autofree char *text = to_json(ret, TRUE);
+        g_autofree char *text = json_to_string(ret, TRUE);
         printf("%s\n", text);
     } else if (JSON_NODE_HOLDS_ARRAY(ret)) {
         print_fdsets(json_node_get_array(ret));
@@ -601,11 +589,9 @@ static gboolean cmd_remove(Conn *c, int argc, char **argv, GError **errp)
 /* Check that @json is one QMP command object before sending it. */
 static gboolean check_command(const char *json, GError **errp)
 {
-    g_autoptr(JsonParser) p = json_parser_new();
-    JsonNode *root;
+    g_autoptr(JsonNode) root = json_from_string(json, NULL);
 
-    if (!json_parser_load_from_data(p, json, -1, NULL) ||
-        !(root = json_parser_get_root(p)) || !JSON_NODE_HOLDS_OBJECT(root) ||
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root) ||
         !json_object_has_member(json_node_get_object(root), "execute")) {
         return usage_error(errp, "qmp: not a JSON command object: %s", json);
     }
@@ -652,7 +638,7 @@ static gboolean cmd_qmp(Conn *c, int argc, char **argv, GError **errp)
     if (!ret) {
         return FALSE;
     }
-    out = to_json(ret, TRUE);
+    out = json_to_string(ret, TRUE);
     printf("%s\n", out);
     return TRUE;
 }

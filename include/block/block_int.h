@@ -13,7 +13,7 @@
 #define BLOCK_BLOCK_INT_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+#include "qemu/json.h"
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -14,7 +14,7 @@
 #define BLOCK_OPTIONS_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+#include "qemu/json.h"
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -38,7 +38,14 @@ bool qmp_validate_args(const QmpCommandDef *cmd, JsonObject *args,
 /* Does event @name exist in the schema? (for debug assertions) */
 bool qmp_schema_has_event(const char *name);
 
-/* A new node with the whole introspection list, for query-qmp-schema. */
+/* A new node with the whole introspection list. */
 JsonNode *qmp_schema_introspection(void);
+
+/*
+ * The same list as QMP text, for query-qmp-schema: written once, as the
+ * schema never changes, rather than copied and written per request (a
+ * few thousand nodes each time).  Lives as long as the process.
+ */
+const char *qmp_schema_introspection_json(void);
 
 #endif

@@ -13,13 +13,14 @@
  * the empty object {}), or NULL with errp set.
  *
  * Handlers live in monitor/ (core commands) and block/ (block commands) and
- * include only this header and json-glib: they never see the connection.
+ * include only this header (and through it qemu/json.h): they never see
+ * the connection.
  */
 #ifndef QAPI_QMP_H
 #define QAPI_QMP_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+#include "qemu/json.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,13 +52,13 @@ GHashTable *qmp_ctx_named_fds(QmpContext *ctx);
  */
 GString *qmp_ctx_return_json(QmpContext *ctx, gsize size_hint);
 
-/* Append @s to @out as a JSON string literal (quoted, escaped). */
+/*
+ * Append @s to @out as a JSON string literal (quoted, escaped; bytes that
+ * are not UTF-8 as U+FFFD).
+ */
 void qmp_json_append_string(GString *out, const char *s);
 
-/*
- * Append @node as compact JSON.  Unlike json_to_string(), control
- * characters are always escaped and every number is valid JSON.
- */
+/* Append @node as JSON laid out as QEMU does: {"a": 1, "b": [2]}. */
 void qmp_json_append_node(GString *out, JsonNode *node);
 
 /* Ask the daemon to exit after this reply has been sent. */

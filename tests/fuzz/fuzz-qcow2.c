@@ -65,14 +65,14 @@ static BlockDriverState *open_image(bool rw)
         "\"backing\": null, \"file\": {\"driver\": \"file\", "
         "\"filename\": \"/dev/fdset/0\"}}",
         rw ? "false" : "true");
-    g_autoptr(JsonParser) p = json_parser_new();
+    g_autoptr(JsonNode) p = json_from_string(text, NULL);
     g_autoptr(GError) err = NULL;
     BlockDriverState *bs;
 
-    if (!json_parser_load_from_data(p, text, -1, NULL)) {
+    if (!p) {
         fail("options");
     }
-    bs = bdrv_open_options(json_node_get_object(json_parser_get_root(p)), &err);
+    bs = bdrv_open_options(json_node_get_object(p), &err);
     if (!bs && !err) {
         fail("open failed without an error");
     }

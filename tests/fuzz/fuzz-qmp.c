@@ -24,7 +24,7 @@
 #include "block/block.h"
 #include "fuzz-util.h"
 #include "monitor-internal.h"
-#include "monitor/json-check.h"
+#include "qemu/json-parse.h"
 #include "qemu/fdset.h"
 #include "qemu/osdep.h"
 

@@ -182,7 +182,7 @@ START_TEST(test_fdpass_query_fdsets)
                                            "--fdset-id 5 --opaque disk",
                                            f.img);
     Run r = fdpass(&f, NULL, add);
-    g_autoptr(JsonParser) p = json_parser_new();
+    g_autoptr(JsonNode) p = NULL;
     JsonNode *q;
 
     ck_assert_int_eq(r.status, 0);
@@ -196,11 +196,11 @@ START_TEST(test_fdpass_query_fdsets)
     /* --json is exactly query-fdsets' return value. */
     r = fdpass(&f, NULL, "query-fdsets --json");
     ck_assert_int_eq(r.status, 0);
-    ck_assert(json_parser_load_from_data(p, r.out, -1, NULL));
+    p = json_from_string(r.out, NULL);
+    ck_assert(p);
     q = query(&f);
     ck_assert(json_node_equal(
-        json_parser_get_root(p),
-        json_object_get_member(json_node_get_object(q), "return")));
+        p, json_object_get_member(json_node_get_object(q), "return")));
     json_node_unref(q);
     run_free(&r);
     finish(&f);

@@ -453,16 +453,14 @@ const char *qtest_tmpdir(QTestState *s)
 
 static void enqueue_message(QTestConn *c, const char *text, gsize len)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
     GError *err = NULL;
-    JsonNode *node;
+    JsonNode *node = json_parse_strict(text, len, &err);
     JsonObject *obj;
 
-    if (!json_parser_load_from_data(parser, text, len, &err)) {
+    if (!node) {
         ck_abort_msg("fdsetd sent bad JSON (%s): %.*s", err->message, (int)len,
                      text);
     }
-    node = json_parser_steal_root(parser);
     obj = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
     if (obj && json_object_has_member(obj, "event") &&
         !json_object_has_member(obj, "return") &&

@@ -11,7 +11,7 @@
 #define LIBQTEST_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
+#include "qemu/json-parse.h"
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>

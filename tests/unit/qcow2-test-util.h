@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "block/block_int.h"
-#include <json-glib/json-glib.h>
+#include "qemu/json.h"
 
 /* State of a test file node: its fd and I/O counters. */
 typedef struct TestFile {

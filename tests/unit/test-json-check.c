@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The strict JSON check in front of json-glib: what QEMU accepts passes,
- * everything json-glib would let through leniently is refused, with QEMU's
- * wording.
+ * The strict JSON parser (util/json-parse.c): what QEMU accepts passes,
+ * everything a lenient parser (json-glib's, say) would let through is
+ * refused, with QEMU's wording.
  */
 #include <check.h>
 #include <string.h>
 
-#include "monitor/json-check.h"
+#include "qemu/json-parse.h"
 
 static char *check_error(const char *text)
 {

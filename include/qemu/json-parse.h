@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Strict RFC 8259 parser for QMP messages, with QEMU's error wording
- * ("JSON parse error, ..."), building json-glib nodes.
+ * Strict RFC 8259 parser (QMP messages, command-line and tool input), with
+ * QEMU's error wording ("JSON parse error, ..."), building qemu/json.h nodes.
  */
-#ifndef MONITOR_JSON_CHECK_H
-#define MONITOR_JSON_CHECK_H
+#ifndef QEMU_JSON_PARSE_H
+#define QEMU_JSON_PARSE_H
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "qemu/json.h"
 
 /* Deepest nesting the parser accepts (the splitter's limit is lower). */
 #define JSON_CHECK_MAX_DEPTH 1024

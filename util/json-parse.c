@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Strict JSON parser for QMP messages, building json-glib nodes.
+ * Strict JSON parser, building qemu/json.h nodes.
  *
- * json-glib's own parser is lenient where QEMU is not (comments, single
- * quotes, \x escapes, leading zeros, hex numbers, raw control characters),
- * silent where QEMU complains (duplicate keys, integers beyond 64 bits), and
- * costly per message (a new scanner each time).  This one accepts exactly
- * RFC 8259 JSON, reports with QEMU's wording, and reads integers beyond
+ * It accepts exactly RFC 8259 JSON (no comments, single quotes, \x
+ * escapes, leading zeros, hex numbers or raw control characters, all of
+ * which lenient parsers such as json-glib's let through), refuses
+ * duplicate keys, reports with QEMU's wording, and reads integers beyond
  * int64 as floating point, as QEMU does.
  */
-#include "monitor/json-check.h"
+#include "qemu/json-parse.h"
 
 #include <errno.h>
 #include <float.h>
@@ -422,4 +421,10 @@ JsonNode *json_parse_strict(const char *text, size_t len, GError **errp)
     }
     g_string_free(ps.scratch, TRUE);
     return root;
+}
+
+JsonNode *json_from_string(const char *text, GError **errp)
+{
+    g_return_val_if_fail(text != NULL, NULL);
+    return json_parse_strict(text, strlen(text), errp);
 }

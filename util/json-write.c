@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * JSON text from nodes: QMP's layout ({"a": 1, "b": [2]}, what QEMU sends),
+ * and json-glib's compact and pretty ones for json_to_string().
+ *
+ * Every layout escapes every control character, writes bytes that are not
+ * UTF-8 as U+FFFD and numbers that JSON can read back, so the text is
+ * always valid JSON whatever the strings held.
+ */
+#include "qemu/json.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Escape for one ASCII byte, or NULL when it goes out as it is. */
+static const char *ascii_escape(unsigned char c, char buf[8])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    default:
+        if (c >= 0x20) {
+            return NULL;
+        }
+        memcpy(buf, "\\u00", 4);
+        buf[4] = hex[c >> 4];
+        buf[5] = hex[c & 15];
+        buf[6] = '\0';
+        return buf;
+    }
+}
+
+/*
+ * Strings may come from outside a JSON text (an -add-fd opaque, a name in
+ * an image header) and need not be UTF-8.
+ */
+void json_append_string(GString *out, const char *s)
+{
+    const char *p = s;
+    char buf[8];
+
+    g_string_append_c(out, '"');
+    while (*p) {
+        unsigned char c = *p;
+
+        if (c < 0x80) {
+            const char *esc = ascii_escape(c, buf);
+            if (esc) {
+                g_string_append(out, esc);
+            } else {
+                g_string_append_c(out, c);
+            }
+            p++;
+            continue;
+        }
+        gunichar ch = g_utf8_get_char_validated(p, -1);
+        if (ch == (gunichar)-1 || ch == (gunichar)-2) {
+            g_string_append(out, "\xef\xbf\xbd");
+            p++;
+            continue;
+        }
+        const char *next = g_utf8_next_char(p);
+        g_string_append_len(out, p, next - p);
+        p = next;
+    }
+    g_string_append_c(out, '"');
+}
+
+static void append_double(GString *out, double d)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    if (!isfinite(d)) {
+        g_string_append(out, "null"); /* JSON has no infinity */
+        return;
+    }
+    g_ascii_dtostr(buf, sizeof(buf), d);
+    g_string_append(out, buf);
+    if (!strpbrk(buf, ".eE")) {
+        g_string_append(out, ".0"); /* stays a floating-point number */
+    }
+}
+
+static void append_value(GString *out, JsonNode *node)
+{
+    const char *s;
+
+    switch (json_node_get_value_type(node)) {
+    case G_TYPE_INT64:
+        g_string_append_printf(out, "%" G_GINT64_FORMAT,
+                               json_node_get_int(node));
+        break;
+    case G_TYPE_DOUBLE:
+        append_double(out, json_node_get_double(node));
+        break;
+    case G_TYPE_BOOLEAN:
+        g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
+        break;
+    case G_TYPE_STRING:
+        s = json_node_get_string(node);
+        if (s) {
+            json_append_string(out, s);
+        } else {
+            g_string_append(out, "null");
+        }
+        break;
+    default:
+        g_string_append(out, "null");
+        break;
+    }
+}
+
+/* How a layout separates things. */
+typedef struct Style {
+    const char *comma; /* between members or elements */
+    const char *colon; /* between a name and its value */
+    bool lines;        /* one member or element per line, indented */
+} Style;
+
+static const Style styles[] = {
+    [JSON_LAYOUT_COMPACT] = {",", ":", false},
+    [JSON_LAYOUT_PRETTY] = {",", " : ", true},
+    [JSON_LAYOUT_QMP] = {", ", ": ", false},
+};
+
+static void append_node(GString *out, JsonNode *node, const Style *st,
+                        guint level);
+
+/* Before a member or element at @level: a line break and indentation. */
+static void begin_item(GString *out, const Style *st, guint i, guint level)
+{
+    if (i) {
+        g_string_append(out, st->comma);
+    }
+    if (st->lines) {
+        g_string_append_c(out, '\n');
+        for (guint n = 0; n < level * 2; n++) {
+            g_string_append_c(out, ' ');
+        }
+    }
+}
+
+/* Indentation of a closing brace; json-glib's pretty layout writes it
+ * even for an empty object ("{  }" one level in), never for an empty
+ * array. */
+static void end_items(GString *out, const Style *st, guint n, guint level,
+                      bool object)
+{
+    if (!st->lines || (n == 0 && !object)) {
+        return;
+    }
+    if (n) {
+        g_string_append_c(out, '\n');
+    }
+    for (guint i = 0; i < level * 2; i++) {
+        g_string_append_c(out, ' ');
+    }
+}
+
+static void append_object(GString *out, JsonObject *obj, const Style *st,
+                          guint level)
+{
+    JsonObjectIter it;
+    const char *name;
+    JsonNode *member;
+    guint i = 0;
+
+    g_string_append_c(out, '{');
+    json_object_iter_init_ordered(&it, obj);
+    while (json_object_iter_next_ordered(&it, &name, &member)) {
+        begin_item(out, st, i++, level + 1);
+        json_append_string(out, name);
+        g_string_append(out, st->colon);
+        append_node(out, member, st, level + 1);
+    }
+    end_items(out, st, i, level, true);
+    g_string_append_c(out, '}');
+}
+
+static void append_array(GString *out, JsonArray *arr, const Style *st,
+                         guint level)
+{
+    guint n = json_array_get_length(arr);
+
+    g_string_append_c(out, '[');
+    for (guint i = 0; i < n; i++) {
+        begin_item(out, st, i, level + 1);
+        append_node(out, json_array_get_element(arr, i), st, level + 1);
+    }
+    end_items(out, st, n, level, false);
+    g_string_append_c(out, ']');
+}
+
+static void append_node(GString *out, JsonNode *node, const Style *st,
+                        guint level)
+{
+    if (json_node_get_object(node)) {
+        append_object(out, json_node_get_object(node), st, level);
+    } else if (json_node_get_array(node)) {
+        append_array(out, json_node_get_array(node), st, level);
+    } else if (JSON_NODE_HOLDS_VALUE(node)) {
+        append_value(out, node);
+    } else {
+        g_string_append(out, "null");
+    }
+}
+
+void json_append_node(GString *out, JsonNode *node, JsonLayout layout)
+{
+    g_return_if_fail(layout < G_N_ELEMENTS(styles));
+    if (!node) {
+        g_string_append(out, "null");
+        return;
+    }
+    append_node(out, node, &styles[layout], 0);
+}
+
+char *json_to_string(JsonNode *node, gboolean pretty)
+{
+    GString *out;
+
+    g_return_val_if_fail(node != NULL, NULL);
+    out = g_string_new(NULL);
+    json_append_node(out, node,
+                     pretty ? JSON_LAYOUT_PRETTY : JSON_LAYOUT_COMPACT);
+    return g_string_free(out, FALSE);
+}
