@@ -439,7 +439,9 @@ JsonNode *qmp_query_commands(JsonObject *args, QmpContext *ctx, GError **errp)
 JsonNode *qmp_query_qmp_schema(JsonObject *args, QmpContext *ctx,
                                GError **errp)
 {
-    qmp_ctx_set_return_json(ctx,
-                            g_string_new(qmp_schema_introspection_json()));
+    const char *text = qmp_schema_introspection_json();
+    size_t len = strlen(text);
+
+    g_string_append_len(qmp_ctx_return_json(ctx, len), text, len);
     return NULL;
 }
