@@ -27,15 +27,22 @@
 #define OUTPUT_KEEP_CAPACITY (64 * 1024)
 
 /*
- * The last large output buffer, kept for the next large reply: getting
- * megabytes of fresh memory from the kernel and touching every page again
- * for each large query costs more than writing the reply does.
+ * Output buffers done with are kept for the next messages, one small and
+ * one large: a reply then costs no allocation, and a large query does not
+ * get megabytes of fresh memory from the kernel (and touch every page
+ * again) each time, which costs more than writing the reply does.
  */
-static GString *spare_out;
+static GString *spare_small, *spare_large;
+
+static GString **spare_for(gsize size)
+{
+    return size > OUTPUT_KEEP_CAPACITY ? &spare_large : &spare_small;
+}
 
 GString *monitor_out_buffer_new(gsize size)
 {
-    GString *buf = g_steal_pointer(&spare_out);
+    GString **spare = spare_for(size);
+    GString *buf = g_steal_pointer(spare);
 
     if (!buf || buf->allocated_len <= size) {
         if (buf) {
@@ -47,22 +54,31 @@ GString *monitor_out_buffer_new(gsize size)
     return buf;
 }
 
-/* Done with @buf: keep it if it is the largest so far, else free it. */
+/* Done with @buf: keep it if it is the largest of its class, else free it. */
 static void out_buffer_release(GString *buf)
 {
-    if (buf->allocated_len <= OUTPUT_KEEP_CAPACITY) {
+    GString **spare = spare_for(buf->allocated_len);
+
+    if (*spare && (*spare)->allocated_len >= buf->allocated_len) {
         g_string_free(buf, TRUE);
         return;
     }
-    if (spare_out && spare_out->allocated_len >= buf->allocated_len) {
-        g_string_free(buf, TRUE);
-        return;
+    if (*spare) {
+        g_string_free(*spare, TRUE);
     }
-    if (spare_out) {
-        g_string_free(spare_out, TRUE);
-    }
-    spare_out = buf;
+    *spare = buf;
 }
+
+static void out_buffers_free(void)
+{
+    if (spare_small) {
+        g_string_free(g_steal_pointer(&spare_small), TRUE);
+    }
+    if (spare_large) {
+        g_string_free(g_steal_pointer(&spare_large), TRUE);
+    }
+}
+
 #define SCM_MAX_FDS 253
 
 
@@ -673,9 +689,7 @@ void monitor_cleanup(void)
     }
     g_list_free(all);
     g_ptr_array_set_size(graveyard, 0);
-    if (spare_out) {
-        g_string_free(g_steal_pointer(&spare_out), TRUE);
-    }
+    out_buffers_free();
     if (epoll_watch) {
         monitor_mainloop_uninstall();
         g_source_remove(epoll_watch);

@@ -128,54 +128,8 @@ void monitor_qmp_greet(MonitorConn *conn)
     monitor_conn_flush(conn);
 }
 
-/* Send @head + @body (may be NULL) + the id, if any, + "}". */
-static void send_response(MonitorConn *conn, GString *head,
-                          const GString *body, JsonNode *id)
-{
-    g_autoptr(GString) tail = g_string_sized_new(32);
-    const GString *pieces[3];
-    guint n = 0;
-
-    if (id) {
-        g_string_append(tail, ", \"id\": ");
-        qmp_json_append_node(tail, id);
-    }
-    g_string_append_c(tail, '}');
-    pieces[n++] = head;
-    if (body) {
-        pieces[n++] = body;
-    }
-    pieces[n++] = tail;
-    monitor_conn_sendv(conn, pieces, n);
-}
-
-static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
-{
-    g_autoptr(GString) text = g_string_sized_new(128);
-
-    g_string_append(text, "{\"error\": {\"class\": \"");
-    g_string_append(text, qmp_error_class_name(error_get_class(err)));
-    g_string_append(text, "\", \"desc\": ");
-    qmp_json_append_string(text, err->message);
-    g_string_append_c(text, '}');
-    send_response(conn, text, NULL, id);
-}
-
-/* The reply goes out without wrapper objects. */
-static void send_return(MonitorConn *conn, JsonNode *ret, JsonNode *id)
-{
-    g_autoptr(GString) head = g_string_new(RETURN_HEAD);
-
-    if (ret) {
-        qmp_json_append_node(head, ret);
-    } else {
-        g_string_append(head, "{}");
-    }
-    send_response(conn, head, NULL, id);
-}
-
-/* A reply written by its handler: finished in place, handed over whole. */
-static void send_return_json(MonitorConn *conn, GString *msg, JsonNode *id)
+/* Finish a response begun in @msg (the id, if any, and "}") and send it. */
+static void send_response(MonitorConn *conn, GString *msg, JsonNode *id)
 {
     if (id) {
         g_string_append(msg, ", \"id\": ");
@@ -183,6 +137,32 @@ static void send_return_json(MonitorConn *conn, GString *msg, JsonNode *id)
     }
     g_string_append_c(msg, '}');
     monitor_conn_send_take(conn, msg);
+}
+
+static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
+{
+    GString *msg = monitor_out_buffer_new(128);
+
+    g_string_append(msg, "{\"error\": {\"class\": \"");
+    g_string_append(msg, qmp_error_class_name(error_get_class(err)));
+    g_string_append(msg, "\", \"desc\": ");
+    qmp_json_append_string(msg, err->message);
+    g_string_append_c(msg, '}');
+    send_response(conn, msg, id);
+}
+
+/* The reply goes out without wrapper objects. */
+static void send_return(MonitorConn *conn, JsonNode *ret, JsonNode *id)
+{
+    GString *msg = monitor_out_buffer_new(128);
+
+    g_string_append(msg, RETURN_HEAD);
+    if (ret) {
+        qmp_json_append_node(msg, ret);
+    } else {
+        g_string_append(msg, "{}");
+    }
+    send_response(conn, msg, id);
 }
 
 static void event_sink(const char *name, JsonObject *data)
@@ -334,7 +314,7 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
     if (err) {
         send_error(conn, err, id);
     } else if (ctx.return_json) {
-        send_return_json(conn, g_steal_pointer(&ctx.return_json), id);
+        send_response(conn, g_steal_pointer(&ctx.return_json), id);
     } else {
         send_return(conn, ret, id);
     }
