@@ -20,10 +20,16 @@ typedef struct JsonMember {
     char name[];
 } JsonMember;
 
+/* Members an object holds without a second allocation. */
+#define JSON_OBJECT_INLINE 4
+
 struct JsonObject {
     gint ref_count;
-    GPtrArray *members; /* of JsonMember, in insertion order */
-    GHashTable *index;  /* name -> JsonMember, or NULL */
+    guint n_members;
+    guint capacity;
+    JsonMember **members; /* in insertion order: @inline_members at first */
+    GHashTable *index;    /* name -> JsonMember, or NULL */
+    JsonMember *inline_members[JSON_OBJECT_INLINE];
 };
 
 struct JsonArray {
@@ -46,7 +52,8 @@ JsonObject *json_object_new(void)
     JsonObject *object = g_new0(JsonObject, 1);
 
     object->ref_count = 1;
-    object->members = g_ptr_array_new_with_free_func(member_free);
+    object->capacity = JSON_OBJECT_INLINE;
+    object->members = object->inline_members;
     return object;
 }
 
@@ -62,7 +69,12 @@ void json_object_unref(JsonObject *object)
     g_return_if_fail(object != NULL);
     if (g_atomic_int_dec_and_test(&object->ref_count)) {
         g_clear_pointer(&object->index, g_hash_table_destroy);
-        g_ptr_array_free(object->members, TRUE);
+        for (guint i = 0; i < object->n_members; i++) {
+            member_free(object->members[i]);
+        }
+        if (object->members != object->inline_members) {
+            g_free(object->members);
+        }
         g_free(object);
     }
 }
@@ -70,7 +82,32 @@ void json_object_unref(JsonObject *object)
 guint json_object_get_size(JsonObject *object)
 {
     g_return_val_if_fail(object != NULL, 0);
-    return object->members->len;
+    return object->n_members;
+}
+
+static void members_append(JsonObject *object, JsonMember *m)
+{
+    if (object->n_members == object->capacity) {
+        object->capacity *= 2;
+        if (object->members == object->inline_members) {
+            object->members = g_memdup2(object->inline_members,
+                                        sizeof(object->inline_members));
+        }
+        object->members = g_renew(JsonMember *, object->members,
+                                  object->capacity);
+    }
+    object->members[object->n_members++] = m;
+}
+
+/* Forget member @i (it is freed), keeping the others in order. */
+static void members_delete(JsonObject *object, guint i)
+{
+    JsonMember *m = object->members[i];
+
+    memmove(&object->members[i], &object->members[i + 1],
+            (object->n_members - i - 1) * sizeof(*object->members));
+    object->n_members--;
+    member_free(m);
 }
 
 static void index_add(JsonObject *object, JsonMember *m)
@@ -81,12 +118,12 @@ static void index_add(JsonObject *object, JsonMember *m)
 /* Build the index once the object is big enough to need it. */
 static void index_update(JsonObject *object)
 {
-    if (object->index || object->members->len < JSON_OBJECT_INDEX_MIN) {
+    if (object->index || object->n_members < JSON_OBJECT_INDEX_MIN) {
         return;
     }
     object->index = g_hash_table_new(g_str_hash, g_str_equal);
-    for (guint i = 0; i < object->members->len; i++) {
-        index_add(object, g_ptr_array_index(object->members, i));
+    for (guint i = 0; i < object->n_members; i++) {
+        index_add(object, object->members[i]);
     }
 }
 
@@ -95,8 +132,8 @@ static JsonMember *find_member(JsonObject *object, const char *name)
     if (object->index) {
         return g_hash_table_lookup(object->index, name);
     }
-    for (guint i = 0; i < object->members->len; i++) {
-        JsonMember *m = g_ptr_array_index(object->members, i);
+    for (guint i = 0; i < object->n_members; i++) {
+        JsonMember *m = object->members[i];
 
         if (strcmp(m->name, name) == 0) {
             return m;
@@ -125,8 +162,8 @@ GList *json_object_get_members(JsonObject *object)
     GList *names = NULL;
 
     g_return_val_if_fail(object != NULL, NULL);
-    for (guint i = object->members->len; i-- > 0;) {
-        JsonMember *m = g_ptr_array_index(object->members, i);
+    for (guint i = object->n_members; i-- > 0;) {
+        JsonMember *m = object->members[i];
 
         names = g_list_prepend(names, m->name);
     }
@@ -206,7 +243,7 @@ void json_object_set_member(JsonObject *object, const char *name,
     m = g_malloc(sizeof(*m) + len);
     memcpy(m->name, name, len);
     m->node = node; /* the object owns @node now */
-    g_ptr_array_add(object->members, m);
+    members_append(object, m);
     if (object->index) {
         index_add(object, m);
     } else {
@@ -280,7 +317,12 @@ void json_object_remove_member(JsonObject *object, const char *name)
     if (object->index) {
         g_hash_table_remove(object->index, m->name);
     }
-    g_ptr_array_remove(object->members, m); /* frees @m */
+    for (guint i = 0; i < object->n_members; i++) {
+        if (object->members[i] == m) {
+            members_delete(object, i);
+            break;
+        }
+    }
 }
 
 void json_object_iter_init_ordered(JsonObjectIter *iter, JsonObject *object)
@@ -296,10 +338,10 @@ gboolean json_object_iter_next_ordered(JsonObjectIter *iter, const char **name,
     JsonMember *m;
 
     g_return_val_if_fail(iter != NULL && iter->object != NULL, FALSE);
-    if (iter->next >= iter->object->members->len) {
+    if (iter->next >= iter->object->n_members) {
         return FALSE;
     }
-    m = g_ptr_array_index(iter->object->members, iter->next++);
+    m = iter->object->members[iter->next++];
     if (name) {
         *name = m->name;
     }
