@@ -376,4 +376,13 @@ static void fdset_event_to_qmp(const FdSetEvent *ev, void *opaque)
 void monitor_fds_init(void)
 {
     fdset_add_listener(fdset_event_to_qmp, NULL);
+    monitor_fds_update_listener();
+}
+
+void monitor_fds_update_listener(void)
+{
+    /* without subscribers the registry need not record events for us */
+    fdset_set_listener_active(
+        fdset_event_to_qmp, NULL,
+        g_atomic_int_get(&monitor_fdset_event_subscribers) > 0);
 }

@@ -98,6 +98,8 @@ int monitor_mainloop_take_events(struct epoll_event *evs, int max);
 
 /* fds.c */
 void monitor_fds_init(void);
+/* FDSET_* events are recorded only while a connection subscribes to them. */
+void monitor_fds_update_listener(void);
 void monitor_named_fds_close_all(GHashTable *named_fds);
 
 #endif

@@ -267,6 +267,7 @@ void monitor_conn_set_fdset_events(MonitorConn *conn, bool on)
     if (conn->fdset_events != on) {
         g_atomic_int_add(&monitor_fdset_event_subscribers, on ? 1 : -1);
         conn->fdset_events = on;
+        monitor_fds_update_listener();
     }
 }
 

@@ -31,6 +31,7 @@
 typedef struct Listener {
     FdSetListener fn;
     void *opaque;
+    bool active;
 } Listener;
 
 typedef struct Registry {
@@ -48,6 +49,8 @@ static GMutex reg_lock;
 static GRecMutex deliver_lock;
 static Registry reg;
 static GArray *listeners; /* Listener, under deliver_lock */
+/* Listeners that want events now: with none, no event is even recorded. */
+static gint active_listeners;
 
 /* Events being delivered on this thread (nested changes queue here). */
 static __thread GArray *tls_delivering;
@@ -89,17 +92,23 @@ static inline FdSetMember *member_at(guint32 idx, guint i)
 
 /* ---- events, operations ---- */
 
-static void op_event(FdSetOp *op, FdSetEventKind kind, gint64 fdset_id, int fd,
-                     int dup_fd)
+/* Record an event for the listeners; NULL (nothing recorded) when none
+ * of them wants events now. */
+static PendingEvent *op_event(FdSetOp *op, FdSetEventKind kind,
+                              gint64 fdset_id, int fd, int dup_fd)
 {
     PendingEvent pe = {
         .ev = {.kind = kind, .fdset_id = fdset_id, .fd = fd, .dup_fd = dup_fd},
     };
 
+    if (!g_atomic_int_get(&active_listeners)) {
+        return NULL;
+    }
     if (!op->events) {
         op->events = g_array_sized_new(FALSE, FALSE, sizeof(PendingEvent), 2);
     }
     g_array_append_val(op->events, pe);
+    return &g_array_index(op->events, PendingEvent, op->events->len - 1);
 }
 
 /* @fd goes with the change: closed once the locks are dropped. */
@@ -109,11 +118,6 @@ static void op_close_later(FdSetOp *op, int fd)
         op->to_close = g_array_sized_new(FALSE, FALSE, sizeof(int), 2);
     }
     g_array_append_val(op->to_close, fd);
-}
-
-static PendingEvent *op_last(FdSetOp *op)
-{
-    return &g_array_index(op->events, PendingEvent, op->events->len - 1);
 }
 
 static void reg_reset_locked(void);
@@ -139,7 +143,9 @@ static void deliver(GArray *events)
         for (guint l = 0; listeners && l < listeners->len; l++) {
             Listener li = g_array_index(listeners, Listener, l);
 
-            li.fn(&pe.ev, li.opaque);
+            if (li.active) {
+                li.fn(&pe.ev, li.opaque);
+            }
         }
     }
 }
@@ -197,8 +203,12 @@ static void member_close(FdSetOp *op, guint32 idx, guint i,
     int fd = m->fd;
 
     if (op) {
-        op_event(op, FDSET_EVENT_FD_REMOVED, rec_at(idx)->id, fd, -1);
-        op_last(op)->ev.reason = reason;
+        PendingEvent *pe =
+            op_event(op, FDSET_EVENT_FD_REMOVED, rec_at(idx)->id, fd, -1);
+
+        if (pe) {
+            pe->ev.reason = reason;
+        }
         op_close_later(op, fd);
     } else {
         qemu_close_fd_quietly(fd);
@@ -321,13 +331,28 @@ void fdset_set_limits(const FdSetLimits *limits)
 
 void fdset_add_listener(FdSetListener fn, void *opaque)
 {
-    Listener li = {.fn = fn, .opaque = opaque};
+    Listener li = {.fn = fn, .opaque = opaque, .active = true};
 
     g_rec_mutex_lock(&deliver_lock);
     if (!listeners) {
         listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
     }
     g_array_append_val(listeners, li);
+    g_atomic_int_inc(&active_listeners);
+    g_rec_mutex_unlock(&deliver_lock);
+}
+
+void fdset_set_listener_active(FdSetListener fn, void *opaque, bool active)
+{
+    g_rec_mutex_lock(&deliver_lock);
+    for (guint l = 0; listeners && l < listeners->len; l++) {
+        Listener *li = &g_array_index(listeners, Listener, l);
+
+        if (li->fn == fn && li->opaque == opaque && li->active != active) {
+            li->active = active;
+            g_atomic_int_add(&active_listeners, active ? 1 : -1);
+        }
+    }
     g_rec_mutex_unlock(&deliver_lock);
 }
 
@@ -338,6 +363,9 @@ void fdset_remove_listener(FdSetListener fn, void *opaque)
         Listener *li = &g_array_index(listeners, Listener, l);
 
         if (li->fn == fn && li->opaque == opaque) {
+            if (li->active) {
+                g_atomic_int_add(&active_listeners, -1);
+            }
             g_array_remove_index(listeners, l);
             break;
         }
@@ -390,6 +418,7 @@ static guint32 add_pick_set(bool has_id, gint64 id, GError **errp)
 static bool add_locked(FdSetOp *op, bool has_id, gint64 id, FdSetMember *m,
                        guint64 owner, gint64 *out_id, GError **errp)
 {
+    PendingEvent *pe;
     guint32 idx = add_pick_set(has_id, id, errp);
     FdSetRec *s;
     bool other;
@@ -409,9 +438,11 @@ static bool add_locked(FdSetOp *op, bool has_id, gint64 id, FdSetMember *m,
     dup_forget_stale(op, m->fd);
     m->owner = fdset_store_owner_ref(&reg.st, owner);
     fdset_store_append(&reg.st, idx, m);
-    op_event(op, FDSET_EVENT_FD_ADDED, s->id, m->fd, -1);
-    op_last(op)->opaque = g_strdup(m->opaque);
-    op_last(op)->ev.other_file = other;
+    pe = op_event(op, FDSET_EVENT_FD_ADDED, s->id, m->fd, -1);
+    if (pe) {
+        pe->opaque = g_strdup(m->opaque);
+        pe->ev.other_file = other;
+    }
     if (out_id) {
         *out_id = s->id;
     }
@@ -571,6 +602,7 @@ void fdset_shutdown(void)
 static int dup_locked(FdSetOp *op, int64_t fdset_id, int flags, int *member,
                       GError **errp)
 {
+    PendingEvent *pe;
     guint32 idx = fdset_store_lookup(&reg.st, fdset_id);
     int dupfd, i;
 
@@ -609,8 +641,10 @@ static int dup_locked(FdSetOp *op, int64_t fdset_id, int flags, int *member,
     }
     dup_forget_stale(op, dupfd);
     fdset_store_dup_add(&reg.st, dupfd, idx);
-    op_event(op, FDSET_EVENT_DUP, fdset_id, *member, dupfd);
-    op_last(op)->ev.flags = flags;
+    pe = op_event(op, FDSET_EVENT_DUP, fdset_id, *member, dupfd);
+    if (pe) {
+        pe->ev.flags = flags;
+    }
     return dupfd;
 }
 

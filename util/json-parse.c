@@ -270,7 +270,9 @@ static JsonNode *parse_keyword(Parser *ps)
 
 static bool parse_member(Parser *ps, JsonObject *obj)
 {
-    g_autofree char *key = NULL;
+    char short_key[64]; /* most keys: no allocation */
+    g_autofree char *long_key = NULL;
+    const char *key;
     JsonNode *value;
 
     if (ps->p >= ps->end || *ps->p != '"') {
@@ -279,7 +281,12 @@ static bool parse_member(Parser *ps, JsonObject *obj)
     if (!parse_string(ps)) {
         return false;
     }
-    key = g_strndup(ps->scratch->str, ps->scratch->len);
+    if (ps->scratch->len < sizeof(short_key)) {
+        memcpy(short_key, ps->scratch->str, ps->scratch->len + 1);
+        key = short_key;
+    } else {
+        key = long_key = g_strndup(ps->scratch->str, ps->scratch->len);
+    }
     if (json_object_has_member(obj, key)) {
         return fail(ps, "duplicate key");
     }
@@ -401,6 +408,28 @@ static JsonNode *parse_value(Parser *ps)
     return NULL;
 }
 
+/* QMP input is nearly always ASCII: checked eight bytes at a time. */
+static bool is_ascii(const char *text, size_t len)
+{
+    const guint64 high = G_GUINT64_CONSTANT(0x8080808080808080);
+    size_t i = 0;
+
+    for (; i + 8 <= len; i += 8) {
+        guint64 w;
+
+        memcpy(&w, text + i, sizeof(w));
+        if (w & high) {
+            return false;
+        }
+    }
+    for (; i < len; i++) {
+        if (text[i] & 0x80) {
+            return false;
+        }
+    }
+    return true;
+}
+
 JsonNode *json_parse_strict(const char *text, size_t len, GError **errp)
 {
     Parser ps = {
@@ -409,7 +438,7 @@ JsonNode *json_parse_strict(const char *text, size_t len, GError **errp)
     };
     JsonNode *root = NULL;
 
-    if (!g_utf8_validate_len(text, len, NULL)) {
+    if (!is_ascii(text, len) && !g_utf8_validate_len(text, len, NULL)) {
         error_setg(errp, "JSON parse error, invalid UTF-8 sequence");
     } else {
         root = parse_value(&ps);

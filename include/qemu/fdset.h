@@ -70,6 +70,12 @@ void fdset_add_listener(FdSetListener fn, void *opaque);
  * listener callback). */
 void fdset_remove_listener(FdSetListener fn, void *opaque);
 
+/*
+ * A listener is active when added.  An inactive one is not called; while
+ * no listener is active, changes record no events at all (cheaper).
+ */
+void fdset_set_listener_active(FdSetListener fn, void *opaque, bool active);
+
 /* Snapshot of one member, for queries. */
 typedef struct FdSetMemberInfo {
     int fd;

@@ -880,6 +880,22 @@ START_TEST(test_events_in_order)
 }
 END_TEST
 
+/* An inactive listener hears nothing; active again, it hears what follows. */
+START_TEST(test_events_inactive_listener)
+{
+    fdset_set_listener_active(record, NULL, false);
+    add_ro(true, 1, "quiet");
+    ck_assert(fdset_remove_fd(1, false, 0, NULL));
+    ck_assert_uint_eq(events->len, 0);
+
+    fdset_set_listener_active(record, NULL, true);
+    add_ro(true, 2, "heard");
+    ck_assert_uint_eq(events->len, 1);
+    ck_assert_int_eq(ev_at(0)->kind, FDSET_EVENT_FD_ADDED);
+    ck_assert_str_eq(ev_at(0)->opaque, "heard");
+}
+END_TEST
+
 /* A listener that calls back into the registry: its events come after. */
 static void reentrant(const FdSetEvent *ev, void *opaque)
 {
@@ -1106,6 +1122,7 @@ static Suite *fdset_suite(void)
     tcase_add_test(dup, test_release_untracked);
     tcase_add_test(ev, test_events_in_order);
     tcase_add_test(ev, test_events_reentrant_listener_order);
+    tcase_add_test(ev, test_events_inactive_listener);
     tcase_add_test(ev, test_event_opaque_is_a_copy);
     tcase_add_test(ev, test_threads_smoke);
     tcase_set_timeout(ev, 60);
