@@ -332,6 +332,20 @@ int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
+void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    BlockDriverState *leaf;
+    int64_t leaf_off, n;
+
+    while (bytes > 0 &&
+           bdrv_map_file(bs, offset, bytes, true, &leaf, &leaf_off, &n,
+                         NULL) > 0) {
+        bdrv_file_start_writeback(leaf, leaf_off, n);
+        offset += n;
+        bytes -= n;
+    }
+}
+
 int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
                         int64_t offset, int64_t bytes, GError **errp)
 {

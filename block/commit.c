@@ -119,6 +119,7 @@ static int commit_write_wait(CommitWrite *w, GError **errp)
         w->err = NULL;
         return -1;
     }
+    bdrv_start_writeback(w->base, w->off, w->bytes);
     return 0;
 }
 
@@ -171,6 +172,9 @@ static int64_t commit_offload(CommitJob *s, int64_t off, int64_t n,
     while (done < n && (k = bdrv_copy_range(s->top, s->base, off + done,
                                             n - done, errp)) > 0) {
         done += k;
+    }
+    if (done > 0) {
+        bdrv_start_writeback(s->base, off, done);
     }
     return k < 0 ? -1 : done;
 }

@@ -381,6 +381,17 @@ int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
     return done;
 }
 
+void bdrv_file_start_writeback(BlockDriverState *bs, int64_t offset,
+                               int64_t bytes)
+{
+    BDRVFileState *s = bs->opaque;
+
+    g_mutex_lock(&bs->lock);
+    /* a hint: a file system without it just writes back later */
+    (void)sync_file_range(s->fd, offset, bytes, SYNC_FILE_RANGE_WRITE);
+    g_mutex_unlock(&bs->lock);
+}
+
 int64_t bdrv_file_allocated_size(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;

@@ -132,6 +132,15 @@ int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
  */
 int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
                         int64_t offset, int64_t bytes, GError **errp);
+/*
+ * Start writing [offset, offset+bytes) of @bs back to disk without waiting
+ * for it, where @bs keeps it as plain file bytes (else nothing): a long
+ * copy then overlaps its writes to disk, and the final flush finds little
+ * left to do.  A hint: failures are ignored.
+ */
+void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes);
+void bdrv_file_start_writeback(BlockDriverState *bs, int64_t offset,
+                               int64_t bytes);
 /* file-posix.c: the copy between two "file" nodes; 0 when the kernel
  * cannot do it for these files. */
 int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
