@@ -25,6 +25,8 @@
 #define OUTPUT_PAUSE_THRESHOLD (256 * 1024)
 /* An idle connection keeps at most this much output buffer. */
 #define OUTPUT_KEEP_CAPACITY (64 * 1024)
+/* The largest spare output buffer kept (query-fdsets of 100,000 sets). */
+#define OUTPUT_SPARE_MAX (32 * 1024 * 1024)
 
 /*
  * Output buffers done with are kept for the next messages, one small and
@@ -54,12 +56,14 @@ GString *monitor_out_buffer_new(gsize size)
     return buf;
 }
 
-/* Done with @buf: keep it if it is the largest of its class, else free it. */
+/* Done with @buf: keep it if it is the largest of its class (and not
+ * huge), else free it. */
 static void out_buffer_release(GString *buf)
 {
     GString **spare = spare_for(buf->allocated_len);
 
-    if (*spare && (*spare)->allocated_len >= buf->allocated_len) {
+    if (buf->allocated_len > OUTPUT_SPARE_MAX ||
+        (*spare && (*spare)->allocated_len >= buf->allocated_len)) {
         g_string_free(buf, TRUE);
         return;
     }
