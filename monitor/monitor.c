@@ -440,6 +440,9 @@ void monitor_broadcast_event(const char *text, size_t len, bool fdset)
 
 /* ---- input ------------------------------------------------------------- */
 
+/* The fds of the read being handled (reused: reads never nest). */
+static GArray *read_fds;
+
 /* The fds of one read, and the message they belong to. */
 typedef struct ReadChunk {
     MonitorConn *conn;
@@ -556,7 +559,10 @@ static bool conn_read_once(MonitorConn *conn)
         }
         return false;
     }
-    chunk.fds = g_array_new(FALSE, FALSE, sizeof(int));
+    if (!read_fds) {
+        read_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    }
+    chunk.fds = read_fds; /* empty: every read leaves it so */
     take_received_fds(&msg, chunk.fds);
     if (msg.msg_flags & MSG_CTRUNC) {
         chunk.fd_error = lost_fds_message();
@@ -573,8 +579,7 @@ static bool conn_read_once(MonitorConn *conn)
             conn->pending_fd_error = g_steal_pointer(&chunk.fd_error);
         }
     }
-    close_fd_array(chunk.fds);
-    g_array_unref(chunk.fds);
+    close_fd_array(chunk.fds); /* what no command took; empties it */
     g_free(chunk.fd_error);
     if (n == 0) {
         conn->closing = true; /* EOF: answer what came, then close */
@@ -695,6 +700,7 @@ void monitor_cleanup(void)
     g_list_free(all);
     g_ptr_array_set_size(graveyard, 0);
     out_buffers_free();
+    g_clear_pointer(&read_fds, g_array_unref);
     if (epoll_watch) {
         monitor_mainloop_uninstall();
         g_source_remove(epoll_watch);
