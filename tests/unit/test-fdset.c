@@ -237,6 +237,46 @@ START_TEST(test_query_empty)
 }
 END_TEST
 
+/* Ids of the sets a query lists, in its order, as "3 1 0". */
+static char *query_ids(void)
+{
+    GString *ids = g_string_new(NULL);
+    guint n;
+    FdSetInfo *info = fdset_query(&n);
+
+    for (guint i = 0; i < n; i++) {
+        g_string_append_printf(ids,
+                               i ? " %" G_GINT64_FORMAT : "%" G_GINT64_FORMAT,
+                               info[i].fdset_id);
+    }
+    fdset_info_free(info, n);
+    return g_string_free(ids, FALSE);
+}
+
+/* The order a query keeps between queries follows every set created or
+ * freed, an id freed and taken again included. */
+START_TEST(test_query_order_follows_changes)
+{
+    g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+    add_ro(true, 5, NULL);
+    add_ro(true, 1, NULL);
+    a = query_ids();
+    ck_assert_str_eq(a, "5 1");
+    add_ro(true, 9, NULL);
+    b = query_ids();
+    ck_assert_str_eq(b, "9 5 1");
+    ck_assert(fdset_remove_fd(5, false, 0, NULL));
+    c = query_ids();
+    ck_assert_str_eq(c, "9 1");
+    ck_assert(fdset_remove_fd(1, false, 0, NULL));
+    add_ro(true, 1, NULL);
+    add_ro(true, 7, NULL);
+    d = query_ids();
+    ck_assert_str_eq(d, "9 7 1");
+}
+END_TEST
+
 /* Flags are read at add, and again whenever an open looks for a match. */
 START_TEST(test_query_reports_flags_last_seen)
 {
@@ -1094,6 +1134,7 @@ static Suite *fdset_suite(void)
     tcase_add_test(query, test_query_order_and_opaque);
     tcase_add_test(query, test_query_empty);
     tcase_add_test(query, test_query_reports_flags_last_seen);
+    tcase_add_test(query, test_query_order_follows_changes);
     tcase_add_test(rm, test_remove_whole_set);
     tcase_add_test(rm, test_remove_one_fd);
     tcase_add_test(rm, test_remove_errors);
