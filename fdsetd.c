@@ -415,15 +415,21 @@ static gboolean on_signal(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* The signalfd stays open (and watched) until the process exits. */
-static void watch_exit_signals(const sigset_t *set)
+/* Watch the exit signals until unwatch_exit_signals(); @fd is owned by
+ * the caller. */
+static guint watch_exit_signals(const sigset_t *set, int *fd)
 {
-    int fd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
-
-    if (fd < 0) {
+    *fd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (*fd < 0) {
         die("signalfd: %s", g_strerror(errno));
     }
-    g_unix_fd_add(fd, G_IO_IN, on_signal, NULL);
+    return g_unix_fd_add(*fd, G_IO_IN, on_signal, NULL);
+}
+
+static void unwatch_exit_signals(guint source, int fd)
+{
+    g_source_remove(source);
+    close(fd);
 }
 
 static void options_init(Options *o)
@@ -471,6 +477,8 @@ int main(int argc, char **argv)
 {
     Options o = { 0 };
     sigset_t exit_signals;
+    guint signal_source;
+    int signal_fd;
     int ready_fd = -1;
 
     prog_name = g_path_get_basename(argv[0]);
@@ -500,7 +508,7 @@ int main(int argc, char **argv)
     if (ready_fd >= 0) {
         daemonize_finish(ready_fd);
     }
-    watch_exit_signals(&exit_signals);
+    signal_source = watch_exit_signals(&exit_signals, &signal_fd);
     if (o.sandbox) {
         enter_sandbox();
     }
@@ -512,6 +520,7 @@ int main(int argc, char **argv)
     bdrv_close_all();
     fdset_shutdown();
     monitor_cleanup();
+    unwatch_exit_signals(signal_source, signal_fd);
     audit_close();
     if (o.pidfile) {
         unlink(o.pidfile);
