@@ -3,6 +3,7 @@
  * QMP stream splitter: see include/monitor/json-stream.h.
  */
 #include "monitor/json-stream.h"
+#include "qemu/strbuf.h"
 
 #include <string.h>
 
@@ -163,7 +164,7 @@ static void append_run(JsonStream *js, const char *p, size_t n)
     if (js->skipping) {
         return;
     }
-    g_string_append_len(js->buf, p, n);
+    strbuf_append_len(js->buf, p, n);
     if (js->buf->len > js->max_size) {
         start_skipping(js, JSON_STREAM_TOO_LARGE);
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "qemu/error.h"
+#include "qemu/strbuf.h"
 
 typedef struct Parser {
     const char *p;            /* next byte */
@@ -144,7 +145,7 @@ static bool parse_string(Parser *ps)
                (unsigned char)*ps->p >= 0x20) {
             ps->p++;
         }
-        g_string_append_len(ps->scratch, run, ps->p - run);
+        strbuf_append_len(ps->scratch, run, ps->p - run);
         if (ps->p >= ps->end) {
             break;
         }

@@ -12,6 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "qemu/strbuf.h"
+
 /* Escape for one ASCII byte, or NULL when it goes out as it is. */
 static const char *ascii_escape(unsigned char c, char buf[8])
 {
@@ -52,7 +54,16 @@ void json_append_string(GString *out, const char *s)
     g_string_append_c(out, '"');
     while (*p) {
         unsigned char c = *p;
+        const char *run = p;
 
+        /* characters that stand for themselves, copied as one run */
+        while (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            c = *++p;
+        }
+        if (p > run) {
+            strbuf_append_len(out, run, p - run);
+            continue;
+        }
         if (c < 0x80) {
             const char *esc = ascii_escape(c, buf);
             if (esc) {
