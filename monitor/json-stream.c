@@ -170,6 +170,24 @@ static void append_run(JsonStream *js, const char *p, size_t n)
     }
 }
 
+/*
+ * One byte of a structured value that may change its state (a plain run
+ * goes through append_run instead).  True when it ended the value.
+ */
+static bool structured_byte(JsonStream *js, char c)
+{
+    track_byte(js, c);
+    if (!js->skipping) {
+        g_string_append_c(js->buf, c);
+        if (js->depth > js->max_depth) {
+            start_skipping(js, JSON_STREAM_TOO_DEEP);
+        } else if (js->buf->len > js->max_size) {
+            start_skipping(js, JSON_STREAM_TOO_LARGE);
+        }
+    }
+    return js->depth == 0;
+}
+
 size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
                         JsonStreamFunc fn, void *opaque)
 {
@@ -177,6 +195,23 @@ size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
         char c = data[i];
         JsonStreamStatus status;
 
+        /* Inside an object or array, where nearly every byte is: first. */
+        if (js->depth > 0 && !js->in_scalar) {
+            size_t run = plain_run(js, data + i, len - i);
+
+            if (run > 0) {
+                append_run(js, data + i, run);
+                i += run - 1;
+                continue;
+            }
+            if (structured_byte(js, c)) {
+                status = js->skipping ? js->skip_status : JSON_STREAM_MESSAGE;
+                if (!emit(js, status, i + 1, fn, opaque)) {
+                    return i + 1;
+                }
+            }
+            continue;
+        }
         if (!js->depth && !js->in_scalar && !js->skipping) {
             if (start_byte(js, c, &status) &&
                 !emit(js, status, i + 1, fn, opaque)) {
@@ -210,25 +245,8 @@ size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
             }
             continue;
         }
-        if (js->depth > 0 && !js->in_scalar) {
-            size_t run = plain_run(js, data + i, len - i);
-
-            if (run > 0) {
-                append_run(js, data + i, run);
-                i += run - 1;
-                continue;
-            }
-        }
-        track_byte(js, c);
-        if (!js->skipping) {
-            g_string_append_c(js->buf, c);
-            if (js->depth > js->max_depth) {
-                start_skipping(js, JSON_STREAM_TOO_DEEP);
-            } else if (js->buf->len > js->max_size) {
-                start_skipping(js, JSON_STREAM_TOO_LARGE);
-            }
-        }
-        if (js->depth == 0) {
+        /* Not reached in practice: the states above cover them all. */
+        if (structured_byte(js, c)) {
             status = js->skipping ? js->skip_status : JSON_STREAM_MESSAGE;
             if (!emit(js, status, i + 1, fn, opaque)) {
                 return i + 1;
