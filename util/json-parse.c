@@ -300,7 +300,7 @@ static bool parse_member(Parser *ps, JsonObject *obj)
     if (!value) {
         return false;
     }
-    json_object_set_member(obj, key, value); /* the object owns @value */
+    json_object_add_new_member(obj, key, value); /* it owns @value now */
     return true;
 }
 

@@ -56,10 +56,9 @@ static void node_clear(JsonNode *node)
 
 JsonNode *json_node_alloc(void)
 {
-    JsonNode *node = g_new0(JsonNode, 1);
+    JsonNode *node = g_new(JsonNode, 1);
 
-    node->ref_count = 1;
-    node->type = JSON_NODE_NULL;
+    *node = (JsonNode){.ref_count = 1, .type = JSON_NODE_NULL};
     return node;
 }
 

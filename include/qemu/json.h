@@ -138,6 +138,10 @@ JsonArray *json_object_get_array_member(JsonObject *object, const char *name);
  * sets null); a NULL string sets null. */
 void json_object_set_member(JsonObject *object, const char *name,
                             JsonNode *node);
+/* The same for a @name the caller knows is absent (the parser checked):
+ * no search.  Not in json-glib. */
+void json_object_add_new_member(JsonObject *object, const char *name,
+                                JsonNode *node);
 void json_object_set_int_member(JsonObject *object, const char *name,
                                 gint64 value);
 void json_object_set_boolean_member(JsonObject *object, const char *name,
