@@ -432,6 +432,61 @@ static void unwatch_exit_signals(guint source, int fd)
     close(fd);
 }
 
+/*
+ * In sandbox mode the daemon may not remove names at exit.  A helper forked
+ * before the sandbox closes, holding nothing but the read end of a pipe,
+ * waits for end-of-file there (the daemon gone, however it ended) and then
+ * removes the socket files and the pidfile.
+ */
+static void G_GNUC_NORETURN run_exit_cleaner(int pipe_fd, char **paths)
+{
+    char c;
+
+    /* none of the daemon's fds (members, sockets, its stdio) stay here */
+    if ((pipe_fd > 0 && close_range(0, pipe_fd - 1, 0) < 0) ||
+        close_range(pipe_fd + 1, ~0U, 0) < 0) {
+        _exit(1);
+    }
+    while (read(pipe_fd, &c, 1) < 0 && errno == EINTR) {
+    }
+    for (guint i = 0; paths[i]; i++) {
+        unlink(paths[i]);
+    }
+    _exit(0);
+}
+
+/* Returns the write end of the helper's pipe, which the daemon keeps open
+ * until it exits; -1 when there is nothing to remove. */
+static int start_exit_cleaner(const char *pidfile)
+{
+    g_auto(GStrv) paths = monitor_socket_paths();
+    int pipe_fds[2];
+    pid_t pid;
+
+    if (pidfile) {
+        guint n = g_strv_length(paths);
+
+        paths = g_renew(char *, paths, n + 2);
+        paths[n] = g_strdup(pidfile);
+        paths[n + 1] = NULL;
+    }
+    if (!paths[0]) {
+        return -1;
+    }
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+        die("pipe: %s", g_strerror(errno));
+    }
+    pid = fork();
+    if (pid < 0) {
+        die("fork: %s", g_strerror(errno));
+    }
+    if (pid == 0) {
+        run_exit_cleaner(pipe_fds[0], paths);
+    }
+    close(pipe_fds[0]);
+    return pipe_fds[1];
+}
+
 static void options_init(Options *o)
 {
     o->qmp = g_ptr_array_new();
@@ -479,6 +534,7 @@ int main(int argc, char **argv)
     sigset_t exit_signals;
     guint signal_source;
     int signal_fd;
+    int cleaner_fd = -1;
     int ready_fd = -1;
 
     prog_name = g_path_get_basename(argv[0]);
@@ -510,6 +566,7 @@ int main(int argc, char **argv)
     }
     signal_source = watch_exit_signals(&exit_signals, &signal_fd);
     if (o.sandbox) {
+        cleaner_fd = start_exit_cleaner(o.pidfile);
         enter_sandbox();
     }
     while (!monitor_quit_requested()) {
@@ -522,8 +579,11 @@ int main(int argc, char **argv)
     monitor_cleanup();
     unwatch_exit_signals(signal_source, signal_fd);
     audit_close();
-    if (o.pidfile) {
+    if (o.pidfile && cleaner_fd < 0) {
         unlink(o.pidfile);
+    }
+    if (cleaner_fd >= 0) {
+        close(cleaner_fd); /* the helper removes the names now */
     }
     options_free(&o);
     return 0;

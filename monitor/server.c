@@ -305,3 +305,18 @@ void monitor_servers_cleanup(void)
     g_ptr_array_unref(monitor_servers);
     monitor_servers = NULL;
 }
+
+char **monitor_socket_paths(void)
+{
+    GPtrArray *paths = g_ptr_array_new();
+
+    for (guint i = 0; monitor_servers && i < monitor_servers->len; i++) {
+        MonitorServer *srv = g_ptr_array_index(monitor_servers, i);
+
+        if (srv->listen_fd >= 0) {
+            g_ptr_array_add(paths, g_strdup(srv->path));
+        }
+    }
+    g_ptr_array_add(paths, NULL);
+    return (char **)g_ptr_array_free(paths, FALSE);
+}

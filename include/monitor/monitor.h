@@ -52,4 +52,7 @@ void monitor_request_shutdown(const char *reason);
 /* Close every connection (their owners released) and every socket. */
 void monitor_cleanup(void);
 
+/* The socket files this process created (NULL-terminated, g_strfreev). */
+char **monitor_socket_paths(void);
+
 #endif

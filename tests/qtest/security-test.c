@@ -198,6 +198,49 @@ START_TEST(test_sandbox_refuses_paths_serves_fdsets)
 }
 END_TEST
 
+/* Wait (up to 5 s) for @path to be gone. */
+static bool wait_gone(const char *path)
+{
+    for (int i = 0; i < 500; i++) {
+        if (access(path, F_OK) < 0 && errno == ENOENT) {
+            return true;
+        }
+        g_usleep(10000);
+    }
+    return false;
+}
+
+/* The sandbox forbids removing names: a helper removes the socket and the
+ * pidfile once the daemon is gone, after quit as after SIGKILL. */
+START_TEST(test_sandbox_exit_removes_socket_and_pidfile)
+{
+    /* outside the test state's directory, which the harness removes */
+    g_autofree char *dir = g_dir_make_tmp("fdsetd-sandbox-XXXXXX", NULL);
+    g_autofree char *pidfile = g_build_filename(dir, "d.pid", NULL);
+    g_autofree char *sock = g_build_filename(dir, "extra.sock", NULL);
+    g_autofree char *args = g_strdup_printf(
+        "--sandbox on --pidfile %s --qmp unix:%s,server=on,wait=off", pidfile,
+        sock);
+    QTestState *s;
+
+    g_setenv("ASAN_OPTIONS", "detect_leaks=0", TRUE);
+    for (int round = 0; round < 2; round++) {
+        s = qtest_spawn(args);
+        ck_assert(access(pidfile, F_OK) == 0);
+        ck_assert(access(sock, F_OK) == 0);
+        if (round == 0) {
+            ck_assert_int_eq(qtest_quit(s), 0);
+        } else {
+            qtest_kill(s); /* no clean-up by the daemon at all */
+        }
+        ck_assert_msg(wait_gone(sock), "socket %s left behind", sock);
+        ck_assert_msg(wait_gone(pidfile), "pidfile left behind");
+    }
+    g_unsetenv("ASAN_OPTIONS");
+    rmdir(dir);
+}
+END_TEST
+
 /* Lines of @path that contain every one of @parts. */
 static guint count_lines(const char *text, const char *const *parts)
 {
@@ -337,6 +380,7 @@ static Suite *security_suite(void)
     tcase_add_test(tc, test_stale_socket_is_replaced);
     tcase_add_test(tc, test_peer_uid_refuses_other_users);
     tcase_add_test(tc, test_sandbox_refuses_paths_serves_fdsets);
+    tcase_add_test(tc, test_sandbox_exit_removes_socket_and_pidfile);
     tcase_add_test(tc, test_audit_trail_traces_every_fd);
     tcase_add_test(tc, test_limits_visible_over_qmp);
     tcase_add_test(tc, test_bad_limit_option_fails_start);
