@@ -226,6 +226,8 @@ START_TEST(test_sandbox_exit_removes_socket_and_pidfile)
     g_setenv("ASAN_OPTIONS", "detect_leaks=0", TRUE);
     for (int round = 0; round < 2; round++) {
         s = qtest_spawn(args);
+        /* the greeting comes once start-up is over, pidfile written */
+        qtest_connect(s, 0);
         ck_assert(access(pidfile, F_OK) == 0);
         ck_assert(access(sock, F_OK) == 0);
         if (round == 0) {
