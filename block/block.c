@@ -337,9 +337,8 @@ void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes)
     BlockDriverState *leaf;
     int64_t leaf_off, n;
 
-    while (bytes > 0 &&
-           bdrv_map_file(bs, offset, bytes, true, &leaf, &leaf_off, &n,
-                         NULL) > 0) {
+    while (bytes > 0 && bdrv_map_file(bs, offset, bytes, true, &leaf, &leaf_off,
+                                      &n, NULL) > 0) {
         bdrv_file_start_writeback(leaf, leaf_off, n);
         offset += n;
         bytes -= n;
@@ -356,8 +355,8 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
     if (dst->read_only) {
         return 0; /* the plain write reports it */
     }
-    ret = bdrv_map_file(src, offset, bytes, false, &src_leaf, &src_off, &n,
-                        errp);
+    ret =
+        bdrv_map_file(src, offset, bytes, false, &src_leaf, &src_off, &n, errp);
     if (ret <= 0) {
         return ret;
     }

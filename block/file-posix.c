@@ -360,8 +360,8 @@ int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
     g_mutex_lock(&dst->lock);
     while (done < bytes) {
         loff_t from = src_offset + done, to = dst_offset + done;
-        ssize_t n = copy_file_range(in->fd, &from, out->fd, &to, bytes - done,
-                                    0);
+        ssize_t n =
+            copy_file_range(in->fd, &from, out->fd, &to, bytes - done, 0);
 
         if (n < 0 && errno == EINTR) {
             continue;

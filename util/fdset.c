@@ -94,8 +94,8 @@ static inline FdSetMember *member_at(guint32 idx, guint i)
 
 /* Record an event for the listeners; NULL (nothing recorded) when none
  * of them wants events now. */
-static PendingEvent *op_event(FdSetOp *op, FdSetEventKind kind,
-                              gint64 fdset_id, int fd, int dup_fd)
+static PendingEvent *op_event(FdSetOp *op, FdSetEventKind kind, gint64 fdset_id,
+                              int fd, int dup_fd)
 {
     PendingEvent pe = {
         .ev = {.kind = kind, .fdset_id = fdset_id, .fd = fd, .dup_fd = dup_fd},
@@ -786,8 +786,8 @@ static void snapshot_one(const FdSetInfo *set, void *opaque)
     QuerySnapshot *snap = opaque;
     FdSetInfo copy = *set;
 
-    copy.members = g_memdup2(set->members,
-                             set->n_members * sizeof(*set->members));
+    copy.members =
+        g_memdup2(set->members, set->n_members * sizeof(*set->members));
     for (guint j = 0; j < copy.n_members; j++) {
         copy.members[j].opaque = g_strdup(set->members[j].opaque);
     }

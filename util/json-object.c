@@ -96,8 +96,8 @@ static void members_append(JsonObject *object, JsonMember *m)
             object->members = g_memdup2(object->inline_members,
                                         sizeof(object->inline_members));
         }
-        object->members = g_renew(JsonMember *, object->members,
-                                  object->capacity);
+        object->members =
+            g_renew(JsonMember *, object->members, object->capacity);
     }
     object->members[object->n_members++] = m;
 }

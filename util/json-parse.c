@@ -20,10 +20,10 @@
 #include "qemu/strbuf.h"
 
 typedef struct Parser {
-    const char *p;            /* next byte */
+    const char *p; /* next byte */
     const char *end;
     guint depth;
-    GString *scratch;         /* decoded string being built */
+    GString *scratch; /* decoded string being built */
     GError **errp;
 } Parser;
 
@@ -391,9 +391,9 @@ static JsonNode *parse_value(Parser *ps)
         return parse_nested(ps);
     }
     if (ch == '"') {
-        return parse_string(ps) ? json_node_init_string(json_node_alloc(),
-                                                        ps->scratch->str)
-                                : NULL;
+        return parse_string(ps)
+                   ? json_node_init_string(json_node_alloc(), ps->scratch->str)
+                   : NULL;
     }
     if (ch == '-' || g_ascii_isdigit(ch)) {
         return parse_number(ps);
@@ -434,7 +434,9 @@ static bool is_ascii(const char *text, size_t len)
 JsonNode *json_parse_strict(const char *text, size_t len, GError **errp)
 {
     Parser ps = {
-        .p = text, .end = text + len, .errp = errp,
+        .p = text,
+        .end = text + len,
+        .errp = errp,
         .scratch = g_string_sized_new(64),
     };
     JsonNode *root = NULL;

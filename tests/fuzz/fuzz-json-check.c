@@ -36,8 +36,8 @@ static void check_round_trip(JsonNode *node, const char *text, size_t len)
              len);
     }
     if (!json_node_equal(node, again)) {
-        fail("its serialization parses to another tree",
-             (const uint8_t *)text, len);
+        fail("its serialization parses to another tree", (const uint8_t *)text,
+             len);
     }
 }
 

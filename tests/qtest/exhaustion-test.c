@@ -255,10 +255,10 @@ static void assert_refused(QTestState *s, const char *desc)
 
     close(fd);
     ck_assert_msg(eof, "refused client not closed; got %s", text);
-    ck_assert_msg(
-        (p = json_from_string(text, NULL)) &&
-            (q = json_from_string(want, NULL)) && json_node_equal(p, q),
-        "refused client got '%s', expected '%s'", text, want);
+    ck_assert_msg((p = json_from_string(text, NULL)) &&
+                      (q = json_from_string(want, NULL)) &&
+                      json_node_equal(p, q),
+                  "refused client got '%s', expected '%s'", text, want);
 }
 
 START_TEST(test_max_connections_edge)

@@ -1062,8 +1062,8 @@ START_TEST(test_id_any_type)
             raw_send(rc, msg);
             r = raw_recv_must(rc);
             got = json_object_get_member(json_node_get_object(r), "id");
-            ck_assert_msg(got && json_node_equal(got, want),
-                          "id %s not echoed", ids[i]);
+            ck_assert_msg(got && json_node_equal(got, want), "id %s not echoed",
+                          ids[i]);
             json_node_unref(r);
         }
     }
