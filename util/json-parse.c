@@ -6,7 +6,8 @@
  * escapes, leading zeros, hex numbers or raw control characters, all of
  * which lenient parsers such as json-glib's let through), refuses
  * duplicate keys, reports with QEMU's wording, and reads integers beyond
- * int64 as floating point, as QEMU does.
+ * int64 as floating point, as QEMU does (keeping the exact value of those
+ * that fit uint64, which QEMU keeps too).
  */
 #include "qemu/json-parse.h"
 
@@ -237,7 +238,17 @@ static JsonNode *parse_number(Parser *ps)
         if (errno != ERANGE) {
             return json_node_init_int(json_node_alloc(), v);
         }
-        /* Beyond int64: QEMU reads it as floating point. */
+        if (text[0] != '-') {
+            /* Up to 2^64-1 QEMU keeps the exact value (and echoes it). */
+            guint64 u;
+
+            errno = 0;
+            u = g_ascii_strtoull(text, NULL, 10);
+            if (errno != ERANGE) {
+                return json_node_init_uint64(json_node_alloc(), u);
+            }
+        }
+        /* Beyond that: QEMU reads it as floating point. */
     }
     d = g_ascii_strtod(text, NULL);
     if (!isfinite(d)) {

@@ -105,6 +105,7 @@ static void append_double(GString *out, double d)
 static void append_value(GString *out, JsonNode *node)
 {
     const char *s;
+    guint64 u;
 
     switch (json_node_get_value_type(node)) {
     case G_TYPE_INT64:
@@ -112,7 +113,11 @@ static void append_value(GString *out, JsonNode *node)
                                json_node_get_int(node));
         break;
     case G_TYPE_DOUBLE:
-        append_double(out, json_node_get_double(node));
+        if (json_node_get_exact_uint64(node, &u)) {
+            g_string_append_printf(out, "%" G_GUINT64_FORMAT, u);
+        } else {
+            append_double(out, json_node_get_double(node));
+        }
         break;
     case G_TYPE_BOOLEAN:
         g_string_append(out, json_node_get_boolean(node) ? "true" : "false");

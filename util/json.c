@@ -19,7 +19,8 @@ struct JsonNode {
     gint ref_count;
     JsonNodeType type;
     JsonValueType value_type; /* JSON_NODE_VALUE only */
-    gboolean has_value;       /* FALSE after json_node_new(VALUE) */
+    guint8 has_value;         /* FALSE after json_node_new(VALUE) */
+    guint8 has_exact_u64;     /* a double that is exactly @exact_u64 */
     union {
         JsonObject *object;
         JsonArray *array;
@@ -28,6 +29,7 @@ struct JsonNode {
         gboolean b;
         char *s;
     } u;
+    guint64 exact_u64; /* fills malloc's 32-byte chunk: no extra cost */
 };
 
 /* ------------------------------------------------------------- nodes */
@@ -96,6 +98,7 @@ static JsonNode *init_value(JsonNode *node, JsonValueType type)
     json_node_init(node, JSON_NODE_VALUE);
     node->value_type = type;
     node->has_value = TRUE;
+    node->has_exact_u64 = FALSE;
     return node;
 }
 
@@ -111,6 +114,25 @@ JsonNode *json_node_init_double(JsonNode *node, double value)
     g_return_val_if_fail(node != NULL, NULL);
     init_value(node, JSON_VALUE_DOUBLE)->u.d = value;
     return node;
+}
+
+JsonNode *json_node_init_uint64(JsonNode *node, guint64 value)
+{
+    json_node_init_double(node, (double)value);
+    node->has_exact_u64 = TRUE;
+    node->exact_u64 = value;
+    return node;
+}
+
+gboolean json_node_get_exact_uint64(JsonNode *node, guint64 *value)
+{
+    g_return_val_if_fail(node != NULL, FALSE);
+    if (node->type != JSON_NODE_VALUE || !node->has_value ||
+        node->value_type != JSON_VALUE_DOUBLE || !node->has_exact_u64) {
+        return FALSE;
+    }
+    *value = node->exact_u64;
+    return TRUE;
 }
 
 JsonNode *json_node_init_boolean(JsonNode *node, gboolean value)
@@ -160,7 +182,9 @@ JsonNode *json_node_copy(JsonNode *node)
     copy->type = node->type;
     copy->value_type = node->value_type;
     copy->has_value = node->has_value;
+    copy->has_exact_u64 = node->has_exact_u64;
     copy->u = node->u;
+    copy->exact_u64 = node->exact_u64;
     if (node->type == JSON_NODE_OBJECT && node->u.object) {
         json_object_ref(node->u.object);
     } else if (node->type == JSON_NODE_ARRAY && node->u.array) {

@@ -19,7 +19,8 @@
  * Parse @text (one value).  Refuses invalid UTF-8, comments, single quotes,
  * invalid escapes, \u0000, lone surrogates, control characters in strings,
  * leading zeros and duplicate keys.  Integers beyond int64 become floating
- * point (as QEMU reads them) and infinite numbers the largest finite ones.
+ * point (as QEMU reads them; up to 2^64-1 with their exact value kept, see
+ * json_node_init_uint64) and infinite numbers the largest finite ones.
  * Returns a new node, or NULL with @errp set.
  */
 JsonNode *json_parse_strict(const char *text, size_t len, GError **errp);

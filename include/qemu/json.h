@@ -77,6 +77,15 @@ void json_node_unref(JsonNode *node);
 JsonNode *json_node_init(JsonNode *node, JsonNodeType type);
 JsonNode *json_node_init_int(JsonNode *node, gint64 value);
 JsonNode *json_node_init_double(JsonNode *node, double value);
+/*
+ * Not in json-glib: an integer beyond int64 that fits uint64.  It is a
+ * double like any other (as for QEMU, not an "int" argument), but keeps its
+ * exact value, which the writer prints: an "id" echoes unchanged, as QEMU's
+ * does.
+ */
+JsonNode *json_node_init_uint64(JsonNode *node, guint64 value);
+/* Its exact value, when @node was made by json_node_init_uint64(). */
+gboolean json_node_get_exact_uint64(JsonNode *node, guint64 *value);
 JsonNode *json_node_init_boolean(JsonNode *node, gboolean value);
 JsonNode *json_node_init_string(JsonNode *node, const char *value);
 JsonNode *json_node_init_null(JsonNode *node);

@@ -1038,6 +1038,8 @@ START_TEST(test_id_any_type)
                                       "true",
                                       "0",
                                       "-7",
+                                      "9223372036854775808",
+                                      "18446744073709551615",
                                       "1.5",
                                       "[]",
                                       "{}",
@@ -1064,6 +1066,14 @@ START_TEST(test_id_any_type)
             got = json_object_get_member(json_node_get_object(r), "id");
             ck_assert_msg(got && json_node_equal(got, want), "id %s not echoed",
                           ids[i]);
+            {
+                /* exactly: a uint64 beyond int64 must not come back as a
+                 * rounded double (equal as a number, not as an id) */
+                g_autofree char *got_text = json_to_string(got, FALSE);
+                g_autofree char *want_text = json_to_string(want, FALSE);
+
+                ck_assert_str_eq(got_text, want_text);
+            }
             json_node_unref(r);
         }
     }

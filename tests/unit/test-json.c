@@ -362,6 +362,10 @@ START_TEST(test_scalar_text)
         {"2.5e-300", "2.5e-300"},
         {"1e400", "1.7976931348623157e+308"}, /* the parser keeps it finite */
         {"18446744073709551616", "1.8446744073709552e+19"},
+        /* beyond int64 but within uint64: exact, as QEMU echoes it */
+        {"9223372036854775808", "9223372036854775808"},
+        {"18446744073709551615", "18446744073709551615"},
+        {"[12345678901234567890]", "[12345678901234567890]"},
         {"\"\\b\\f\\u001f\\u007f\\\"\\\\/\"", "\"\\u0008\\u000c\\u001f\x7f"
                                               "\\\"\\\\/\""},
         {"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"",
@@ -375,6 +379,30 @@ START_TEST(test_scalar_text)
 
         ck_assert_str_eq(text, cases[i].out);
     }
+}
+END_TEST
+
+/* An integer beyond int64 is a double (not an "int" argument, as for
+ * QEMU) that remembers its exact value until it is given another. */
+START_TEST(test_exact_uint64)
+{
+    g_autoptr(JsonNode) n = parse("18446744073709551615");
+    guint64 u = 0;
+
+    ck_assert(json_node_get_value_type(n) == G_TYPE_DOUBLE);
+    ck_assert(json_node_get_exact_uint64(n, &u));
+    ck_assert(u == G_MAXUINT64);
+    ck_assert(json_node_get_double(n) == 18446744073709551615.0);
+    ck_assert(json_node_get_int(n) == G_MAXINT64); /* clamped */
+    {
+        g_autoptr(JsonNode) copy = json_node_copy(n);
+
+        ck_assert(json_node_get_exact_uint64(copy, &u) && u == G_MAXUINT64);
+    }
+    json_node_init_double(n, 2.5);
+    ck_assert(!json_node_get_exact_uint64(n, &u));
+    json_node_init_int(n, 7);
+    ck_assert(!json_node_get_exact_uint64(n, &u));
 }
 END_TEST
 
@@ -500,6 +528,7 @@ static Suite *json_suite(void)
     TCase *tc = tcase_create("json");
 
     tcase_add_test(tc, test_refcounting);
+    tcase_add_test(tc, test_exact_uint64);
     tcase_add_test(tc, test_insertion_order);
     tcase_add_test(tc, test_replace_remove);
     tcase_add_test(tc, test_value_getters);
