@@ -87,7 +87,22 @@ void json_append_string(GString *out, const char *s)
     g_string_append_c(out, '"');
 }
 
-static void append_double(GString *out, double d)
+/* How a layout separates things, and writes a whole double. */
+typedef struct Style {
+    const char *comma; /* between members or elements */
+    const char *colon; /* between a name and its value */
+    bool lines;        /* one member or element per line, indented */
+    bool float_suffix; /* 100.0, not 100 (json-glib); QEMU writes 100 */
+} Style;
+
+static const Style styles[] = {
+    [JSON_LAYOUT_COMPACT] = {",", ":", false, true},
+    [JSON_LAYOUT_PRETTY] = {",", " : ", true, true},
+    [JSON_LAYOUT_QMP] = {", ", ": ", false, false},
+};
+
+/* %.17g, as QEMU and json-glib write doubles. */
+static void append_double(GString *out, double d, const Style *st)
 {
     char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
@@ -97,12 +112,12 @@ static void append_double(GString *out, double d)
     }
     g_ascii_dtostr(buf, sizeof(buf), d);
     g_string_append(out, buf);
-    if (!strpbrk(buf, ".eE")) {
+    if (st->float_suffix && !strpbrk(buf, ".eE")) {
         g_string_append(out, ".0"); /* stays a floating-point number */
     }
 }
 
-static void append_value(GString *out, JsonNode *node)
+static void append_value(GString *out, JsonNode *node, const Style *st)
 {
     const char *s;
     guint64 u;
@@ -116,7 +131,7 @@ static void append_value(GString *out, JsonNode *node)
         if (json_node_get_exact_uint64(node, &u)) {
             g_string_append_printf(out, "%" G_GUINT64_FORMAT, u);
         } else {
-            append_double(out, json_node_get_double(node));
+            append_double(out, json_node_get_double(node), st);
         }
         break;
     case G_TYPE_BOOLEAN:
@@ -135,19 +150,6 @@ static void append_value(GString *out, JsonNode *node)
         break;
     }
 }
-
-/* How a layout separates things. */
-typedef struct Style {
-    const char *comma; /* between members or elements */
-    const char *colon; /* between a name and its value */
-    bool lines;        /* one member or element per line, indented */
-} Style;
-
-static const Style styles[] = {
-    [JSON_LAYOUT_COMPACT] = {",", ":", false},
-    [JSON_LAYOUT_PRETTY] = {",", " : ", true},
-    [JSON_LAYOUT_QMP] = {", ", ": ", false},
-};
 
 static void append_node(GString *out, JsonNode *node, const Style *st,
                         guint level);
@@ -225,7 +227,7 @@ static void append_node(GString *out, JsonNode *node, const Style *st,
     } else if (json_node_get_array(node)) {
         append_array(out, json_node_get_array(node), st, level);
     } else if (JSON_NODE_HOLDS_VALUE(node)) {
-        append_value(out, node);
+        append_value(out, node, st);
     } else {
         g_string_append(out, "null");
     }

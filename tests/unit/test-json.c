@@ -382,6 +382,19 @@ START_TEST(test_scalar_text)
 }
 END_TEST
 
+/* QMP's layout writes doubles as QEMU does (%.17g, no ".0" added). */
+START_TEST(test_qmp_layout_numbers)
+{
+    g_autoptr(JsonNode) n = parse("[100.0, -0.0, 1e300, 0.5, 1E2, 7, "
+                                  "18446744073709551615]");
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    json_append_node(out, n, JSON_LAYOUT_QMP);
+    ck_assert_str_eq(out->str, "[100, -0, 1.0000000000000001e+300, 0.5, 100, "
+                               "7, 18446744073709551615]");
+}
+END_TEST
+
 /* An integer beyond int64 is a double (not an "int" argument, as for
  * QEMU) that remembers its exact value until it is given another. */
 START_TEST(test_exact_uint64)
@@ -529,6 +542,7 @@ static Suite *json_suite(void)
 
     tcase_add_test(tc, test_refcounting);
     tcase_add_test(tc, test_exact_uint64);
+    tcase_add_test(tc, test_qmp_layout_numbers);
     tcase_add_test(tc, test_insertion_order);
     tcase_add_test(tc, test_replace_remove);
     tcase_add_test(tc, test_value_getters);
