@@ -139,16 +139,23 @@ static void send_response(MonitorConn *conn, GString *msg, JsonNode *id)
     monitor_conn_send_take(conn, msg);
 }
 
+/* QEMU sends the id ahead of an error (after a return): the same bytes. */
 static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
 {
     GString *msg = monitor_out_buffer_new(128);
 
-    g_string_append(msg, "{\"error\": {\"class\": \"");
+    g_string_append_c(msg, '{');
+    if (id) {
+        g_string_append(msg, "\"id\": ");
+        qmp_json_append_node(msg, id);
+        g_string_append(msg, ", ");
+    }
+    g_string_append(msg, "\"error\": {\"class\": \"");
     g_string_append(msg, qmp_error_class_name(error_get_class(err)));
     g_string_append(msg, "\", \"desc\": ");
     qmp_json_append_string(msg, err->message);
-    g_string_append_c(msg, '}');
-    send_response(conn, msg, id);
+    g_string_append(msg, "}}");
+    monitor_conn_send_take(conn, msg);
 }
 
 /* The reply goes out without wrapper objects. */

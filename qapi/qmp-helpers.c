@@ -66,7 +66,7 @@ JsonNode *qmp_node_array(JsonArray *arr)
 
 void qmp_json_append_string(GString *out, const char *s)
 {
-    json_append_string(out, s);
+    json_append_string_qmp(out, s);
 }
 
 void qmp_json_append_node(GString *out, JsonNode *node)

@@ -42,6 +42,87 @@ static const char *ascii_escape(unsigned char c, char buf[8])
     }
 }
 
+/* \uXXXX, upper-case hex as QEMU writes it. */
+static void append_u_escape(GString *out, guint code)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char buf[6] = {'\\', 'u', hex[(code >> 12) & 15], hex[(code >> 8) & 15],
+                   hex[(code >> 4) & 15], hex[code & 15]};
+
+    strbuf_append_len(out, buf, sizeof(buf));
+}
+
+/* QEMU's escape of an ASCII byte that does not stand for itself. */
+static void append_qemu_ascii_escape(GString *out, unsigned char c)
+{
+    switch (c) {
+    case '"':
+        g_string_append(out, "\\\"");
+        break;
+    case '\\':
+        g_string_append(out, "\\\\");
+        break;
+    case '\b':
+        g_string_append(out, "\\b");
+        break;
+    case '\f':
+        g_string_append(out, "\\f");
+        break;
+    case '\n':
+        g_string_append(out, "\\n");
+        break;
+    case '\r':
+        g_string_append(out, "\\r");
+        break;
+    case '\t':
+        g_string_append(out, "\\t");
+        break;
+    default:
+        append_u_escape(out, c); /* other controls and DEL */
+        break;
+    }
+}
+
+void json_append_string_qmp(GString *out, const char *s)
+{
+    const char *p = s;
+
+    g_string_append_c(out, '"');
+    while (*p) {
+        unsigned char c = *p;
+        const char *run = p;
+        gunichar ch;
+
+        /* characters that stand for themselves, copied as one run */
+        while (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            c = *++p;
+        }
+        if (p > run) {
+            strbuf_append_len(out, run, p - run);
+            continue;
+        }
+        if (c < 0x80) {
+            append_qemu_ascii_escape(out, c);
+            p++;
+            continue;
+        }
+        ch = g_utf8_get_char_validated(p, -1);
+        if (ch == (gunichar)-1 || ch == (gunichar)-2) {
+            append_u_escape(out, 0xFFFD);
+            p++;
+            continue;
+        }
+        if (ch > 0xFFFF) { /* beyond the BMP: a surrogate pair */
+            append_u_escape(out, 0xD800 + ((ch - 0x10000) >> 10));
+            append_u_escape(out, 0xDC00 + ((ch - 0x10000) & 0x3FF));
+        } else {
+            append_u_escape(out, ch);
+        }
+        p = g_utf8_next_char(p);
+    }
+    g_string_append_c(out, '"');
+}
+
 /*
  * Strings may come from outside a JSON text (an -add-fd opaque, a name in
  * an image header) and need not be UTF-8.
@@ -93,12 +174,13 @@ typedef struct Style {
     const char *colon; /* between a name and its value */
     bool lines;        /* one member or element per line, indented */
     bool float_suffix; /* 100.0, not 100 (json-glib); QEMU writes 100 */
+    void (*append_string)(GString *out, const char *s);
 } Style;
 
 static const Style styles[] = {
-    [JSON_LAYOUT_COMPACT] = {",", ":", false, true},
-    [JSON_LAYOUT_PRETTY] = {",", " : ", true, true},
-    [JSON_LAYOUT_QMP] = {", ", ": ", false, false},
+    [JSON_LAYOUT_COMPACT] = {",", ":", false, true, json_append_string},
+    [JSON_LAYOUT_PRETTY] = {",", " : ", true, true, json_append_string},
+    [JSON_LAYOUT_QMP] = {", ", ": ", false, false, json_append_string_qmp},
 };
 
 /* %.17g, as QEMU and json-glib write doubles. */
@@ -140,7 +222,7 @@ static void append_value(GString *out, JsonNode *node, const Style *st)
     case G_TYPE_STRING:
         s = json_node_get_string(node);
         if (s) {
-            json_append_string(out, s);
+            st->append_string(out, s);
         } else {
             g_string_append(out, "null");
         }
@@ -197,7 +279,7 @@ static void append_object(GString *out, JsonObject *obj, const Style *st,
     json_object_iter_init_ordered(&it, obj);
     while (json_object_iter_next_ordered(&it, &name, &member)) {
         begin_item(out, st, i++, level + 1);
-        json_append_string(out, name);
+        st->append_string(out, name);
         g_string_append(out, st->colon);
         append_node(out, member, st, level + 1);
     }

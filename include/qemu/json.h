@@ -209,6 +209,9 @@ typedef enum JsonLayout {
  * result is always valid JSON.
  */
 void json_append_string(GString *out, const char *s);
+/* The same as QEMU writes it in QMP: ASCII only (\uXXXX, upper-case hex,
+ * surrogate pairs beyond the BMP), \b \f \n \r \t for those controls. */
+void json_append_string_qmp(GString *out, const char *s);
 
 /* Append @node (NULL: null) as JSON text laid out as @layout. */
 void json_append_node(GString *out, JsonNode *node, JsonLayout layout);

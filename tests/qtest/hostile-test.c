@@ -1031,6 +1031,62 @@ START_TEST(test_huge_id)
 }
 END_TEST
 
+/* The next line as sent (without CRLF); fails after RECV_TIMEOUT_MS. */
+static char *raw_recv_text(RawClient *rc)
+{
+    gint64 deadline = g_get_monotonic_time() + RECV_TIMEOUT_MS * 1000LL;
+    char *nl;
+
+    while (!(nl = memchr(rc->in->str, '\n', rc->in->len))) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+        ck_assert_msg(left > 0 && raw_fill(rc, (int)left),
+                      "no line from the daemon");
+    }
+    {
+        gsize len = nl - rc->in->str + 1;
+        char *line = g_strndup(rc->in->str, len);
+
+        g_string_erase(rc->in, 0, len);
+        g_strchomp(line);
+        return line;
+    }
+}
+
+/* Byte for byte what QEMU 7.2 sends for these (recorded from it): strings
+ * in ASCII with upper-case \u escapes, doubles as %.17g, the id ahead of
+ * an error and after a return. */
+START_TEST(test_replies_byte_for_byte)
+{
+    static const struct {
+        const char *send, *want_tail;
+    } cases[] = {
+        {"{\"execute\": \"query-version\", \"id\": \"\\u00e9\\ud83d\\ude00"
+         "\\b\\u007f/\"}",
+         "\"id\": \"\\u00E9\\uD83D\\uDE00\\b\\u007F/\"}"},
+        {"{\"execute\": \"query-version\", \"id\": 1e2}", "\"id\": 100}"},
+        {"{\"execute\": \"query-version\", \"id\": 18446744073709551615}",
+         "\"id\": 18446744073709551615}"},
+        {"{\"execute\": \"no-such\", \"id\": [1]}",
+         "{\"id\": [1], \"error\": {\"class\": \"CommandNotFound\", "
+         "\"desc\": \"The command no-such has not been found\"}}"},
+    };
+    Hostile *h = h_start(NULL);
+    RawClient *rc = raw_open(h, true);
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *line = NULL;
+
+        raw_send(rc, cases[i].send);
+        line = raw_recv_text(rc);
+        ck_assert_msg(g_str_has_suffix(line, cases[i].want_tail),
+                      "sent %s, got %s", cases[i].send, line);
+    }
+    raw_close(rc);
+    h_finish(h);
+}
+END_TEST
+
 /* Ids of every JSON type are echoed exactly, also with errors. */
 START_TEST(test_id_any_type)
 {
@@ -2603,6 +2659,7 @@ int main(void)
     tcase_add_test(tc, test_whitespace_flood);
     tcase_add_test(tc, test_huge_id);
     tcase_add_test(tc, test_id_any_type);
+    tcase_add_test(tc, test_replies_byte_for_byte);
     tcase_add_test(tc, test_huge_command_name);
     tcase_add_test(tc, test_many_arguments);
     tcase_add_test(tc, test_many_messages_one_write);
