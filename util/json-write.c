@@ -46,9 +46,11 @@ static const char *ascii_escape(unsigned char c, char buf[8])
 static void append_u_escape(GString *out, guint code)
 {
     static const char hex[] = "0123456789ABCDEF";
-    char buf[6] = {'\\', 'u', hex[(code >> 12) & 15], hex[(code >> 8) & 15],
-                   hex[(code >> 4) & 15], hex[code & 15]};
+    char buf[6] = "\\u";
 
+    for (int i = 0; i < 4; i++) {
+        buf[2 + i] = hex[(code >> (12 - 4 * i)) & 15];
+    }
     strbuf_append_len(out, buf, sizeof(buf));
 }
 
