@@ -36,7 +36,7 @@ static bool is_blank(char c)
 static bool ends_scalar(char c)
 {
     return is_blank(c) || c == '{' || c == '[' || c == '}' || c == ']' ||
-           c == '"' || c == ',' || c == ':';
+           c == '"' || c == '\'' || c == ',' || c == ':';
 }
 
 static void reset_message(JsonStream *js)
@@ -44,6 +44,7 @@ static void reset_message(JsonStream *js)
     g_string_truncate(js->buf, 0);
     js->depth = 0;
     js->in_string = false;
+    js->string_broken = false;
     js->escape = false;
     js->in_scalar = false;
     js->skipping = false;
@@ -53,17 +54,25 @@ static void reset_message(JsonStream *js)
 static void track_byte(JsonStream *js, char c)
 {
     if (js->in_string) {
-        if (js->escape) {
+        if (c == '\n') {
+            /* A string cannot hold a raw line break: it was never closed.
+             * End the message here (QEMU's lexer gives up here too)
+             * rather than wait for a quote that may never come.  Other
+             * raw controls stay in the message, which the parser then
+             * refuses whole: one error, and the stream stays in step. */
+            js->string_broken = true;
+        } else if (js->escape) {
             js->escape = false;
         } else if (c == '\\') {
             js->escape = true;
-        } else if (c == '"') {
+        } else if (c == js->quote) {
             js->in_string = false;
         }
         return;
     }
-    if (c == '"') {
+    if (c == '"' || c == '\'') {
         js->in_string = true;
+        js->quote = c;
     } else if (c == '{' || c == '[') {
         js->depth++;
     } else if (c == '}' || c == ']') {
@@ -121,10 +130,11 @@ static bool start_byte(JsonStream *js, char c, JsonStreamStatus *status)
     g_string_append_c(js->buf, c);
     if (c == '{' || c == '[') {
         js->depth = 1;
-    } else if (c == '"') {
+    } else if (c == '"' || c == '\'') {
         /* A top-level string is a value like any other. */
         js->depth = 1;
         js->in_string = true;
+        js->quote = c;
         js->in_scalar = true;
     } else {
         js->in_scalar = true;
@@ -134,8 +144,9 @@ static bool start_byte(JsonStream *js, char c, JsonStreamStatus *status)
 
 /*
  * How many bytes from @p (at most @len) inside a structured value cannot
- * change the splitter's state: in a string anything but a quote or a
- * backslash, outside one anything but a quote or a bracket.  They are
+ * change the splitter's state: in a string anything but its quote or a
+ * backslash, outside one anything but a quote (double or single: QEMU
+ * accepts both) or a bracket.  They are
  * copied as one run instead of byte by byte.
  */
 static size_t plain_run(const JsonStream *js, const char *p, size_t len)
@@ -146,13 +157,13 @@ static size_t plain_run(const JsonStream *js, const char *p, size_t len)
         return 0;
     }
     if (js->in_string) {
-        while (n < len && p[n] != '"' && p[n] != '\\') {
+        while (n < len && p[n] != js->quote && p[n] != '\\' && p[n] != '\n') {
             n++;
         }
         return n;
     }
-    while (n < len && p[n] != '"' && p[n] != '{' && p[n] != '[' &&
-           p[n] != '}' && p[n] != ']') {
+    while (n < len && p[n] != '"' && p[n] != '\'' && p[n] != '{' &&
+           p[n] != '[' && p[n] != '}' && p[n] != ']') {
         n++;
     }
     return n;
@@ -185,7 +196,7 @@ static bool structured_byte(JsonStream *js, char c)
             start_skipping(js, JSON_STREAM_TOO_LARGE);
         }
     }
-    return js->depth == 0;
+    return js->depth == 0 || js->string_broken;
 }
 
 size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
@@ -236,7 +247,7 @@ size_t json_stream_feed(JsonStream *js, const char *data, size_t len,
             /* Top-level string: depth 1 stands for "inside the quotes". */
             append_bounded(js, c);
             track_byte(js, c);
-            if (!js->in_string) {
+            if (!js->in_string || js->string_broken) {
                 js->depth = 0;
                 status = js->skipping ? js->skip_status : JSON_STREAM_MESSAGE;
                 if (!emit(js, status, i + 1, fn, opaque)) {

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Strict JSON parser, building qemu/json.h nodes.
+ * The JSON parser, building qemu/json.h nodes: the grammar QEMU 7.2 reads.
  *
- * It accepts exactly RFC 8259 JSON (no comments, single quotes, \x
- * escapes, leading zeros, hex numbers or raw control characters, all of
- * which lenient parsers such as json-glib's let through), refuses
- * duplicate keys, reports with QEMU's wording, and reads integers beyond
- * int64 as floating point, as QEMU does (keeping the exact value of those
+ * RFC 8259 JSON plus QEMU's extensions: single-quoted strings, the \'
+ * escape, \u0000 (kept as modified UTF-8, C0 80, as QEMU keeps it).  No
+ * comments, \x escapes, leading zeros, hex numbers or raw control
+ * characters, all of which lenient parsers such as json-glib's let
+ * through; duplicate keys refused; QEMU's wording; integers beyond int64
+ * read as floating point, as QEMU does (keeping the exact value of those
  * that fit uint64, which QEMU keeps too).
  */
 #include "qemu/json-parse.h"
@@ -25,6 +26,7 @@ typedef struct Parser {
     const char *end;
     guint depth;
     GString *scratch; /* decoded string being built */
+    char quote;       /* of the string being parsed */
     GError **errp;
 } Parser;
 
@@ -61,14 +63,32 @@ static int hex_value(char ch)
     return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
 }
 
+/*
+ * QEMU's complaint about the \u escape whose four characters start at
+ * @hex: it quotes them as written, up to the string's closing quote.
+ */
+static bool fail_unicode(Parser *ps, const char *hex)
+{
+    int n = 0;
+
+    while (n < 4 && hex + n < ps->end) {
+        if (hex[n++] == ps->quote) {
+            break;
+        }
+    }
+    return fail(ps, "\\u%.*s is not a valid Unicode character", n, hex);
+}
+
 /* XXXX after "\u": the UTF-16 code unit. */
 static bool parse_hex4(Parser *ps, unsigned *unit)
 {
+    const char *hex = ps->p;
+
     *unit = 0;
     for (int i = 0; i < 4; i++) {
         int v = ps->p < ps->end ? hex_value(*ps->p) : -1;
         if (v < 0) {
-            return fail(ps, "invalid \\u escape in string");
+            return fail_unicode(ps, hex);
         }
         *unit = *unit * 16 + v;
         ps->p++;
@@ -79,29 +99,32 @@ static bool parse_hex4(Parser *ps, unsigned *unit)
 /* \uXXXX (and its low surrogate) after "\u", appended as UTF-8. */
 static bool parse_unicode_escape(Parser *ps)
 {
+    const char *hex = ps->p;
     unsigned unit, low;
 
     if (!parse_hex4(ps, &unit)) {
         return false;
     }
-    if (unit == 0) {
-        return fail(ps, "\\u0000 is not supported");
-    }
     if (unit >= 0xdc00 && unit <= 0xdfff) {
-        return fail(ps, "invalid \\u escape in string (lone surrogate)");
+        return fail_unicode(ps, hex);
     }
     if (unit >= 0xd800 && unit <= 0xdbff) {
         if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u') {
-            return fail(ps, "invalid \\u escape in string (lone surrogate)");
+            return fail_unicode(ps, hex);
         }
         ps->p += 2;
         if (!parse_hex4(ps, &low)) {
             return false;
         }
         if (low < 0xdc00 || low > 0xdfff) {
-            return fail(ps, "invalid \\u escape in string (lone surrogate)");
+            return fail_unicode(ps, hex);
         }
         unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+    }
+    if (unit == 0) {
+        /* as QEMU keeps it: modified UTF-8, the writers send \u0000 */
+        g_string_append_len(ps->scratch, "\xc0\x80", 2);
+        return true;
     }
     g_string_append_unichar(ps->scratch, unit);
     return true;
@@ -109,8 +132,8 @@ static bool parse_unicode_escape(Parser *ps)
 
 static bool parse_escape(Parser *ps)
 {
-    static const char from[] = "\"\\/bfnrt";
-    static const char to[] = "\"\\/\b\f\n\r\t";
+    static const char from[] = "\"'\\/bfnrt";
+    static const char to[] = "\"'\\/\b\f\n\r\t";
     char ch;
     const char *hit;
 
@@ -122,27 +145,28 @@ static bool parse_escape(Parser *ps)
         return parse_unicode_escape(ps);
     }
     hit = ch ? strchr(from, ch) : NULL;
-    if (!hit && g_ascii_isgraph(ch)) {
-        return fail(ps, "invalid escape sequence '\\%c' in string", ch);
-    }
     if (!hit) {
-        /* Not ASCII: quoting one byte of it would not be UTF-8. */
         return fail(ps, "invalid escape sequence in string");
     }
     g_string_append_c(ps->scratch, to[hit - from]);
     return true;
 }
 
-/* A string at ps->p (on the opening quote), decoded into ps->scratch. */
+/*
+ * A string at ps->p (on the opening quote, double or single: QEMU accepts
+ * both), decoded into ps->scratch.
+ */
 static bool parse_string(Parser *ps)
 {
+    const char *start = ps->p;
+
+    ps->quote = *ps->p++;
     g_string_truncate(ps->scratch, 0);
-    ps->p++;
     while (ps->p < ps->end) {
         const char *run = ps->p;
 
         /* Copy plain bytes in one go. */
-        while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' &&
+        while (ps->p < ps->end && *ps->p != ps->quote && *ps->p != '\\' &&
                (unsigned char)*ps->p >= 0x20) {
             ps->p++;
         }
@@ -151,11 +175,12 @@ static bool parse_string(Parser *ps)
             break;
         }
         unsigned char ch = *ps->p++;
-        if (ch == '"') {
+        if (ch == ps->quote) {
             return true;
         }
         if (ch < 0x20) {
-            return fail(ps, "invalid character U+%04X in string", ch);
+            /* QEMU's lexer gives up here and quotes what it read */
+            return fail(ps, "stray '%.*s'", (int)(ps->p - start), start);
         }
         if (!parse_escape(ps)) {
             return false;
@@ -287,7 +312,10 @@ static bool parse_member(Parser *ps, JsonObject *obj)
     const char *key;
     JsonNode *value;
 
-    if (ps->p >= ps->end || *ps->p != '"') {
+    if (ps->p < ps->end && *ps->p == '}') {
+        return fail(ps, "expecting value"); /* after a comma, as QEMU */
+    }
+    if (ps->p >= ps->end || (*ps->p != '"' && *ps->p != '\'')) {
         return fail(ps, "key is not a string in object");
     }
     if (!parse_string(ps)) {
@@ -355,8 +383,14 @@ static JsonNode *parse_array(Parser *ps)
         return json_node_init_array(json_node_alloc(), arr);
     }
     for (;;) {
-        JsonNode *elem = parse_value(ps);
+        JsonNode *elem;
 
+        skip_blanks(ps);
+        if (ps->p < ps->end && *ps->p == ']') {
+            fail(ps, "expecting value"); /* after a comma, as QEMU */
+            return NULL;
+        }
+        elem = parse_value(ps);
         if (!elem) {
             return NULL;
         }
@@ -401,7 +435,7 @@ static JsonNode *parse_value(Parser *ps)
     if (ch == '{' || ch == '[') {
         return parse_nested(ps);
     }
-    if (ch == '"') {
+    if (ch == '"' || ch == '\'') {
         return parse_string(ps)
                    ? json_node_init_string(json_node_alloc(), ps->scratch->str)
                    : NULL;

@@ -108,6 +108,11 @@ void json_append_string_qmp(GString *out, const char *s)
             p++;
             continue;
         }
+        if (c == 0xc0 && (unsigned char)p[1] == 0x80) {
+            append_u_escape(out, 0); /* U+0000 as QEMU keeps it */
+            p += 2;
+            continue;
+        }
         ch = g_utf8_get_char_validated(p, -1);
         if (ch == (gunichar)-1 || ch == (gunichar)-2) {
             append_u_escape(out, 0xFFFD);
@@ -155,6 +160,12 @@ void json_append_string(GString *out, const char *s)
                 g_string_append_c(out, c);
             }
             p++;
+            continue;
+        }
+        if (c == 0xc0 && (unsigned char)p[1] == 0x80) {
+            /* U+0000, as the parser keeps it */
+            g_string_append(out, "\\u0000");
+            p += 2;
             continue;
         }
         gunichar ch = g_utf8_get_char_validated(p, -1);

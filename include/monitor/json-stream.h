@@ -35,7 +35,9 @@ typedef struct JsonStream {
     guint max_depth;
     guint depth;
     bool in_string;
+    char quote; /* of the string we are in: '"', or '\'' (QEMU accepts) */
     bool escape;
+    bool string_broken; /* a raw line break in a string ended the message */
     bool in_scalar;        /* bare top-level token (number, keyword...) */
     bool skipping;         /* dropping an over-limit message */
     JsonStreamStatus skip_status;

@@ -467,7 +467,7 @@ START_TEST(test_binary_noise)
         char c;
         do {
             c = (char)g_rand_int_range(rand, 0, 256);
-        } while (strchr("{}[]\"", c) && c);
+        } while (strchr("{}[]\"'", c) && c); /* no value can start */
         buf[i] = c;
     }
     buf[sizeof(buf) - 1] = '\n';
@@ -1070,6 +1070,13 @@ START_TEST(test_replies_byte_for_byte)
         {"{\"execute\": \"no-such\", \"id\": [1]}",
          "{\"id\": [1], \"error\": {\"class\": \"CommandNotFound\", "
          "\"desc\": \"The command no-such has not been found\"}}"},
+        /* QEMU's single quotes, and \u0000 kept */
+        {"{'execute': 'query-version', 'id': 'a\"b\\'c\\u0000'}",
+         "\"id\": \"a\\\"b'c\\u0000\"}"},
+        /* a string left open at the end of the line: refused at once */
+        {"{\"execute\": \"query-version\", \"id\": \"open\n",
+         "{\"error\": {\"class\": \"GenericError\", \"desc\": "
+         "\"JSON parse error, stray '\\\"open\\n'\"}}"},
     };
     Hostile *h = h_start(NULL);
     RawClient *rc = raw_open(h, true);

@@ -109,6 +109,42 @@ START_TEST(test_braces_inside_strings)
 }
 END_TEST
 
+/* QEMU accepts single-quoted strings: their brackets and double quotes
+ * do not count either, whatever the read sizes. */
+START_TEST(test_single_quoted_strings)
+{
+    static const char in[] = "{'a': '}{\"][\\''}{\"b\": \"'\"}'x'";
+    static const char *const want[] = {
+        "M:{'a': '}{\"][\\''}", "M:{\"b\": \"'\"}", "M:'x'", NULL
+    };
+
+    for (size_t step = 1; step < sizeof(in); step++) {
+        Seen *seen = split(in, step, 4096, 64);
+
+        assert_texts(seen, want);
+        seen_free(seen);
+    }
+}
+END_TEST
+
+/* A raw line break in a string: it was never closed.  The message ends
+ * there (refused by the parser) and the next line is a message again. */
+START_TEST(test_line_break_ends_unclosed_string)
+{
+    static const char in[] = "{\"a\": \"open\n{\"b\": 1}\n";
+    static const char *const want[] = {
+        "M:{\"a\": \"open\n", "M:{\"b\": 1}", NULL
+    };
+
+    for (size_t step = 1; step < sizeof(in); step++) {
+        Seen *seen = split(in, step, 4096, 64);
+
+        assert_texts(seen, want);
+        seen_free(seen);
+    }
+}
+END_TEST
+
 START_TEST(test_top_level_scalars)
 {
     static const char *const want[] = {
@@ -220,6 +256,8 @@ static Suite *json_stream_suite(void)
     tcase_add_test(tc, test_several_messages_in_one_read);
     tcase_add_test(tc, test_every_split_point);
     tcase_add_test(tc, test_braces_inside_strings);
+    tcase_add_test(tc, test_single_quoted_strings);
+    tcase_add_test(tc, test_line_break_ends_unclosed_string);
     tcase_add_test(tc, test_top_level_scalars);
     tcase_add_test(tc, test_stray_close);
     tcase_add_test(tc, test_too_large_skipped_then_in_sync);

@@ -442,7 +442,7 @@ END_TEST
 START_TEST(test_from_string_errors)
 {
     static const char *const bad[] = {
-        "", "{", "[1,]", "{'a': 1}", "/* c */ 1", "{\"a\": 1, \"a\": 2}"};
+        "", "{", "[1,]", "{a: 1}", "/* c */ 1", "{\"a\": 1, \"a\": 2}"};
 
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
