@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "qemu/json-parse.h"
+#include "qapi/hmp.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
 #include "qemu/error.h"
@@ -101,6 +102,15 @@ static JsonNode *version_node(void)
 JsonNode *qmp_query_version(JsonObject *args, QmpContext *ctx, GError **errp)
 {
     return version_node();
+}
+
+/* HMP "info version", as QEMU prints it: the version, then the package. */
+static bool hmp_info_version(const char *args, GString *out, GError **errp)
+{
+    g_string_append_printf(out, "%d.%d.%d%s\r\n", QMP_QEMU_MAJOR,
+                           QMP_QEMU_MINOR, QMP_QEMU_MICRO,
+                           "fdsetd " FDSETD_VERSION);
+    return true;
 }
 
 /* Optional QMP capabilities fdsetd offers (no out-of-band execution). */
@@ -377,6 +387,7 @@ void monitor_qmp_handle(MonitorConn *conn, JsonStreamStatus status,
 void monitor_qmp_init(void)
 {
     qapi_event_set_sink(event_sink);
+    hmp_register_command("info version", hmp_info_version);
 }
 
 /* ---- protocol commands ------------------------------------------------- */

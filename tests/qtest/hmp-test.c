@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * HMP block commands through human-monitor-command: drive_add (drives and
- * -n nodes), drive_del, info block, with QEMU 7.2's output and errors.
+ * HMP commands through human-monitor-command: drive_add (drives and -n
+ * nodes), drive_del, info block, info version, with QEMU 7.2's output and
+ * errors.
  */
 #include "block-qtest.h"
 
@@ -28,6 +29,16 @@ static JsonObject *drive(QTestConn *c, const char *id, JsonNode **keep)
     }
     return NULL;
 }
+
+/* As QEMU prints it: "<major>.<minor>.<micro><package>". */
+START_TEST(test_info_version)
+{
+    BlockFixture f = bq_start(NULL);
+
+    hmp_is(f.c, "info version", "7.2.0fdsetd 0.1.0\r\n");
+    bq_finish(&f);
+}
+END_TEST
 
 START_TEST(test_drive_add_fdset_and_del)
 {
@@ -266,6 +277,7 @@ int main(void)
     int failed;
 
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_info_version);
     tcase_add_test(tc, test_drive_add_fdset_and_del);
     tcase_add_test(tc, test_drive_add_errors);
     tcase_add_test(tc, test_drive_add_probe_and_auto_id);
