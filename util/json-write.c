@@ -85,7 +85,23 @@ static void append_qemu_ascii_escape(GString *out, unsigned char c)
     }
 }
 
-void json_append_string_qmp(GString *out, const char *s)
+/* How a string style writes what does not stand for itself. */
+typedef struct StringStyle {
+    /* an ASCII byte other than a plain printable one */
+    void (*ascii)(GString *out, unsigned char c);
+    /* a byte that does not start a valid UTF-8 character */
+    void (*invalid)(GString *out);
+    /* the valid non-ASCII character @ch, the bytes [@p, @next) */
+    void (*unichar)(GString *out, gunichar ch, const char *p, const char *next);
+} StringStyle;
+
+/*
+ * Strings may come from outside a JSON text (an -add-fd opaque, a name in
+ * an image header) and need not be UTF-8.  U+0000 is C0 80 in them (the
+ * parser keeps it so, as QEMU does) and goes out as \u0000.
+ */
+static void append_string_styled(GString *out, const char *s,
+                                 const StringStyle *st)
 {
     const char *p = s;
 
@@ -101,84 +117,79 @@ void json_append_string_qmp(GString *out, const char *s)
         }
         if (p > run) {
             strbuf_append_len(out, run, p - run);
-            continue;
-        }
-        if (c < 0x80) {
-            append_qemu_ascii_escape(out, c);
+        } else if (c < 0x80) {
+            st->ascii(out, c);
             p++;
-            continue;
-        }
-        if (c == 0xc0 && (unsigned char)p[1] == 0x80) {
-            append_u_escape(out, 0); /* U+0000 as QEMU keeps it */
+        } else if (c == 0xc0 && (unsigned char)p[1] == 0x80) {
+            append_u_escape(out, 0);
             p += 2;
-            continue;
-        }
-        ch = g_utf8_get_char_validated(p, -1);
-        if (ch == (gunichar)-1 || ch == (gunichar)-2) {
-            append_u_escape(out, 0xFFFD);
+        } else if ((ch = g_utf8_get_char_validated(p, -1)) == (gunichar)-1 ||
+                   ch == (gunichar)-2) {
+            st->invalid(out);
             p++;
-            continue;
-        }
-        if (ch > 0xFFFF) { /* beyond the BMP: a surrogate pair */
-            append_u_escape(out, 0xD800 + ((ch - 0x10000) >> 10));
-            append_u_escape(out, 0xDC00 + ((ch - 0x10000) & 0x3FF));
         } else {
-            append_u_escape(out, ch);
+            const char *next = g_utf8_next_char(p);
+
+            st->unichar(out, ch, p, next);
+            p = next;
         }
-        p = g_utf8_next_char(p);
     }
     g_string_append_c(out, '"');
 }
 
-/*
- * Strings may come from outside a JSON text (an -add-fd opaque, a name in
- * an image header) and need not be UTF-8.
- */
+static void qemu_invalid(GString *out)
+{
+    append_u_escape(out, 0xFFFD);
+}
+
+/* Beyond the BMP: a surrogate pair, as QEMU writes it. */
+static void qemu_unichar(GString *out, gunichar ch, const char *p,
+                         const char *next)
+{
+    if (ch > 0xFFFF) {
+        append_u_escape(out, 0xD800 + ((ch - 0x10000) >> 10));
+        append_u_escape(out, 0xDC00 + ((ch - 0x10000) & 0x3FF));
+    } else {
+        append_u_escape(out, ch);
+    }
+}
+
+static void glib_ascii(GString *out, unsigned char c)
+{
+    char buf[8];
+    const char *esc = ascii_escape(c, buf);
+
+    if (esc) {
+        g_string_append(out, esc);
+    } else {
+        g_string_append_c(out, c);
+    }
+}
+
+static void glib_invalid(GString *out)
+{
+    g_string_append(out, "\xef\xbf\xbd"); /* U+FFFD */
+}
+
+static void glib_unichar(GString *out, gunichar ch, const char *p,
+                         const char *next)
+{
+    strbuf_append_len(out, p, next - p);
+}
+
+void json_append_string_qmp(GString *out, const char *s)
+{
+    static const StringStyle qemu = {append_qemu_ascii_escape, qemu_invalid,
+                                     qemu_unichar};
+
+    append_string_styled(out, s, &qemu);
+}
+
 void json_append_string(GString *out, const char *s)
 {
-    const char *p = s;
-    char buf[8];
+    static const StringStyle glib = {glib_ascii, glib_invalid, glib_unichar};
 
-    g_string_append_c(out, '"');
-    while (*p) {
-        unsigned char c = *p;
-        const char *run = p;
-
-        /* characters that stand for themselves, copied as one run */
-        while (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            c = *++p;
-        }
-        if (p > run) {
-            strbuf_append_len(out, run, p - run);
-            continue;
-        }
-        if (c < 0x80) {
-            const char *esc = ascii_escape(c, buf);
-            if (esc) {
-                g_string_append(out, esc);
-            } else {
-                g_string_append_c(out, c);
-            }
-            p++;
-            continue;
-        }
-        if (c == 0xc0 && (unsigned char)p[1] == 0x80) {
-            /* U+0000, as the parser keeps it */
-            g_string_append(out, "\\u0000");
-            p += 2;
-            continue;
-        }
-        gunichar ch = g_utf8_get_char_validated(p, -1);
-        if (ch == (gunichar)-1 || ch == (gunichar)-2) {
-            g_string_append(out, "\xef\xbf\xbd");
-            p++;
-            continue;
-        }
-        const char *next = g_utf8_next_char(p);
-        g_string_append_len(out, p, next - p);
-        p = next;
-    }
-    g_string_append_c(out, '"');
+    append_string_styled(out, s, &glib);
 }
 
 /* How a layout separates things, and writes a whole double. */
