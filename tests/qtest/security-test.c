@@ -215,7 +215,7 @@ static bool wait_gone(const char *path)
 START_TEST(test_sandbox_exit_removes_socket_and_pidfile)
 {
     /* outside the test state's directory, which the harness removes */
-    g_autofree char *dir = g_dir_make_tmp("fdsetd-sandbox-XXXXXX", NULL);
+    char *dir = make_dir();
     g_autofree char *pidfile = g_build_filename(dir, "d.pid", NULL);
     g_autofree char *sock = g_build_filename(dir, "extra.sock", NULL);
     g_autofree char *args = g_strdup_printf(
@@ -239,7 +239,7 @@ START_TEST(test_sandbox_exit_removes_socket_and_pidfile)
         ck_assert_msg(wait_gone(pidfile), "pidfile left behind");
     }
     g_unsetenv("ASAN_OPTIONS");
-    rmdir(dir);
+    remove_dir(dir);
 }
 END_TEST
 
