@@ -10,15 +10,9 @@
 #include "block/graph.h"
 #include "block/hmp-block.h"
 #include "block/options.h"
-#include "qapi/qmp.h"
+#include "qapi/qapi-commands.h"
+#include "qapi/qapi-visit.h"
 #include "qemu/error.h"
-
-JsonNode *qmp_blockdev_add(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_blockdev_del(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_blockdev_reopen(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_query_named_block_nodes(JsonObject *args, QmpContext *ctx,
-                                      GError **errp);
-JsonNode *qmp_query_block(JsonObject *args, QmpContext *ctx, GError **errp);
 
 /* A node the monitor owns: blockdev-add, --blockdev, drive_add -n. */
 bool bdrv_add_monitor_node(JsonObject *opts, GError **errp)
@@ -37,10 +31,26 @@ bool bdrv_add_monitor_node(JsonObject *opts, GError **errp)
     return true;
 }
 
-JsonNode *qmp_blockdev_add(JsonObject *args, QmpContext *ctx, GError **errp)
+/*
+ * The block layer opens nodes from an option dictionary, as QEMU's does
+ * from a QDict: the typed options are written back into one.
+ */
+static JsonObject *blockdev_options_dict(const BlockdevOptions *options)
 {
-    bdrv_add_monitor_node(args, errp);
-    return NULL;
+    g_autoptr(GString) text = g_string_sized_new(256);
+    g_autoptr(JsonNode) node = NULL;
+
+    qapi_out_BlockdevOptions(text, options);
+    node = json_from_string(text->str, NULL);
+    g_assert(node && JSON_NODE_HOLDS_OBJECT(node)); /* we just wrote it */
+    return json_object_ref(json_node_get_object(node));
+}
+
+void qmp_blockdev_add(BlockdevOptions *options, GError **errp)
+{
+    g_autoptr(JsonObject) opts = blockdev_options_dict(options);
+
+    bdrv_add_monitor_node(opts, errp);
 }
 
 /* QEMU's checks, in QEMU's order. */
@@ -65,74 +75,74 @@ static bool blockdev_del_check(BlockDriverState *bs, GError **errp)
     return true;
 }
 
-JsonNode *qmp_blockdev_del(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_blockdev_del(const char *name, GError **errp)
 {
-    const char *name = qmp_arg_str(args, "node-name");
     BlockDriverState *bs = bdrv_find_node(name);
 
     if (!bs) {
-        error_setg(errp, "Failed to find node with node-name='%s'",
-                   name ? name : "");
-        return NULL;
+        error_setg(errp, "Failed to find node with node-name='%s'", name);
+        return;
     }
     if (blockdev_del_check(bs, errp)) {
         bdrv_node(bs)->monitor_owned = false;
         bdrv_unref(bs); /* the monitor's reference */
     }
-    return NULL;
 }
 
-JsonNode *qmp_blockdev_reopen(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_blockdev_reopen(BlockdevOptionsList *options, GError **errp)
 {
-    JsonNode *options = json_object_get_member(args, "options");
+    g_autoptr(JsonArray) arr = json_array_new();
 
-    if (!options || !JSON_NODE_HOLDS_ARRAY(options)) {
-        error_setg(errp, "Parameter 'options' is missing");
-        return NULL;
+    for (BlockdevOptionsList *l = options; l; l = l->next) {
+        json_array_add_object_element(arr, blockdev_options_dict(l->value));
     }
-    bdrv_reopen_options(json_node_get_array(options), errp);
-    return NULL;
+    bdrv_reopen_options(arr, errp);
 }
 
-JsonNode *qmp_query_named_block_nodes(JsonObject *args, QmpContext *ctx,
-                                      GError **errp)
+BlockDeviceInfoList *qmp_query_named_block_nodes(bool has_flat, bool flat,
+                                                 GError **errp)
 {
-    JsonArray *arr = json_array_new();
     g_autoptr(GList) nodes = bdrv_list_nodes();
-    bool flat = false;
+    BlockDeviceInfoList *head = NULL, **tail = &head;
 
-    qmp_arg_bool(args, "flat", &flat);
     for (GList *l = nodes; l; l = l->next) {
-        json_array_add_object_element(
-            arr, bdrv_query_node_info(l->data, flat, true));
+        BlockDeviceInfoList *elt = g_new0(BlockDeviceInfoList, 1);
+
+        elt->value = bdrv_query_node_info(l->data, has_flat && flat, true);
+        *tail = elt;
+        tail = &elt->next;
     }
-    return qmp_node_array(arr);
+    return head;
 }
 
-static JsonObject *drive_info(BlockBackend *blk)
+static BlockInfo *drive_info(BlockBackend *blk)
 {
-    JsonObject *o = json_object_new();
+    BlockInfo *info = g_new0(BlockInfo, 1);
 
-    json_object_set_string_member(o, "device", blk->id);
-    json_object_set_boolean_member(o, "locked", false);
-    json_object_set_boolean_member(o, "removable", true);
+    info->device = g_strdup(blk->id);
+    info->type = g_strdup("unknown");
+    info->removable = true;
+    info->locked = false;
     if (blk->root) {
-        json_object_set_object_member(
-            o, "inserted",
-            bdrv_query_node_info(blk->root, false, !blk->writethrough));
+        info->has_inserted = true;
+        info->inserted =
+            bdrv_query_node_info(blk->root, false, !blk->writethrough);
     }
-    json_object_set_string_member(o, "type", "unknown");
-    return o;
+    return info;
 }
 
-JsonNode *qmp_query_block(JsonObject *args, QmpContext *ctx, GError **errp)
+BlockInfoList *qmp_query_block(GError **errp)
 {
-    JsonArray *arr = json_array_new();
+    BlockInfoList *head = NULL, **tail = &head;
 
     for (GList *l = blk_list(); l; l = l->next) {
-        json_array_add_object_element(arr, drive_info(l->data));
+        BlockInfoList *elt = g_new0(BlockInfoList, 1);
+
+        elt->value = drive_info(l->data);
+        *tail = elt;
+        tail = &elt->next;
     }
-    return qmp_node_array(arr);
+    return head;
 }
 
 /* ---- main()'s entry points ---- */

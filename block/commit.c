@@ -20,7 +20,7 @@
 #include "block/block-backend.h"
 #include "block/blockjob.h"
 #include "block/graph.h"
-#include "qapi/qmp.h"
+#include "qapi/qapi-commands.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
 
@@ -45,7 +45,6 @@ typedef struct CommitArgs {
     bool auto_finalize, auto_dismiss;
 } CommitArgs;
 
-JsonNode *qmp_block_commit(JsonObject *args, QmpContext *ctx, GError **errp);
 
 /* ---- the worker ---- */
 
@@ -314,7 +313,7 @@ static void commit_clean(BlockJob *job)
 }
 
 static const BlockJobDriver commit_driver = {
-    .type = "commit",
+    .type = JOB_TYPE_COMMIT,
     .instance_size = sizeof(CommitJob),
     .run = commit_run,
     .prepare = commit_prepare,
@@ -322,7 +321,7 @@ static const BlockJobDriver commit_driver = {
 };
 
 static const BlockJobDriver commit_active_driver = {
-    .type = "commit",
+    .type = JOB_TYPE_COMMIT,
     .instance_size = sizeof(CommitJob),
     .run = commit_run,
     .needs_complete = true,
@@ -331,23 +330,6 @@ static const BlockJobDriver commit_active_driver = {
 };
 
 /* ---- block-commit ---- */
-
-static void commit_parse(JsonObject *args, CommitArgs *a)
-{
-    a->job_id = qmp_arg_str(args, "job-id");
-    a->device = qmp_arg_str(args, "device");
-    a->base_node = qmp_arg_str(args, "base-node");
-    a->base = qmp_arg_str(args, "base");
-    a->top_node = qmp_arg_str(args, "top-node");
-    a->top = qmp_arg_str(args, "top");
-    a->backing_file = qmp_arg_str(args, "backing-file");
-    a->filter_node_name = qmp_arg_str(args, "filter-node-name");
-    a->speed = 0;
-    qmp_arg_int(args, "speed", &a->speed);
-    a->auto_finalize = a->auto_dismiss = true;
-    qmp_arg_bool(args, "auto-finalize", &a->auto_finalize);
-    qmp_arg_bool(args, "auto-dismiss", &a->auto_dismiss);
-}
 
 /* The device: a drive id or a node name, which must be a root. */
 static BlockDriverState *commit_root(const char *device, GError **errp)
@@ -573,34 +555,62 @@ static bool commit_check_filter(const CommitArgs *a, GError **errp)
            bdrv_check_new_node_name(a->filter_node_name, errp);
 }
 
-JsonNode *qmp_block_commit(JsonObject *args, QmpContext *ctx, GError **errp)
+/* The checks QEMU makes, in its order, then the job. */
+static void commit_run_checks(const CommitArgs *a, GError **errp)
 {
-    CommitArgs a;
     BlockDriverState *root, *top, *base;
 
-    commit_parse(args, &a);
     /* libvirt probes with DeviceNotFound: look the device up first */
-    root = commit_root(a.device, errp);
+    root = commit_root(a->device, errp);
     if (!root || !commit_check_busy(root, root, root, errp)) {
-        return NULL;
+        return;
     }
-    top = commit_top(root, &a, errp);
-    base = top ? commit_base(top, &a, errp) : NULL;
+    top = commit_top(root, a, errp);
+    base = top ? commit_base(top, a, errp) : NULL;
     if (!base || !commit_check_busy(root, top, base, errp)) {
-        return NULL;
+        return;
     }
     if (top == base) {
         error_setg(errp, "cannot commit an image into itself");
-        return NULL;
+        return;
     }
-    if (top == root && a.backing_file) {
+    if (top == root && a->backing_file) {
         error_setg(errp, "'backing-file' specified, but 'top' is the active "
                          "layer");
-        return NULL;
+        return;
     }
-    if (!commit_check_filter(&a, errp)) {
-        return NULL;
+    if (!commit_check_filter(a, errp)) {
+        return;
     }
-    commit_start(&a, root, top, base, errp);
-    return NULL;
+    commit_start(a, root, top, base, errp);
+}
+
+#define OPT(has, v) ((has) ? (v) : NULL)
+
+void qmp_block_commit(bool has_job_id, const char *job_id, const char *device,
+                      bool has_base_node, const char *base_node,
+                      bool has_base, const char *base, bool has_top_node,
+                      const char *top_node, bool has_top, const char *top,
+                      bool has_backing_file, const char *backing_file,
+                      bool has_speed, int64_t speed, bool has_on_error,
+                      BlockdevOnError on_error, bool has_filter_node_name,
+                      const char *filter_node_name, bool has_auto_finalize,
+                      bool auto_finalize, bool has_auto_dismiss,
+                      bool auto_dismiss, GError **errp)
+{
+    CommitArgs a = {
+        .job_id = OPT(has_job_id, job_id),
+        .device = device,
+        .base_node = OPT(has_base_node, base_node),
+        .base = OPT(has_base, base),
+        .top_node = OPT(has_top_node, top_node),
+        .top = OPT(has_top, top),
+        .backing_file = OPT(has_backing_file, backing_file),
+        .filter_node_name = OPT(has_filter_node_name, filter_node_name),
+        .speed = has_speed ? speed : 0,
+        .auto_finalize = has_auto_finalize ? auto_finalize : true,
+        .auto_dismiss = has_auto_dismiss ? auto_dismiss : true,
+    };
+
+    commit_run_checks(&a, errp);
 }

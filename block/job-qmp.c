@@ -5,22 +5,8 @@
  * query-block-jobs, query-jobs.
  */
 #include "block/job-internal.h"
-#include "qapi/qmp.h"
+#include "qapi/qapi-commands.h"
 #include "qemu/error.h"
-
-JsonNode *qmp_block_job_cancel(JsonObject *args, QmpContext *ctx,
-                               GError **errp);
-JsonNode *qmp_block_job_complete(JsonObject *args, QmpContext *ctx,
-                                 GError **errp);
-JsonNode *qmp_block_job_set_speed(JsonObject *args, QmpContext *ctx,
-                                  GError **errp);
-JsonNode *qmp_job_cancel(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_job_complete(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_job_finalize(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_job_dismiss(JsonObject *args, QmpContext *ctx, GError **errp);
-JsonNode *qmp_query_block_jobs(JsonObject *args, QmpContext *ctx,
-                               GError **errp);
-JsonNode *qmp_query_jobs(JsonObject *args, QmpContext *ctx, GError **errp);
 
 static BlockJob *find_block_job(const char *id, GError **errp)
 {
@@ -91,31 +77,25 @@ static void job_cancel(BlockJob *job, bool force)
     }
 }
 
-JsonNode *qmp_block_job_cancel(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_block_job_cancel(const char *device, bool has_force, bool force,
+                          GError **errp)
 {
-    BlockJob *job = find_block_job(qmp_arg_str(args, "device"), errp);
-    bool force = false;
-
-    if (!job) {
-        return NULL;
-    }
-    qmp_arg_bool(args, "force", &force);
-    if (!block_job_apply_verb(job, JOB_VERB_CANCEL, errp)) {
-        return NULL;
-    }
-    job_cancel(job, force);
-    return NULL;
-}
-
-JsonNode *qmp_job_cancel(JsonObject *args, QmpContext *ctx, GError **errp)
-{
-    BlockJob *job = find_job(qmp_arg_str(args, "id"), errp);
+    BlockJob *job = find_block_job(device, errp);
 
     if (!job || !block_job_apply_verb(job, JOB_VERB_CANCEL, errp)) {
-        return NULL;
+        return;
+    }
+    job_cancel(job, has_force && force);
+}
+
+void qmp_job_cancel(const char *id, GError **errp)
+{
+    BlockJob *job = find_job(id, errp);
+
+    if (!job || !block_job_apply_verb(job, JOB_VERB_CANCEL, errp)) {
+        return;
     }
     job_cancel(job, true);
-    return NULL;
 }
 
 static void job_complete(BlockJob *job, GError **errp)
@@ -132,127 +112,121 @@ static void job_complete(BlockJob *job, GError **errp)
     defer(job, block_job_to_pending);
 }
 
-JsonNode *qmp_block_job_complete(JsonObject *args, QmpContext *ctx,
-                                 GError **errp)
+void qmp_block_job_complete(const char *device, GError **errp)
 {
-    BlockJob *job = find_block_job(qmp_arg_str(args, "device"), errp);
+    BlockJob *job = find_block_job(device, errp);
 
     if (job) {
         job_complete(job, errp);
     }
-    return NULL;
 }
 
-JsonNode *qmp_job_complete(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_job_complete(const char *id, GError **errp)
 {
-    BlockJob *job = find_job(qmp_arg_str(args, "id"), errp);
+    BlockJob *job = find_job(id, errp);
 
     if (job) {
         job_complete(job, errp);
     }
-    return NULL;
 }
 
-JsonNode *qmp_block_job_set_speed(JsonObject *args, QmpContext *ctx,
-                                  GError **errp)
+void qmp_block_job_set_speed(const char *device, int64_t speed, GError **errp)
 {
-    BlockJob *job = find_block_job(qmp_arg_str(args, "device"), errp);
-    int64_t speed = 0;
+    BlockJob *job = find_block_job(device, errp);
 
     if (!job || !block_job_apply_verb(job, JOB_VERB_SET_SPEED, errp)) {
-        return NULL;
+        return;
     }
-    qmp_arg_int(args, "speed", &speed);
     if (speed < 0) {
         error_setg(errp, "Parameter 'speed' expects a non-negative value");
-        return NULL;
+        return;
     }
     block_job_set_speed(job, speed);
-    return NULL;
 }
 
-JsonNode *qmp_job_finalize(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_job_finalize(const char *id, GError **errp)
 {
-    BlockJob *job = find_job(qmp_arg_str(args, "id"), errp);
+    BlockJob *job = find_job(id, errp);
 
     if (job && block_job_apply_verb(job, JOB_VERB_FINALIZE, errp)) {
         defer(job, block_job_finalize);
     }
-    return NULL;
 }
 
-JsonNode *qmp_job_dismiss(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_job_dismiss(const char *id, GError **errp)
 {
-    BlockJob *job = find_job(qmp_arg_str(args, "id"), errp);
+    BlockJob *job = find_job(id, errp);
 
     if (job && block_job_apply_verb(job, JOB_VERB_DISMISS, errp)) {
         block_job_dismiss(job);
     }
-    return NULL;
 }
 
-static JsonObject *block_job_info(BlockJob *job)
+static BlockJobInfo *block_job_info(BlockJob *job)
 {
-    JsonObject *o = json_object_new();
+    BlockJobInfo *info = g_new0(BlockJobInfo, 1);
     int64_t current, total, speed;
     bool busy;
 
     block_job_progress(job, &current, &total, &speed, &busy);
-    json_object_set_string_member(o, "type", job->driver->type);
-    json_object_set_string_member(o, "device", job->id);
-    json_object_set_int_member(o, "len", total);
-    json_object_set_int_member(o, "offset", current);
-    json_object_set_boolean_member(o, "busy",
-                                   busy && job->status == JOB_STATUS_RUNNING);
-    json_object_set_boolean_member(o, "paused", false);
-    json_object_set_int_member(o, "speed", speed);
-    json_object_set_string_member(o, "io-status", "ok");
-    json_object_set_boolean_member(o, "ready", job->status == JOB_STATUS_READY);
-    json_object_set_string_member(o, "status",
-                                  block_job_status_name(job->status));
-    json_object_set_boolean_member(o, "auto-finalize", job->auto_finalize);
-    json_object_set_boolean_member(o, "auto-dismiss", job->auto_dismiss);
-    if (job->error) {
-        json_object_set_string_member(o, "error", job->error);
-    }
-    return o;
+    info->type = job->driver->type;
+    info->device = g_strdup(job->id);
+    info->len = total;
+    info->offset = current;
+    info->busy = busy && job->status == JOB_STATUS_RUNNING;
+    info->paused = false;
+    info->speed = speed;
+    info->io_status = BLOCK_DEVICE_IO_STATUS_OK;
+    info->ready = job->status == JOB_STATUS_READY;
+    info->status = job->status;
+    info->auto_finalize = job->auto_finalize;
+    info->auto_dismiss = job->auto_dismiss;
+    info->has_error = job->error != NULL;
+    info->error = g_strdup(job->error);
+    return info;
 }
 
-JsonNode *qmp_query_block_jobs(JsonObject *args, QmpContext *ctx, GError **errp)
+BlockJobInfoList *qmp_query_block_jobs(GError **errp)
 {
-    JsonArray *arr = json_array_new();
+    BlockJobInfoList *head = NULL, **tail = &head;
 
     for (GList *l = block_job_list(); l; l = l->next) {
-        json_array_add_object_element(arr, block_job_info(l->data));
+        BlockJobInfoList *elt = g_new0(BlockJobInfoList, 1);
+
+        elt->value = block_job_info(l->data);
+        *tail = elt;
+        tail = &elt->next;
     }
-    return qmp_node_array(arr);
+    return head;
 }
 
-static JsonObject *job_info(BlockJob *job)
+static JobInfo *job_info(BlockJob *job)
 {
-    JsonObject *o = json_object_new();
+    JobInfo *info = g_new0(JobInfo, 1);
     int64_t current, total, speed;
     bool busy;
 
     block_job_progress(job, &current, &total, &speed, &busy);
-    json_object_set_string_member(o, "id", job->id);
-    json_object_set_string_member(o, "type", job->driver->type);
-    json_object_set_string_member(o, "status",
-                                  block_job_status_name(job->status));
-    json_object_set_int_member(o, "current-progress", current);
-    json_object_set_int_member(o, "total-progress", total);
-    if (job->error) {
-        json_object_set_string_member(o, "error", job->error);
-    }
-    return o;
+    info->id = g_strdup(job->id);
+    info->type = job->driver->type;
+    info->status = job->status;
+    info->current_progress = current;
+    info->total_progress = total;
+    info->has_error = job->error != NULL;
+    info->error = g_strdup(job->error);
+    return info;
 }
 
-JsonNode *qmp_query_jobs(JsonObject *args, QmpContext *ctx, GError **errp)
+JobInfoList *qmp_query_jobs(GError **errp)
 {
-    JsonArray *arr = json_array_new();
+    JobInfoList *head = NULL, **tail = &head;
 
     for (GList *l = block_job_list(); l; l = l->next) {
-        json_array_add_object_element(arr, job_info(l->data));
+        JobInfoList *elt = g_new0(JobInfoList, 1);
+
+        elt->value = job_info(l->data);
+        *tail = elt;
+        tail = &elt->next;
     }
-    return qmp_node_array(arr);
+    return head;
 }

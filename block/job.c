@@ -7,19 +7,10 @@
 #include "block/blockjob.h"
 #include "block/graph.h"
 #include "block/job-internal.h"
-#include "qapi/qmp.h"
+#include "qapi/qapi-events.h"
 #include "qemu/error.h"
 
 static GList *jobs; /* BlockJob*, oldest first; a job leaves at "null" */
-
-static const char *const status_names[JOB_STATUS__MAX] = {
-    [JOB_STATUS_UNDEFINED] = "undefined", [JOB_STATUS_CREATED] = "created",
-    [JOB_STATUS_RUNNING] = "running",     [JOB_STATUS_PAUSED] = "paused",
-    [JOB_STATUS_READY] = "ready",         [JOB_STATUS_STANDBY] = "standby",
-    [JOB_STATUS_WAITING] = "waiting",     [JOB_STATUS_PENDING] = "pending",
-    [JOB_STATUS_ABORTING] = "aborting",   [JOB_STATUS_CONCLUDED] = "concluded",
-    [JOB_STATUS_NULL] = "null",
-};
 
 static const char *const verb_names[JOB_VERB__MAX] = {
     [JOB_VERB_CANCEL] = "cancel",     [JOB_VERB_PAUSE] = "pause",
@@ -43,12 +34,12 @@ static const bool verb_table[JOB_VERB__MAX][JOB_STATUS__MAX] = {
 
 const char *block_job_status_name(JobStatus status)
 {
-    return status_names[status];
+    return JobStatus_str(status);
 }
 
 const char *block_job_type(BlockJob *job)
 {
-    return job->driver->type;
+    return JobType_str(job->driver->type);
 }
 
 GList *block_job_list(void)
@@ -76,18 +67,14 @@ bool block_job_apply_verb(BlockJob *job, JobVerb verb, GError **errp)
     error_setg(errp,
                "Job '%s' in state '%s' cannot accept command verb "
                "'%s'",
-               job->id, status_names[job->status], verb_names[verb]);
+               job->id, JobStatus_str(job->status), verb_names[verb]);
     return false;
 }
 
 static void job_set_status(BlockJob *job, JobStatus status)
 {
-    JsonObject *data = json_object_new();
-
     job->status = status;
-    json_object_set_string_member(data, "id", job->id);
-    json_object_set_string_member(data, "status", status_names[status]);
-    qapi_event_send("JOB_STATUS_CHANGE", data);
+    qapi_event_send_job_status_change(job->id, status);
 }
 
 void block_job_progress(BlockJob *job, int64_t *current, int64_t *total,
@@ -101,23 +88,34 @@ void block_job_progress(BlockJob *job, int64_t *current, int64_t *total,
     g_mutex_unlock(&job->lock);
 }
 
-/* BLOCK_JOB_READY / _COMPLETED / _CANCELLED data. */
-static void job_event(BlockJob *job, const char *name, const char *error)
+typedef enum JobEvent {
+    JOB_EVENT_READY,
+    JOB_EVENT_COMPLETED,
+    JOB_EVENT_CANCELLED,
+} JobEvent;
+
+/* BLOCK_JOB_READY / _COMPLETED / _CANCELLED. */
+static void job_event(BlockJob *job, JobEvent ev, const char *error)
 {
-    JsonObject *data = json_object_new();
     int64_t current, total, speed;
     bool busy;
 
     block_job_progress(job, &current, &total, &speed, &busy);
-    json_object_set_string_member(data, "type", job->driver->type);
-    json_object_set_string_member(data, "device", job->id);
-    json_object_set_int_member(data, "len", total);
-    json_object_set_int_member(data, "offset", current);
-    json_object_set_int_member(data, "speed", speed);
-    if (error) {
-        json_object_set_string_member(data, "error", error);
+    switch (ev) {
+    case JOB_EVENT_READY:
+        qapi_event_send_block_job_ready(job->driver->type, job->id, total,
+                                        current, speed);
+        break;
+    case JOB_EVENT_COMPLETED:
+        qapi_event_send_block_job_completed(job->driver->type, job->id,
+                                            total, current, speed,
+                                            error != NULL, error);
+        break;
+    case JOB_EVENT_CANCELLED:
+        qapi_event_send_block_job_cancelled(job->driver->type, job->id,
+                                            total, current, speed);
+        break;
     }
-    qapi_event_send(name, data);
 }
 
 static void job_free(BlockJob *job)
@@ -319,9 +317,9 @@ static void job_do_abort(BlockJob *job)
     }
     job_release_nodes(job);
     if (job_hard_cancelled(job) && !job->error) {
-        job_event(job, "BLOCK_JOB_CANCELLED", NULL);
+        job_event(job, JOB_EVENT_CANCELLED, NULL);
     } else {
-        job_event(job, "BLOCK_JOB_COMPLETED",
+        job_event(job, JOB_EVENT_COMPLETED,
                   job->error ? job->error : "Job failed");
     }
     job_conclude(job);
@@ -352,24 +350,19 @@ void block_job_finalize(BlockJob *job)
         job->driver->clean(job);
     }
     job_release_nodes(job);
-    job_event(job, "BLOCK_JOB_COMPLETED", NULL);
+    job_event(job, JOB_EVENT_COMPLETED, NULL);
     job_conclude(job);
 }
 
 void block_job_to_pending(BlockJob *job)
 {
-    JsonObject *data;
-
     job_set_status(job, JOB_STATUS_WAITING);
     job_set_status(job, JOB_STATUS_PENDING);
     if (job->auto_finalize) {
         block_job_finalize(job);
         return;
     }
-    data = json_object_new();
-    json_object_set_string_member(data, "type", job->driver->type);
-    json_object_set_string_member(data, "id", job->id);
-    qapi_event_send("BLOCK_JOB_PENDING", data);
+    qapi_event_send_block_job_pending(job->driver->type, job->id);
 }
 
 static void job_after_run(BlockJob *job)
@@ -385,7 +378,7 @@ static void job_after_run(BlockJob *job)
         job_do_abort(job);
     } else if (job->driver->needs_complete && !job->should_complete) {
         job_set_status(job, JOB_STATUS_READY);
-        job_event(job, "BLOCK_JOB_READY", NULL);
+        job_event(job, JOB_EVENT_READY, NULL);
     } else {
         block_job_to_pending(job);
     }

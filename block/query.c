@@ -109,7 +109,7 @@ static int64_t actual_size(BlockDriverState *bs)
     return bs ? bdrv_file_allocated_size(bs) : -1;
 }
 
-static void image_backing_info(BlockDriverState *bs, JsonObject *o)
+static void image_backing_info(BlockDriverState *bs, ImageInfo *info)
 {
     const char *name = bs->drv->bdrv_get_backing_file
                            ? bs->drv->bdrv_get_backing_file(bs)
@@ -117,77 +117,73 @@ static void image_backing_info(BlockDriverState *bs, JsonObject *o)
     const char *fmt = bs->drv->bdrv_get_backing_format
                           ? bs->drv->bdrv_get_backing_format(bs)
                           : NULL;
-    g_autofree char *full = bdrv_backing_full_name(bs);
 
     if (!name || !*name) {
         return;
     }
-    json_object_set_string_member(o, "backing-filename", name);
-    json_object_set_string_member(o, "full-backing-filename", full);
+    info->has_backing_filename = true;
+    info->backing_filename = g_strdup(name);
+    info->has_full_backing_filename = true;
+    info->full_backing_filename = bdrv_backing_full_name(bs);
     if (fmt && *fmt) {
-        json_object_set_string_member(o, "backing-filename-format", fmt);
+        info->has_backing_filename_format = true;
+        info->backing_filename_format = g_strdup(fmt);
     }
 }
 
-static JsonObject *image_info(BlockDriverState *bs, bool flat)
+static ImageInfo *image_info(BlockDriverState *bs, bool flat)
 {
-    JsonObject *o = json_object_new();
+    ImageInfo *info = g_new0(ImageInfo, 1);
     int64_t asize = actual_size(bs);
-    g_autofree char *filename = bdrv_display_filename(bs);
 
-    json_object_set_string_member(o, "filename", filename);
-    json_object_set_string_member(o, "format", bs->drv->format_name);
-    json_object_set_int_member(o, "virtual-size", bdrv_getlength(bs));
+    info->filename = bdrv_display_filename(bs);
+    info->format = g_strdup(bs->drv->format_name);
+    info->virtual_size = bdrv_getlength(bs);
     if (asize >= 0) {
-        json_object_set_int_member(o, "actual-size", asize);
+        info->has_actual_size = true;
+        info->actual_size = asize;
     }
-    json_object_set_boolean_member(o, "dirty-flag", false);
-    image_backing_info(bs, o);
+    info->has_dirty_flag = true;
+    info->dirty_flag = false;
+    image_backing_info(bs, info);
     if (!flat && bs->backing) {
-        json_object_set_object_member(o, "backing-image",
-                                      image_info(bs->backing, false));
+        info->has_backing_image = true;
+        info->backing_image = image_info(bs->backing, false);
     }
-    return o;
+    return info;
 }
 
-static JsonObject *cache_info(BlockDriverState *bs, bool writeback)
+static BlockdevCacheInfo *cache_info(BlockDriverState *bs, bool writeback)
 {
-    JsonObject *o = json_object_new();
+    BlockdevCacheInfo *info = g_new0(BlockdevCacheInfo, 1);
 
-    json_object_set_boolean_member(o, "writeback", writeback);
-    json_object_set_boolean_member(o, "direct", bs->cache_direct);
-    json_object_set_boolean_member(o, "no-flush", bdrv_node(bs)->no_flush);
-    return o;
+    info->writeback = writeback;
+    info->direct = bs->cache_direct;
+    info->no_flush = bdrv_node(bs)->no_flush;
+    return info;
 }
 
-JsonObject *bdrv_query_node_info(BlockDriverState *bs, bool flat,
-                                 bool writeback)
+BlockDeviceInfo *bdrv_query_node_info(BlockDriverState *bs, bool flat,
+                                      bool writeback)
 {
-    static const char *const zero_members[] = {
-        "bps",     "bps_rd",  "bps_wr",          "iops",
-        "iops_rd", "iops_wr", "write_threshold",
-    };
-    JsonObject *o = json_object_new();
-    g_autofree char *filename = bdrv_display_filename(bs);
+    BlockDeviceInfo *info = g_new0(BlockDeviceInfo, 1);
 
-    json_object_set_string_member(o, "file", filename);
-    json_object_set_string_member(o, "node-name", bs->node_name);
-    json_object_set_boolean_member(o, "ro", bs->read_only);
-    json_object_set_string_member(o, "drv", bs->drv->format_name);
+    info->file = bdrv_display_filename(bs);
+    info->has_node_name = true;
+    info->node_name = g_strdup(bs->node_name);
+    info->ro = bs->read_only;
+    info->drv = g_strdup(bs->drv->format_name);
     if (bs->backing) {
-        g_autofree char *backing = bdrv_display_filename(bs->backing);
-
-        json_object_set_string_member(o, "backing_file", backing);
+        info->has_backing_file = true;
+        info->backing_file = bdrv_display_filename(bs->backing);
     }
-    json_object_set_int_member(o, "backing_file_depth",
-                               flat ? 0 : bdrv_backing_depth(bs));
-    json_object_set_boolean_member(o, "encrypted", false);
-    json_object_set_string_member(o, "detect_zeroes",
-                                  bdrv_node(bs)->detect_zeroes);
-    for (guint i = 0; i < G_N_ELEMENTS(zero_members); i++) {
-        json_object_set_int_member(o, zero_members[i], 0);
-    }
-    json_object_set_object_member(o, "image", image_info(bs, flat));
-    json_object_set_object_member(o, "cache", cache_info(bs, writeback));
-    return o;
+    info->backing_file_depth = flat ? 0 : bdrv_backing_depth(bs);
+    info->encrypted = false;
+    info->detect_zeroes = qapi_enum_parse(&BlockdevDetectZeroesOptions_lookup,
+                                          bdrv_node(bs)->detect_zeroes,
+                                          BLOCKDEV_DETECT_ZEROES_OPTIONS_OFF);
+    /* bps, iops and write_threshold stay 0: no throttling here */
+    info->image = image_info(bs, flat);
+    info->cache = cache_info(bs, writeback);
+    return info;
 }

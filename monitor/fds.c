@@ -9,6 +9,10 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "qapi/cur-monitor.h"
+#include "qapi/qapi-commands.h"
+#include "qapi/qapi-events.h"
+#include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
 #include "qemu/error.h"
 #include "qemu/fdset.h"
@@ -20,8 +24,8 @@
 #define MAX_NAMED_FDS 256
 
 /*
- * The replies of add-fd and query-fdsets are written as JSON text by hand
- * (query-fdsets straight from the registry's records), into room reserved
+ * The reply of query-fdsets is written as JSON text by hand, straight from
+ * the registry's records, into room reserved
  * at the end of the reply: printf, a GString call per token, or a tree of
  * JSON objects cost more than the rest of the command.
  */
@@ -127,80 +131,67 @@ static char *put_flag_names(char *p, int flags)
     return p;
 }
 
+/* FdsetFdInfo, members in QEMU's order (as the generated visitor). */
 static void append_member(GString *out, const FdSetMemberInfo *m)
 {
     char *p = out_reserve(out);
 
-    p = PUT_LIT(p, "{\"fd\": ");
+    p = PUT_LIT(p, "{\"flags\": ");
+    p = put_flag_names(p, m->flags);
+    if (m->persistent) {
+        p = PUT_LIT(p, ", \"persistent\": true");
+    } else {
+        p = PUT_LIT(p, ", \"persistent\": false");
+    }
+    p = PUT_LIT(p, ", \"fd\": ");
     p = put_int(p, m->fd);
+    p = PUT_LIT(p, ", \"access-mode\": \"");
+    p = put_access_mode(p, m->flags);
+    p = PUT_LIT(p, "\", \"dev\": ");
+    p = put_int(p, (int64_t)m->dev);
+    p = PUT_LIT(p, ", \"ino\": ");
+    p = put_int(p, (int64_t)m->ino);
     if (m->opaque) {
         p = PUT_LIT(p, ", \"opaque\": ");
         out_commit(out, p);
         qmp_json_append_string(out, m->opaque);
         p = out_reserve(out);
     }
-    p = PUT_LIT(p, ", \"access-mode\": \"");
-    p = put_access_mode(p, m->flags);
-    p = PUT_LIT(p, "\", \"flags\": ");
-    p = put_flag_names(p, m->flags);
-    p = PUT_LIT(p, ", \"dev\": ");
-    p = put_int(p, (int64_t)m->dev);
-    p = PUT_LIT(p, ", \"ino\": ");
-    p = put_int(p, (int64_t)m->ino);
-    if (m->persistent) {
-        p = PUT_LIT(p, ", \"persistent\": true}");
-    } else {
-        p = PUT_LIT(p, ", \"persistent\": false}");
-    }
-    out_commit(out, p);
-}
-
-/* AddfdInfo, written by hand: add-fd is the hottest command there is. */
-static void append_add_fd_return(GString *out, int64_t fdset_id, int fd)
-{
-    char *p = out_reserve(out);
-
-    p = PUT_LIT(p, "{\"fdset-id\": ");
-    p = put_int(p, fdset_id);
-    p = PUT_LIT(p, ", \"fd\": ");
-    p = put_int(p, fd);
     *p++ = '}';
     out_commit(out, p);
 }
 
-JsonNode *qmp_add_fd(JsonObject *args, QmpContext *ctx, GError **errp)
+AddfdInfo *qmp_add_fd(bool has_fdset_id, int64_t fdset_id, bool has_opaque,
+                      const char *opaque, bool has_persistent,
+                      bool persistent, GError **errp)
 {
-    int64_t fdset_id = -1, out_id;
-    bool has_id = qmp_arg_int(args, "fdset-id", &fdset_id);
-    bool persistent = monitor_persistent_default;
-    int fd = qmp_ctx_take_fd(ctx); /* ours until fdset_add_fd takes it */
+    int fd = cur_mon_take_fd(); /* ours until fdset_add_fd takes it */
+    int64_t out_id;
+    AddfdInfo *info;
 
     if (fd < 0) {
         error_setg(errp, NO_FD_MESSAGE);
         return NULL;
     }
-    qmp_arg_bool(args, "persistent", &persistent);
+    if (!has_persistent) {
+        persistent = monitor_persistent_default;
+    }
     /* fdset_add_fd takes ownership of @fd, also on failure. */
-    if (!fdset_add_fd(has_id, fdset_id, fd, qmp_arg_str(args, "opaque"),
-                      persistent ? FDSET_OWNER_PROCESS : qmp_ctx_owner(ctx),
+    if (!fdset_add_fd(has_fdset_id, fdset_id, fd,
+                      has_opaque ? opaque : NULL,
+                      persistent ? FDSET_OWNER_PROCESS : cur_mon_owner(),
                       &out_id, errp)) {
         return NULL;
     }
-    append_add_fd_return(qmp_ctx_return_json(ctx, 64), out_id, fd);
-    return NULL;
+    info = g_new(AddfdInfo, 1);
+    info->fdset_id = out_id;
+    info->fd = fd;
+    return info;
 }
 
-JsonNode *qmp_remove_fd(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_remove_fd(int64_t fdset_id, bool has_fd, int64_t fd, GError **errp)
 {
-    int64_t fdset_id = 0, fd = -1;
-    bool has_fd;
-
-    qmp_arg_int(args, "fdset-id", &fdset_id);
-    has_fd = qmp_arg_int(args, "fd", &fd);
-    if (!fdset_remove_fd(fdset_id, has_fd, fd, errp)) {
-        return NULL;
-    }
-    return NULL;
+    fdset_remove_fd(fdset_id, has_fd, fd, errp);
 }
 
 typedef struct QueryWriter {
@@ -208,6 +199,7 @@ typedef struct QueryWriter {
     bool first;
 } QueryWriter;
 
+/* FdsetInfo, members in QEMU's order (as the generated visitor). */
 static void append_set(const FdSetInfo *set, void *opaque)
 {
     QueryWriter *w = opaque;
@@ -217,8 +209,8 @@ static void append_set(const FdSetInfo *set, void *opaque)
         p = PUT_LIT(p, ", ");
     }
     w->first = false;
-    p = PUT_LIT(p, "{\"fdset-id\": ");
-    p = put_int(p, set->fdset_id);
+    p = PUT_LIT(p, "{\"dup-count\": ");
+    p = put_int(p, set->dup_count);
     p = PUT_LIT(p, ", \"fds\": [");
     out_commit(w->out, p);
     for (guint j = 0; j < set->n_members; j++) {
@@ -228,41 +220,46 @@ static void append_set(const FdSetInfo *set, void *opaque)
         append_member(w->out, &set->members[j]);
     }
     p = out_reserve(w->out);
-    p = PUT_LIT(p, "], \"dup-count\": ");
-    p = put_int(p, set->dup_count);
+    p = PUT_LIT(p, "], \"fdset-id\": ");
+    p = put_int(p, set->fdset_id);
     *p++ = '}';
     out_commit(w->out, p);
 }
 
-JsonNode *qmp_query_fdsets(JsonObject *args, QmpContext *ctx, GError **errp)
+/*
+ * 'gen': false: FdsetInfoList is written straight from the registry's
+ * records, in the bytes the generated visitor would write for it (QEMU's
+ * member order), without building the list (figure (b) of bench/README.md).
+ */
+bool qmp_marshal_query_fdsets(JsonObject *args, GString *out, GError **errp)
 {
-    QueryWriter w = {
-        .out = qmp_ctx_return_json(ctx, 64 + fdset_count_sets() * 160),
-        .first = true,
-    };
+    QueryWriter w = { .out = out, .first = true };
+    gsize len = out->len;
 
+    /* room for the whole reply at once */
+    g_string_set_size(out, len + 64 + fdset_count_sets() * 160);
+    g_string_truncate(out, len);
     g_string_append_c(w.out, '[');
     fdset_query_foreach(append_set, &w);
     g_string_append_c(w.out, ']');
-    return NULL;
+    return true;
 }
 
-JsonNode *qmp_getfd(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_getfd(const char *name, GError **errp)
 {
-    const char *name = qmp_arg_str(args, "fdname");
-    GHashTable *named = qmp_ctx_named_fds(ctx);
-    int fd = qmp_ctx_take_fd(ctx);
+    GHashTable *named = monitor_cur_conn()->named_fds;
+    int fd = cur_mon_take_fd();
     gpointer old;
 
     if (fd < 0) {
         error_setg(errp, NO_FD_MESSAGE);
-        return NULL;
+        return;
     }
     if (g_ascii_isdigit(name[0])) {
         qemu_close_fd_quietly(fd);
         error_setg(errp, "Parameter 'fdname' expects a name not starting "
                    "with a digit");
-        return NULL;
+        return;
     }
     if (g_hash_table_lookup_extended(named, name, NULL, &old)) {
         qemu_close_fd_quietly(GPOINTER_TO_INT(old));
@@ -270,26 +267,38 @@ JsonNode *qmp_getfd(JsonObject *args, QmpContext *ctx, GError **errp)
         qemu_close_fd_quietly(fd);
         error_setg(errp, "Too many named file descriptors on this connection "
                    "(limit %d)", MAX_NAMED_FDS);
-        return NULL;
+        return;
     }
     /* The connection's table owns @fd from here. */
     g_hash_table_replace(named, g_strdup(name), GINT_TO_POINTER(fd));
-    return NULL;
 }
 
-JsonNode *qmp_closefd(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_closefd(const char *name, GError **errp)
 {
-    const char *name = qmp_arg_str(args, "fdname");
-    GHashTable *named = qmp_ctx_named_fds(ctx);
+    GHashTable *named = monitor_cur_conn()->named_fds;
     gpointer fd;
 
     if (!g_hash_table_lookup_extended(named, name, NULL, &fd)) {
         error_setg(errp, "File descriptor named '%s' not found", name);
-        return NULL;
+        return;
     }
     g_hash_table_remove(named, name);
     qemu_close_fd_quietly(GPOINTER_TO_INT(fd));
-    return NULL;
+}
+
+int cur_mon_take_named_fd(const char *name, GError **errp)
+{
+    MonitorConn *conn = monitor_cur_conn();
+    gpointer fd;
+
+    if (!conn ||
+        !g_hash_table_lookup_extended(conn->named_fds, name, NULL, &fd)) {
+        error_setg(errp, "File descriptor named '%s' has not been found",
+                   name);
+        return -1;
+    }
+    g_hash_table_remove(conn->named_fds, name); /* the caller owns it now */
+    return GPOINTER_TO_INT(fd);
 }
 
 void monitor_named_fds_close_all(GHashTable *named_fds)
@@ -304,53 +313,24 @@ void monitor_named_fds_close_all(GHashTable *named_fds)
     g_hash_table_remove_all(named_fds);
 }
 
-JsonNode *qmp_query_fdsetd_limits(JsonObject *args, QmpContext *ctx,
-                                  GError **errp)
+FdsetdLimits *qmp_query_fdsetd_limits(GError **errp)
 {
+    FdsetdLimits *ret = g_new0(FdsetdLimits, 1);
     FdSetLimits fl;
-    JsonObject *ret = json_object_new();
 
     fdset_get_limits(&fl);
-    json_object_set_int_member(ret, "max-sets", fl.max_sets);
-    json_object_set_int_member(ret, "max-fds-per-set", fl.max_fds_per_set);
-    json_object_set_int_member(ret, "max-fds-total", fl.max_fds_total);
-    json_object_set_int_member(ret, "max-fds-per-message",
-                               monitor_limits.max_fds_per_message);
-    json_object_set_int_member(ret, "max-message-size",
-                               monitor_limits.max_message_size);
-    json_object_set_int_member(ret, "max-json-depth",
-                               monitor_limits.max_json_depth);
-    json_object_set_int_member(ret, "max-connections",
-                               monitor_limits.max_connections);
-    json_object_set_boolean_member(ret, "strict-same-file",
-                                   fl.strict_same_file);
-    return qmp_node_object(ret);
+    ret->max_sets = fl.max_sets;
+    ret->max_fds_per_set = fl.max_fds_per_set;
+    ret->max_fds_total = fl.max_fds_total;
+    ret->max_fds_per_message = monitor_limits.max_fds_per_message;
+    ret->max_message_size = monitor_limits.max_message_size;
+    ret->max_json_depth = monitor_limits.max_json_depth;
+    ret->max_connections = monitor_limits.max_connections;
+    ret->strict_same_file = fl.strict_same_file;
+    return ret;
 }
 
 /* ---- events ------------------------------------------------------------ */
-
-static JsonObject *event_data(const FdSetEvent *ev)
-{
-    JsonObject *data = json_object_new();
-
-    json_object_set_int_member(data, "fdset-id", ev->fdset_id);
-    if (ev->kind == FDSET_EVENT_FREED) {
-        return data;
-    }
-    json_object_set_int_member(data, "fd", ev->fd);
-    if (ev->kind == FDSET_EVENT_FD_ADDED) {
-        if (ev->opaque) {
-            json_object_set_string_member(data, "opaque", ev->opaque);
-        }
-        if (ev->other_file) {
-            json_object_set_boolean_member(data, "other-file", TRUE);
-        }
-    } else {
-        json_object_set_string_member(data, "reason",
-                                      fdset_reason_name(ev->reason));
-    }
-    return data;
-}
 
 /* Registry changes become QMP events (dups and releases stay internal). */
 static void fdset_event_to_qmp(const FdSetEvent *ev, void *opaque)
@@ -360,13 +340,18 @@ static void fdset_event_to_qmp(const FdSetEvent *ev, void *opaque)
     }
     switch (ev->kind) {
     case FDSET_EVENT_FD_ADDED:
-        qapi_event_send("FDSET_FD_ADDED", event_data(ev));
+        qapi_event_send_fdset_fd_added(ev->fdset_id, ev->fd, ev->opaque != NULL,
+                                       ev->opaque, ev->other_file, true);
         break;
     case FDSET_EVENT_FD_REMOVED:
-        qapi_event_send("FDSET_FD_REMOVED", event_data(ev));
+        qapi_event_send_fdset_fd_removed(
+            ev->fdset_id, ev->fd,
+            qapi_enum_parse(&FdsetRemoveReason_lookup,
+                            fdset_reason_name(ev->reason),
+                            FDSET_REMOVE_REASON_REMOVE_FD));
         break;
     case FDSET_EVENT_FREED:
-        qapi_event_send("FDSET_FREED", event_data(ev));
+        qapi_event_send_fdset_freed(ev->fdset_id);
         break;
     default:
         break;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "qapi/hmp.h"
-#include "qapi/qmp.h"
+#include "qapi/qapi-commands.h"
 
 /* Split "name rest..." into the command name and its arguments. */
 static char *hmp_split(const char *line, const char **rest)
@@ -43,19 +43,17 @@ static HmpCommandFunc hmp_lookup(const char *name, const char **rest)
     return hmp_find_command(name);
 }
 
-JsonNode *qmp_human_monitor_command(JsonObject *args, QmpContext *ctx,
-                                    GError **errp)
+char *qmp_human_monitor_command(const char *line, bool has_cpu_index,
+                                int64_t cpu_index, GError **errp)
 {
-    const char *line = qmp_arg_str(args, "command-line");
     const char *rest;
     g_autofree char *name = hmp_split(line, &rest);
-    g_autoptr(GString) out = g_string_new("");
+    GString *out = g_string_new("");
     g_autoptr(GError) err = NULL;
     HmpCommandFunc fn;
-    JsonNode *ret;
 
     if (!*name) {
-        return json_node_init_string(json_node_alloc(), "");
+        return g_string_free(out, FALSE);
     }
     fn = hmp_lookup(name, &rest);
     if (!fn) {
@@ -63,6 +61,5 @@ JsonNode *qmp_human_monitor_command(JsonObject *args, QmpContext *ctx,
     } else if (!fn(rest, out, &err)) {
         g_string_append_printf(out, "%s\r\n", err->message);
     }
-    ret = json_node_alloc();
-    return json_node_init_string(ret, out->str);
+    return g_string_free(out, FALSE);
 }

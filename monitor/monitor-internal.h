@@ -68,6 +68,9 @@ void monitor_qmp_handle(MonitorConn *conn, JsonStreamStatus status,
                         const char *text, size_t len, GArray *fds,
                         const char *fd_error);
 void monitor_qmp_init(void);
+/* The connection whose command is running (NULL outside a command). */
+MonitorConn *monitor_cur_conn(void);
+typedef struct QmpContext QmpContext;
 /* SHUTDOWN event with @reason ("host-qmp-quit", "host-signal"). */
 void monitor_qmp_emit_shutdown(const char *reason);
 

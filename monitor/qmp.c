@@ -9,9 +9,13 @@
 #include <string.h>
 
 #include "qemu/json-parse.h"
+#include "qapi/cur-monitor.h"
 #include "qapi/hmp.h"
+#include "qapi/qapi-commands.h"
+#include "qapi/qapi-events.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
+#include "qemu/fdset.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
 
@@ -20,20 +24,27 @@
 #define QMP_QEMU_MINOR 2
 #define QMP_QEMU_MICRO 0
 
+/* The command running now (main loop only; NULL between commands). */
 struct QmpContext {
     MonitorConn *conn;
     GArray *fds;              /* fds of this command; -1 once taken */
     guint next_fd;
-    GString *return_json;     /* '{"return": ' + the serialised value */
     bool quit;
 };
 
-/* ---- QmpContext -------------------------------------------------------- */
+static QmpContext *cur_ctx;
 
-int qmp_ctx_take_fd(QmpContext *ctx)
+/* ---- qapi/cur-monitor.h ------------------------------------------------ */
+
+MonitorConn *monitor_cur_conn(void)
 {
-    while (ctx->next_fd < ctx->fds->len) {
-        int *slot = &g_array_index(ctx->fds, int, ctx->next_fd++);
+    return cur_ctx ? cur_ctx->conn : NULL;
+}
+
+int cur_mon_take_fd(void)
+{
+    while (cur_ctx && cur_ctx->next_fd < cur_ctx->fds->len) {
+        int *slot = &g_array_index(cur_ctx->fds, int, cur_ctx->next_fd++);
         int fd = *slot;
 
         *slot = -1; /* the caller owns it from here */
@@ -44,36 +55,24 @@ int qmp_ctx_take_fd(QmpContext *ctx)
     return -1;
 }
 
-guint qmp_ctx_fd_count(QmpContext *ctx)
+guint cur_mon_fd_count(void)
 {
-    return ctx->fds->len - ctx->next_fd;
+    return cur_ctx ? cur_ctx->fds->len - cur_ctx->next_fd : 0;
 }
 
-uint64_t qmp_ctx_owner(QmpContext *ctx)
+uint64_t cur_mon_owner(void)
 {
-    return ctx->conn->owner;
+    return cur_ctx ? cur_ctx->conn->owner : FDSET_OWNER_PROCESS;
 }
 
-GHashTable *qmp_ctx_named_fds(QmpContext *ctx)
+void cur_mon_request_quit(void)
 {
-    return ctx->conn->named_fds;
+    if (cur_ctx) {
+        cur_ctx->quit = true;
+    }
 }
 
 #define RETURN_HEAD "{\"return\": "
-
-GString *qmp_ctx_return_json(QmpContext *ctx, gsize size_hint)
-{
-    if (!ctx->return_json) {
-        ctx->return_json = monitor_out_buffer_new(size_hint + 64);
-    }
-    g_string_assign(ctx->return_json, RETURN_HEAD);
-    return ctx->return_json;
-}
-
-void qmp_ctx_request_quit(QmpContext *ctx)
-{
-    ctx->quit = true;
-}
 
 /* ---- output ------------------------------------------------------------ */
 
@@ -89,6 +88,7 @@ static JsonNode *version_node(void)
 {
     JsonObject *triple = json_object_new();
     JsonObject *version = json_object_new();
+    JsonNode *node = json_node_new(JSON_NODE_OBJECT);
 
     json_object_set_int_member(triple, "micro", QMP_QEMU_MICRO);
     json_object_set_int_member(triple, "minor", QMP_QEMU_MINOR);
@@ -96,12 +96,20 @@ static JsonNode *version_node(void)
     json_object_set_object_member(version, "qemu", triple);
     json_object_set_string_member(version, "package",
                                   "fdsetd " FDSETD_VERSION);
-    return qmp_node_object(version);
+    json_node_take_object(node, version);
+    return node;
 }
 
-JsonNode *qmp_query_version(JsonObject *args, QmpContext *ctx, GError **errp)
+VersionInfo *qmp_query_version(GError **errp)
 {
-    return version_node();
+    VersionInfo *info = g_new0(VersionInfo, 1);
+
+    info->qemu = g_new0(VersionTriple, 1);
+    info->qemu->major = QMP_QEMU_MAJOR;
+    info->qemu->minor = QMP_QEMU_MINOR;
+    info->qemu->micro = QMP_QEMU_MICRO;
+    info->package = g_strdup("fdsetd " FDSETD_VERSION);
+    return info;
 }
 
 /* HMP "info version", as QEMU prints it: the version, then the package. */
@@ -133,7 +141,8 @@ void monitor_qmp_greet(MonitorConn *conn)
     json_object_set_member(qmp, "version", version_node());
     json_object_set_array_member(qmp, "capabilities", capabilities_node());
     json_object_set_object_member(greeting, "QMP", qmp);
-    node = qmp_node_object(greeting);
+    node = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(node, greeting);
     send_node(conn, node);
     monitor_conn_flush(conn);
 }
@@ -168,48 +177,32 @@ static void send_error(MonitorConn *conn, const GError *err, JsonNode *id)
     monitor_conn_send_take(conn, msg);
 }
 
-/* The reply goes out without wrapper objects. */
-static void send_return(MonitorConn *conn, JsonNode *ret, JsonNode *id)
-{
-    GString *msg = monitor_out_buffer_new(128);
-
-    g_string_append(msg, RETURN_HEAD);
-    if (ret) {
-        qmp_json_append_node(msg, ret);
-    } else {
-        g_string_append(msg, "{}");
-    }
-    send_response(conn, msg, id);
-}
-
-static void event_sink(const char *name, JsonObject *data)
+/* {"timestamp": {...}, "event": NAME, "data": DATA}, QEMU's order. */
+static void event_sink(const char *name, const char *data)
 {
     gint64 now = g_get_real_time();
-    JsonObject *ts = json_object_new();
-    JsonObject *ev = json_object_new();
-    g_autoptr(JsonNode) node = NULL;
     g_autoptr(GString) text = g_string_sized_new(256);
 
-    json_object_set_int_member(ts, "seconds", now / G_USEC_PER_SEC);
-    json_object_set_int_member(ts, "microseconds", now % G_USEC_PER_SEC);
-    json_object_set_object_member(ev, "timestamp", ts);
-    json_object_set_string_member(ev, "event", name);
+    g_string_append_printf(text,
+                           "{\"timestamp\": {\"seconds\": %" G_GINT64_FORMAT
+                           ", \"microseconds\": %" G_GINT64_FORMAT
+                           "}, \"event\": ",
+                           now / G_USEC_PER_SEC, now % G_USEC_PER_SEC);
+    qmp_json_append_string(text, name);
     if (data) {
-        json_object_set_object_member(ev, "data", data); /* takes @data */
+        g_string_append(text, ", \"data\": ");
+        g_string_append(text, data);
     }
-    node = qmp_node_object(ev);
-    qmp_json_append_node(text, node);
+    g_string_append_c(text, '}');
     monitor_broadcast_event(text->str, text->len,
                             g_str_has_prefix(name, "FDSET_"));
 }
 
 void monitor_qmp_emit_shutdown(const char *reason)
 {
-    JsonObject *data = json_object_new();
-
-    json_object_set_boolean_member(data, "guest", FALSE);
-    json_object_set_string_member(data, "reason", reason);
-    qapi_event_send("SHUTDOWN", data);
+    qapi_event_send_shutdown(false,
+                             qapi_enum_parse(&ShutdownCause_lookup, reason,
+                                             SHUTDOWN_CAUSE_HOST_SIGNAL));
 }
 
 /* ---- request checks ---------------------------------------------------- */
@@ -277,32 +270,38 @@ static const QmpCommandDef *lookup_command(MonitorConn *conn,
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-static JsonNode *run_command(QmpContext *ctx, JsonObject *req,
-                             const char *fd_error, GError **errp)
+/* Runs the command of @req; its "return" value goes to @out. */
+static bool run_command(QmpContext *ctx, JsonObject *req, const char *fd_error,
+                        GString *out, GError **errp)
 {
     const char *name = check_request(req, errp);
     const QmpCommandDef *cmd;
     JsonObject *args;
     g_autoptr(JsonObject) empty = NULL;
+    bool ok;
 
     if (!name) {
-        return NULL;
+        return false;
     }
     cmd = lookup_command(ctx->conn, name, errp);
     if (!cmd) {
-        return NULL;
+        return false;
     }
     args = json_object_has_member(req, "arguments")
                ? json_object_get_object_member(req, "arguments")
                : (empty = json_object_new());
     if (!qmp_validate_args(cmd, args, errp)) {
-        return NULL;
+        return false;
     }
     if (fd_error) {
         error_setg(errp, "%s", fd_error);
-        return NULL;
+        return false;
     }
-    return cmd->fn(args, ctx, errp);
+    g_assert(cur_ctx == NULL);      /* commands do not nest */
+    cur_ctx = ctx;
+    ok = cmd->fn(args, out, errp);
+    cur_ctx = NULL;
+    return ok;
 }
 
 static void close_untaken_fds(GArray *fds)
@@ -320,23 +319,22 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
     g_autoptr(GError) err = NULL;
     JsonObject *req = json_node_get_object(root);
     JsonNode *id = json_object_get_member(req, "id");
-    g_autoptr(JsonNode) ret = run_command(&ctx, req, fd_error, &err);
+    GString *msg = monitor_out_buffer_new(128);
+    bool ok;
 
+    g_string_append_len(msg, RETURN_HEAD, sizeof(RETURN_HEAD) - 1);
+    ok = run_command(&ctx, req, fd_error, msg, &err);
     if (ctx.quit) {
         /* QEMU announces SHUTDOWN before it answers quit. */
         monitor_request_shutdown("host-qmp-quit");
     }
     /* Closed before the reply, so a client never sees them linger. */
     close_untaken_fds(fds);
-    if (err) {
+    if (!ok) {
+        g_string_free(msg, TRUE);
         send_error(conn, err, id);
-    } else if (ctx.return_json) {
-        send_response(conn, g_steal_pointer(&ctx.return_json), id);
     } else {
-        send_return(conn, ret, id);
-    }
-    if (ctx.return_json) {
-        g_string_free(ctx.return_json, TRUE);
+        send_response(conn, msg, id);
     }
 }
 
@@ -392,54 +390,52 @@ void monitor_qmp_init(void)
 
 /* ---- protocol commands ------------------------------------------------- */
 
-JsonNode *qmp_qmp_capabilities(JsonObject *args, QmpContext *ctx,
-                               GError **errp)
+void qmp_qmp_capabilities(bool has_enable, QMPCapabilityList *enable,
+                          GError **errp)
 {
-    JsonArray *enable = json_object_has_member(args, "enable")
-                            ? json_object_get_array_member(args, "enable")
-                            : NULL;
-
+    MonitorConn *conn = monitor_cur_conn();
     bool fdset_events = monitor_fdset_events_default;
 
-    for (guint i = 0; enable && i < json_array_get_length(enable); i++) {
-        const char *cap = json_array_get_string_element(enable, i);
-
-        if (strcmp(cap, CAP_FDSET_EVENTS) != 0) {
-            error_setg(errp, "Capability '%s' not available", cap);
-            return NULL;
+    for (QMPCapabilityList *l = enable; l; l = l->next) {
+        if (l->value != QMP_CAPABILITY_FDSET_EVENTS) {
+            error_setg(errp, "Capability '%s' not available",
+                       QMPCapability_str(l->value));
+            return;
         }
         fdset_events = true;
     }
-    monitor_conn_set_fdset_events(ctx->conn, fdset_events);
-    ctx->conn->negotiated = true;
-    return NULL;
+    monitor_conn_set_fdset_events(conn, fdset_events);
+    conn->negotiated = true;
 }
 
-JsonNode *qmp_quit(JsonObject *args, QmpContext *ctx, GError **errp)
+void qmp_quit(GError **errp)
 {
-    qmp_ctx_request_quit(ctx);
-    return NULL;
+    cur_mon_request_quit();
 }
 
-JsonNode *qmp_query_commands(JsonObject *args, QmpContext *ctx, GError **errp)
+CommandInfoList *qmp_query_commands(GError **errp)
 {
-    JsonArray *list = json_array_new();
+    CommandInfoList *head = NULL, **tail = &head;
 
     for (guint i = 0; i < qmp_command_table_len; i++) {
-        JsonObject *info = json_object_new();
-        json_object_set_string_member(info, "name",
-                                      qmp_command_table[i].name);
-        json_array_add_object_element(list, info);
+        CommandInfoList *elt = g_new0(CommandInfoList, 1);
+
+        elt->value = g_new0(CommandInfo, 1);
+        elt->value->name = g_strdup(qmp_command_table[i].name);
+        *tail = elt;
+        tail = &elt->next;
     }
-    return qmp_node_array(list);
+    return head;
 }
 
-JsonNode *qmp_query_qmp_schema(JsonObject *args, QmpContext *ctx,
-                               GError **errp)
+/*
+ * 'gen': false in the schema, as in QEMU: the reply is the introspection
+ * text, written once (qmp_schema_introspection_json()), not thousands of
+ * SchemaInfo structs built and written per request.
+ */
+bool qmp_marshal_query_qmp_schema(JsonObject *args, GString *out,
+                                  GError **errp)
 {
-    const char *text = qmp_schema_introspection_json();
-    size_t len = strlen(text);
-
-    g_string_append_len(qmp_ctx_return_json(ctx, len), text, len);
-    return NULL;
+    g_string_append(out, qmp_schema_introspection_json());
+    return true;
 }

@@ -12,15 +12,16 @@
  * order.  Delivery goes through one owner-only list, so an event emitted
  * by the sink itself is delivered after the one being delivered.
  *
- * The sink borrows @name for the duration of the call and takes @data (may
- * be NULL), as qapi_event_send() took it from the emitter.  Events emitted
- * while no sink is set are dropped.
+ * The generated qapi_event_send_<name>() write the event's data as QMP
+ * text and hand it to qapi_event_emit(); the sink borrows the name and the
+ * text for the duration of the call.  Events emitted while no sink is set
+ * are dropped.
  */
 #include "qapi/qmp.h"
 
 typedef struct QapiEvent {
     char *name;
-    JsonObject *data;               /* may be NULL */
+    char *data;                     /* QMP text, may be NULL */
 } QapiEvent;
 
 static GMutex event_lock;
@@ -34,9 +35,7 @@ static bool delivering;
 
 static void qapi_event_free(QapiEvent *ev)
 {
-    if (ev->data) {
-        json_object_unref(ev->data);
-    }
+    g_free(ev->data);
     g_free(ev->name);
     g_free(ev);
 }
@@ -74,7 +73,7 @@ static void deliver_pending(void)
         QapiEventSink sink = current_sink();
 
         if (sink) {
-            sink(ev->name, g_steal_pointer(&ev->data)); /* takes @data */
+            sink(ev->name, ev->data);
         }
         qapi_event_free(ev);
     }
@@ -110,16 +109,14 @@ static void queue_remote_event(QapiEvent *ev)
     g_mutex_unlock(&event_lock);
 }
 
-void qapi_event_send(const char *name, JsonObject *data)
+void qapi_event_emit(const char *name, char *data)
 {
     QapiEvent *ev;
 
     g_return_if_fail(name != NULL);
 
     if (!current_sink()) {
-        if (data) {
-            json_object_unref(data);    /* nobody listens yet */
-        }
+        g_free(data);                   /* nobody listens yet */
         return;
     }
     ev = g_new0(QapiEvent, 1);
@@ -133,4 +130,21 @@ void qapi_event_send(const char *name, JsonObject *data)
     } else {
         queue_remote_event(ev);
     }
+}
+
+void qapi_event_send(const char *name, JsonObject *data)
+{
+    GString *text;
+    JsonNode *node;
+
+    if (!data) {
+        qapi_event_emit(name, NULL);
+        return;
+    }
+    text = g_string_sized_new(64);
+    node = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(node, data);  /* the node owns @data now */
+    json_append_node(text, node, JSON_LAYOUT_QMP);
+    json_node_unref(node);
+    qapi_event_emit(name, g_string_free(text, FALSE));
 }

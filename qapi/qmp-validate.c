@@ -14,6 +14,7 @@
 
 #include "qapi/qapi-schema-priv.h"
 #include "qapi/qmp-schema.h"
+#include "qapi/visit-json.h"
 #include "qemu/error.h"
 
 typedef struct SchemaCache {
@@ -87,45 +88,6 @@ bool qmp_schema_has_event(const char *name)
     return g_hash_table_contains(schema_cache(&qapi_schema)->events, name);
 }
 
-/* json_node_copy() shares objects and arrays; the caller may edit ours. */
-static JsonNode *deep_copy(JsonNode *node)
-{
-    JsonNode *copy;
-
-    switch (JSON_NODE_TYPE(node)) {
-    case JSON_NODE_OBJECT: {
-        JsonObject *src = json_node_get_object(node);
-        JsonObject *dst = json_object_new();
-        JsonObjectIter iter;
-        const char *name;
-        JsonNode *member;
-
-        json_object_iter_init_ordered(&iter, src);
-        while (json_object_iter_next_ordered(&iter, &name, &member)) {
-            json_object_set_member(dst, name, deep_copy(member));
-        }
-        copy = json_node_new(JSON_NODE_OBJECT);
-        json_node_take_object(copy, dst);
-        return copy;
-    }
-    case JSON_NODE_ARRAY: {
-        JsonArray *src = json_node_get_array(node);
-        guint len = json_array_get_length(src);
-        JsonArray *dst = json_array_sized_new(len);
-
-        for (guint i = 0; i < len; i++) {
-            json_array_add_element(dst,
-                                   deep_copy(json_array_get_element(src, i)));
-        }
-        copy = json_node_new(JSON_NODE_ARRAY);
-        json_node_take_array(copy, dst);
-        return copy;
-    }
-    default:
-        return json_node_copy(node);
-    }
-}
-
 JsonNode *qmp_schema_introspection(void)
 {
     SchemaCache *sc = schema_cache(&qapi_schema);
@@ -138,7 +100,7 @@ JsonNode *qmp_schema_introspection(void)
         g_assert(node != NULL);
         g_once_init_leave(&sc->introspection, (gsize)node);
     }
-    return deep_copy((JsonNode *)sc->introspection);
+    return qapi_in_json((JsonNode *)sc->introspection);
 }
 
 const char *qmp_schema_introspection_json(void)

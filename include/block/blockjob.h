@@ -14,26 +14,14 @@
 #define BLOCK_BLOCKJOB_H
 
 #include "block/block_int.h"
+#include "qapi/qapi-types.h"
 
-typedef enum JobStatus {
-    JOB_STATUS_UNDEFINED,
-    JOB_STATUS_CREATED,
-    JOB_STATUS_RUNNING,
-    JOB_STATUS_PAUSED,
-    JOB_STATUS_READY,
-    JOB_STATUS_STANDBY,
-    JOB_STATUS_WAITING,
-    JOB_STATUS_PENDING,
-    JOB_STATUS_ABORTING,
-    JOB_STATUS_CONCLUDED,
-    JOB_STATUS_NULL,
-    JOB_STATUS__MAX
-} JobStatus;
+/* JobStatus (JOB_STATUS_*) and JobType come from the schema (job.json). */
 
 typedef struct BlockJob BlockJob;
 
 typedef struct BlockJobDriver {
-    const char *type;     /* "commit" */
+    JobType type;         /* JOB_TYPE_COMMIT */
     size_t instance_size; /* of the driver's struct, BlockJob first */
     /* Worker thread: do the work, polling block_job_is_cancelled().
      * 0, or -1 with errp set. */
@@ -104,6 +92,7 @@ void block_job_progress_update(BlockJob *job, int64_t done);
  * early when the job is cancelled or its speed changes. */
 void block_job_ratelimit(BlockJob *job, int64_t bytes);
 
+/* "commit" */
 const char *block_job_type(BlockJob *job);
 BlockJob *block_job_find(const char *id);
 

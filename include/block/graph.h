@@ -13,6 +13,7 @@
 #define BLOCK_GRAPH_H
 
 #include "block/block_int.h"
+#include "qapi/qapi-types.h"
 
 typedef struct BlockJob BlockJob;
 
@@ -199,8 +200,8 @@ bool bdrv_reopen_options(JsonArray *options, GError **errp);
 
 /* BlockDeviceInfo of @bs; @flat leaves out backing images.  @writeback is
  * the user's write cache mode (drives may be writethrough). */
-JsonObject *bdrv_query_node_info(BlockDriverState *bs, bool flat,
-                                 bool writeback);
+BlockDeviceInfo *bdrv_query_node_info(BlockDriverState *bs, bool flat,
+                                      bool writeback);
 /* The filename queries show: the file's name, or "json:{...}" when the
  * node cannot be described by it (explicit backing and the like). */
 char *bdrv_display_filename(BlockDriverState *bs);

@@ -1,19 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The schema at run time.  scripts/qapi-gen.py reads the qapi/ schema files and
- * generates the command table (qapi-commands.c, linked into the daemon,
- * referencing the qmp_* handlers) and the introspection data
- * (qapi-introspect.c, in libqapi) that both validates arguments and answers
- * query-qmp-schema.
+ * generates the command table (qapi-commands.c, linked into the daemon, with
+ * a marshaller per command that calls its typed qmp_* handler) and the
+ * introspection data (qapi-introspect.c, in libqapi) that both validates
+ * arguments and answers query-qmp-schema.
  */
 #ifndef QAPI_QMP_SCHEMA_H
 #define QAPI_QMP_SCHEMA_H
 
 #include "qapi/qmp.h"
 
+/*
+ * A command's marshaller: @args (never NULL) passed qmp_validate_args().
+ * On success it appends the "return" value as QMP text to @out and returns
+ * true; else false with errp set (and @out as it was).
+ */
+typedef bool (*QmpCommandFunc)(JsonObject *args, GString *out,
+                               GError **errp);
+
 typedef struct QmpCommandDef {
     const char *name;          /* "add-fd" */
-    QmpCommandFunc fn;         /* qmp_add_fd */
+    QmpCommandFunc fn;         /* qmp_marshal_add_fd */
     const char *arg_type;      /* schema type of the arguments, or NULL */
     bool allow_preconfig;
     bool success_response;     /* false for commands that send no reply */

@@ -55,7 +55,7 @@ class Accepts(unittest.TestCase):
             'b.json': "{ 'enum': 'E', 'data': [ 'one' ] }\n",
         })
         self.assertEqual(rc, 0, err)
-        self.assertIn('qmp_x_a', out['qapi-commands.c'])
+        self.assertIn('qmp_x_a(E e, GError **errp)', out['qapi-commands.h'])
 
     def test_language_features(self):
         rc, err, out = run({'s.json': """
@@ -81,11 +81,15 @@ class Accepts(unittest.TestCase):
 """}, '--stubs')
         self.assertEqual(rc, 0, err)
         cmds = out['qapi-commands.c']
-        self.assertIn('.fn = qmp_c_1_x,', cmds)
+        self.assertIn('.fn = qmp_marshal_c_1_x,', cmds)
         self.assertIn('.arg_type = "U",', cmds)
         self.assertIn('.allow_preconfig = true,', cmds)
         self.assertIn('.success_response = false,', cmds)
-        self.assertIn('JsonNode *qmp_quiet(', out['qapi-stubs.c'])
+        self.assertIn('bool qmp_marshal_quiet(', out['qapi-stubs.c'])
+        self.assertIn('AList *qmp_c_1_x(U *arg, GError **errp)',
+                      out['qapi-commands.h'])
+        self.assertIn('void qapi_event_send_ev(S *arg);',
+                      out['qapi-events.h'])
 
     def test_escapes(self):
         rc, err, out = run({'s.json': "{ 'enum': 'E', 'data': [ 'it\\'s' ] }"

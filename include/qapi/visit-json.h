@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Building blocks of the generated visitors (qapi/qapi-visit.c): JSON
+ * values to C for the input side, QMP text for the output side.  Output
+ * is laid out as QEMU writes QMP ({"a": 1, "b": [2]}) and matches
+ * json_append_node(JSON_LAYOUT_QMP) byte for byte.
+ */
+#ifndef QAPI_VISIT_JSON_H
+#define QAPI_VISIT_JSON_H
+
+#include "qapi/util.h"
+
+/* Does @node hold a value of JSON scalar type @type (G_TYPE_STRING...)? */
+bool qapi_node_is(JsonNode *node, GType type);
+
+/* A deep copy of @node, for an 'any' or 'null' member. */
+JsonNode *qapi_in_json(JsonNode *node);
+
+void qapi_out_int(GString *out, int64_t v);
+void qapi_out_uint(GString *out, uint64_t v);
+void qapi_out_number(GString *out, double v);
+void qapi_out_bool(GString *out, bool v);
+void qapi_out_enum(GString *out, const QEnumLookup *lookup, int val);
+
+/* ", " unless *@first; then *@first is false. */
+void qapi_out_sep(GString *out, bool *first);
+
+#endif
