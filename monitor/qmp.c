@@ -15,6 +15,7 @@
 #include "qapi/qapi-events.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
+#include "qapi/visit-json.h"
 #include "qemu/fdset.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
@@ -154,7 +155,7 @@ static void send_response(MonitorConn *conn, GString *msg, JsonNode *id)
         g_string_append(msg, ", \"id\": ");
         qmp_json_append_node(msg, id);
     }
-    g_string_append_c(msg, '}');
+    qapi_out_lit(msg, "}", 1);
     monitor_conn_send_take(conn, msg);
 }
 
@@ -322,7 +323,7 @@ static void handle_request(MonitorConn *conn, JsonNode *root, GArray *fds,
     GString *msg = monitor_out_buffer_new(128);
     bool ok;
 
-    g_string_append_len(msg, RETURN_HEAD, sizeof(RETURN_HEAD) - 1);
+    qapi_out_lit(msg, RETURN_HEAD, sizeof(RETURN_HEAD) - 1);
     ok = run_command(&ctx, req, fd_error, msg, &err);
     if (ctx.quit) {
         /* QEMU announces SHUTDOWN before it answers quit. */

@@ -84,7 +84,7 @@ void qapi_out_int(GString *out, int64_t v)
     if (v < 0) {
         *--d = '-';
     }
-    g_string_append_len(out, d, end - d);
+    qapi_out_lit(out, d, end - d);
 }
 
 void qapi_out_uint(GString *out, uint64_t v)
@@ -93,7 +93,7 @@ void qapi_out_uint(GString *out, uint64_t v)
     char *end = buf + sizeof(buf);
     char *d = format_digits(end, v);
 
-    g_string_append_len(out, d, end - d);
+    qapi_out_lit(out, d, end - d);
 }
 
 void qapi_out_number(GString *out, double v)
@@ -106,9 +106,9 @@ void qapi_out_number(GString *out, double v)
 void qapi_out_bool(GString *out, bool v)
 {
     if (v) {
-        g_string_append_len(out, "true", 4);
+        qapi_out_lit(out, "true", 4);
     } else {
-        g_string_append_len(out, "false", 5);
+        qapi_out_lit(out, "false", 5);
     }
 }
 
@@ -122,7 +122,7 @@ void qapi_out_enum(GString *out, const QEnumLookup *lookup, int val)
 void qapi_out_sep(GString *out, bool *first)
 {
     if (!*first) {
-        g_string_append_len(out, ", ", 2);
+        qapi_out_lit(out, ", ", 2);
     }
     *first = false;
 }

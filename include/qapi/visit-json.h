@@ -8,7 +8,25 @@
 #ifndef QAPI_VISIT_JSON_H
 #define QAPI_VISIT_JSON_H
 
+#include <string.h>
+
 #include "qapi/util.h"
+
+/*
+ * Append @len bytes of @s: g_string_append_len() without its call when
+ * there is room already (GLib 2.74 inlines only g_string_append_c), as
+ * replies are written a few bytes at a time.
+ */
+static inline void qapi_out_lit(GString *out, const char *s, gsize len)
+{
+    if (out->len + len < out->allocated_len) {
+        memcpy(out->str + out->len, s, len);
+        out->len += len;
+        out->str[out->len] = '\0';
+    } else {
+        g_string_append_len(out, s, len);
+    }
+}
 
 /* Does @node hold a value of JSON scalar type @type (G_TYPE_STRING...)? */
 bool qapi_node_is(JsonNode *node, GType type);

@@ -110,7 +110,7 @@ def _marshal(cmd):
         out.append('        qapi_free_members_%s(&arg);' % c_name(argt.name))
     out += ['        return false;', '    }']
     if ret is None:
-        out.append('    g_string_append_len(out, "{}", 2);')
+        out.append('    qapi_out_lit(out, "{}", 2);')
     else:
         if ret.meta in ('object', 'alternate'):
             out.append('    g_assert(retval != NULL);')

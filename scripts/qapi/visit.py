@@ -147,7 +147,7 @@ def out_stmt(t, expr, indent):
         if name == 'bool':
             return '%sqapi_out_bool(out, %s);' % (pad, expr)
         if name == 'null':
-            return '%sg_string_append_len(out, "null", 4);' % pad
+            return '%sqapi_out_lit(out, "null", 4);' % pad
         return '%sjson_append_node(out, %s, JSON_LAYOUT_QMP);' % (pad, expr)
     if t.meta == 'enum':
         return '%sqapi_out_enum(out, &%s_lookup, %s);' % (pad, c_name(t.name),
@@ -156,8 +156,8 @@ def out_stmt(t, expr, indent):
 
 
 def _lit(text):
-    return 'g_string_append_len(out, %s, %d);' % (c_string(text),
-                                                  len(text.encode('utf-8')))
+    return 'qapi_out_lit(out, %s, %d);' % (c_string(text),
+                                           len(text.encode('utf-8')))
 
 
 def _out_fields(fields, indent):
@@ -251,7 +251,7 @@ def _out_list(t):
             '{', '    g_string_append_c(out, \'[\');',
             '    for (const %s *l = list; l; l = l->next) {' % name,
             '        if (l != list) {',
-            '            g_string_append_len(out, ", ", 2);', '        }',
+            '            qapi_out_lit(out, ", ", 2);', '        }',
             out_stmt(t.element, 'l->value', 8), '    }',
             '    g_string_append_c(out, \']\');', '}', '']
 
