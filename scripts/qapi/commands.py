@@ -35,7 +35,7 @@ def _params(ent, errp=True):
         else:
             for m in ent.arg_type.members:
                 if m.optional:
-                    parts.append('bool has_%s' % c_name(m.name, False))
+                    parts.append('bool has_%s' % c_name(m.name))
                 ctype = c_param_type(m.type)
                 sep = '' if ctype.endswith('*') else ' '
                 parts.append('%s%s%s' % (ctype, sep, c_name(m.name)))
@@ -63,7 +63,7 @@ def _args(ent, holder):
     out = []
     for m in ent.arg_type.members:
         if m.optional:
-            out.append('%s.has_%s' % (holder, c_name(m.name, False)))
+            out.append('%s.has_%s' % (holder, c_name(m.name)))
         out.append('%s.%s' % (holder, c_name(m.name)))
     return out
 
@@ -210,7 +210,7 @@ def _event(ev):
         for m in argt.members:
             if m.optional:
                 out.append('        .has_%s = has_%s,' % (
-                    c_name(m.name, False), c_name(m.name, False)))
+                    c_name(m.name), c_name(m.name)))
             cast = '(char *)' if m.type.name == 'str' else ''
             out.append('        .%s = %s%s,' % (c_name(m.name), cast,
                                                 c_name(m.name)))

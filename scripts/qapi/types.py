@@ -31,7 +31,7 @@ def _member_decls(members):
     out = []
     for m in members:
         if m.optional:
-            out.append('    bool has_%s;' % c_name(m.name, False))
+            out.append('    bool has_%s;' % c_name(m.name))
         out.append('    %s%s;' % (_spaced(c_type(m.type)), c_name(m.name)))
     return out
 

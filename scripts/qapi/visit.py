@@ -41,7 +41,7 @@ def _in_members(t, obj):
         get = 'json_object_get_member(o, %s)' % c_string(m.name)
         if m.optional:
             out += ['    if ((n = %s)) {' % get,
-                    '        %shas_%s = true;' % (obj, c_name(m.name, False)),
+                    '        %shas_%s = true;' % (obj, c_name(m.name)),
                     '        %s = %s;' % (field, in_expr(m.type, 'n')),
                     '    }']
         else:
@@ -199,7 +199,7 @@ def _out_fields(fields, indent):
 
 def _fields(members, prefix):
     return [(m, prefix + c_name(m.name), prefix + 'has_' +
-             c_name(m.name, False)) for m in members]
+             c_name(m.name)) for m in members]
 
 
 def _out_object(t):
