@@ -13,7 +13,8 @@ value as QMP text to the reply and frees everything.  'gen': false leaves
 the marshaller, qmp_marshal_foo_bar(), to be written by hand.
 """
 
-from .common import (HEADER, guard, include, c_name, c_param_type, c_string, c_type,
+from .common import (HEADER, c_name, c_param_type, c_string, c_type,
+                     guard, include, wrap_call,
                      commands, events, free_call, type_c_name)
 from .visit import out_stmt
 
@@ -27,7 +28,7 @@ def marshal_name(cmd):
 
 
 def _params(ent, errp=True):
-    """The C parameter list of a handler or event sender."""
+    """The C parameters of a handler or event sender, as a list."""
     parts = []
     if ent.arg_type is not None and ent.arg_type.members is not None:
         if ent.expr.get('boxed'):
@@ -41,17 +42,18 @@ def _params(ent, errp=True):
                 parts.append('%s%s%s' % (ctype, sep, c_name(m.name)))
     if errp:
         parts.append('GError **errp')
-    return ', '.join(parts) if parts else 'void'
+    return parts or ['void']
 
 
 def _ret_c_type(cmd):
     return c_type(cmd.ret_type) if cmd.ret_type else 'void'
 
 
-def _prototype(cmd):
+def _prototype(cmd, tail=''):
     ret = _ret_c_type(cmd)
     sep = '' if ret.endswith('*') else ' '
-    return '%s%s%s(%s)' % (ret, sep, handler_name(cmd), _params(cmd))
+    return wrap_call('%s%s%s' % (ret, sep, handler_name(cmd)), _params(cmd),
+                     tail)
 
 
 def _args(ent, holder):
@@ -74,7 +76,7 @@ def gen_commands_h(schema, source):
            include('qapi-types.h'), '',
            '/* The typed QMP command handlers (see docs/devel-qapi.rst). */']
     for cmd in commands(schema):
-        out.append('%s;' % _prototype(cmd))
+        out.append(_prototype(cmd, ';'))
     out += ['', '#endif']
     return '\n'.join(out) + '\n'
 
@@ -99,9 +101,10 @@ def _marshal(cmd):
         out.append('    qapi_in_members_%s(args, &arg);' % c_name(argt.name))
     else:
         out.append('    (void)args;')
-    call = '%s(%s)' % (handler_name(cmd),
-                       ', '.join(_args(cmd, 'arg') + ['&err']))
-    out.append('    %s%s;' % ('retval = ' if ret else '', call))
+    call = wrap_call('    %s%s' % ('retval = ' if ret else '',
+                                     handler_name(cmd)),
+                     _args(cmd, 'arg') + ['&err'], ';')
+    out.append(call)
     out.append('    if (err) {')
     if ret and free_call(ret, 'retval'):
         out.append('        %s' % free_call(ret, 'retval'))
@@ -189,13 +192,14 @@ def gen_events_h(schema, source):
            include('qapi-types.h'), '',
            '/* Any thread; the data is copied (see qapi/qmp-event.c). */']
     for ev in events(schema):
-        out.append('void %s(%s);' % (event_name(ev), _params(ev, False)))
+        out.append(wrap_call('void ' + event_name(ev), _params(ev, False),
+                             ';'))
     out += ['', '#endif']
     return '\n'.join(out) + '\n'
 
 
 def _event(ev):
-    out = ['void %s(%s)' % (event_name(ev), _params(ev, False)), '{']
+    out = [wrap_call('void ' + event_name(ev), _params(ev, False)), '{']
     argt = ev.arg_type
     if argt is None or argt.members is None or \
             (not argt.members and argt.tag is None):

@@ -21,6 +21,24 @@ def include(name):
     return '#include "%s%s"' % (PREFIX, name)
 
 
+def wrap_call(head, args, tail='', width=80):
+    """'head(a, b, c)tail', broken after commas to fit @width columns,
+    continuation lines aligned after the parenthesis."""
+    one = '%s(%s)%s' % (head, ', '.join(args), tail)
+    if len(one) <= width or not args:
+        return one
+    indent = ' ' * (len(head) + 1)
+    lines, line = [], head + '(' + args[0]
+    for arg in args[1:]:
+        if len(line) + 2 + len(arg) + 1 > width:
+            lines.append(line + ',')
+            line = indent + arg
+        else:
+            line += ', ' + arg
+    lines.append(line + ')' + tail)
+    return '\n'.join(lines)
+
+
 def guard(name):
     """Include guard @name, made unique per --prefix."""
     return c_name(PREFIX, False).upper() + name

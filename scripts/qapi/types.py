@@ -8,7 +8,8 @@ one member per non-empty branch (embedded), an alternate is
 T value; }'.
 """
 
-from .common import (HEADER, guard, include, builtin_lists, c_name, c_type, c_unboxed,
+from .common import (HEADER, builtin_lists, c_name, c_type, c_unboxed,
+                     guard, include,
                      enum_const, enum_max, free_call, type_c_name,
                      user_types)
 

@@ -8,7 +8,8 @@ lays it out ({"a": 1, "b": [2]}), each object's members in the order
 QEMU's QDict gives them (common.qdict_order()).
 """
 
-from .common import (HEADER, guard, include, SIGNED, UNSIGNED, builtin_lists, c_name,
+from .common import (HEADER, SIGNED, UNSIGNED, builtin_lists, c_name,
+                     guard, include,
                      c_string, c_type, enum_const, qdict_order, type_c_name,
                      user_types)
 
