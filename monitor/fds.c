@@ -234,11 +234,9 @@ static void append_set(const FdSetInfo *set, void *opaque)
 bool qmp_marshal_query_fdsets(JsonObject *args, GString *out, GError **errp)
 {
     QueryWriter w = { .out = out, .first = true };
-    gsize len = out->len;
 
     /* room for the whole reply at once */
-    g_string_set_size(out, len + 64 + fdset_count_sets() * 160);
-    g_string_truncate(out, len);
+    monitor_out_buffer_reserve(out, 64 + fdset_count_sets() * 160);
     g_string_append_c(w.out, '[');
     fdset_query_foreach(append_set, &w);
     g_string_append_c(w.out, ']');

@@ -85,6 +85,9 @@ void monitor_conn_send_take(MonitorConn *conn, GString *msg);
 /* An empty buffer for a message of about @size bytes (to be handed to
  * monitor_conn_send_take): a large one is reused from an earlier reply. */
 GString *monitor_out_buffer_new(gsize size);
+/* Room for @extra more bytes in @buf (from the large spare buffer when
+ * there is one): for replies written straight into it. */
+void monitor_out_buffer_reserve(GString *buf, gsize extra);
 /* Send an event to negotiated connections (@fdset: only those that want
  * FDSET_* events). */
 void monitor_broadcast_event(const char *text, size_t len, bool fdset);

@@ -73,6 +73,22 @@ static void out_buffer_release(GString *buf)
     *spare = buf;
 }
 
+void monitor_out_buffer_reserve(GString *buf, gsize extra)
+{
+    GString *room, tmp;
+
+    if (buf->len + extra < buf->allocated_len) {
+        return;
+    }
+    room = monitor_out_buffer_new(buf->len + extra);
+    g_string_append_len(room, buf->str, buf->len);
+    /* @buf takes @room's memory; its own goes back as a spare */
+    tmp = *buf;
+    *buf = *room;
+    *room = tmp;
+    out_buffer_release(room);
+}
+
 static void out_buffers_free(void)
 {
     if (spare_small) {

@@ -437,6 +437,10 @@ CommandInfoList *qmp_query_commands(GError **errp)
 bool qmp_marshal_query_qmp_schema(JsonObject *args, GString *out,
                                   GError **errp)
 {
-    g_string_append(out, qmp_schema_introspection_json());
+    const char *text = qmp_schema_introspection_json();
+    size_t len = strlen(text);
+
+    monitor_out_buffer_reserve(out, len);
+    qapi_out_lit(out, text, len);
     return true;
 }
