@@ -33,12 +33,13 @@ static bool parse_number(const char *var, const char *text, guint64 min,
     return true;
 }
 
-/* LISTEN_FDNAMES split into exactly @n names (all "" when unset). */
+/* LISTEN_FDNAMES split into exactly @n names (all "" when unset or empty:
+ * one empty name and none at all mean the same, unnamed). */
 static char **parse_names(const char *text, guint n, GError **errp)
 {
     g_auto(GStrv) names = NULL;
 
-    if (!text) {
+    if (!text || !*text) {
         names = g_new0(char *, n + 1);
         for (guint i = 0; i < n; i++) {
             names[i] = g_strdup("");
