@@ -32,8 +32,8 @@ static bool have_nbd;
 static bool start_nbd_listen_fd(int fd, GError **errp)
 {
     qemu_close_fd_quietly(fd);
-    error_setg(errp, "socket activation: fd %d is named 'nbd', but the NBD "
-               "server is not available in this build", fd);
+    error_setg(errp, "fd %d is named 'nbd', but the NBD server is not "
+               "available in this build", fd);
     return false;
 }
 
