@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "fdsetd-service.h"
 #include "qemu/json-parse.h"
 #include "monitor/monitor.h"
 #include "qemu/audit.h"
@@ -268,9 +269,10 @@ static void parse_args(Options *o, int argc, char **argv)
             die("unknown option '%s' (try --help)", argv[i]);
         }
     }
-    if (!o->qmp->len && !o->monitors->len) {
+    if (!o->qmp->len && !o->monitors->len && !service_qmp_socket_count()) {
         die("no monitor: give at least one "
-            "--qmp unix:PATH,server=on,wait=off");
+            "--qmp unix:PATH,server=on,wait=off (or pass a socket: "
+            "LISTEN_FDS)");
     }
 }
 
@@ -405,11 +407,15 @@ static void block_exit_signals(sigset_t *set)
     pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* The signal that stopped the daemon, 0 for none (a quit command). */
+static int stop_signal;
+
 static gboolean on_signal(gint fd, GIOCondition cond, gpointer data)
 {
     struct signalfd_siginfo si;
 
     while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+        stop_signal = stop_signal ? stop_signal : (int)si.ssi_signo;
         monitor_request_shutdown("host-signal");
     }
     return G_SOURCE_CONTINUE;
@@ -518,6 +524,26 @@ static void start_audit(const char *path)
     }
 }
 
+/* Socket activation and sd_notify (fdsetd-service.h). */
+static void service_start(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!service_start_sockets(&err)) {
+        die("%s", err->message);
+    }
+}
+
+static void notify_stopping(void)
+{
+    g_autofree char *sig = NULL;
+
+    if (stop_signal) {
+        sig = g_strdup_printf("SIG%s", sigabbrev_np(stop_signal));
+    }
+    service_notify_stopping(sig ? sig : "quit command");
+}
+
 static void enter_sandbox(void)
 {
     g_autoptr(GError) err = NULL;
@@ -536,6 +562,7 @@ int main(int argc, char **argv)
     int signal_fd;
     int cleaner_fd = -1;
     int ready_fd = -1;
+    g_autoptr(GError) err = NULL;
 
     prog_name = g_path_get_basename(argv[0]);
     /* The main thread owns the main context for good: events sent outside
@@ -545,6 +572,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     fdset_init();
+    if (!service_init(&err)) {
+        die("%s", err->message);
+    }
     options_init(&o);
     parse_args(&o, argc, argv);
     fdset_set_limits(&o.fdset_limits);
@@ -554,6 +584,7 @@ int main(int argc, char **argv)
     open_monitors(&o);
     bdrv_init();
     create_blockdevs(&o);
+    service_start();
     if (o.daemonize) {
         ready_fd = daemonize_start();
     }
@@ -569,9 +600,13 @@ int main(int argc, char **argv)
         cleaner_fd = start_exit_cleaner(o.pidfile);
         enter_sandbox();
     }
+    service_notify_ready(o.qmp->len + o.monitors->len +
+                         service_qmp_socket_count(),
+                         o.sandbox ? sandbox_describe() : NULL, o.daemonize);
     while (!monitor_quit_requested()) {
         g_main_context_iteration(NULL, TRUE);
     }
+    notify_stopping();
     /* Jobs and nodes first (their dups go), then the fdsets, while the
      * monitors are still there to hear the events. */
     bdrv_close_all();
@@ -585,6 +620,7 @@ int main(int argc, char **argv)
     if (cleaner_fd >= 0) {
         close(cleaner_fd); /* the helper removes the names now */
     }
+    service_cleanup();
     options_free(&o);
     return 0;
 }

@@ -19,8 +19,10 @@ typedef struct MonitorServer MonitorServer;
 /* A listening socket. */
 struct MonitorServer {
     char *id;                 /* chardev id, or NULL for -qmp */
-    char *path;
+    char *path;               /* or, socket-activated, its address */
     int listen_fd;            /* owned */
+    bool activated;           /* passed by the service manager: the path
+                               * is the manager's, never unlinked */
     mode_t mode;
     GArray *peer_uids;        /* uid_t allowed; empty: anyone */
     bool is_monitor;          /* has a QMP monitor attached */

@@ -724,7 +724,9 @@ void monitor_cleanup(void)
     }
     for (guint i = 0; i < monitor_servers->len; i++) {
         MonitorServer *srv = g_ptr_array_index(monitor_servers, i);
-        unlink(srv->path);
+        if (!srv->activated) {
+            unlink(srv->path);
+        }
     }
     monitor_servers_cleanup();
     g_hash_table_unref(conns);

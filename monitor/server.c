@@ -6,6 +6,8 @@
 #include "monitor-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -206,6 +208,78 @@ bool monitor_add_qmp(const char *spec, GError **errp)
     return true;
 }
 
+/* How a passed socket is called in messages: its address, or "fd N". */
+static char *socket_label(int fd)
+{
+    struct sockaddr_un sa = { 0 };
+    socklen_t len = sizeof(sa);
+    size_t n;
+
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+        len <= offsetof(struct sockaddr_un, sun_path)) {
+        return g_strdup_printf("fd %d", fd);
+    }
+    n = len - offsetof(struct sockaddr_un, sun_path);
+    if (sa.sun_path[0] == '\0') {
+        return g_strdup_printf("@%.*s", (int)n - 1, sa.sun_path + 1);
+    }
+    return g_strndup(sa.sun_path, n);
+}
+
+static int socket_option(int fd, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof(v);
+
+    return getsockopt(fd, SOL_SOCKET, name, &v, &len) < 0 ? -1 : v;
+}
+
+/* Is @fd a listening unix stream socket, as a QMP monitor needs? */
+static bool check_qmp_socket(int fd, GError **errp)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        error_setg(errp, "fd %d is not a socket", fd);
+        return false;
+    }
+    if (socket_option(fd, SO_DOMAIN) != AF_UNIX ||
+        socket_option(fd, SO_TYPE) != SOCK_STREAM) {
+        error_setg(errp, "fd %d is not a unix stream socket", fd);
+        return false;
+    }
+    if (socket_option(fd, SO_ACCEPTCONN) != 1) {
+        error_setg(errp, "fd %d is not a listening socket", fd);
+        return false;
+    }
+    return true;
+}
+
+bool monitor_add_qmp_fd(int fd, GError **errp)
+{
+    QEMU_AUTO_RAW_FD int owned = fd;
+    MonitorServer *srv;
+    int fl;
+
+    if (!check_qmp_socket(owned, errp)) {
+        return false;
+    }
+    /* accept() in a loop until EAGAIN needs it; the manager only polls */
+    fl = fcntl(owned, F_GETFL);
+    if (fl < 0 || fcntl(owned, F_SETFL, fl | O_NONBLOCK) < 0) {
+        error_setg_errno(errp, errno, "fd %d: cannot make it non-blocking",
+                         owned);
+        return false;
+    }
+    srv = server_new(NULL, NULL);
+    srv->path = socket_label(owned);
+    srv->activated = true;
+    srv->is_monitor = true;
+    srv->listen_fd = g_steal_fd(&owned);
+    g_ptr_array_add(monitor_servers, srv);
+    return true;
+}
+
 static const KeyvalDesc chardev_keys[] = {
     { "backend", KEYVAL_STRING }, { "id", KEYVAL_STRING },
     { "path", KEYVAL_STRING }, { "server", KEYVAL_BOOL },
@@ -313,7 +387,7 @@ char **monitor_socket_paths(void)
     for (guint i = 0; monitor_servers && i < monitor_servers->len; i++) {
         MonitorServer *srv = g_ptr_array_index(monitor_servers, i);
 
-        if (srv->listen_fd >= 0) {
+        if (srv->listen_fd >= 0 && !srv->activated) {
             g_ptr_array_add(paths, g_strdup(srv->path));
         }
     }

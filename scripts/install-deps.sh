@@ -9,7 +9,7 @@ packages=(gcc make meson ninja-build pkg-config python3
           libglib2.0-dev check libseccomp-dev
           qemu-utils clang libclang-rt-14-dev
           liburing-dev nbdkit libnbd-bin python3-libnbd fio
-          qemu-system-x86 qemu-system-common systemd "$@")
+          qemu-system-x86 qemu-system-common systemd man-db "$@")
 
 missing=()
 for p in "${packages[@]}"; do

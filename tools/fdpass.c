@@ -20,6 +20,7 @@
 
 #include <glib.h>
 #include "qemu/json-parse.h"
+#include "fdpass.h"
 
 #define FDPASS_MAX_FDS 16
 
@@ -41,6 +42,12 @@ static const char usage_text[] =
 "  qmp JSON [--file PATH --mode ro|wo|rw [--direct]]...\n"
 "      Send any QMP command, e.g. '{\"execute\": \"query-version\"}', with\n"
 "      the given files attached; prints the return value as JSON.\n"
+"      --wait: then wait for the job it started (see job-wait).\n"
+"  job-wait ID\n"
+"      Follow job ID (query-jobs) until it concludes: a progress bar on a\n"
+"      terminal, else a line per change.  Exits 0 if it succeeded, else 1\n"
+"      with the job's error.  --wait after a qmp command that starts a job\n"
+"      (arguments with a job-id, or a block job's device) does the same.\n"
 "  session\n"
 "      Read commands from stdin, one per line, in the syntax above (quoted\n"
 "      like a shell; a line starting with '{' is a qmp command), all on one\n"
@@ -61,18 +68,6 @@ static const char usage_text[] =
 "goes to stderr) or the socket failed, 2 on a usage error.\n";
 /* clang-format on */
 
-#define FDPASS_ERROR (g_quark_from_static_string("fdpass"))
-enum { FDPASS_ERR_USAGE = 2, FDPASS_ERR_FAILED = 1 };
-
-typedef struct Conn {
-    int fd;
-    int timeout_ms; /* -1: wait for ever */
-    GString *buf;
-    gsize scan, start;
-    int depth;
-    gboolean in_str, esc;
-    GQueue msgs;
-} Conn;
 
 /* One file to attach to a command. */
 typedef struct Attach {
@@ -92,7 +87,11 @@ static gboolean enqueue(Conn *c, const char *text, gsize len, GError **errp)
     }
     if (JSON_NODE_HOLDS_OBJECT(n) &&
         json_object_has_member(json_node_get_object(n), "event")) {
-        json_node_unref(n); /* events are not ours to show */
+        if (c->keep_events) {
+            g_queue_push_tail(&c->events, n); /* for job-wait */
+        } else {
+            json_node_unref(n); /* events are not ours to show */
+        }
         return TRUE;
     }
     g_queue_push_tail(&c->msgs, n);
@@ -142,7 +141,7 @@ static gboolean split(Conn *c, GError **errp)
     return TRUE;
 }
 
-static gboolean fill(Conn *c, GError **errp)
+gboolean fdpass_fill(Conn *c, GError **errp)
 {
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     char chunk[16384];
@@ -175,7 +174,7 @@ static gboolean fill(Conn *c, GError **errp)
 static JsonNode *recv_message(Conn *c, GError **errp)
 {
     while (g_queue_is_empty(&c->msgs)) {
-        if (!fill(c, errp)) {
+        if (!fdpass_fill(c, errp)) {
             return NULL;
         }
     }
@@ -228,8 +227,8 @@ static gboolean send_text(Conn *c, const char *text, const int *fds, guint nfds,
  * Run one command.  Returns its "return" value (a new node), or NULL with
  * errp set to the daemon's error desc.
  */
-static JsonNode *qmp_call(Conn *c, const char *text, const int *fds, guint nfds,
-                          GError **errp)
+JsonNode *qmp_call(Conn *c, const char *text, const int *fds, guint nfds,
+                   GError **errp)
 {
     g_autoptr(JsonNode) r = NULL;
     JsonObject *o, *err;
@@ -259,6 +258,7 @@ static void conn_free(Conn *c)
         close(c->fd);
     }
     g_queue_clear_full(&c->msgs, (GDestroyNotify)json_node_unref);
+    g_queue_clear_full(&c->events, (GDestroyNotify)json_node_unref);
     g_string_free(c->buf, TRUE);
     g_free(c);
 }
@@ -274,6 +274,7 @@ static Conn *conn_open(const char *path, int timeout_ms, GError **errp)
     c->buf = g_string_new(NULL);
     c->timeout_ms = timeout_ms;
     g_queue_init(&c->msgs);
+    g_queue_init(&c->events);
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (strlen(path) >= sizeof(sa.sun_path)) {
         g_set_error(errp, FDPASS_ERROR, FDPASS_ERR_USAGE,
@@ -306,7 +307,7 @@ static Conn *conn_open(const char *path, int timeout_ms, GError **errp)
 
 /* ------------------------------------------------------------ options */
 
-static gboolean usage_error(GError **errp, const char *fmt, const char *arg)
+gboolean usage_error(GError **errp, const char *fmt, const char *arg)
 {
     g_autofree char *msg = g_strdup_printf(fmt, arg);
 
@@ -604,6 +605,8 @@ static gboolean cmd_qmp(Conn *c, int argc, char **argv, GError **errp)
     guint n = 0;
     g_autoptr(JsonNode) ret = NULL;
     g_autofree char *out = NULL;
+    g_autofree char *job = NULL;
+    gboolean wait = FALSE;
     const char *v;
     int i;
 
@@ -612,7 +615,9 @@ static gboolean cmd_qmp(Conn *c, int argc, char **argv, GError **errp)
                         : FALSE;
     }
     for (i = 2; i < argc; i++) {
-        if (g_str_equal(argv[i], "--direct") && n) {
+        if (g_str_equal(argv[i], "--wait")) {
+            wait = TRUE;
+        } else if (g_str_equal(argv[i], "--direct") && n) {
             a[n - 1].flags |= O_DIRECT;
         } else if (g_str_equal(argv[i], "--file") && n < FDPASS_MAX_FDS) {
             if (!(v = opt_value(argv, argc, &i, errp))) {
@@ -634,13 +639,17 @@ static gboolean cmd_qmp(Conn *c, int argc, char **argv, GError **errp)
             return usage_error(errp, "qmp: --file %s needs --mode", a[i].path);
         }
     }
+    if (wait && !(job = fdpass_job_id_of(argv[1], errp))) {
+        return FALSE;
+    }
+    c->keep_events = wait; /* a quick job's events come before the reply */
     ret = call_with_files(c, argv[1], a, n, errp);
     if (!ret) {
         return FALSE;
     }
     out = json_to_string(ret, TRUE);
     printf("%s\n", out);
-    return TRUE;
+    return !job || fdpass_job_wait(c, job, errp);
 }
 
 static gboolean run_command(Conn *c, int argc, char **argv, GError **errp)
@@ -655,6 +664,12 @@ static gboolean run_command(Conn *c, int argc, char **argv, GError **errp)
         return cmd_remove(c, argc, argv, errp);
     } else if (g_str_equal(cmd, "qmp")) {
         return cmd_qmp(c, argc, argv, errp);
+    } else if (g_str_equal(cmd, "job-wait")) {
+        if (argc != 2) {
+            return usage_error(errp, "%s", "job-wait needs a job ID");
+        }
+        c->keep_events = TRUE;
+        return fdpass_job_wait(c, argv[1], errp);
     }
     return usage_error(errp, "unknown command '%s'", cmd);
 }

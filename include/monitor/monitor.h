@@ -36,6 +36,14 @@ void monitor_get_limits(MonitorLimits *out);
  */
 bool monitor_add_qmp(const char *spec, GError **errp);
 
+/*
+ * A QMP monitor on @fd, a listening unix stream socket someone else bound
+ * (socket activation).  Takes ownership of @fd, also on failure.  The
+ * socket is made non-blocking; its file is never removed.  Errors: @fd is
+ * not a socket, not a unix stream socket, or not listening.
+ */
+bool monitor_add_qmp_fd(int fd, GError **errp);
+
 /* --chardev socket,id=ID,path=PATH,server=on,wait=off[,...] */
 bool monitor_add_chardev(const char *spec, GError **errp);
 /* --monitor chardev=ID[,mode=control] */
