@@ -378,6 +378,7 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!check_request(bs, offset, bytes, errp)) {
         return -1;
     }
+    bdrv_write_threshold_check(bs, offset, bytes);
     g_mutex_lock(&bs->lock);
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");

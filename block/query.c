@@ -165,7 +165,7 @@ JsonObject *bdrv_query_node_info(BlockDriverState *bs, bool flat,
 {
     static const char *const zero_members[] = {
         "bps",     "bps_rd",  "bps_wr",          "iops",
-        "iops_rd", "iops_wr", "write_threshold",
+        "iops_rd", "iops_wr",
     };
     JsonObject *o = json_object_new();
     g_autofree char *filename = bdrv_display_filename(bs);
@@ -187,6 +187,8 @@ JsonObject *bdrv_query_node_info(BlockDriverState *bs, bool flat,
     for (guint i = 0; i < G_N_ELEMENTS(zero_members); i++) {
         json_object_set_int_member(o, zero_members[i], 0);
     }
+    json_object_set_int_member(o, "write_threshold",
+                               bdrv_write_threshold_get(bs));
     json_object_set_object_member(o, "image", image_info(bs, flat));
     json_object_set_object_member(o, "cache", cache_info(bs, writeback));
     return o;
