@@ -338,4 +338,5 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_change_backing_file = qcow2_change_backing_file,
     .bdrv_get_backing_file = qcow2_get_backing_file,
     .bdrv_get_backing_format = qcow2_get_backing_format,
+    .bdrv_get_specific_info = qcow2_get_specific_info,
 };

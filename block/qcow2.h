@@ -268,6 +268,10 @@ int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
 /* qcow2.c: before the first write, check the metadata layout. */
 int qcow2_write_prepare(BlockDriverState *bs, GError **errp);
 
+/* qcow2-info.c: ImageInfo's format-specific data. */
+JsonObject *qcow2_get_specific_info(BlockDriverState *bs,
+                                    int64_t *cluster_size);
+
 /* qcow2-resize.c: grow the virtual size (bdrv_truncate). */
 int qcow2_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 

@@ -142,6 +142,13 @@ static JsonObject *image_info(BlockDriverState *bs, bool flat)
         json_object_set_int_member(o, "actual-size", asize);
     }
     json_object_set_boolean_member(o, "dirty-flag", false);
+    if (bs->drv->bdrv_get_specific_info) {
+        int64_t cluster_size;
+        JsonObject *spec = bs->drv->bdrv_get_specific_info(bs, &cluster_size);
+
+        json_object_set_int_member(o, "cluster-size", cluster_size);
+        json_object_set_object_member(o, "format-specific", spec);
+    }
     image_backing_info(bs, o);
     if (!flat && bs->backing) {
         json_object_set_object_member(o, "backing-image",

@@ -68,6 +68,28 @@ static int64_t virtual_size(QTestConn *c, const char *node)
     return v;
 }
 
+/* ImageInfo of a qcow2 v3 node: cluster-size and format-specific as
+ * QEMU 7.2 shows them for this header. */
+static void assert_qcow2_info(QTestConn *c, const char *node)
+{
+    JsonNode *keep;
+    JsonObject *o = bq_node(c, node, true, &keep);
+    JsonObject *img = json_object_get_object_member(o, "image");
+    JsonObject *spec = json_object_get_object_member(img, "format-specific");
+    JsonObject *d = json_object_get_object_member(spec, "data");
+
+    ck_assert_int_eq(json_object_get_int_member(img, "cluster-size"), 512);
+    ck_assert_str_eq(json_object_get_string_member(spec, "type"), "qcow2");
+    ck_assert_str_eq(json_object_get_string_member(d, "compat"), "1.1");
+    ck_assert_str_eq(json_object_get_string_member(d, "compression-type"),
+                     "zlib");
+    ck_assert(!json_object_get_boolean_member(d, "lazy-refcounts"));
+    ck_assert(!json_object_get_boolean_member(d, "corrupt"));
+    ck_assert(!json_object_get_boolean_member(d, "extended-l2"));
+    ck_assert_int_eq(json_object_get_int_member(d, "refcount-bits"), 16);
+    json_node_unref(keep);
+}
+
 /* Growing a qcow2 past its L1 table: the image stays valid, the data and
  * the backing chain read as before, the new range reads as the backing
  * file ends (zeroes). */
@@ -81,6 +103,7 @@ START_TEST(test_resize_qcow2_grows_l1)
     bq_ok(f.c, "{'execute': 'block_resize', 'arguments': {'node-name': "
                "'top', 'size': %d}}", 64 * MiB);
     ck_assert_int_eq(virtual_size(f.c, "top"), 64 * MiB);
+    assert_qcow2_info(f.c, "top");
     close_chain(&f);
     info = bq_sh(&f, "qemu-img info top.qcow2");
     ck_assert_msg(strstr(info, "(67108864 bytes)"), "%s", info);
