@@ -367,6 +367,7 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
     if (dst_leaf == src_leaf || dst_leaf->read_only) {
         return 0;
     }
+    bdrv_write_threshold_check(dst, offset, n); /* a write to @dst, too */
     return bdrv_file_copy_range(src_leaf, src_off, dst_leaf, dst_off, n, errp);
 }
 
@@ -378,6 +379,7 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!check_request(bs, offset, bytes, errp)) {
         return -1;
     }
+    bdrv_write_threshold_check(bs, offset, bytes);
     g_mutex_lock(&bs->lock);
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");

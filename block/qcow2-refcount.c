@@ -109,7 +109,7 @@ void qcow2_meta_add(BDRVQcow2State *s, uint64_t offset, uint64_t n,
     }
 }
 
-static void qcow2_meta_remove(BDRVQcow2State *s, uint64_t offset, uint64_t n)
+void qcow2_meta_remove(BDRVQcow2State *s, uint64_t offset, uint64_t n)
 {
     for (uint64_t i = 0; s->metadata && i < n; i++) {
         uint64_t idx = (offset >> s->cluster_bits) + i;

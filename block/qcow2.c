@@ -175,7 +175,7 @@ static int64_t qcow2_getlength(BlockDriverState *bs)
  * Before the first write: check the metadata layout and clear the
  * auto-clear feature bits fdsetd does not maintain.
  */
-static int qcow2_write_prepare(BlockDriverState *bs, GError **errp)
+int qcow2_write_prepare(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -329,6 +329,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pread = qcow2_read_data,
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_flush = qcow2_flush,
+    .bdrv_truncate = qcow2_truncate,
     .bdrv_is_allocated = qcow2_allocation_status,
     .bdrv_map_file = qcow2_map_file,
     .bdrv_reopen_prepare = qcow2_reopen_prepare,
@@ -337,4 +338,5 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_change_backing_file = qcow2_change_backing_file,
     .bdrv_get_backing_file = qcow2_get_backing_file,
     .bdrv_get_backing_format = qcow2_get_backing_format,
+    .bdrv_get_specific_info = qcow2_get_specific_info,
 };

@@ -226,6 +226,9 @@ bool qcow2_table_offset_ok(BDRVQcow2State *s, uint64_t off);
 void qcow2_meta_add(BDRVQcow2State *s, uint64_t offset, uint64_t n,
                     Qcow2MetaKind kind);
 
+/* Forget @n metadata clusters at @offset in the write-time map. */
+void qcow2_meta_remove(BDRVQcow2State *s, uint64_t offset, uint64_t n);
+
 /* Add @delta to the refcounts of @n clusters from host @offset. */
 int qcow2_update_refcounts(BlockDriverState *bs, uint64_t offset, uint64_t n,
                            int delta, GError **errp);
@@ -261,6 +264,16 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
                    bool write, BlockDriverState **leaf, int64_t *leaf_offset,
                    int64_t *pnum, GError **errp);
+
+/* qcow2.c: before the first write, check the metadata layout. */
+int qcow2_write_prepare(BlockDriverState *bs, GError **errp);
+
+/* qcow2-info.c: ImageInfo's format-specific data. */
+struct ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
+                                    int64_t *cluster_size);
+
+/* qcow2-resize.c: grow the virtual size (bdrv_truncate). */
+int qcow2_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 
 /* Read a host range of bs->file, zeroes past its end. */
 int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,

@@ -145,6 +145,12 @@ static ImageInfo *image_info(BlockDriverState *bs, bool flat)
     }
     info->has_dirty_flag = true;
     info->dirty_flag = false;
+    if (bs->drv->bdrv_get_specific_info) {
+        info->format_specific =
+            bs->drv->bdrv_get_specific_info(bs, &info->cluster_size);
+        info->has_cluster_size = true;
+        info->has_format_specific = true;
+    }
     image_backing_info(bs, info);
     if (!flat && bs->backing) {
         info->has_backing_image = true;
@@ -182,7 +188,8 @@ BlockDeviceInfo *bdrv_query_node_info(BlockDriverState *bs, bool flat,
     info->detect_zeroes = qapi_enum_parse(&BlockdevDetectZeroesOptions_lookup,
                                           bdrv_node(bs)->detect_zeroes,
                                           BLOCKDEV_DETECT_ZEROES_OPTIONS_OFF);
-    /* bps, iops and write_threshold stay 0: no throttling here */
+    /* bps and iops stay 0: no throttling here */
+    info->write_threshold = bdrv_write_threshold_get(bs);
     info->image = image_info(bs, flat);
     info->cache = cache_info(bs, writeback);
     return info;

@@ -93,6 +93,10 @@ struct BlockDriver {
     /* Format drivers: the backing name recorded in the header, or NULL. */
     const char *(*bdrv_get_backing_file)(BlockDriverState *bs);
     const char *(*bdrv_get_backing_format)(BlockDriverState *bs);
+    /* Optional: ImageInfo's "format-specific" (new object) and
+     * *cluster_size, for query-named-block-nodes. */
+    struct ImageInfoSpecific *(*bdrv_get_specific_info)(BlockDriverState *bs,
+                                          int64_t *cluster_size);
 };
 
 struct BlockDriverState {

@@ -39,6 +39,9 @@ typedef struct BdrvNode {
     BdrvBackingMode backing_mode;
     int blk_users; /* drives and jobs holding it as a root */
     BlockJob *job; /* the job that blocks it, or NULL */
+    /* Any thread, with __atomic builtins (write-threshold.c). */
+    int64_t write_threshold;   /* 0: off */
+    int64_t wr_highest_offset; /* end of the furthest write */
 } BdrvNode;
 
 static inline BdrvNode *bdrv_node(BlockDriverState *bs)
@@ -205,6 +208,20 @@ BlockDeviceInfo *bdrv_query_node_info(BlockDriverState *bs, bool flat,
 /* The filename queries show: the file's name, or "json:{...}" when the
  * node cannot be described by it (explicit backing and the like). */
 char *bdrv_display_filename(BlockDriverState *bs);
+
+/* ---- write threshold and write statistics (write-threshold.c) ---- */
+
+/* block-set-write-threshold: 0 turns it off. */
+void bdrv_write_threshold_set(BlockDriverState *bs, int64_t threshold);
+int64_t bdrv_write_threshold_get(BlockDriverState *bs);
+/*
+ * The write path's hook (bdrv_pwrite, any thread): a write reaching past
+ * the threshold sends BLOCK_WRITE_THRESHOLD once and turns it off; the
+ * furthest write end is recorded for query-blockstats.
+ */
+void bdrv_write_threshold_check(BlockDriverState *bs, int64_t offset,
+                                int64_t bytes);
+int64_t bdrv_wr_highest_offset(BlockDriverState *bs);
 
 /* ---- file-posix.c ---- */
 

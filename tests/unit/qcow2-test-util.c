@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/graph.h"
 #include "qcow2-test-util.h"
 #include "qemu/error.h"
 
@@ -152,7 +153,9 @@ const BlockDriver test_file_driver = {
 static BlockDriverState *tq_node(const BlockDriver *drv, const char *name,
                                  bool read_only)
 {
-    BlockDriverState *bs = g_new0(BlockDriverState, 1);
+    /* the block layer sees every node as a BdrvNode */
+    BdrvNode *node = g_new0(BdrvNode, 1);
+    BlockDriverState *bs = &node->bs;
 
     bs->drv = drv;
     bs->opaque = g_malloc0(drv->instance_size);
