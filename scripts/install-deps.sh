@@ -7,7 +7,9 @@ set -euo pipefail
 
 packages=(gcc make meson ninja-build pkg-config python3
           libglib2.0-dev check libseccomp-dev
-          qemu-utils clang libclang-rt-14-dev "$@")
+          qemu-utils clang libclang-rt-14-dev
+          liburing-dev nbdkit libnbd-bin python3-libnbd fio
+          qemu-system-x86 qemu-system-common systemd "$@")
 
 missing=()
 for p in "${packages[@]}"; do
