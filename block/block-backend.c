@@ -57,19 +57,34 @@ int blk_free_unit(void)
     return unit;
 }
 
-static void root_attach(BlockDriverState *bs)
+/* What a drive takes on its root (QEMU's blk_new_open for -drive). */
+static uint64_t drive_perm(BlockDriverState *bs)
 {
-    if (bs) {
-        bdrv_ref(bs);
-        bdrv_node(bs)->blk_users++;
-    }
+    return BLK_PERM_CONSISTENT_READ | (bs->read_only ? 0 : BLK_PERM_WRITE);
 }
 
-static void root_detach(BlockDriverState *bs)
+static BdrvChild *root_attach(const char *id, BlockDriverState *bs,
+                              GError **errp)
 {
-    if (bs) {
-        bdrv_node(bs)->blk_users--;
-        bdrv_unref(bs);
+    g_autofree char *user = g_strdup_printf("block device '%s'", id);
+    BdrvChild *c;
+
+    if (!bs) {
+        return NULL;
+    }
+    c = bdrv_child_attach(user, bs, "root", drive_perm(bs), BLK_PERM_ALL,
+                          errp);
+    if (c) {
+        bdrv_node(bs)->blk_users++;
+    }
+    return c;
+}
+
+static void root_detach(BdrvChild *c)
+{
+    if (c) {
+        bdrv_node(c->bs)->blk_users--;
+        bdrv_child_detach(c);
     }
 }
 
@@ -90,10 +105,14 @@ BlockBackend *blk_new_drive(const char *id, int unit, BlockDriverState *root,
         return NULL;
     }
     blk = g_new0(BlockBackend, 1);
+    blk->root_child = root_attach(id, root, errp);
+    if (root && !blk->root_child) {
+        g_free(blk);
+        return NULL;
+    }
     blk->id = g_strdup(id);
     blk->unit = unit;
     blk->writethrough = writethrough;
-    root_attach(root);
     blk->root = root;
     drives = g_list_append(drives, blk);
     return blk;
@@ -102,18 +121,30 @@ BlockBackend *blk_new_drive(const char *id, int unit, BlockDriverState *root,
 void blk_delete(BlockBackend *blk)
 {
     drives = g_list_remove(drives, blk);
-    root_detach(g_steal_pointer(&blk->root));
+    blk->root = NULL;
+    root_detach(g_steal_pointer(&blk->root_child));
     g_free(blk->id);
     g_free(blk);
 }
 
-void blk_set_root(BlockBackend *blk, BlockDriverState *bs)
+bool blk_set_root(BlockBackend *blk, BlockDriverState *bs, GError **errp)
 {
-    BlockDriverState *old = blk->root;
+    BdrvChild *c = blk->root_child;
 
-    root_attach(bs);
+    if (c && !bdrv_child_replace(c, bs, errp)) {
+        return false;
+    }
+    if (!c) {
+        c = blk->root_child = root_attach(blk->id, bs, errp);
+        if (!c) {
+            return false;
+        }
+    } else {
+        bdrv_node(blk->root)->blk_users--;
+        bdrv_node(bs)->blk_users++;
+    }
     blk->root = bs;
-    root_detach(old);
+    return true;
 }
 
 void blk_delete_all(void)

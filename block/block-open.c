@@ -17,6 +17,7 @@ typedef struct BdrvInherit {
     bool read_only;
     bool cache_direct;
     bool no_flush;
+    bool force_share;
     bool follow; /* file child: keeps following on reopen */
 } BdrvInherit;
 
@@ -275,7 +276,7 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
     n->inherit_cache =
         inh && inh->follow && !no->has_direct && !no->has_no_flush;
     n->auto_read_only = no->auto_ro;
-    n->force_share = no->force_share;
+    n->force_share = no->force_share || (inh && inh->force_share);
     n->discard = no->discard;
     n->detect_zeroes = no->detect_zeroes;
     bs->implicit = inh != NULL;
@@ -287,7 +288,7 @@ static void node_discard(BdrvNode *n)
 {
     BlockDriverState *bs = &n->bs;
 
-    bdrv_unref(bs->file);
+    bdrv_drop_children(bs);
     g_mutex_clear(&bs->lock);
     g_free(bs->opaque);
     g_free(bs->filename);
@@ -308,6 +309,7 @@ static BlockDriverState *open_file_child(BdrvNode *n, const NodeOpts *no,
         .read_only = bs->read_only,
         .cache_direct = bs->cache_direct,
         .no_flush = n->no_flush,
+        .force_share = n->force_share,
         .follow = true,
     };
     g_autofree char *path = bdrv_opt_path(prefix, "file");
@@ -341,6 +343,20 @@ static bool check_node(const NodeOpts *no, BdrvNode *n, GError **errp)
 static bool open_backing(BlockDriverState *bs, JsonNode *backing,
                          const char *prefix, GError **errp);
 
+/* @bs takes @file as its "file" child, with the permissions it needs. */
+static bool attach_file(BlockDriverState *bs, BlockDriverState *file,
+                        GError **errp)
+{
+    BdrvNode *n = bdrv_node(bs);
+
+    n->file_child = bdrv_attach_node_child(bs, file, "file", errp);
+    if (!n->file_child) {
+        return false;
+    }
+    bs->file = file; /* the child holds the reference */
+    return true;
+}
+
 static BlockDriverState *open_node(JsonObject *opts, const char *prefix,
                                    const BdrvInherit *inh,
                                    BlockDriverState *file, GError **errp)
@@ -354,14 +370,18 @@ static BlockDriverState *open_node(JsonObject *opts, const char *prefix,
     }
     n = node_new(&no, inh);
     bs = &n->bs;
-    if (!no.drv->is_protocol) {
-        bs->file = file ? file : open_file_child(n, &no, prefix, errp);
-        file = NULL;
-        if (!bs->file) {
+    if (!no.drv->is_protocol && !file) {
+        file = open_file_child(n, &no, prefix, errp);
+        if (!file) {
             goto fail;
         }
     }
     if (!check_node(&no, n, errp)) {
+        goto fail;
+    }
+    /* named before its file child attaches: errors name the parent */
+    bs->node_name = no.node_name ? g_strdup(no.node_name) : auto_node_name();
+    if (file && !attach_file(bs, file, errp)) {
         goto fail;
     }
     bs->filename =
@@ -369,7 +389,6 @@ static BlockDriverState *open_node(JsonObject *opts, const char *prefix,
     if (no.drv->bdrv_open(bs, no.driver_opts, errp) < 0) {
         goto fail;
     }
-    bs->node_name = no.node_name ? g_strdup(no.node_name) : auto_node_name();
     bdrv_register_node(bs);
     if (no.drv->bdrv_get_backing_file &&
         !open_backing(bs, no.backing, prefix, errp)) {
@@ -511,6 +530,7 @@ static BlockDriverState *open_header_backing(BlockDriverState *bs,
         .read_only = true,
         .cache_direct = bs->cache_direct,
         .no_flush = bdrv_node(bs)->no_flush,
+        .force_share = bdrv_node(bs)->force_share,
     };
 
     if (!path) {
@@ -534,6 +554,7 @@ open_backing_child(BlockDriverState *bs, JsonNode *backing, const char *prefix,
         .read_only = true,
         .cache_direct = bs->cache_direct,
         .no_flush = bdrv_node(bs)->no_flush,
+        .force_share = bdrv_node(bs)->force_share,
     };
     g_autofree char *path = bdrv_opt_path(prefix, "backing");
     BlockDriverState *child;
@@ -590,7 +611,12 @@ static bool open_backing(BlockDriverState *bs, JsonNode *backing,
     if (mode == BDRV_BACKING_HEADER && !child) {
         mode = BDRV_BACKING_NONE;
     }
-    bdrv_set_backing(bs, child, mode);
+    if (!bdrv_set_backing(bs, child, mode, &err)) {
+        g_prefix_error(&err, "Could not open backing file: ");
+        g_propagate_error(errp, err);
+        bdrv_unref(child);
+        return false;
+    }
     bdrv_unref(child); /* bdrv_set_backing took its own reference */
     return true;
 }

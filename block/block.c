@@ -114,6 +114,19 @@ void bdrv_ref(BlockDriverState *bs)
     bs->refcnt++;
 }
 
+void bdrv_drop_children(BlockDriverState *bs)
+{
+    BdrvNode *n = bdrv_node(bs);
+
+    g_mutex_lock(&bs->lock);
+    bs->backing = NULL;
+    bs->file = NULL;
+    g_mutex_unlock(&bs->lock);
+    /* each child's reference goes with it */
+    bdrv_child_detach(g_steal_pointer(&n->backing_child));
+    bdrv_child_detach(g_steal_pointer(&n->file_child));
+}
+
 static void bdrv_delete(BlockDriverState *bs)
 {
     GError *err = NULL;
@@ -127,12 +140,7 @@ static void bdrv_delete(BlockDriverState *bs)
         bs->drv->bdrv_close(bs);
     }
     bdrv_unregister_node(bs);
-    if (bs->backing) {
-        bdrv_unref(g_steal_pointer(&bs->backing));
-    }
-    if (bs->file) {
-        bdrv_unref(g_steal_pointer(&bs->file));
-    }
+    bdrv_drop_children(bs);
     g_mutex_clear(&bs->lock);
     g_free(bs->opaque);
     g_free(bs->filename);
@@ -213,38 +221,59 @@ int bdrv_backing_depth(BlockDriverState *bs)
     return depth;
 }
 
-void bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
-                      BdrvBackingMode mode)
+bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
+                      BdrvBackingMode mode, GError **errp)
 {
-    BlockDriverState *old = bs->backing;
+    BdrvNode *n = bdrv_node(bs);
+    BdrvChild *old = n->backing_child;
 
-    if (backing) {
-        bdrv_ref(backing);
+    if (backing && old) {
+        if (old->bs != backing && !bdrv_child_replace(old, backing, errp)) {
+            return false;
+        }
+    } else if (backing) {
+        n->backing_child = bdrv_attach_node_child(bs, backing, "backing",
+                                                  errp);
+        if (!n->backing_child) {
+            return false;
+        }
+    } else {
+        n->backing_child = NULL;
     }
     g_mutex_lock(&bs->lock);
     bs->backing = backing;
     g_mutex_unlock(&bs->lock);
-    bdrv_node(bs)->backing_mode = mode;
-    bdrv_unref(old);
+    n->backing_mode = mode;
+    if (!backing) {
+        bdrv_child_detach(old);
+    }
+    return true;
 }
 
-void bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to)
+bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
+                             GError **errp)
 {
     for (GList *l = node_list; l; l = l->next) {
         BlockDriverState *p = l->data;
+        BdrvNode *pn = bdrv_node(p);
 
         if (p == to) {
             continue; /* never make a node its own child */
         }
         if (p->file == from) {
-            bdrv_ref(to);
+            if (!bdrv_child_replace(pn->file_child, to, errp)) {
+                return false;
+            }
+            g_mutex_lock(&p->lock);
             p->file = to;
-            bdrv_unref(from);
+            g_mutex_unlock(&p->lock);
         }
-        if (p->backing == from) {
-            bdrv_set_backing(p, to, BDRV_BACKING_EXPLICIT);
+        if (p->backing == from &&
+            !bdrv_set_backing(p, to, BDRV_BACKING_EXPLICIT, errp)) {
+            return false;
         }
     }
+    return true;
 }
 
 const char *bdrv_device_or_node_name(BlockDriverState *bs)

@@ -271,8 +271,7 @@ static int commit_prepare(BlockJob *job, GError **errp)
     if (full && g_str_equal(full, s->base->filename)) {
         mode = BDRV_BACKING_HEADER;
     }
-    bdrv_set_backing(s->overlay, s->base, mode);
-    return 0;
+    return bdrv_set_backing(s->overlay, s->base, mode, errp) ? 0 : -1;
 }
 
 static int commit_active_prepare(BlockJob *job, GError **errp)
@@ -281,9 +280,13 @@ static int commit_active_prepare(BlockJob *job, GError **errp)
     BlockBackend *blk;
 
     while ((blk = blk_by_root(s->top))) {
-        blk_set_root(blk, s->base);
+        if (!blk_set_root(blk, s->base, errp)) {
+            return -1;
+        }
     }
-    bdrv_replace_in_parents(s->top, s->base);
+    if (!bdrv_replace_in_parents(s->top, s->base, errp)) {
+        return -1;
+    }
     s->pivoted = true;
     return 0;
 }
@@ -302,6 +305,9 @@ static void reopen_back(BlockDriverState *bs)
 static void commit_clean(BlockJob *job)
 {
     CommitJob *s = (CommitJob *)job;
+
+    /* writers gone first, so that the nodes may become read-only */
+    block_job_drop_perms(job);
 
     if (s->overlay && s->overlay_was_ro) {
         reopen_back(s->overlay);
@@ -479,15 +485,57 @@ static const char *commit_job_id(const CommitArgs *a, BlockDriverState *root)
     return blk ? blk->id : "";
 }
 
-/* Reference and block every node the job touches. */
-static void commit_add_nodes(CommitJob *s)
+/*
+ * Reference and block every node the job touches, with QEMU 7.2's
+ * permissions: the layers that go away cannot be read consistently by
+ * anyone else meanwhile (non-active commit), nor resized.
+ */
+static bool commit_add_nodes(CommitJob *s, GError **errp)
 {
     BlockJob *job = &s->common;
+    uint64_t shared = BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED;
 
-    for (BlockDriverState *it = s->root; it != s->base; it = it->backing) {
-        block_job_add_node(job, it, it == s->top && s->overlay);
+    if (!s->overlay) {
+        shared |= BLK_PERM_CONSISTENT_READ; /* the active layer's readers */
     }
-    block_job_add_node(job, s->base, true);
+    if (!block_job_add_bdrv(job, "main node", s->root, 0, BLK_PERM_ALL, false,
+                            errp)) {
+        return false;
+    }
+    for (BlockDriverState *it = s->root; it != s->top; it = it->backing) {
+        if (it != s->root &&
+            !block_job_add_bdrv(job, "overlay of top", it, 0, BLK_PERM_ALL,
+                                false, errp)) {
+            return false;
+        }
+    }
+    for (BlockDriverState *it = s->top; it != s->base; it = it->backing) {
+        if (it != s->root &&
+            !block_job_add_bdrv(job, "intermediate node", it, 0, shared,
+                                it == s->top && s->overlay, errp)) {
+            return false;
+        }
+    }
+    return block_job_add_bdrv(job, "base node", s->base, 0, BLK_PERM_ALL,
+                              true, errp);
+}
+
+/* What the job writes base through: QEMU's unnamed BlockBackend on it. */
+static bool commit_take_base(CommitJob *s, GError **errp)
+{
+    uint64_t perm = BLK_PERM_WRITE, shared = BLK_PERM_WRITE_UNCHANGED;
+    int64_t top_len = bdrv_getlength(s->top);
+
+    if (s->overlay) {
+        perm |= BLK_PERM_CONSISTENT_READ;
+        shared |= BLK_PERM_CONSISTENT_READ;
+    } else {
+        shared |= BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE;
+    }
+    if (top_len > bdrv_getlength(s->base)) {
+        perm |= BLK_PERM_RESIZE;
+    }
+    return block_job_add_user(&s->common, s->base, perm, shared, errp);
 }
 
 /* Make base (and a read-only overlay) writable for the job. */
@@ -539,9 +587,19 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
     s->base = base;
     s->overlay = active ? NULL : bdrv_find_overlay(root, top);
     s->backing_name = g_steal_pointer(&name);
-    commit_add_nodes(s);
+    if (!commit_add_nodes(s, errp)) {
+        g_free(s->backing_name);
+        block_job_early_fail(&s->common);
+        return false;
+    }
     if (!commit_reopen_rw(s, errp)) {
         g_free(s->backing_name);
+        block_job_early_fail(&s->common);
+        return false;
+    }
+    if (!commit_take_base(s, errp)) {
+        block_job_drop_perms(&s->common);
+        commit_clean(&s->common);
         block_job_early_fail(&s->common);
         return false;
     }

@@ -8,6 +8,7 @@
 #include "block/graph.h"
 #include "block/job-internal.h"
 #include "qapi/qapi-events.h"
+#include "block/perm.h"
 #include "qemu/error.h"
 
 static GList *jobs; /* BlockJob*, oldest first; a job leaves at "null" */
@@ -127,6 +128,7 @@ static void job_free(BlockJob *job)
     g_assert(job->nodes->len == 0);
     g_ptr_array_free(job->nodes, TRUE);
     g_ptr_array_free(job->blk_nodes, TRUE);
+    g_ptr_array_free(job->children, TRUE);
     g_mutex_clear(&job->lock);
     g_cond_clear(&job->cond);
     g_clear_error(&job->run_error);
@@ -156,6 +158,7 @@ BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
     job->auto_finalize = auto_finalize;
     job->auto_dismiss = auto_dismiss;
     job->nodes = g_ptr_array_new();
+    job->children = g_ptr_array_new();
     job->blk_nodes = g_ptr_array_new();
     g_mutex_init(&job->lock);
     g_cond_init(&job->cond);
@@ -170,8 +173,18 @@ BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
     return job;
 }
 
-void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root)
+bool block_job_add_bdrv(BlockJob *job, const char *name, BlockDriverState *bs,
+                        uint64_t perm, uint64_t shared, bool as_root,
+                        GError **errp)
 {
+    g_autofree char *user =
+        g_strdup_printf("%s job '%s'", JobType_str(job->driver->type), job->id);
+    BdrvChild *c = bdrv_child_attach(user, bs, name, perm, shared, errp);
+
+    if (!c) {
+        return false;
+    }
+    g_ptr_array_add(job->children, c);
     bdrv_ref(bs);
     bdrv_node(bs)->job = job;
     g_ptr_array_add(job->nodes, bs);
@@ -179,10 +192,38 @@ void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root)
         bdrv_node(bs)->blk_users++;
         g_ptr_array_add(job->blk_nodes, bs);
     }
+    return true;
+}
+
+void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root)
+{
+    /* takes nothing and shares everything: cannot conflict */
+    block_job_add_bdrv(job, "main node", bs, 0, BLK_PERM_ALL, as_root, NULL);
+}
+
+BdrvChild *block_job_add_user(BlockJob *job, BlockDriverState *bs,
+                              uint64_t perm, uint64_t shared, GError **errp)
+{
+    BdrvChild *c = bdrv_child_attach("an unnamed block device", bs, "root",
+                                     perm, shared, errp);
+
+    if (c) {
+        g_ptr_array_add(job->children, c);
+    }
+    return c;
+}
+
+void block_job_drop_perms(BlockJob *job)
+{
+    for (guint i = job->children->len; i-- > 0;) {
+        bdrv_child_detach(g_ptr_array_index(job->children, i));
+    }
+    g_ptr_array_set_size(job->children, 0);
 }
 
 static void job_release_nodes(BlockJob *job)
 {
+    block_job_drop_perms(job);
     for (guint i = 0; i < job->blk_nodes->len; i++) {
         bdrv_node(g_ptr_array_index(job->blk_nodes, i))->blk_users--;
     }

@@ -8,11 +8,13 @@
 #define BLOCK_BLOCK_BACKEND_H
 
 #include "block/block_int.h"
+#include "block/perm.h"
 
 typedef struct BlockBackend {
     char *id;
     int unit;               /* if=none unit, for generated ids */
     BlockDriverState *root; /* NULL for an empty drive */
+    BdrvChild *root_child;  /* holds root: consistent read, write if rw */
     bool writethrough;      /* cache=writethrough/directsync */
 } BlockBackend;
 
@@ -27,14 +29,16 @@ int blk_free_unit(void);
 /*
  * A new drive @id (checked: "Duplicate ID 'x' for drive", "Device name 'x'
  * conflicts with an existing node name") with @root (may be NULL); the drive
- * takes a reference of its own.
+ * takes a reference of its own and permissions on it (perm.h; a conflict
+ * or a lock held elsewhere fails the drive).
  */
 BlockBackend *blk_new_drive(const char *id, int unit, BlockDriverState *root,
                             bool writethrough, GError **errp);
 /* Forget the drive and drop its root reference. */
 void blk_delete(BlockBackend *blk);
-/* Replace the root (active commit's pivot): references move. */
-void blk_set_root(BlockBackend *blk, BlockDriverState *bs);
+/* Replace the root (active commit's pivot): references and permissions
+ * move; false with errp (nothing changed) on a permission conflict. */
+bool blk_set_root(BlockBackend *blk, BlockDriverState *bs, GError **errp);
 void blk_delete_all(void);
 
 #endif

@@ -97,6 +97,18 @@ struct BlockDriver {
      * *cluster_size, for query-named-block-nodes. */
     struct ImageInfoSpecific *(*bdrv_get_specific_info)(BlockDriverState *bs,
                                           int64_t *cluster_size);
+
+    /*
+     * Permissions (perm.h): the node's parents now take @perm and share
+     * @shared together.  Prepare may fail (a lock held elsewhere, no
+     * read-write fd for auto-read-only), leaving the node as it was;
+     * commit or abort follows.  Prepare may be called again before either:
+     * the driver aborts what it prepared first.  Optional, all three.
+     */
+    int (*bdrv_perm_prepare)(BlockDriverState *bs, uint64_t perm,
+                             uint64_t shared, GError **errp);
+    void (*bdrv_perm_commit)(BlockDriverState *bs);
+    void (*bdrv_perm_abort)(BlockDriverState *bs);
 };
 
 struct BlockDriverState {

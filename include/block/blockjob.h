@@ -15,6 +15,7 @@
 
 #include "block/block_int.h"
 #include "qapi/qapi-types.h"
+#include "block/perm.h"
 
 /* JobStatus (JOB_STATUS_*) and JobType come from the schema (job.json). */
 
@@ -49,6 +50,7 @@ struct BlockJob {
     char *error;          /* why it failed, or NULL */
     GPtrArray *nodes;     /* BlockDriverState*, referenced, blocked */
     GPtrArray *blk_nodes; /* subset counted as blk_users */
+    GPtrArray *children;  /* BdrvChild*: the job's permissions */
     GThread *thread;
     guint done_source;     /* worker finished, main loop to follow */
     guint deferred_source; /* a command's transition, to follow */
@@ -76,9 +78,30 @@ struct BlockJob {
 BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
                            int64_t speed, bool auto_finalize, bool auto_dismiss,
                            GError **errp);
-/* The job references and blocks @bs; @as_root makes blockdev-del say "in
- * use" (QEMU's job BlockBackends). */
+/*
+ * The job references and blocks @bs, and uses it as child @name
+ * ("intermediate node", "overlay of top", "main node") with @perm and
+ * @shared (perm.h), described as "TYPE job 'ID'" in conflicts; @as_root
+ * makes blockdev-del say "in use" (QEMU's job BlockBackends).  False with
+ * errp on a conflict (nothing added).  Everything is released when the
+ * job ends.
+ */
+bool block_job_add_bdrv(BlockJob *job, const char *name, BlockDriverState *bs,
+                        uint64_t perm, uint64_t shared, bool as_root,
+                        GError **errp);
+/* The same taking nothing and sharing everything ("main node"). */
 void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root);
+/*
+ * A BlockBackend the job writes through (commit's base, mirror's target):
+ * child "root" of "an unnamed block device", as QEMU names it.  Released
+ * with the job (or earlier by block_job_drop_perms).  NULL with errp on a
+ * conflict.
+ */
+BdrvChild *block_job_add_user(BlockJob *job, BlockDriverState *bs,
+                              uint64_t perm, uint64_t shared, GError **errp);
+/* Give up every permission the job holds (at its end, before reopening
+ * its nodes read-only again). */
+void block_job_drop_perms(BlockJob *job);
 /* Setting up failed after create: emit "null", release, free. */
 void block_job_early_fail(BlockJob *job);
 /* Go "running" and start the worker. */

@@ -14,6 +14,7 @@
 
 #include "block/block_int.h"
 #include "qapi/qapi-types.h"
+#include "block/perm.h"
 
 typedef struct BlockJob BlockJob;
 
@@ -42,6 +43,12 @@ typedef struct BdrvNode {
     /* Any thread, with __atomic builtins (write-threshold.c). */
     int64_t write_threshold;   /* 0: off */
     int64_t wr_highest_offset; /* end of the furthest write */
+    /* permissions (perm.c): who uses this node, newest first (BdrvChild*) */
+    GList *parents;
+    BdrvChild *file_child;    /* holds bs.file, or NULL */
+    BdrvChild *backing_child; /* holds bs.backing, or NULL */
+    bool reopening;   /* block-reopen.c: modes are the tentative new ones */
+    bool old_read_only; /* ... and this was read_only before */
 } BdrvNode;
 
 static inline BdrvNode *bdrv_node(BlockDriverState *bs)
@@ -94,12 +101,19 @@ BlockDriverState *bdrv_find_base(BlockDriverState *bs);
 /* Length of the backing chain below @bs. */
 int bdrv_backing_depth(BlockDriverState *bs);
 
-/* Make @backing (may be NULL) the backing child of @bs: takes a new
- * reference to it and drops the old child's. */
-void bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
-                      BdrvBackingMode mode);
-/* Point every node child link to @from at @to instead. */
-void bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to);
+/*
+ * Make @backing (may be NULL) the backing child of @bs: the child takes a
+ * new reference to it and drops the old child's.  The backing child takes
+ * its permissions (perm.h); on a conflict false with errp, nothing changed.
+ */
+bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
+                      BdrvBackingMode mode, GError **errp);
+/* Detach @bs's file and backing children (their references go). */
+void bdrv_drop_children(BlockDriverState *bs);
+/* Point every node child link to @from at @to instead (false with errp on
+ * a permission conflict; the links switched before it stay switched). */
+bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
+                             GError **errp);
 
 /* The drive id whose root is @bs, else its node name. */
 const char *bdrv_device_or_node_name(BlockDriverState *bs);
