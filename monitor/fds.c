@@ -14,6 +14,7 @@
 #include "qapi/qapi-events.h"
 #include "qapi/qmp-schema.h"
 #include "qapi/qmp.h"
+#include "qapi/visit-json.h"
 #include "qemu/error.h"
 #include "qemu/fdset.h"
 #include "qemu/osdep.h"
@@ -59,29 +60,11 @@ static void out_commit(GString *out, char *end)
 
 static char *put_int(char *p, int64_t v)
 {
-    static const char pairs[] =
-        "00010203040506070809101112131415161718192021222324252627282930313233"
-        "34353637383940414243444546474849505152535455565758596061626364656667"
-        "6869707172737475767778798081828384858687888990919293949596979899";
     char buf[24];
-    char *d = buf + sizeof(buf);
-    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    char *end = buf + sizeof(buf);
+    char *d = qapi_format_int(end, v);
 
-    while (u >= 100) {
-        d -= 2;
-        memcpy(d, pairs + (u % 100) * 2, 2);
-        u /= 100;
-    }
-    if (u >= 10) {
-        d -= 2;
-        memcpy(d, pairs + u * 2, 2);
-    } else {
-        *--d = '0' + u;
-    }
-    if (v < 0) {
-        *--d = '-';
-    }
-    return put_bytes(p, d, buf + sizeof(buf) - d);
+    return put_bytes(p, d, end - d);
 }
 
 static char *put_access_mode(char *p, int flags)

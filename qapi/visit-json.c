@@ -75,15 +75,22 @@ static char *format_digits(char *end, uint64_t u)
     return d;
 }
 
-void qapi_out_int(GString *out, int64_t v)
+char *qapi_format_int(char *end, int64_t v)
 {
-    char buf[24];
-    char *end = buf + sizeof(buf);
     char *d = format_digits(end, v < 0 ? -(uint64_t)v : (uint64_t)v);
 
     if (v < 0) {
         *--d = '-';
     }
+    return d;
+}
+
+void qapi_out_int(GString *out, int64_t v)
+{
+    char buf[24];
+    char *end = buf + sizeof(buf);
+    char *d = qapi_format_int(end, v);
+
     qapi_out_lit(out, d, end - d);
 }
 

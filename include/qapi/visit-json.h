@@ -34,6 +34,12 @@ bool qapi_node_is(JsonNode *node, GType type);
 /* A deep copy of @node, for an 'any' or 'null' member. */
 JsonNode *qapi_in_json(JsonNode *node);
 
+/*
+ * @v in decimal, written so that it ends just before @end (room for 20
+ * bytes is enough): where it starts.  Not terminated.
+ */
+char *qapi_format_int(char *end, int64_t v);
+
 void qapi_out_int(GString *out, int64_t v);
 void qapi_out_uint(GString *out, uint64_t v);
 void qapi_out_number(GString *out, double v);
