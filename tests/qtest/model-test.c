@@ -42,6 +42,7 @@
 
 #define NFILES 6
 #define MAX_ACTORS 4
+#define MAX_MONITORS 3
 #define OWNER_PROCESS 0
 #define OWNER_ORPHAN (-1)
 #define MATCH_FLAGS (O_ACCMODE | O_DIRECT | O_SYNC | O_DSYNC)
@@ -85,7 +86,7 @@ typedef struct Actor {
     int id; /* owner id in the model, > 0 */
     guint monitor;
     QTestConn *c;
-    GHashTable *named; /* getfd name -> desc (GINT) */
+    GHashTable *named; /* its monitor's getfd names (borrowed) */
 } Actor;
 
 typedef struct Config {
@@ -112,6 +113,9 @@ typedef struct Model {
     GPtrArray *sets;   /* MSet*, any order */
     GPtrArray *nodes;  /* MNode* */
     GPtrArray *actors; /* Actor* */
+    /* getfd name -> desc (GINT), per monitor: names belong to the monitor
+     * and outlive its connections, as in QEMU */
+    GHashTable *named[MAX_MONITORS];
     int next_actor, next_node;
     GQueue want_events;     /* char* "NAME k=v..." in emission order */
     bool events_unordered;  /* this step's events may come in any order */
@@ -307,12 +311,11 @@ static void descs_collect(Model *m)
     for (guint i = 0; i < m->nodes->len; i++) {
         used[((MNode *)g_ptr_array_index(m->nodes, i))->desc] = true;
     }
-    for (guint i = 0; i < m->actors->len; i++) {
-        Actor *a = g_ptr_array_index(m->actors, i);
+    for (guint i = 0; i < m->cfg.n_monitors; i++) {
         GHashTableIter it;
         gpointer v;
 
-        g_hash_table_iter_init(&it, a->named);
+        g_hash_table_iter_init(&it, m->named[i]);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             used[GPOINTER_TO_INT(v)] = true;
         }
@@ -637,11 +640,11 @@ static char *check_proc(Model *m)
     for (guint i = 0; i < m->nodes->len; i++) {
         g_array_append_val(want, ((MNode *)m->nodes->pdata[i])->desc);
     }
-    for (guint i = 0; i < m->actors->len; i++) {
+    for (guint i = 0; i < m->cfg.n_monitors; i++) {
         GHashTableIter it;
         gpointer val;
 
-        g_hash_table_iter_init(&it, ((Actor *)m->actors->pdata[i])->named);
+        g_hash_table_iter_init(&it, m->named[i]);
         while (g_hash_table_iter_next(&it, NULL, &val)) {
             int d = GPOINTER_TO_INT(val);
             g_array_append_val(want, d);
@@ -1367,7 +1370,7 @@ static Actor *actor_new(Model *m, guint monitor)
     a->id = ++m->next_actor;
     a->monitor = monitor;
     a->c = qtest_connect(m->s, monitor);
-    a->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    a->named = m->named[monitor];
     g_ptr_array_add(m->actors, a);
     return a;
 }
@@ -1388,8 +1391,8 @@ static void op_disconnect(Model *m)
 {
     Actor *a = pick_actor(m);
 
-    model_log(m, "disconnect actor %d (%u named fds)", a->id,
-              g_hash_table_size(a->named));
+    model_log(m, "disconnect actor %d (its monitor keeps %u named fds)",
+              a->id, g_hash_table_size(a->named));
     qtest_disconnect(a->c);
     for (guint i = 0; i < m->sets->len;) {
         MSet *set = g_ptr_array_index(m->sets, i);
@@ -1412,7 +1415,6 @@ static void op_disconnect(Model *m)
             i++;
         }
     }
-    g_hash_table_unref(a->named);
     g_ptr_array_remove(m->actors, a);
     g_free(a);
     m->events_unordered = true;
@@ -1620,9 +1622,11 @@ static void model_end(Model *m)
     /* a clean exit releases everything (sanitizer builds check the rest) */
     while (m->actors->len) {
         Actor *a = g_ptr_array_index(m->actors, 0);
-        g_hash_table_unref(a->named);
         g_ptr_array_remove_index(m->actors, 0);
         g_free(a);
+    }
+    for (guint i = 0; i < MAX_MONITORS; i++) {
+        g_clear_pointer(&m->named[i], g_hash_table_unref);
     }
     ck_assert_int_eq(qtest_quit(m->s), 0);
     for (guint i = 0; i < m->descs->len; i++) {
@@ -1661,6 +1665,10 @@ START_TEST(test_model)
     m->sets = g_ptr_array_new_with_free_func((GDestroyNotify)set_free);
     m->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
     m->actors = g_ptr_array_new();
+    for (guint i = 0; i < MAX_MONITORS; i++) {
+        m->named[i] =
+            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    }
     g_queue_init(&m->want_events);
     g_queue_init(&m->log);
     choose_config(m);
