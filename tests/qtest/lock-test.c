@@ -160,8 +160,8 @@ static Holder hold(BlockFixture *f, const char *args)
     ck_assert(g_spawn_async_with_pipes(qtest_tmpdir(f->s), (char **)argv,
                                        NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                        NULL, &h.pid, &h.in, NULL, NULL, NULL));
-    /* held once qemu-img no longer gets in without -U */
-    for (int i = 0; i < 200 && run(f, &out, INFO) == 0; i++) {
+    /* held once a writer no longer gets in (a write before is harmless) */
+    for (int i = 0; i < 250 && run(f, &out, WRITE) == 0; i++) {
         g_clear_pointer(&out, g_free);
         g_usleep(20000);
     }
@@ -213,6 +213,52 @@ START_TEST(test_qemu_io_holds_rw)
                "'node-name': 'q1', 'file': 'f0'}}");
     del(&f, "q1");
     del(&f, "f0");
+    bq_finish(&f);
+}
+END_TEST
+
+#define QEMU "qemu-system-x86_64 -machine none -nodefaults -display none " \
+             "-blockdev driver=qcow2,node-name=q,file.driver=file," \
+             "file.filename=a.qcow2"
+
+/* QEMU 7.2 itself, both directions: it holds, fdsetd is refused, and the
+ * reverse, with the same texts. */
+START_TEST(test_qemu_both_directions)
+{
+    BlockFixture f = with_image();
+    const char *argv[4] = {"/bin/sh", "-c", "exec " QEMU " >/dev/null 2>&1",
+                           NULL};
+    g_autofree char *out = NULL;
+    GPid pid;
+    int status;
+
+    bq_add_fd(&f, f.c, "a.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "a.qcow2", O_RDWR, 1);
+    ck_assert(g_spawn_async(qtest_tmpdir(f.s), (char **)argv, NULL,
+                            G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid,
+                            NULL));
+    for (int i = 0; i < 250 && run(&f, &out, WRITE) == 0; i++) {
+        g_clear_pointer(&out, g_free);
+        g_usleep(20000);
+    }
+    bq_err(f.c, LOCK_W,
+           "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+           "'node-name': 'q0', 'file': {'driver': 'file', 'filename': "
+           "'/dev/fdset/1'}}}");
+    bq_err(f.c, LOCK_SW,
+           "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+           "'node-name': 'q0', 'read-only': true, 'file': {'driver': "
+           "'file', 'filename': '/dev/fdset/1'}}}");
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    g_spawn_close_pid(pid);
+
+    add_qcow2(&f, "q0", "1", "");
+    refused(&f, QEMU, LOCK_W);
+    del(&f, "q0");
+    add_qcow2(&f, "q0", "1", ", 'read-only': true");
+    refused(&f, QEMU, LOCK_W);
+    del(&f, "q0");
     bq_finish(&f);
 }
 END_TEST
@@ -295,6 +341,7 @@ static Suite *lock_suite(void)
     tcase_add_test(tc, test_shared_description_keeps_locks);
     tcase_add_test(tc, test_qemu_io_holds_rw);
     tcase_add_test(tc, test_qemu_io_holds_ro);
+    tcase_add_test(tc, test_qemu_both_directions);
     tcase_add_test(tc, test_auto_read_only_steps);
     suite_add_tcase(s, tc);
     return s;
