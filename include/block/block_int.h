@@ -131,6 +131,14 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
 int bdrv_flush(BlockDriverState *bs, GError **errp);
+/*
+ * Copy-on-read for block-stream: fill the ranges of [offset, offset+bytes)
+ * that @bs does not allocate itself with what its backing chain shows
+ * there, never overwriting data written to @bs meanwhile.  @buf holds
+ * @bytes; *copied gets the bytes written.  -1 and errp on error.
+ */
+int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, int64_t *copied, GError **errp);
 int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 int64_t bdrv_getlength(BlockDriverState *bs);
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
