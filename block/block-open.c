@@ -269,6 +269,7 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
     bs->opaque = g_malloc0(MAX(no->drv->instance_size, 1));
     bs->refcnt = 1;
     g_mutex_init(&bs->lock);
+    g_rw_lock_init(&bs->write_hooks_lock);
     bs->read_only = no->has_ro ? no->ro : (inh && inh->read_only);
     bs->cache_direct = no->has_direct ? no->direct : (inh && inh->cache_direct);
     n->no_flush = no->has_no_flush ? no->no_flush : (inh && inh->no_flush);
@@ -290,6 +291,7 @@ static void node_discard(BdrvNode *n)
 
     bdrv_drop_children(bs);
     g_mutex_clear(&bs->lock);
+    g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->filename);
     g_free(bs->node_name);

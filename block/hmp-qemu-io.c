@@ -36,7 +36,7 @@ static bool parse_size(const char *s, int64_t *out)
     case 'b': end++; break;
     default: break;
     }
-    if (*end || v > (G_MAXINT64 >> shift)) {
+    if (*end || v > (guint64)(G_MAXINT64 >> shift)) {
         return false;
     }
     *out = (int64_t)(v << shift);

@@ -122,10 +122,13 @@ struct BlockDriverState {
     BlockDriverState *file;   /* "file" child, or NULL */
     BlockDriverState *backing;/* "backing" child, or NULL */
     GMutex lock;              /* serialises I/O on this node */
+    GRWLock write_hooks_lock; /* write_hooks: readers are the writes */
+    GSList *write_hooks;      /* BdrvWriteHook *, write-hook.h */
     bool implicit;            /* created inline, deleted with its parent */
 };
 
-/* I/O on a node: take bs->lock and call the driver. -1 and errp on error. */
+/* I/O on a node (io.c): take bs->lock and call the driver. -1 and errp on
+ * error. */
 int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -139,6 +142,38 @@ int bdrv_flush(BlockDriverState *bs, GError **errp);
  */
 int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf, int64_t *copied, GError **errp);
+
+/* Request flags of bdrv_pwrite_flags and bdrv_pwrite_zeroes. */
+#define BDRV_REQ_FUA          0x1 /* durable when the call returns */
+#define BDRV_REQ_MAY_UNMAP    0x2 /* zeroes: the range may be deallocated */
+#define BDRV_REQ_NO_FALLBACK  0x4 /* zeroes: fail with -ENOTSUP rather than
+                                     write zero buffers */
+
+/*
+ * These return 0 or a negative errno (-EINVAL a bad range, -EPERM a
+ * read-only node, -ENOTSUP, -EIO, -ENOSPC ...), with errp set.
+ */
+int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, int flags, GError **errp);
+int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int flags, GError **errp);
+/* Advisory: the range's data may be dropped (reads return old data or
+ * zeroes). */
+int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  GError **errp);
+
+/* bdrv_block_status's result bits. */
+#define BDRV_BLOCK_DATA       0x1 /* reads return data (not known zero) */
+#define BDRV_BLOCK_ZERO       0x2 /* reads return zeroes */
+#define BDRV_BLOCK_ALLOCATED  0x4 /* some layer of the chain holds it */
+/*
+ * What reads of [offset, offset+bytes) of @bs (inside its length, bytes >
+ * 0) return, for the run *pnum (> 0, <= bytes) starting at @offset that has
+ * one status: BDRV_BLOCK_* bits, or a negative errno.  *depth: the layer
+ * that holds it (1 = @bs itself, 2 its backing, ...), 0 when none does.
+ */
+int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, int *depth, GError **errp);
 int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 int64_t bdrv_getlength(BlockDriverState *bs);
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -163,6 +163,7 @@ static BlockDriverState *tq_node(const BlockDriver *drv, const char *name,
     bs->read_only = read_only;
     bs->refcnt = 1;
     g_mutex_init(&bs->lock);
+    g_rw_lock_init(&bs->write_hooks_lock);
     return bs;
 }
 
@@ -243,6 +244,7 @@ void tq_close(BlockDriverState *bs)
     tq_close(bs->backing);
     tq_close(bs->file);
     g_mutex_clear(&bs->lock);
+    g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->node_name);
     g_free(bs->filename);

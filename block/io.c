@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The I/O wrappers every user of a node calls: request checks, the write
+ * threshold, the write hooks, then the driver.  A node's requests are
+ * serialised by bs->lock here (the drivers take no lock of their own).
+ *
+ * Return convention: the functions with an int result that predate the
+ * flags API return 0 / -1; bdrv_pwrite_flags, bdrv_pwrite_zeroes,
+ * bdrv_pdiscard and bdrv_block_status return a negative errno (-EINVAL,
+ * -EPERM, -ENOTSUP, -EIO, ...) so that an NBD server can pass it on.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "block/graph.h"
+#include "block/write-hook.h"
+#include "qemu/error.h"
+
+/* Writes of zeroes without a driver callback go out in buffers this big. */
+#define ZERO_BUFFER_SIZE (1 << 20)
+
+/* ---- write hooks ---- */
+
+/*
+ * The hook list is changed by the main thread and walked by every writer:
+ * writers hold the read side from before to after, so a remove waits for
+ * the writes its hook has seen begin.
+ */
+void bdrv_write_hook_add(BlockDriverState *bs, BdrvWriteHook *hook)
+{
+    g_rw_lock_writer_lock(&bs->write_hooks_lock);
+    bs->write_hooks = g_slist_append(bs->write_hooks, hook);
+    g_rw_lock_writer_unlock(&bs->write_hooks_lock);
+}
+
+void bdrv_write_hook_remove(BlockDriverState *bs, BdrvWriteHook *hook)
+{
+    g_rw_lock_writer_lock(&bs->write_hooks_lock);
+    bs->write_hooks = g_slist_remove(bs->write_hooks, hook);
+    g_rw_lock_writer_unlock(&bs->write_hooks_lock);
+}
+
+/* Takes the read side; write_hooks_after always releases it. */
+static int write_hooks_before(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, BdrvWriteKind kind, GError **errp)
+{
+    g_rw_lock_reader_lock(&bs->write_hooks_lock);
+    for (GSList *l = bs->write_hooks; l; l = l->next) {
+        BdrvWriteHook *hook = l->data;
+        int ret;
+
+        if (!hook->before) {
+            continue;
+        }
+        ret = hook->before(hook, bs, offset, bytes, kind, errp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static void write_hooks_after(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, BdrvWriteKind kind, int ret)
+{
+    for (GSList *l = bs->write_hooks; l; l = l->next) {
+        BdrvWriteHook *hook = l->data;
+
+        if (hook->after) {
+            hook->after(hook, bs, offset, bytes, kind, ret);
+        }
+    }
+    g_rw_lock_reader_unlock(&bs->write_hooks_lock);
+}
+
+/* ---- requests ---- */
+
+static bool check_request(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          GError **errp)
+{
+    if (!bs->drv) {
+        error_setg(errp, "Node '%s' has no driver", bs->node_name);
+        return false;
+    }
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        error_setg(errp,
+                   "Invalid request at offset %" G_GINT64_FORMAT
+                   " of %" G_GINT64_FORMAT " bytes on '%s'",
+                   offset, bytes, bs->node_name);
+        return false;
+    }
+    return true;
+}
+
+int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
+               GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    if (bytes == 0) {
+        return 0;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = bs->drv->bdrv_pread(bs, offset, bytes, buf, errp);
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  bool write, BlockDriverState **leaf, int64_t *leaf_offset,
+                  int64_t *pnum, GError **errp)
+{
+    int ret;
+
+    *pnum = bytes;
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    if (!bs->drv->bdrv_map_file || bytes == 0) {
+        return 0;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = bs->drv->bdrv_map_file(bs, offset, bytes, write, leaf, leaf_offset,
+                                 pnum, errp);
+    g_mutex_unlock(&bs->lock);
+    return ret;
+}
+
+void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    BlockDriverState *leaf;
+    int64_t leaf_off, n;
+
+    while (bytes > 0 && bdrv_map_file(bs, offset, bytes, true, &leaf, &leaf_off,
+                                      &n, NULL) > 0) {
+        bdrv_file_start_writeback(leaf, leaf_off, n);
+        offset += n;
+        bytes -= n;
+    }
+}
+
+int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
+                        int64_t offset, int64_t bytes, GError **errp)
+{
+    BlockDriverState *src_leaf, *dst_leaf;
+    int64_t src_off, dst_off, n;
+    int ret;
+
+    if (dst->read_only) {
+        return 0; /* the plain write reports it */
+    }
+    ret =
+        bdrv_map_file(src, offset, bytes, false, &src_leaf, &src_off, &n, errp);
+    if (ret <= 0) {
+        return ret;
+    }
+    ret = bdrv_map_file(dst, offset, n, true, &dst_leaf, &dst_off, &n, errp);
+    if (ret <= 0) {
+        return ret;
+    }
+    if (dst_leaf == src_leaf || dst_leaf->read_only) {
+        return 0;
+    }
+    bdrv_write_threshold_check(dst, offset, n); /* a write to @dst, too */
+    if (write_hooks_before(dst, offset, n, BDRV_WRITE_DATA, errp) < 0) {
+        write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, -EIO);
+        return -1;
+    }
+    n = bdrv_file_copy_range(src_leaf, src_off, dst_leaf, dst_off, n, errp);
+    write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, n < 0 ? -EIO : 0);
+    return n;
+}
+
+/* Is a write of any kind allowed on @bs?  -EPERM for a read-only node. */
+static int check_writable(BlockDriverState *bs, GError **errp)
+{
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        return -EPERM;
+    }
+    return 0;
+}
+
+static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         const void *buf, int flags, GError **errp)
+{
+    int ret;
+
+    if (!bs->drv->bdrv_pwrite) {
+        error_setg(errp, "Driver '%s' cannot write", bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = check_writable(bs, errp);
+    if (ret == 0 && bytes) {
+        ret = bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp) < 0 ? -EIO
+                                                                     : 0;
+    }
+    if (ret == 0 && (flags & BDRV_REQ_FUA) && bs->drv->bdrv_flush) {
+        ret = bs->drv->bdrv_flush(bs, errp) < 0 ? -EIO : 0;
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret;
+}
+
+int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, int flags, GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    bdrv_write_threshold_check(bs, offset, bytes);
+    ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DATA, errp);
+    if (ret == 0) {
+        ret = driver_pwrite(bs, offset, bytes, buf, flags, errp);
+    }
+    write_hooks_after(bs, offset, bytes, BDRV_WRITE_DATA, ret);
+    return ret;
+}
+
+int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const void *buf, GError **errp)
+{
+    return bdrv_pwrite_flags(bs, offset, bytes, buf, 0, errp) < 0 ? -1 : 0;
+}
+
+int bdrv_flush(BlockDriverState *bs, GError **errp)
+{
+    int ret = 0;
+
+    if (!bs->drv || !bs->drv->bdrv_flush) {
+        return 0;
+    }
+    g_mutex_lock(&bs->lock);
+    if (!bs->read_only) {
+        ret = bs->drv->bdrv_flush(bs, errp);
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
+{
+    int ret;
+
+    if (!bs->drv || !bs->drv->bdrv_truncate) {
+        error_setg(errp, "Image format '%s' does not support resizing",
+                   bs->drv ? bs->drv->format_name : "");
+        return -1;
+    }
+    g_mutex_lock(&bs->lock);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    } else {
+        ret = bs->drv->bdrv_truncate(bs, size, errp);
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret < 0 ? -1 : 0;
+}
+
+int64_t bdrv_getlength(BlockDriverState *bs)
+{
+    int64_t len;
+
+    if (!bs->drv || !bs->drv->bdrv_getlength) {
+        return -1;
+    }
+    g_mutex_lock(&bs->lock);
+    len = bs->drv->bdrv_getlength(bs);
+    g_mutex_unlock(&bs->lock);
+    return len;
+}
+
+int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    if (bytes == 0 || !bs->drv->bdrv_is_allocated) {
+        *pnum = bytes;
+        return 1;
+    }
+    g_mutex_lock(&bs->lock);
+    ret = bs->drv->bdrv_is_allocated(bs, offset, bytes, pnum, errp);
+    g_mutex_unlock(&bs->lock);
+    if (ret >= 0 && (*pnum <= 0 || *pnum > bytes)) {
+        error_setg(errp, "Driver '%s' reported a bad allocation run",
+                   bs->drv->format_name);
+        return -1;
+    }
+    return ret < 0 ? -1 : ret;
+}
+
+int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base,
+                            int64_t offset, int64_t bytes, int64_t *pnum,
+                            GError **errp)
+{
+    int64_t run = bytes;
+
+    for (BlockDriverState *it = top; it && it != base; it = it->backing) {
+        int64_t len = bdrv_getlength(it);
+        int64_t n;
+        int ret;
+
+        if (offset >= len) {
+            continue; /* a shorter layer allocates nothing out there */
+        }
+        ret = bdrv_is_allocated(it, offset, MIN(run, len - offset), &n, errp);
+        if (ret < 0) {
+            return -1;
+        }
+        if (ret == 1) {
+            *pnum = n;
+            return 1;
+        }
+        run = MIN(run, n);
+    }
+    *pnum = run;
+    return 0;
+}
+
+/* The fallback for drivers without write-zeroes: plain zero buffers. */
+static int write_zero_buffers(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags, GError **errp)
+{
+    g_autofree void *zeroes = g_malloc0(MIN(bytes, ZERO_BUFFER_SIZE));
+    int ret = 0;
+
+    while (bytes > 0 && ret == 0) {
+        int64_t n = MIN(bytes, ZERO_BUFFER_SIZE);
+
+        ret = driver_pwrite(bs, offset, n, zeroes, bytes == n ? flags : 0,
+                            errp);
+        offset += n;
+        bytes -= n;
+    }
+    return ret;
+}
+
+int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int flags, GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    ret = check_writable(bs, errp);
+    if (ret < 0 || bytes == 0) {
+        return ret;
+    }
+    if (flags & BDRV_REQ_NO_FALLBACK) {
+        /* Nothing here makes zeroes cheaper than writing them. */
+        error_setg(errp, "Node '%s' cannot write zeroes fast",
+                   bs->node_name);
+        return -ENOTSUP;
+    }
+    bdrv_write_threshold_check(bs, offset, bytes);
+    ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_ZEROES, errp);
+    if (ret == 0) {
+        ret = write_zero_buffers(bs, offset, bytes, flags, errp);
+    }
+    write_hooks_after(bs, offset, bytes, BDRV_WRITE_ZEROES, ret);
+    return ret;
+}
+
+int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  GError **errp)
+{
+    int ret;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    ret = check_writable(bs, errp);
+    if (ret < 0 || bytes == 0) {
+        return ret;
+    }
+    /*
+     * A discard is advisory: no driver frees space yet, so the data stays
+     * and the hooks still hear of it (a mirror or bitmap must treat the
+     * range as changed).
+     */
+    ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DISCARD, errp);
+    write_hooks_after(bs, offset, bytes, BDRV_WRITE_DISCARD, ret);
+    return ret;
+}
+
+int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, int *depth, GError **errp)
+{
+    int64_t len = bdrv_getlength(bs);
+    int64_t run;
+    int d = 0;
+
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    if (len < 0 || offset + bytes > len || bytes == 0) {
+        error_setg(errp, "Invalid block status request on '%s'",
+                   bs->node_name);
+        return -EINVAL;
+    }
+    run = bytes;
+    for (BlockDriverState *it = bs; it; it = it->backing, d++) {
+        int64_t it_len = it == bs ? len : bdrv_getlength(it);
+        int64_t n;
+        int ret;
+
+        if (offset >= it_len) {
+            continue; /* a shorter layer reads as zeroes out there */
+        }
+        ret = bdrv_is_allocated(it, offset, MIN(run, it_len - offset), &n,
+                                errp);
+        if (ret < 0) {
+            return -EIO;
+        }
+        if (ret == 1) {
+            *pnum = n;
+            *depth = d + 1;
+            return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+        }
+        run = MIN(run, n);
+    }
+    *pnum = run;
+    *depth = 0;
+    return BDRV_BLOCK_ZERO;
+}
+
+int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, int64_t *copied, GError **errp)
+{
+    int ret = 0;
+
+    *copied = 0;
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    /* No write hooks: what reads show does not change (QEMU's "write
+     * unchanged").  One hold of the lock: a guest write cannot slip in
+     * between the allocation check and the copy, so it is never
+     * overwritten. */
+    g_mutex_lock(&bs->lock);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    }
+    for (int64_t off = offset, n; ret == 0 && off < offset + bytes; off += n) {
+        int alloc = 1;
+
+        n = offset + bytes - off;
+        if (bs->drv->bdrv_is_allocated) {
+            alloc = bs->drv->bdrv_is_allocated(bs, off, n, &n, errp);
+        }
+
+        if (alloc < 0 || n <= 0) {
+            ret = -1;
+        } else if (!alloc &&
+                   (bs->drv->bdrv_pread(bs, off, n, buf, errp) < 0 ||
+                    bs->drv->bdrv_pwrite(bs, off, n, buf, errp) < 0)) {
+            ret = -1;
+        } else if (!alloc) {
+            *copied += n;
+        }
+    }
+    g_mutex_unlock(&bs->lock);
+    return ret;
+}
