@@ -109,4 +109,39 @@ static inline void jq_two_layers(BlockFixture *f, int mib)
                 "{'driver': 'file', 'filename': '/dev/fdset/1'}}}");
 }
 
+/*
+ * A tmpfs of @kib KiB at scratch dir "small" (root only: false when it
+ * cannot be mounted, and the caller skips).  jq_small_unmount() at the end
+ * (lazily, so the scratch dir can go whatever happened).
+ */
+static inline bool jq_small_mount(BlockFixture *f, int kib)
+{
+    return bq_sh_status(f, "mkdir -p small && mount -t tmpfs -o size=%dk "
+                           "tmpfs small",
+                        kib) == 0;
+}
+
+static inline void jq_small_resize(BlockFixture *f, int kib)
+{
+    g_free(bq_sh(f, "mount -o remount,size=%dk small", kib));
+}
+
+static inline void jq_small_unmount(BlockFixture *f)
+{
+    bq_sh_status(f, "umount -l small");
+}
+
+/* BLOCK_JOB_ERROR of @id must come, with @op and @action. */
+static inline void jq_expect_error_event(QTestConn *c, const char *id,
+                                         const char *op, const char *action)
+{
+    JsonNode *keep;
+    JsonObject *d = bq_event(c, "BLOCK_JOB_ERROR", 20000, &keep);
+
+    ck_assert_str_eq(json_object_get_string_member(d, "device"), id);
+    ck_assert_str_eq(json_object_get_string_member(d, "operation"), op);
+    ck_assert_str_eq(json_object_get_string_member(d, "action"), action);
+    json_node_unref(keep);
+}
+
 #endif
