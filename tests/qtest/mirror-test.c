@@ -274,8 +274,12 @@ START_TEST(test_mirror_errors)
     bq_err(f.c, "Source and target image have different sizes",
            "{'execute': 'blockdev-mirror', 'arguments': {'job-id': 'm', "
            "'device': 'd0', 'target': 'small', 'sync': 'full'}}");
-    bq_err(f.c, "cannot replace image with a mirror image of different size",
+    bq_err(f.c, "Cannot replace 'small' by a node mirrored from 'src', "
+                "because it cannot be guaranteed that doing so would not "
+                "lead to an abrupt change of visible data",
            MIRROR(", 'replaces': 'small'"));
+    bq_err(f.c, "Failed to find node with node-name='nope'",
+           MIRROR(", 'replaces': 'nope'"));
     bq_err(f.c, "Invalid job ID ''",
            "{'execute': 'blockdev-mirror', 'arguments': {'device': 'small', "
            "'target': 'tgt', 'sync': 'full'}}");
