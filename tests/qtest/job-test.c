@@ -195,6 +195,69 @@ START_TEST(test_standby)
 }
 END_TEST
 
+/*
+ * block-commit's on-error: the base (raw, 8 MiB to receive) on a 1 MiB
+ * tmpfs.  stop: BLOCK_JOB_ERROR, paused with io-status nospace, resumed
+ * once the filesystem grows, and the commit's result is right.
+ */
+START_TEST(test_commit_enospc_stop)
+{
+    BlockFixture f = bq_start(NULL);
+    JsonNode *keep;
+    JsonObject *d;
+
+    if (!jq_small_mount(&f, 1024)) {
+        fprintf(stderr, "job-test: cannot mount a tmpfs, skipped\n");
+        bq_finish(&f);
+        return;
+    }
+    g_free(bq_sh(&f, "qemu-img create -q -f raw small/base.img 64k && "
+                     "qemu-img create -q -f qcow2 -b small/base.img -F raw "
+                     "mid.qcow2 8M && qemu-io -c 'write -P 0x42 0 8M' "
+                     "mid.qcow2 >/dev/null && qemu-img create -q -f qcow2 "
+                     "-b mid.qcow2 -F qcow2 top.qcow2 && qemu-img convert "
+                     "-O raw top.qcow2 expect.img"));
+    bq_add_fd(&f, f.c, "small/base.img", O_RDWR, 0);
+    bq_add_fd(&f, f.c, "mid.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 2);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
+               "'node-name': 'base', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/0'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'mid', 'read-only': true, 'backing': "
+               "'base', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/1'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'top', 'backing': 'mid', 'file': "
+               "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
+    bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c', "
+               "'device': 'top', 'top-node': 'mid', 'base-node': 'base', "
+               "'backing-file': 'small/base.img', 'on-error': 'stop'}}");
+    jq_expect_error_event(f.c, "c", "write", "stop");
+    jq_statuses(f.c, "c", "created running paused");
+    jq_assert_field(f.c, "c", "io-status", "nospace");
+    jq_small_resize(&f, 32 * 1024);
+    bq_ok(f.c, "{'execute': 'job-resume', 'arguments': {'id': 'c'}}");
+    d = bq_event(f.c, "BLOCK_JOB_COMPLETED", 30000, &keep);
+    ck_assert_msg(!json_object_has_member(d, "error"), "%s",
+                  json_object_get_string_member_with_default(d, "error", ""));
+    ck_assert_int_eq(json_object_get_int_member(d, "offset"), 8 * MiB);
+    json_node_unref(keep);
+    jq_statuses(f.c, "c", "running waiting pending concluded null");
+    jq_del(f.c, "top");
+    jq_del(f.c, "mid");
+    jq_del(f.c, "base");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect.img top.qcow2"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
+                                      "expect.img small/base.img"),
+                     0);
+    jq_small_unmount(&f);
+    bq_finish(&f);
+}
+END_TEST
+
 /* Every job command on a job that does not exist. */
 START_TEST(test_not_found)
 {
@@ -238,6 +301,7 @@ static Suite *job_suite(void)
     tcase_add_test(tc, test_verbs_in_wrong_states);
     tcase_add_test(tc, test_standby);
     tcase_add_test(tc, test_not_found);
+    tcase_add_test(tc, test_commit_enospc_stop);
     suite_add_tcase(s, tc);
     return s;
 }
