@@ -17,6 +17,8 @@
  */
 static void make_source(BlockFixture *f, bool tgt_backing)
 {
+    g_autofree char *out = NULL;
+
     g_free(bq_sh(f, "qemu-img create -q -f raw base.img 8M && "
                     "qemu-io -f raw -c 'write -P 0x11 0 8M' base.img && "
                     "qemu-img create -q -f qcow2 -b base.img -F raw src.qcow2 "
@@ -31,10 +33,9 @@ static void make_source(BlockFixture *f, bool tgt_backing)
     bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
                 "'node-name': 'base', 'read-only': true, 'file': {'driver': "
                 "'file', 'filename': '/dev/fdset/0'}}}");
-    ck_assert_str_eq(bq_hmp(f->c, "drive_add 0 if=none,id=d0,format=qcow2,"
-                                  "file=/dev/fdset/1,node-name=src,"
-                                  "backing=base"),
-                     "OK\r\n");
+    out = bq_hmp(f->c, "drive_add 0 if=none,id=d0,format=qcow2,"
+                       "file=/dev/fdset/1,node-name=src,backing=base");
+    ck_assert_str_eq(out, "OK\r\n");
     bq_ok(f->c,
           "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
           "'node-name': 'tgt', %s 'file': {'driver': 'file', "
