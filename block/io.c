@@ -666,10 +666,10 @@ int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -1;
     }
     /* No write hooks: what reads show does not change (QEMU's "write
-     * unchanged").  One hold of the lock: a guest write cannot slip in
-     * between the allocation check and the copy, so it is never
-     * overwritten. */
-    g_mutex_lock(&bs->lock);
+     * unchanged").  One drained section: a guest write from another thread
+     * cannot slip in between the allocation check and the copy, so it is
+     * never overwritten with the older data from below. */
+    bdrv_drained_begin(bs);
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");
         ret = -1;
@@ -692,6 +692,6 @@ int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
             *copied += n;
         }
     }
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     return ret;
 }
