@@ -260,6 +260,16 @@ static int qcow2_pwrite_flags(BlockDriverState *bs, int64_t offset,
     return 0;
 }
 
+static int qcow2_pwrite_zeroes_checked(BlockDriverState *bs, int64_t offset,
+                                       int64_t bytes, int flags,
+                                       GError **errp)
+{
+    if (qcow2_check_write(bs, errp) < 0) {
+        return -EIO;
+    }
+    return qcow2_pwrite_zeroes(bs, offset, bytes, flags, errp);
+}
+
 /* Runs drained (io.c); the lock is for the functions it calls. */
 static int qcow2_truncate_locked(BlockDriverState *bs, int64_t size,
                                  GError **errp)
@@ -403,6 +413,8 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_pwrite_flags = qcow2_pwrite_flags,
     .bdrv_block_status = qcow2_block_status,
+    .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes_checked,
+    .bdrv_pdiscard = qcow2_pdiscard,
     .bdrv_flush = qcow2_flush,
     .bdrv_truncate = qcow2_truncate_locked,
     .bdrv_is_allocated = qcow2_allocation_status,

@@ -352,6 +352,12 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int64_t *pnum, GError **errp);
 
+/* qcow2-zero.c: the driver's write-zeroes and discard (lock not held). */
+int qcow2_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        int flags, GError **errp);
+int qcow2_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                   GError **errp);
+
 /* qcow2-write.c: wait until no request allocates guest clusters
  * [first, first + n), then record that @a does (lock held throughout,
  * dropped while waiting); and the end of it. */
