@@ -251,8 +251,9 @@ static int qcow2_pwrite_flags(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, const void *buf, int flags,
                               GError **errp)
 {
+    qcow2_take_write_errno(); /* start clean */
     if (qcow2_pwrite(bs, offset, bytes, buf, errp) < 0) {
-        return -EIO;
+        return -qcow2_take_write_errno();
     }
     if ((flags & BDRV_REQ_FUA) && qcow2_flush(bs, errp) < 0) {
         return -EIO;
@@ -264,10 +265,14 @@ static int qcow2_pwrite_zeroes_checked(BlockDriverState *bs, int64_t offset,
                                        int64_t bytes, int flags,
                                        GError **errp)
 {
+    int ret;
+
     if (qcow2_check_write(bs, errp) < 0) {
         return -EIO;
     }
-    return qcow2_pwrite_zeroes(bs, offset, bytes, flags, errp);
+    qcow2_take_write_errno();
+    ret = qcow2_pwrite_zeroes(bs, offset, bytes, flags, errp);
+    return ret == -EIO ? -qcow2_take_write_errno() : ret;
 }
 
 /* Runs drained (io.c); the lock is for the functions it calls. */

@@ -262,6 +262,12 @@ uint64_t qcow2_cache_writes(const Qcow2Cache *c);
  * may or may not be held. */
 int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                      const void *buf, GError **errp);
+/*
+ * After a failed request: the errno of the image file write that failed
+ * it on this thread (ENOSPC, EIO, ...), EIO when none did (a corrupt
+ * table, a refused request).  Resets it.
+ */
+int qcow2_take_write_errno(void);
 
 /* qcow2-refcount.c */
 
