@@ -388,6 +388,102 @@ START_TEST(test_drain_during_io)
 }
 END_TEST
 
+/* ---- overlapping writers, readers of clusters being allocated ---- */
+
+#define OVL_CLUSTERS 64
+#define OVL_WRITERS 4
+
+typedef struct Overlap {
+    BlockDriverState *bs;
+    int id;              /* writers 1..OVL_WRITERS write that byte */
+    bool reader;
+    volatile int *stop;
+    int bad;
+} Overlap;
+
+/* Writers: every cluster in turn, whole (64k) or as one 128k request over
+ * two; all writers hit the same unallocated clusters at about the same
+ * time.  Readers: every byte must be the backing file's or a writer's. */
+static gpointer overlap_run(gpointer opaque)
+{
+    Overlap *o = opaque;
+    uint8_t *buf = g_malloc(128 * KiB);
+
+    for (int c = 0; c < OVL_CLUSTERS && !o->reader; c++) {
+        /* odd writers send pairs of clusters, even ones single clusters */
+        bool pair = (o->id & 1) && !(c & 1) && c + 1 < OVL_CLUSTERS;
+        int64_t len = pair ? 128 * KiB : 64 * KiB;
+
+        memset(buf, o->id, len);
+        o->bad += bdrv_pwrite(o->bs, c * 64 * KiB, len, buf, NULL) < 0;
+        c += pair;
+    }
+    while (o->reader && !*o->stop) {
+        for (int c = 0; c < OVL_CLUSTERS; c++) {
+            if (bdrv_pread(o->bs, c * 64 * KiB, 64 * KiB, buf, NULL) < 0) {
+                o->bad++;
+                continue;
+            }
+            for (int i = 0; i < 64 * KiB; i++) {
+                if (buf[i] != BASE_BYTE &&
+                    (buf[i] < 1 || buf[i] > OVL_WRITERS)) {
+                    o->bad++;
+                    break;
+                }
+            }
+        }
+    }
+    g_free(buf);
+    return NULL;
+}
+
+/*
+ * Writers race to allocate the same clusters: exactly one allocates each
+ * (no leaked or doubly referenced cluster), the others write in place, so
+ * every 4k block ends up wholly one writer's; readers never see garbage.
+ */
+START_TEST(test_qcow2_overlapping_writers)
+{
+    g_autofree char *top = NULL;
+    g_autofree uint8_t *buf = g_malloc(BLK);
+    Overlap o[OVL_WRITERS + 2];
+    GThread *th[OVL_WRITERS + 2];
+    volatile int stop = 0;
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("overlap", "4M", "-o cluster_size=64k");
+    bs = open_qcow2(top);
+    for (int i = 0; i < OVL_WRITERS + 2; i++) {
+        o[i] = (Overlap){.bs = bs, .id = i + 1, .reader = i >= OVL_WRITERS,
+                         .stop = &stop};
+        th[i] = g_thread_new("overlap", overlap_run, &o[i]);
+    }
+    for (int i = 0; i < OVL_WRITERS; i++) {
+        g_thread_join(th[i]);
+    }
+    stop = 1;
+    for (int i = OVL_WRITERS; i < OVL_WRITERS + 2; i++) {
+        g_thread_join(th[i]);
+    }
+    for (int i = 0; i < OVL_WRITERS + 2; i++) {
+        ck_assert_int_eq(o[i].bad, 0);
+    }
+    for (int64_t off = 0; off < OVL_CLUSTERS * 64 * KiB; off += BLK) {
+        ck_assert_int_eq(bdrv_pread(bs, off, BLK, buf, NULL), 0);
+        ck_assert_msg(buf[0] >= 1 && buf[0] <= OVL_WRITERS &&
+                      all_bytes(buf, BLK, buf[0]),
+                      "block at %" PRId64 " mixed", off);
+    }
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    /* one host cluster per guest cluster: nothing allocated twice */
+    tq_sh_ok("test \"$(qemu-img check --output=json '%s' | "
+             "sed -n 's/.*\"allocated-clusters\": \\([0-9]*\\).*/\\1/p')\" "
+             "-eq %d", top, OVL_CLUSTERS);
+}
+END_TEST
+
 /* ---- the flags API on real images ---- */
 
 static void expect_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -705,6 +801,7 @@ int main(void)
     tcase_add_test(tc, test_qcow2_small_clusters_fua);
     tcase_add_test(tc, test_raw_concurrency);
     tcase_add_test(tc, test_drain_during_io);
+    tcase_add_test(tc, test_qcow2_overlapping_writers);
     tcase_add_test(tc, test_qcow2_zeroes_v3);
     tcase_add_test(tc, test_qcow2_zeroes_v2);
     tcase_add_test(tc, test_qcow2_discard);
