@@ -655,3 +655,43 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     *depth = 0;
     return BDRV_BLOCK_ZERO;
 }
+
+int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, int64_t *copied, GError **errp)
+{
+    int ret = 0;
+
+    *copied = 0;
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    /* No write hooks: what reads show does not change (QEMU's "write
+     * unchanged").  One drained section: a guest write from another thread
+     * cannot slip in between the allocation check and the copy, so it is
+     * never overwritten with the older data from below. */
+    bdrv_drained_begin(bs);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    }
+    for (int64_t off = offset, n; ret == 0 && off < offset + bytes; off += n) {
+        int alloc = 1;
+
+        n = offset + bytes - off;
+        if (bs->drv->bdrv_is_allocated) {
+            alloc = bs->drv->bdrv_is_allocated(bs, off, n, &n, errp);
+        }
+
+        if (alloc < 0 || n <= 0) {
+            ret = -1;
+        } else if (!alloc &&
+                   (bs->drv->bdrv_pread(bs, off, n, buf, errp) < 0 ||
+                    bs->drv->bdrv_pwrite(bs, off, n, buf, errp) < 0)) {
+            ret = -1;
+        } else if (!alloc) {
+            *copied += n;
+        }
+    }
+    bdrv_drained_end(bs);
+    return ret;
+}

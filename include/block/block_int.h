@@ -185,6 +185,14 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
 int bdrv_flush(BlockDriverState *bs, GError **errp);
+/*
+ * Copy-on-read for block-stream: fill the ranges of [offset, offset+bytes)
+ * that @bs does not allocate itself with what its backing chain shows
+ * there, never overwriting data written to @bs meanwhile.  @buf holds
+ * @bytes; *copied gets the bytes written.  -1 and errp on error.
+ */
+int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, int64_t *copied, GError **errp);
 
 /* Request flags of bdrv_pwrite_flags and bdrv_pwrite_zeroes. */
 #define BDRV_REQ_FUA          0x1 /* durable when the call returns */
