@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "block/blkdebug.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qemu/error.h"
@@ -184,6 +185,13 @@ static int check_writable(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
+/* A driver's -1 is EIO; a driver that knows the errno (blkdebug) returns
+ * it. */
+static int driver_errno(int ret)
+{
+    return ret == -1 ? -EIO : MIN(ret, 0);
+}
+
 static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                          const void *buf, int flags, GError **errp)
 {
@@ -196,8 +204,7 @@ static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     g_mutex_lock(&bs->lock);
     ret = check_writable(bs, errp);
     if (ret == 0 && bytes) {
-        ret = bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp) < 0 ? -EIO
-                                                                     : 0;
+        ret = driver_errno(bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp));
     }
     if (ret == 0 && (flags & BDRV_REQ_FUA) && bs->drv->bdrv_flush) {
         ret = bs->drv->bdrv_flush(bs, errp) < 0 ? -EIO : 0;
@@ -365,6 +372,7 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -ENOTSUP;
     }
     bdrv_write_threshold_check(bs, offset, bytes);
+    bdrv_debug_event(bs, BLKDBG_PWRITEV_ZERO);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_ZEROES, errp);
     if (ret == 0) {
         ret = write_zero_buffers(bs, offset, bytes, flags, errp);
@@ -462,6 +470,9 @@ int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
             alloc = bs->drv->bdrv_is_allocated(bs, off, n, &n, errp);
         }
 
+        if (alloc == 0) {
+            bdrv_debug_event(bs, BLKDBG_COR_WRITE); /* the copy is next */
+        }
         if (alloc < 0 || n <= 0) {
             ret = -1;
         } else if (!alloc &&

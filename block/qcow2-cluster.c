@@ -10,6 +10,7 @@
  * file or zeroes), then update the L2 table; metadata is written back at the
  * end of each request: refcounts, then L2 tables, then the L1 table.
  */
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -254,6 +255,7 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
             memset(p, 0, run.len);
             break;
         case QCOW2_DATA:
+            bdrv_debug_event(bs->file, BLKDBG_READ_AIO);
             ret = qcow2_file_read_clipped(bs, run.host, run.len, p, errp);
             break;
         case QCOW2_COMPRESSED:
@@ -327,6 +329,7 @@ static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
     for (uint64_t i = first; i < MIN(last, s->hdr.l1_size); i++) {
         buf[i - first] = GUINT64_TO_BE(s->l1_table[i]);
     }
+    bdrv_debug_event(bs->file, BLKDBG_L1_UPDATE);
     if (qcow2_file_write(bs, s->hdr.l1_table_offset + first * 8,
                          (last - first) * 8, buf, errp) < 0) {
         return -1;
@@ -361,6 +364,7 @@ static uint64_t qcow2_l2_for_write(BlockDriverState *bs, uint64_t l1i,
     if (!off || !qcow2_cache_get(s->l2_cache, off, true, errp)) {
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_L2_ALLOC_WRITE);
     s->l1_table[l1i] = off | QCOW2_OFLAG_COPIED;
     if (s->l1_dirty_lo == s->l1_dirty_hi) {
         s->l1_dirty_lo = l1i;
@@ -400,6 +404,7 @@ static int qcow2_write_in_place(BlockDriverState *bs, const uint64_t *ent,
             return -1;
         }
     }
+    bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
     return qcow2_file_write(bs, host, stop - start, data, errp);
 }
 
@@ -418,6 +423,7 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
     uint64_t host = 0;
     int ret = -1;
 
+    bdrv_debug_event(bs->file, BLKDBG_COW_READ);
     if (*ent & QCOW2_OFLAG_ZERO) {
         memset(bounce, 0, s->cluster_size);
     } else if (qcow2_read_backing(bs, gc << s->cluster_bits, s->cluster_size,
@@ -425,7 +431,9 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
         goto out;
     }
     memcpy(bounce + in, data, len);
+    bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC_BYTES);
     host = qcow2_alloc_clusters(bs, 1, errp);
+    bdrv_debug_event(bs->file, BLKDBG_COW_WRITE);
     if (host &&
         qcow2_file_write(bs, host, s->cluster_size, bounce, errp) == 0) {
         *ent = host | QCOW2_OFLAG_COPIED;
@@ -451,7 +459,9 @@ static int qcow2_write_full(BlockDriverState *bs, uint64_t *ent, uint64_t m,
         }
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC);
     host = qcow2_alloc_clusters(bs, m, errp);
+    bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
     if (!host || qcow2_file_write(bs, host, bytes, data, errp) < 0) {
         return -1;
     }
@@ -582,6 +592,7 @@ static int qcow2_store_l2(BlockDriverState *bs, uint64_t l2off, uint64_t idx0,
     if (lo >= hi) {
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_L2_UPDATE);
     qcow2_cache_mark_dirty(s->l2_cache, l2off, 8 * (idx0 + lo),
                            8 * (idx0 + hi));
     for (uint64_t k = lo; k < hi; k++) {

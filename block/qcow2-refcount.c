@@ -10,6 +10,7 @@
  * written after the end, followed by the refcount blocks needed to cover
  * the table and themselves.
  */
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -314,6 +315,7 @@ static int qcow2_grow_reftable(BlockDriverState *bs, uint64_t min_entries,
     uint64_t *old = s->reftable, old_size = s->reftable_size;
     uint64_t *table;
 
+    bdrv_debug_event(bs->file, BLKDBG_REFTABLE_GROW);
     if (qcow2_plan_reftable(bs, min_entries, &start, &clusters, &nb_blocks,
                             errp) < 0) {
         return -1;
@@ -370,6 +372,7 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
     if (s->reftable[rt]) {
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_REFBLOCK_ALLOC);
     off = s->alloc_end;
     idx = off >> s->cluster_bits;
     if (off + s->cluster_size > QCOW2_MAX_HOST_OFFSET) {
@@ -446,6 +449,7 @@ static int qcow2_update_refcounts_depth(BlockDriverState *bs, uint64_t offset,
             return -1;
         }
         qcow2_rb_bytes(s, first, m, &lo, &hi);
+        bdrv_debug_event(bs->file, BLKDBG_REFBLOCK_UPDATE);
         qcow2_cache_mark_dirty(s->rb_cache, s->reftable[rt], lo, hi);
         idx += m;
         n -= m;

@@ -10,6 +10,7 @@
  * snapshots, persistent bitmaps, the dirty bit (lazy refcounts not repaired)
  * or the corrupt bit open read-only only.
  */
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
@@ -218,6 +219,7 @@ static int qcow2_flush(BlockDriverState *bs, GError **errp)
     if (qcow2_flush_metadata(bs, errp) < 0) {
         return -1;
     }
+    bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_DISK);
     return bdrv_flush(bs->file, errp);
 }
 

@@ -3,6 +3,7 @@
  * The "raw" format: the guest sees the file child's bytes, optionally a
  * window of them (offset, size).
  */
+#include "block/blkdebug.h"
 #include "block/graph.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -95,6 +96,7 @@ static int raw_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 static int raw_flush(BlockDriverState *bs, GError **errp)
 {
+    bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_DISK);
     return bdrv_flush(bs->file, errp);
 }
 
