@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -30,6 +31,7 @@ struct Qcow2Cache {
     uint64_t clock;
     Qcow2Cache *flush_first;
     uint64_t writes;
+    int debug_event; /* BlkdebugEvent announced before a table write, or -1 */
 };
 
 int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
@@ -57,6 +59,7 @@ Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t table_size,
     c->entries = g_new0(Qcow2CacheEntry, entries);
     c->index = g_hash_table_new(g_int64_hash, g_int64_equal);
     c->flush_first = flush_first;
+    c->debug_event = -1;
     return c;
 }
 
@@ -71,6 +74,11 @@ void qcow2_cache_free(Qcow2Cache *c)
     g_hash_table_destroy(c->index);
     g_free(c->entries);
     g_free(c);
+}
+
+void qcow2_cache_set_debug_event(Qcow2Cache *c, int event)
+{
+    c->debug_event = event;
 }
 
 uint64_t qcow2_cache_writes(const Qcow2Cache *c)
@@ -90,6 +98,9 @@ static int qcow2_cache_write_entry(Qcow2Cache *c, Qcow2CacheEntry *e,
     }
     if (c->flush_first && qcow2_cache_flush(c->flush_first, errp) < 0) {
         return -1;
+    }
+    if (c->debug_event >= 0) {
+        bdrv_debug_event(c->bs->file, c->debug_event);
     }
     lo = e->dirty_lo & ~(align - 1);
     hi = MIN(qcow2_round_up(e->dirty_hi, align), c->table_size);

@@ -423,7 +423,12 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
     uint64_t host = 0;
     int ret = -1;
 
-    bdrv_debug_event(bs->file, BLKDBG_COW_READ);
+    /* QEMU's copy-on-write events only when there is backing data */
+    bool cow = bs->backing && !(*ent & QCOW2_OFLAG_ZERO);
+
+    if (cow) {
+        bdrv_debug_event(bs->file, BLKDBG_COW_READ);
+    }
     if (*ent & QCOW2_OFLAG_ZERO) {
         memset(bounce, 0, s->cluster_size);
     } else if (qcow2_read_backing(bs, gc << s->cluster_bits, s->cluster_size,
@@ -431,9 +436,9 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
         goto out;
     }
     memcpy(bounce + in, data, len);
-    bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC_BYTES);
+    bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC);
     host = qcow2_alloc_clusters(bs, 1, errp);
-    bdrv_debug_event(bs->file, BLKDBG_COW_WRITE);
+    bdrv_debug_event(bs->file, cow ? BLKDBG_COW_WRITE : BLKDBG_WRITE_AIO);
     if (host &&
         qcow2_file_write(bs, host, s->cluster_size, bounce, errp) == 0) {
         *ent = host | QCOW2_OFLAG_COPIED;
@@ -592,7 +597,6 @@ static int qcow2_store_l2(BlockDriverState *bs, uint64_t l2off, uint64_t idx0,
     if (lo >= hi) {
         return 0;
     }
-    bdrv_debug_event(bs->file, BLKDBG_L2_UPDATE);
     qcow2_cache_mark_dirty(s->l2_cache, l2off, 8 * (idx0 + lo),
                            8 * (idx0 + hi));
     for (uint64_t k = lo; k < hi; k++) {

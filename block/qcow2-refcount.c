@@ -449,7 +449,6 @@ static int qcow2_update_refcounts_depth(BlockDriverState *bs, uint64_t offset,
             return -1;
         }
         qcow2_rb_bytes(s, first, m, &lo, &hi);
-        bdrv_debug_event(bs->file, BLKDBG_REFBLOCK_UPDATE);
         qcow2_cache_mark_dirty(s->rb_cache, s->reftable[rt], lo, hi);
         idx += m;
         n -= m;

@@ -123,6 +123,8 @@ static int qcow2_create_caches(BlockDriverState *bs, JsonObject *options,
                                   qcow2_cache_tables(s, rb_bytes), NULL);
     s->l2_cache = qcow2_cache_new(bs, s->cluster_size,
                                   qcow2_cache_tables(s, l2_bytes), s->rb_cache);
+    qcow2_cache_set_debug_event(s->rb_cache, BLKDBG_REFBLOCK_UPDATE_PART);
+    qcow2_cache_set_debug_event(s->l2_cache, BLKDBG_L2_UPDATE);
     return 0;
 }
 

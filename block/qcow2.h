@@ -205,6 +205,8 @@ int qcow2_cache_flush(Qcow2Cache *c, GError **errp);
 
 /* Total host writes issued by the cache (for tests and statistics). */
 uint64_t qcow2_cache_writes(const Qcow2Cache *c);
+/* The blkdebug event (BlkdebugEvent) announced before each table write. */
+void qcow2_cache_set_debug_event(Qcow2Cache *c, int event);
 
 /* Low-level I/O on bs->file that keeps s->file_size up to date. */
 int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
