@@ -343,6 +343,7 @@ int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
     BDRVQcow2State *s = bs->opaque;
 
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
+        qcow2_flush_reftable(bs, errp) < 0 ||
         qcow2_cache_flush(s->l2_cache, errp) < 0 ||
         qcow2_write_l1(bs, errp) < 0) {
         return -1;

@@ -108,6 +108,9 @@ typedef struct BDRVQcow2State {
 
     uint64_t *reftable;     /* host-endian copy */
     uint64_t reftable_size; /* entries */
+    /* entries [lo, hi) not yet on disk (a failed write left them) */
+    uint64_t reftable_dirty_lo;
+    uint64_t reftable_dirty_hi;
 
     Qcow2Cache *l2_cache;
     Qcow2Cache *rb_cache;
@@ -232,6 +235,9 @@ void qcow2_meta_add(BDRVQcow2State *s, uint64_t offset, uint64_t n,
 void qcow2_meta_remove(BDRVQcow2State *s, uint64_t offset, uint64_t n);
 
 /* Add @delta to the refcounts of @n clusters from host @offset. */
+/* Write the refcount table entries a failed request left in memory only
+ * (after the refcount blocks they point to). */
+int qcow2_flush_reftable(BlockDriverState *bs, GError **errp);
 int qcow2_update_refcounts(BlockDriverState *bs, uint64_t offset, uint64_t n,
                            int delta, GError **errp);
 

@@ -170,6 +170,34 @@ START_TEST(test_injection_point)
 }
 END_TEST
 
+/*
+ * A refcount block whose first write fails stays in use in memory: the
+ * refcount table entry pointing to it must still reach the disk once the
+ * block does (it was lost, and clusters counted there read as refcount 0).
+ * 512-byte clusters: the second block starts at 128 KiB of the file.
+ */
+START_TEST(test_refblock_alloc_failure_keeps_reftable)
+{
+    BlockFixture f = bq_start(NULL);
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 -o cluster_size=512 "
+                     "a.qcow2 16M"));
+    add_q(&f, "a.qcow2",
+          "'inject-error': [{'event': 'refblock_alloc', 'once': true}]");
+    out_is(f.c, "qemu-io q \"write -P 7 0 120k\"",
+           "wrote 122880/122880 bytes at offset 0\r\n");
+    out_is(f.c, "qemu-io q \"write -P 8 120k 8k\"", WFAIL);
+    out_is(f.c, "qemu-io q \"write -P 9 128k 8k\"",
+           "wrote 8192/8192 bytes at offset 131072\r\n");
+    out_is(f.c, "qemu-io q \"flush\"", "");
+    del_q(&f);
+    image_ok(&f, "a.qcow2");
+    reads_back(&f, "a.qcow2", 7, 0, 122880);
+    reads_back(&f, "a.qcow2", 9, 131072, 8192);
+    bq_finish(&f);
+}
+END_TEST
+
 /* cor_write: block-stream copies the backing data up; the job fails with
  * the error, a second stream completes. */
 START_TEST(test_cor_write_fails_stream)
@@ -314,6 +342,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_injection_point, 0, G_N_ELEMENTS(points));
+    tcase_add_test(tc, test_refblock_alloc_failure_keeps_reftable);
     tcase_add_test(tc, test_cor_write_fails_stream);
     tcase_add_test(tc, test_state_and_persistent_rule);
     tcase_add_test(tc, test_sector_and_iotype);
