@@ -249,17 +249,25 @@ static int commit_copy(CommitJob *s, int64_t len, bool count_all, GError **errp)
     int cur = 0;
     int ret = 0;
 
-    for (int64_t off = 0, n; off < len; off += n) {
+    for (int64_t off = 0, n; off < len || w.thread; off += n) {
         GError *err = NULL;
         int64_t fail_off = off;
         bool is_read = true;
 
-        block_job_pause_point(&s->common);
-        if (block_job_is_cancelled(&s->common)) {
-            break;
+        n = 0;
+        if (off >= len) {
+            /* the last chunk's write: its error goes through the policy */
+            fail_off = w.off;
+            is_read = false;
+            ret = commit_write_wait(&w, &err);
+        } else {
+            block_job_pause_point(&s->common);
+            if (block_job_is_cancelled(&s->common)) {
+                break;
+            }
+            ret = bdrv_is_allocated_above(s->top, s->base, off,
+                                          MIN(chunk, len - off), &n, &err);
         }
-        ret = bdrv_is_allocated_above(s->top, s->base, off,
-                                      MIN(chunk, len - off), &n, &err);
         if (ret == 1) {
             ret = commit_one(s, &w, bufs[cur], off, n, &fail_off, &is_read,
                              &err);

@@ -446,13 +446,9 @@ static BlockDriverState *mirror_replaces(BlockDriverState *bs,
     if (!replaces) {
         return bs;
     }
-    to_replace = bdrv_lookup_bs(replaces, replaces, errp);
+    to_replace = bdrv_find_node(replaces);
     if (!to_replace) {
-        return NULL;
-    }
-    if (bdrv_getlength(to_replace) != bdrv_getlength(bs)) {
-        error_setg(errp, "cannot replace image with a mirror image of "
-                         "different size");
+        error_setg(errp, "Failed to find node with node-name='%s'", replaces);
         return NULL;
     }
     if (to_replace != bs) {

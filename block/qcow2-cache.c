@@ -42,9 +42,7 @@ int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     if (bdrv_pwrite(bs->file, offset, bytes, buf, errp) < 0) {
         return -1;
     }
-    if (offset + bytes > s->file_size) {
-        s->file_size = offset + bytes;
-    }
+    qcow2_file_grow(s, offset + bytes);
     return 0;
 }
 

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The concurrent I/O path (block/io.c, file-posix, raw, qcow2's locking):
+ * many threads on one node through the real block core and file driver,
+ * on images made and checked by qemu-img.  Each scenario ends with the
+ * image's content compared and `qemu-img check` clean.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/graph.h"
+#include "qcow2-test-util.h"
+#include "qemu/error.h"
+
+#define KiB 1024
+#define MiB (1024 * KiB)
+#define BLK (4 * KiB)
+#define NTHREADS 8
+#define BASE_BYTE 0xaa
+
+/* ---- helpers ---- */
+
+static BlockDriverState *open_json(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static BlockDriverState *open_json(const char *fmt, ...)
+{
+    g_autofree char *json = NULL;
+    g_autoptr(JsonNode) opts = NULL;
+    BlockDriverState *bs;
+    GError *err = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    json = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    opts = json_from_string(json, NULL);
+    ck_assert_msg(opts, "bad JSON %s", json);
+    bs = bdrv_open_options(json_node_get_object(opts), &err);
+    ck_assert_msg(bs, "open %s: %s", json, err ? err->message : "?");
+    return bs;
+}
+
+/* A read-write qcow2 node on @img (backing from its header), discard=unmap.*/
+static BlockDriverState *open_qcow2(const char *img)
+{
+    return open_json("{\"driver\": \"qcow2\", \"discard\": \"unmap\", "
+                     "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                     img);
+}
+
+/* A block tagged with its index and generation: a reader can tell a whole
+ * block from a torn one. */
+static void block_fill(uint8_t *buf, uint64_t blk, uint64_t gen)
+{
+    uint64_t seed = (blk << 20) | gen;
+
+    memcpy(buf, &seed, sizeof(seed));
+    tq_fill(buf + sizeof(seed), BLK - sizeof(seed), seed);
+}
+
+static bool all_bytes(const uint8_t *buf, size_t len, uint8_t v)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Is @buf block @blk as some writer wrote it (any generation), or the old
+ * content @old_byte?  *gen gets the generation (0: old).
+ */
+static bool block_valid(const uint8_t *buf, uint64_t blk, uint8_t old_byte,
+                        uint64_t *gen)
+{
+    uint8_t want[BLK];
+    uint64_t seed;
+
+    *gen = 0;
+    if (all_bytes(buf, BLK, old_byte)) {
+        return true;
+    }
+    memcpy(&seed, buf, sizeof(seed));
+    if (seed >> 20 != blk) {
+        return false;
+    }
+    *gen = seed & ((1 << 20) - 1);
+    block_fill(want, blk, *gen);
+    return memcmp(want, buf, BLK) == 0;
+}
+
+/*
+ * A read of a block that its owner may be overwriting in place right now:
+ * page-cache copies are not atomic, so the read may mix the old and the new
+ * generation byte by byte (a disk would tear at sectors) — but every byte
+ * must come from one of them, never from another block, a wrong cluster or
+ * zeroes.  Allocating writes never tear: see the strict checks.
+ */
+static bool block_plausible(const uint8_t *buf, uint64_t blk, uint8_t old_byte)
+{
+    uint8_t cand[3][BLK];
+    uint64_t seed, gen = 1;
+
+    if (block_valid(buf, blk, old_byte, &seed)) {
+        return true;
+    }
+    memcpy(&seed, buf, sizeof(seed));
+    if (seed >> 20 == blk) {
+        gen = seed & ((1 << 20) - 1);
+    }
+    for (int k = 0; k < 3; k++) {
+        block_fill(cand[k], blk, gen + k - 1);
+    }
+    for (size_t i = 0; i < BLK; i++) {
+        if (buf[i] != old_byte && buf[i] != cand[0][i] &&
+            buf[i] != cand[1][i] && buf[i] != cand[2][i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- many threads, own blocks, every cluster shared ---- */
+
+typedef struct Worker {
+    BlockDriverState *bs;
+    int id;
+    uint64_t nblocks; /* of the whole area */
+    uint8_t old_byte; /* what unwritten blocks read as */
+    int iters;
+    int flags;           /* of the writes (FUA) */
+    uint64_t *last_gen;  /* per block, written by its owner only */
+    int bad_reads;       /* torn or foreign content seen */
+    int write_errors;
+    int eperm;           /* writes refused while read-only (drain test) */
+    volatile int *stop;
+    volatile int progress;
+} Worker;
+
+/* Block @blk belongs to thread blk % NTHREADS: a 64k cluster holds 16
+ * blocks of all eight threads, so allocations and partial-cluster COWs of
+ * one cluster race. */
+static gpointer worker_run(gpointer opaque)
+{
+    Worker *w = opaque;
+    GRand *rnd = g_rand_new_with_seed(w->id * 7919 + 1);
+    uint8_t *buf = g_aligned_alloc(1, BLK, 4096);
+    uint64_t mine = w->nblocks / NTHREADS;
+
+    for (int i = 0; i < w->iters && !(w->stop && *w->stop); i++) {
+        uint64_t blk = g_rand_int_range(rnd, 0, mine) * NTHREADS + w->id;
+        uint64_t any = g_rand_int_range(rnd, 0, w->nblocks), gen = 0;
+        int ret;
+
+        block_fill(buf, blk, w->last_gen[blk] + 1);
+        ret = bdrv_pwrite_flags(w->bs, blk * BLK, BLK, buf, w->flags, NULL);
+        if (ret == 0) {
+            w->last_gen[blk]++;
+        } else if (ret == -EPERM) {
+            w->eperm++;
+        } else {
+            w->write_errors++;
+        }
+        /* someone else's block, maybe being allocated right now */
+        if (bdrv_pread(w->bs, any * BLK, BLK, buf, NULL) < 0 ||
+            !block_plausible(buf, any, w->old_byte)) {
+            fprintf(stderr, "thread %d: block %" PRIu64 " torn (%02x %02x)\n",
+                    w->id, any, buf[0], buf[100]);
+            w->bad_reads++;
+        }
+        /* my own block: exactly what I wrote last */
+        if (bdrv_pread(w->bs, blk * BLK, BLK, buf, NULL) < 0 ||
+            !block_valid(buf, blk, w->old_byte, &gen) ||
+            gen != w->last_gen[blk]) {
+            fprintf(stderr, "thread %d: own block %" PRIu64 " gen %" PRIu64
+                    " want %" PRIu64 " (%02x)\n", w->id, blk, gen,
+                    w->last_gen[blk], buf[100]);
+            w->bad_reads++;
+        }
+        w->progress = i + 1;
+    }
+    g_aligned_free(buf);
+    g_rand_free(rnd);
+    return NULL;
+}
+
+/* Run NTHREADS workers; @during runs on this thread meanwhile. */
+static void run_workers(BlockDriverState *bs, uint64_t nblocks,
+                        uint8_t old_byte, int iters, int flags,
+                        uint64_t *last_gen, void (*during)(Worker *w),
+                        Worker *w)
+{
+    GThread *th[NTHREADS];
+    volatile int stop = 0;
+
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (Worker){.bs = bs, .id = i, .nblocks = nblocks,
+                        .old_byte = old_byte, .iters = iters, .flags = flags,
+                        .last_gen = last_gen, .stop = during ? &stop : NULL};
+        th[i] = g_thread_new("io-worker", worker_run, &w[i]);
+    }
+    if (during) {
+        during(w);
+        stop = 1;
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        g_thread_join(th[i]);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        ck_assert_int_eq(w[i].bad_reads, 0);
+        ck_assert_int_eq(w[i].write_errors, 0);
+    }
+}
+
+/* Every block holds its owner's last write (or the old byte if none). */
+static void verify_blocks(BlockDriverState *bs, uint64_t nblocks,
+                          uint8_t old_byte, const uint64_t *last_gen)
+{
+    uint8_t *buf = g_malloc(BLK);
+
+    for (uint64_t b = 0; b < nblocks; b++) {
+        uint64_t gen;
+
+        ck_assert_int_eq(bdrv_pread(bs, b * BLK, BLK, buf, NULL), 0);
+        ck_assert_msg(block_valid(buf, b, old_byte, &gen), "block %" PRIu64
+                      " torn", b);
+        ck_assert_msg(gen == last_gen[b], "block %" PRIu64 ": gen %" PRIu64
+                      ", want %" PRIu64, b, gen, last_gen[b]);
+    }
+    g_free(buf);
+}
+
+/* A base filled with BASE_BYTE and an empty qcow2 overlay over it. */
+static char *make_chain(const char *name, const char *size, const char *opts)
+{
+    g_autofree char *base_name = g_strdup_printf("%s-base.raw", name);
+    g_autofree char *top_name = g_strdup_printf("%s.qcow2", name);
+    g_autofree char *base = tq_path(base_name);
+    char *top = tq_path(top_name);
+
+    tq_sh_ok("qemu-img create -q -f raw '%s' %s && "
+             "qemu-io -f raw -c 'write -P 0x%x 0 %s' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 %s -b '%s' -F raw '%s'",
+             base, size, BASE_BYTE, size, base, opts, base, top);
+    return top;
+}
+
+/*
+ * Allocation races: 8 threads write 4k blocks of one unallocated area of
+ * a qcow2 overlay (every 64k cluster shared by all eight, each partial
+ * write a copy-on-write from the backing file) and read their own and
+ * others' blocks meanwhile: no lost write, no torn or garbage read.
+ */
+START_TEST(test_qcow2_allocation_races)
+{
+    const uint64_t nblocks = 4 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("alloc", "4M", "-o cluster_size=64k");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 1500, 0, last_gen, NULL, w);
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    bs = open_qcow2(top); /* and after a reopen from disk */
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* The same with small clusters (many L2 updates per request) and FUA. */
+START_TEST(test_qcow2_small_clusters_fua)
+{
+    const uint64_t nblocks = 2 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("small", "2M", "-o cluster_size=4k");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 300, BDRV_REQ_FUA, last_gen, NULL, w);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    bs = open_qcow2(top);
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* Raw over a sparse file: the lock-free path, reads of holes as zeroes. */
+START_TEST(test_raw_concurrency)
+{
+    const uint64_t nblocks = 8 * MiB / BLK;
+    g_autofree char *img = tq_path("raw.img");
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 8M", img);
+    bs = open_json("{\"driver\": \"raw\", \"file\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}", img);
+    run_workers(bs, nblocks, 0, 2000, 0, last_gen, NULL, w);
+    verify_blocks(bs, nblocks, 0, last_gen);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* ---- a drain during I/O ---- */
+
+static void wait_progress(Worker *w)
+{
+    int start = w[0].progress;
+
+    for (int i = 0; i < 2000 && w[0].progress < start + 5; i++) {
+        g_usleep(1000);
+    }
+}
+
+/*
+ * While the workers run: drained sections (no request in flight inside,
+ * none starting from another thread), and reopens read-only and back,
+ * which drain too; writes refused meanwhile get -EPERM.
+ */
+static void drain_and_reopen(Worker *w)
+{
+    BlockDriverState *bs = w[0].bs;
+    GError *err = NULL;
+
+    for (int round = 0; round < 5; round++) {
+        int before[NTHREADS];
+
+        wait_progress(w);
+        bdrv_drained_begin(bs);
+        for (int i = 0; i < NTHREADS; i++) {
+            before[i] = w[i].progress;
+        }
+        g_usleep(20000);
+        for (int i = 0; i < NTHREADS; i++) {
+            /* at most the iteration that was between two requests */
+            ck_assert_int_le(w[i].progress, before[i] + 1);
+        }
+        bdrv_drained_end(bs);
+
+        wait_progress(w);
+        ck_assert_msg(bdrv_reopen_set_read_only(bs, true, false, &err), "%s",
+                      err ? err->message : "");
+        g_usleep(5000);
+        ck_assert_msg(bdrv_reopen_set_read_only(bs, false, true, &err), "%s",
+                      err ? err->message : "");
+    }
+    wait_progress(w);
+}
+
+START_TEST(test_drain_during_io)
+{
+    const uint64_t nblocks = 4 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+    int eperm = 0;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("drain", "4M", "");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 1000000, 0, last_gen,
+                drain_and_reopen, w);
+    for (int i = 0; i < NTHREADS; i++) {
+        eperm += w[i].eperm;
+    }
+    ck_assert_int_gt(eperm, 0); /* the read-only phases were seen */
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("block-io");
+    TCase *tc = tcase_create("concurrent");
+    SRunner *sr;
+    int failed;
+
+    if (!tq_have_qemu()) {
+        return 77;
+    }
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_qcow2_allocation_races);
+    tcase_add_test(tc, test_qcow2_small_clusters_fua);
+    tcase_add_test(tc, test_raw_concurrency);
+    tcase_add_test(tc, test_drain_during_io);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
