@@ -74,6 +74,22 @@ void qcow2_cache_free(Qcow2Cache *c)
     g_free(c);
 }
 
+bool qcow2_cache_dirty(const Qcow2Cache *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->entries[i].offset &&
+            c->entries[i].dirty_lo != c->entries[i].dirty_hi) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int qcow2_file_barrier(BlockDriverState *bs, GError **errp)
+{
+    return bdrv_flush(bs->file, errp);
+}
+
 void qcow2_cache_set_debug_event(Qcow2Cache *c, int event)
 {
     c->debug_event = event;
@@ -94,7 +110,10 @@ static int qcow2_cache_write_entry(Qcow2Cache *c, Qcow2CacheEntry *e,
     if (e->dirty_lo == e->dirty_hi) {
         return 0;
     }
-    if (c->flush_first && qcow2_cache_flush(c->flush_first, errp) < 0) {
+    /* what this table points to is counted on disk before it is written */
+    if (c->flush_first && qcow2_cache_dirty(c->flush_first) &&
+        (qcow2_cache_flush(c->flush_first, errp) < 0 ||
+         qcow2_file_barrier(c->bs, errp) < 0)) {
         return -1;
     }
     if (c->debug_event >= 0) {

@@ -371,9 +371,15 @@ static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
 int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    bool new_refs = qcow2_cache_dirty(s->rb_cache) ||
+                    s->reftable_dirty_lo != s->reftable_dirty_hi;
+    bool users = qcow2_cache_dirty(s->l2_cache) ||
+                 s->l1_dirty_lo != s->l1_dirty_hi;
 
+    /* refcounts, durable, before the L2 and L1 entries that use them */
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
         qcow2_flush_reftable(bs, errp) < 0 ||
+        (new_refs && users && qcow2_file_barrier(bs, errp) < 0) ||
         qcow2_cache_flush(s->l2_cache, errp) < 0 ||
         qcow2_write_l1(bs, errp) < 0) {
         return -1;

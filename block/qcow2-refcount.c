@@ -319,7 +319,8 @@ static int qcow2_install_reftable(BlockDriverState *bs, uint64_t *table,
         be[i] = GUINT64_TO_BE(table[i]);
     }
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
-        qcow2_file_write(bs, start, bytes, be, errp) < 0) {
+        qcow2_file_write(bs, start, bytes, be, errp) < 0 ||
+        qcow2_file_barrier(bs, errp) < 0) {
         return -1;
     }
     s->hdr.refcount_table_offset = start;
@@ -423,7 +424,8 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
         return -1;
     }
     /* the block first, then the table entry that points to it */
-    if (qcow2_cache_flush(s->rb_cache, errp) < 0) {
+    if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
+        qcow2_file_barrier(bs, errp) < 0) {
         return -1;
     }
     return qcow2_flush_reftable(bs, errp);

@@ -260,6 +260,17 @@ int qcow2_cache_flush(Qcow2Cache *c, GError **errp);
 
 /* Total host writes issued by the cache (for tests and statistics). */
 uint64_t qcow2_cache_writes(const Qcow2Cache *c);
+/* Does the cache hold changes not yet written? */
+bool qcow2_cache_dirty(const Qcow2Cache *c);
+/*
+ * Write ordering: what was written to the image file before reaches the
+ * disk before what is written after (a flush of bs->file).  Between new
+ * refcounts and the L2/L1 entries that use them, between a refcount block
+ * and the table entry pointing to it, between a new refcount table and the
+ * header: a power cut then leaves leaks, never a cluster in use with
+ * refcount 0 (QEMU's cache dependency flush).
+ */
+int qcow2_file_barrier(BlockDriverState *bs, GError **errp);
 /* The blkdebug event (BlkdebugEvent) announced before each table write. */
 void qcow2_cache_set_debug_event(Qcow2Cache *c, int event);
 
