@@ -5,8 +5,10 @@
  * place; unallocated and zero clusters get new host clusters, all a run
  * needs at once (contiguous at the end of the image), written in one call
  * (plus one per partial cluster, filled from the backing file or zeroes);
- * then the L2 table is updated.  Metadata is written back at the end of
- * each request: refcounts, then L2 tables, then the L1 table.
+ * then the L2 table is updated in the cache.  Metadata is written back at
+ * a flush (or when a cache entry is evicted): refcounts, a barrier, then L2
+ * tables and the L1 table; a new L2 table is written with its L1 entry at
+ * once.
  *
  * Locking (qcow2.h): the chunk is looked up under s->lock; a chunk that
  * allocates records its guest clusters in s->allocs first; guest data is
@@ -101,7 +103,8 @@ uint64_t qcow2_l2_for_write(BlockDriverState *bs, uint64_t l1i, GError **errp)
         s->l1_dirty_hi = MAX(s->l1_dirty_hi, l1i + 1);
     }
     qcow2_meta_add(s, off, 1, QCOW2_META_L2);
-    return off;
+    /* a new table goes to disk at once, as QEMU's: counted, then linked */
+    return qcow2_flush_metadata(bs, errp) < 0 ? 0 : off;
 }
 
 /* In-place write into @m data clusters from @host: check them first. */
@@ -438,9 +441,8 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
         bytes -= chunk;
         p += chunk;
     }
-    if (qcow2_flush_metadata(bs, ret < 0 ? NULL : errp) < 0) {
-        ret = -1;
-    }
+    /* the metadata stays in the caches until a flush (QEMU's write-back):
+     * new refcounts, a barrier, then the L2 and L1 entries using them */
     g_mutex_unlock(&s->lock);
     return ret;
 }

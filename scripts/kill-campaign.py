@@ -16,11 +16,10 @@ Modes (each iteration picks one of --modes):
   reorder   the same cut, but half the writes since the last flush (picked
             at random) reach the disk anyway, as from a disk cache that
             writes back in its own order: every block must hold its flushed
-            value or one written since, and the image must pass.  Not in
-            the default modes: see docs/dev-notes/issue-15-fault.md.
+            value or one written since, and the image must pass.
   commit    block-commit of mid into base while top takes writes; killed at
             a random moment.  Every image must pass, and the chain seen
-            through top must hold every acknowledged write.
+            through top must hold every flushed write.
   stream    block-stream into top (base has the data) while top takes
             writes; the same checks.
 
@@ -245,10 +244,10 @@ def iter_write(exe, tmp, rng, max_delay):
     sh('qemu-img create -q -f qcow2 a.qcow2 %d' % VSIZE, tmp)
     d = Daemon(exe, tmp, [('a.qcow2', os.O_RDWR, 1)],
                [{'driver': 'qcow2', 'node-name': 'q', 'file': file_node(1)}])
-    model = Model(VSIZE // BLOCK)
+    model = PowerModel(VSIZE // BLOCK)
     pats = patterns(rng)
     run_work(d, lambda stop: random_writer(d.qmp, 'q', model, rng, stop,
-                                           pats), max_delay, rng)
+                                           pats, model), max_delay, rng)
     return [('a.qcow2', model, False)]
 
 
@@ -298,11 +297,12 @@ def make_chain(tmp, base_pat):
 
 
 def chain_model(base_pat):
-    model = Model(VSIZE // BLOCK)
+    model = PowerModel(VSIZE // BLOCK)
     for b in range(0, (4 << 20) // BLOCK):
         model.sure[b] = base_pat
     for b in range((2 << 20) // BLOCK, (6 << 20) // BLOCK):
         model.sure[b] = base_pat + 1
+    model.flush_done()
     return model
 
 
@@ -333,7 +333,7 @@ def iter_job(exe, tmp, rng, max_delay, job):
         d.kill()
         raise RuntimeError('%s: %s' % (job, r))
     run_work(d, lambda stop: random_writer(d.qmp, 'top', model, rng, stop,
-                                           pats), max_delay, rng)
+                                           pats, model), max_delay, rng)
     return [('base.qcow2', None, False), ('mid.qcow2', None, False),
             ('top.qcow2', model, False)]
 
@@ -379,7 +379,7 @@ def main():
     ap.add_argument('--fdsetd', default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), '../build/fdsetd'))
     ap.add_argument('--iterations', type=int, default=100)
-    ap.add_argument('--modes', default='write,powercut,commit,stream')
+    ap.add_argument('--modes', default='write,powercut,reorder,commit,stream')
     ap.add_argument('--max-delay', type=float, default=0.25,
                     help='kill within this many seconds of the start')
     ap.add_argument('--seed', type=int, default=None)
@@ -420,7 +420,7 @@ def main():
                                 sum(v for k, v in stats.items()
                                     if k.startswith('check_') and
                                     k not in ('check_0', 'check_3'))))
-    print('  images with lost or torn acknowledged writes: %d' %
+    print('  images with lost flushed or torn writes: %d' %
           stats.get('lost', 0))
     print('  guest writes acknowledged before the kills: %d (%d flushes)' %
           (stats.get('writes', 0), stats.get('flushes', 0)))
