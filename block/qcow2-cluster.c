@@ -368,6 +368,37 @@ static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
+void qcow2_free_later(BDRVQcow2State *s, uint64_t offset)
+{
+    if (!s->pending_frees) {
+        s->pending_frees = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    }
+    g_array_append_val(s->pending_frees, offset);
+}
+
+/* The L2/L1 changes are written: a barrier, then the refcounts drop. */
+static int qcow2_apply_frees(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->pending_frees || !s->pending_frees->len) {
+        return 0;
+    }
+    if (qcow2_file_barrier(bs, errp) < 0) {
+        return -1;
+    }
+    while (s->pending_frees->len) {
+        uint64_t off = g_array_index(s->pending_frees, uint64_t,
+                                     s->pending_frees->len - 1);
+
+        if (qcow2_update_refcounts(bs, off, 1, -1, errp) < 0) {
+            return -1;
+        }
+        g_array_set_size(s->pending_frees, s->pending_frees->len - 1);
+    }
+    return qcow2_cache_flush(s->rb_cache, errp);
+}
+
 int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -376,12 +407,13 @@ int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
     bool users = qcow2_cache_dirty(s->l2_cache) ||
                  s->l1_dirty_lo != s->l1_dirty_hi;
 
-    /* refcounts, durable, before the L2 and L1 entries that use them */
+    /* refcounts, durable, before the L2 and L1 entries that use them; the
+     * references those entries dropped, after them */
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
         qcow2_flush_reftable(bs, errp) < 0 ||
         (new_refs && users && qcow2_file_barrier(bs, errp) < 0) ||
         qcow2_cache_flush(s->l2_cache, errp) < 0 ||
-        qcow2_write_l1(bs, errp) < 0) {
+        qcow2_write_l1(bs, errp) < 0 || qcow2_apply_frees(bs, errp) < 0) {
         return -1;
     }
     return 0;

@@ -333,6 +333,10 @@ static int qcow2_install_reftable(BlockDriverState *bs, uint64_t *table,
     s->reftable_dirty_lo = s->reftable_dirty_hi = 0; /* all of it written */
     qcow2_meta_remove(s, old_off, old_clusters);
     qcow2_meta_add(s, start, clusters, QCOW2_META_REFTABLE);
+    /* the header points to the new table, on disk, before the old is freed */
+    if (qcow2_file_barrier(bs, errp) < 0) {
+        return -1;
+    }
     return qcow2_update_refcounts_depth(bs, old_off, old_clusters, -1, 0, errp);
 }
 

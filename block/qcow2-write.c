@@ -331,9 +331,8 @@ static int qcow2_store_l2(BlockDriverState *bs, uint64_t l2off, uint64_t idx0,
     for (uint64_t k = lo; k < hi; k++) {
         uint64_t prealloc = old[k] & QCOW2_OFFSET_MASK;
 
-        if ((old[k] & QCOW2_OFLAG_ZERO) && prealloc && ent[k] != old[k] &&
-            qcow2_update_refcounts(bs, prealloc, 1, -1, errp) < 0) {
-            return -1;
+        if ((old[k] & QCOW2_OFLAG_ZERO) && prealloc && ent[k] != old[k]) {
+            qcow2_free_later(s, prealloc);
         }
     }
     return 0;

@@ -36,6 +36,7 @@ static void qcow2_free_state(BDRVQcow2State *s)
     g_clear_pointer(&s->l2_cache, qcow2_cache_free);
     g_clear_pointer(&s->rb_cache, qcow2_cache_free);
     g_clear_pointer(&s->metadata, g_hash_table_destroy);
+    g_clear_pointer(&s->pending_frees, g_array_unref);
     s->write_ready = false;
     g_assert(!s->allocs);
     g_mutex_clear(&s->lock);

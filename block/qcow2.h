@@ -136,6 +136,9 @@ typedef struct BDRVQcow2State {
     /* entries [lo, hi) not yet on disk (a failed write left them) */
     uint64_t reftable_dirty_lo;
     uint64_t reftable_dirty_hi;
+    /* host clusters (uint64_t offsets) an L2 change stopped using: their
+     * refcounts drop only once that change is on disk */
+    GArray *pending_frees;
 
     Qcow2Cache *l2_cache;
     Qcow2Cache *rb_cache;
@@ -271,6 +274,9 @@ bool qcow2_cache_dirty(const Qcow2Cache *c);
  * refcount 0 (QEMU's cache dependency flush).
  */
 int qcow2_file_barrier(BlockDriverState *bs, GError **errp);
+/* Drop a reference to cluster @offset after the next metadata write-back
+ * (the L2 entry that used it reaches the disk first). */
+void qcow2_free_later(BDRVQcow2State *s, uint64_t offset);
 /* The blkdebug event (BlkdebugEvent) announced before each table write. */
 void qcow2_cache_set_debug_event(Qcow2Cache *c, int event);
 

@@ -8,6 +8,8 @@
  * semantics (state, set-state, sector, iotype, once) and the open errors,
  * with QEMU 7.2's texts.
  */
+#include <signal.h>
+
 #include "block-qtest.h"
 
 static void out_is(QTestConn *c, const char *line, const char *want)
@@ -303,6 +305,41 @@ START_TEST(test_sector_and_iotype)
 }
 END_TEST
 
+/* x-drop-unflushed: a power cut loses every write since the last flush;
+ * the node fails everything afterwards; after a kill -9 the image holds
+ * exactly what was flushed and passes qemu-img check. */
+START_TEST(test_power_cut_drops_unflushed)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *out = NULL;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 a.qcow2 16M"));
+    add_q(&f, "a.qcow2", "'x-drop-unflushed': true");
+    out_is(f.c, "qemu-io q \"write -P 1 0 64k\"", W64K);
+    out_is(f.c, "qemu-io q \"flush\"", "");
+    out_is(f.c, "qemu-io q \"write -P 2 0 4k\"", W4K);
+    out_is(f.c, "qemu-io q \"write -P 3 1M 64k\"",
+           "wrote 65536/65536 bytes at offset 1048576\r\n");
+    bq_err(f.c, "Parameter 'survivors' expects a percentage",
+           "{'execute': 'blkdebug-power-cut', "
+           "'arguments': {'node-name': 'dbg', 'survivors': 101}}");
+    bq_ok(f.c, "{'execute': 'blkdebug-power-cut', "
+               "'arguments': {'node-name': 'dbg'}}");
+    out_is(f.c, "qemu-io q \"read 0 4k\"",
+           "read failed: Input/output error\r\n");
+    ck_assert_int_eq(kill(qtest_pid(f.s), SIGKILL), 0);
+    while (kill(qtest_pid(f.s), 0) == 0 &&
+           bq_sh_status(&f, "grep -q '^State:.*Z' /proc/%d/status",
+                        (int)qtest_pid(f.s)) != 0) {
+        g_usleep(10000); /* until it is a zombie: its fds are closed */
+    }
+    image_ok(&f, "a.qcow2");
+    reads_back(&f, "a.qcow2", 1, 0, 65536);
+    reads_back(&f, "a.qcow2", 0, 1048576, 65536);
+    qtest_kill(f.s);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     BlockFixture f = bq_start(NULL);
@@ -346,6 +383,7 @@ int main(void)
     tcase_add_test(tc, test_cor_write_fails_stream);
     tcase_add_test(tc, test_state_and_persistent_rule);
     tcase_add_test(tc, test_sector_and_iotype);
+    tcase_add_test(tc, test_power_cut_drops_unflushed);
     tcase_add_test(tc, test_open_errors);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
