@@ -376,7 +376,8 @@ void qcow2_free_later(BDRVQcow2State *s, uint64_t offset)
     g_array_append_val(s->pending_frees, offset);
 }
 
-/* The L2/L1 changes are written: a barrier, then the refcounts drop. */
+/* The L2/L1 changes are written: a barrier, then the refcounts drop; a
+ * cluster nothing counts any more gives its space back to the file. */
 static int qcow2_apply_frees(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -390,13 +391,27 @@ static int qcow2_apply_frees(BlockDriverState *bs, GError **errp)
     while (s->pending_frees->len) {
         uint64_t off = g_array_index(s->pending_frees, uint64_t,
                                      s->pending_frees->len - 1);
+        uint64_t rc;
 
-        if (qcow2_update_refcounts(bs, off, 1, -1, errp) < 0) {
+        if (qcow2_update_refcounts(bs, off, 1, -1, errp) < 0 ||
+            qcow2_get_refcount(bs, off, &rc, errp) < 0) {
             return -1;
+        }
+        if (rc == 0) {
+            /* advisory: a file that keeps the bytes is still consistent */
+            bdrv_pdiscard(bs->file, off, s->cluster_size, NULL);
         }
         g_array_set_size(s->pending_frees, s->pending_frees->len - 1);
     }
     return qcow2_cache_flush(s->rb_cache, errp);
+}
+
+int qcow2_writeback(BlockDriverState *bs, GError **errp)
+{
+    if (qcow2_flush_metadata(bs, errp) < 0 || qcow2_apply_frees(bs, errp) < 0) {
+        return -1;
+    }
+    return 0;
 }
 
 int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
@@ -407,13 +422,13 @@ int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
     bool users = qcow2_cache_dirty(s->l2_cache) ||
                  s->l1_dirty_lo != s->l1_dirty_hi;
 
-    /* refcounts, durable, before the L2 and L1 entries that use them; the
-     * references those entries dropped, after them */
+    /* refcounts, durable, before the L2 and L1 entries that use them (the
+     * references they dropped go at the next qcow2_writeback) */
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
         qcow2_flush_reftable(bs, errp) < 0 ||
         (new_refs && users && qcow2_file_barrier(bs, errp) < 0) ||
         qcow2_cache_flush(s->l2_cache, errp) < 0 ||
-        qcow2_write_l1(bs, errp) < 0 || qcow2_apply_frees(bs, errp) < 0) {
+        qcow2_write_l1(bs, errp) < 0) {
         return -1;
     }
     return 0;

@@ -168,7 +168,7 @@ static void qcow2_close(BlockDriverState *bs)
     BDRVQcow2State *s = bs->opaque;
     g_autoptr(GError) err = NULL;
 
-    if (s->write_ready && qcow2_flush_metadata(bs, &err) < 0) {
+    if (s->write_ready && qcow2_writeback(bs, &err) < 0) {
         g_warning("qcow2 image '%s': metadata lost on close: %s",
                   qcow2_name(bs), err->message);
     }
@@ -243,7 +243,7 @@ static int qcow2_flush(BlockDriverState *bs, GError **errp)
     int ret;
 
     g_mutex_lock(&s->lock);
-    ret = qcow2_flush_metadata(bs, errp);
+    ret = qcow2_writeback(bs, errp);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
         return -1;
@@ -306,7 +306,7 @@ static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
         int ret;
 
         g_mutex_lock(&s->lock);
-        ret = qcow2_flush_metadata(bs, errp);
+        ret = qcow2_writeback(bs, errp);
         g_mutex_unlock(&s->lock);
         return ret;
     }

@@ -336,6 +336,9 @@ int qcow2_l1_init(BlockDriverState *bs, GError **errp);
 
 /* Write back dirty refcount blocks, L2 tables and L1 entries, in order. */
 int qcow2_flush_metadata(BlockDriverState *bs, GError **errp);
+/* qcow2_flush_metadata, then the references the written L2 changes dropped
+ * (a barrier first): at a flush, a read-only reopen, a close. */
+int qcow2_writeback(BlockDriverState *bs, GError **errp);
 
 typedef enum Qcow2Kind {
     QCOW2_UNALLOC,

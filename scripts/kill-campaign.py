@@ -4,8 +4,8 @@
 work on qcow2 images it reaches only through fds (--add-fd), then check.
 
 Modes (each iteration picks one of --modes):
-  write     guest-like writes of random 4 KiB-aligned extents with random
-            flushes (qemu-io over HMP) on a fresh image; killed at a random
+  write     guest-like writes (one in ten of zeroes) of random 4 KiB-aligned
+            extents with random flushes (qemu-io over HMP) on a fresh image; killed at a random
             moment.  Every write acknowledged before the kill must read back
             (a kill loses no page cache), the one in flight may show or not,
             block by block.
@@ -188,10 +188,11 @@ def random_writer(q, node, model, rng, stop, pats, flush_model=None):
             continue
         n = rng.choice([1, 1, 2, 4, 16, 64])
         first = rng.randrange(0, nblocks - n)
-        pat = next(pats)
+        zero = rng.random() < 0.1  # write zeroes: qcow2 frees clusters
+        pat = 0 if zero else next(pats)
         model.start(first, n, pat)
-        out = q.hmp_io(node, 'write -P %d %d %d' % (pat, first * BLOCK,
-                                                    n * BLOCK))
+        out = q.hmp_io(node, 'write %s %d %d' % (
+            '-z' if zero else '-P %d' % pat, first * BLOCK, n * BLOCK))
         if not out.startswith('wrote'):
             raise RuntimeError('write failed: ' + out)
         model.done(first, n, pat)
