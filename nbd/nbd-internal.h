@@ -79,7 +79,11 @@ struct NbdClient {
     size_t bytes_in_flight;
     bool failed;              /* a send failed: stop reading */
     GSList *free_reqs;        /* NbdRequest* kept for reuse */
-    GThreadPool *workers;
+    guint n_threads;          /* serving threads, the connection's incl. */
+    guint n_waiting;          /* ... of them waiting to receive */
+    bool stopping;            /* the connection is over: threads leave */
+
+    GMutex recv_lock;         /* one thread receives at a time */
 };
 
 /* server.c */
@@ -106,9 +110,12 @@ bool nbd_handshake(NbdClient *c);
 uint16_t nbd_export_tx_flags(NbdClient *c, NbdExport *exp);
 
 /* requests.c */
-/* Read and dispatch requests until the client leaves or fails. */
+/*
+ * Serve requests until the client leaves or fails, on as many threads
+ * as it keeps busy (up to NBD_MAX_IN_FLIGHT); returns once every one of
+ * them is done.
+ */
 void nbd_serve_requests(NbdClient *c);
-void nbd_worker_run(gpointer data, gpointer user_data);
 
 static inline void nbd_put16(uint8_t *p, uint16_t v)
 {

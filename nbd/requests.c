@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The transmission phase.  The connection thread reads requests (through a
- * receive buffer, payloads of large writes straight into the request's
- * buffer), checks them and hands them to the client's worker pool; a
- * worker runs the block call and sends the reply (header and payload in
- * one sendmsg) under the client's send lock.  At most NBD_MAX_IN_FLIGHT
+ * The transmission phase, as leader/followers: a client's serving threads
+ * take turns receiving (under recv_lock: one request, through a receive
+ * buffer, payloads of large writes straight into the request's buffer),
+ * then each runs its request's block call and sends the reply (header and
+ * payload in one sendmsg, under send_lock) while the next thread receives.
+ * A thread that finds no other waiting to receive starts one more, up to
+ * NBD_MAX_IN_FLIGHT: an idle client costs one thread, a busy one as many
+ * as it keeps in flight, and no request changes threads on its way.  At most NBD_MAX_IN_FLIGHT
  * requests and NBD_MAX_BYTES_IN_FLIGHT payload bytes are in flight per
  * client: the reader waits before taking more, which bounds memory and
  * lets a client that never reads its replies stall nobody but itself.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -432,10 +436,8 @@ static void do_block_status(NbdClient *c, NbdRequest *r,
     }
 }
 
-void nbd_worker_run(gpointer data, gpointer user_data)
+static void run_request(NbdClient *c, NbdRequest *r)
 {
-    NbdRequest *r = data;
-    NbdClient *c = r->client;
     BlockDriverState *bs = nbd_export_bs(c->exp);
     g_autoptr(GError) err = NULL;
     int ret;
@@ -468,7 +470,6 @@ void nbd_worker_run(gpointer data, gpointer user_data)
     default:
         g_assert_not_reached(); /* checked by the reader */
     }
-    request_put(c, r);
 }
 
 /* ---- the reader ---- */
@@ -520,9 +521,10 @@ static uint32_t check_request(NbdClient *c, NbdRequest *r, const char **msg)
 
 /*
  * One request: false when the connection is over (DISC, EOF, bad magic,
- * a write payload too big to read).
+ * a write payload too big to read).  *out: the request to run, or NULL
+ * when it was answered here (a bad request).
  */
-static bool receive_one(NbdClient *c)
+static bool receive_one(NbdClient *c, NbdRequest **out)
 {
     uint8_t hdr[NBD_REQUEST_SIZE];
     uint16_t type, flags;
@@ -532,6 +534,7 @@ static bool receive_one(NbdClient *c)
     const char *msg = NULL;
     uint32_t err;
 
+    *out = NULL;
     if (recv_buffered(c, hdr, sizeof(hdr)) < 0 ||
         nbd_get32(hdr) != NBD_REQUEST_MAGIC) {
         return false;
@@ -567,15 +570,92 @@ static bool receive_one(NbdClient *c)
         request_put(c, r);
         return true;
     }
-    g_thread_pool_push(c->workers, r, NULL);
+    *out = r;
     return true;
+}
+
+static void *follower_thread(void *opaque);
+
+/* Another serving thread; a failure only means less parallelism. */
+static void start_follower(NbdClient *c)
+{
+    pthread_attr_t attr;
+    pthread_t tid;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&tid, &attr, follower_thread, c)) {
+        g_mutex_lock(&c->lock);
+        c->n_threads--;
+        g_cond_broadcast(&c->cond);
+        g_mutex_unlock(&c->lock);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Take the next request: false when the connection is over. */
+static bool take_turn(NbdClient *c, NbdRequest **r, bool *spawn)
+{
+    bool ok;
+
+    g_mutex_lock(&c->lock);
+    c->n_waiting++;
+    g_mutex_unlock(&c->lock);
+    g_mutex_lock(&c->recv_lock);
+    g_mutex_lock(&c->lock);
+    c->n_waiting--;
+    ok = !c->stopping && !c->failed;
+    g_mutex_unlock(&c->lock);
+    ok = ok && receive_one(c, r);
+    g_mutex_lock(&c->lock);
+    if (!ok) {
+        c->stopping = true;
+    }
+    *spawn = ok && c->n_waiting == 0 && c->n_threads < NBD_MAX_IN_FLIGHT;
+    c->n_threads += *spawn;
+    g_mutex_unlock(&c->lock);
+    g_mutex_unlock(&c->recv_lock);
+    if (!ok) {
+        shutdown(c->fd, SHUT_RD); /* wakes a follower blocked in recv */
+    }
+    return ok;
+}
+
+static void serve_loop(NbdClient *c)
+{
+    NbdRequest *r;
+    bool spawn;
+
+    while (take_turn(c, &r, &spawn)) {
+        if (spawn) {
+            start_follower(c);
+        }
+        if (r) {
+            run_request(c, r);
+            request_put(c, r);
+        }
+    }
+    g_mutex_lock(&c->lock);
+    c->n_threads--;
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
+static void *follower_thread(void *opaque)
+{
+    serve_loop(opaque);
+    return NULL;
 }
 
 void nbd_serve_requests(NbdClient *c)
 {
     c->rbuf = g_malloc(NBD_RECV_BUFFER);
-    c->workers = g_thread_pool_new(nbd_worker_run, c, NBD_MAX_IN_FLIGHT,
-                                   FALSE, NULL);
-    while (receive_one(c)) {
+    c->n_threads = 1;
+    serve_loop(c);
+    g_mutex_lock(&c->lock);
+    while (c->n_threads) {
+        g_cond_wait(&c->cond, &c->lock);
     }
+    g_mutex_unlock(&c->lock);
 }

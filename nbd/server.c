@@ -186,6 +186,7 @@ static void client_free(NbdClient *c)
     g_slist_free_full(c->free_reqs, g_free);
     g_free(c->rbuf);
     g_mutex_clear(&c->send_lock);
+    g_mutex_clear(&c->recv_lock);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->cond);
     g_free(c);
@@ -197,9 +198,6 @@ static void client_finish(NbdClient *c)
     NbdExport *exp = c->exp;
     bool last = false;
 
-    if (c->workers) {
-        g_thread_pool_free(c->workers, FALSE, TRUE); /* waits for them */
-    }
     g_mutex_lock(&nbd_lock);
     clients = g_list_remove(clients, c);
     if (exp) {
@@ -262,6 +260,7 @@ static void client_start(int fd)
     c = g_new0(NbdClient, 1);
     c->fd = fd;
     g_mutex_init(&c->send_lock);
+    g_mutex_init(&c->recv_lock);
     g_mutex_init(&c->lock);
     g_cond_init(&c->cond);
     if (server->cfg.handshake_max_seconds) {
