@@ -136,6 +136,7 @@ bool blk_exp_add(const BlockExportOptions *o, GError **errp)
         return false;
     }
     bdrv_node(bs)->blk_users++; /* blockdev-del: "Node X is in use" */
+    exp->root->follows_replace = true; /* mirror's pivot moves the export */
     exp->id = g_strdup(o->id);
     block_exports = g_list_append(block_exports, exp);
     g_steal_pointer(&exp);

@@ -460,6 +460,59 @@ START_TEST(test_cmdline_sandbox)
 }
 END_TEST
 
+/*
+ * A mirror of the exported node, written through NBD while it runs; at
+ * the pivot the export moves to the target (and blockdev-del of the old
+ * node is allowed again, of the target refused).
+ */
+START_TEST(test_mirror_pivot)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autoptr(JsonNode) ready = NULL, done = NULL;
+
+    setup_disk(&f, "qcow2", true);
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 tgt.img 16M"));
+    bq_add_fd(&f, f.c, "tgt.img", O_RDWR, 2);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'tgt', 'file': {'driver': 'file', "
+               "'filename': '/dev/fdset/2'}}}");
+    add_export(&f, ", 'writable': true");
+    bq_ok(f.c, "{'execute': 'blockdev-mirror', 'arguments': {'job-id': 'm', "
+               "'device': 'disk0', 'target': 'tgt', 'sync': 'full'}}");
+    g_free(bq_sh(&f, "qemu-io -f raw -c 'write -P 0x61 3M 64k' -c flush '"
+                     URI "' >/dev/null", "disk0"));
+    ready = qtest_event_wait(f.c, "BLOCK_JOB_READY", 10000);
+    ck_assert_ptr_nonnull(ready);
+    bq_ok(f.c, "{'execute': 'job-complete', 'arguments': {'id': 'm'}}");
+    done = qtest_event_wait(f.c, "BLOCK_JOB_COMPLETED", 10000);
+    ck_assert_ptr_nonnull(done);
+    {
+        g_autoptr(JsonNode) r = qtest_qmp(f.c, "{'execute': "
+                                               "'query-block-exports'}");
+        JsonObject *e = json_array_get_object_element(qtest_return_array(r),
+                                                      0);
+
+        ck_assert_str_eq(json_object_get_string_member(e, "node-name"),
+                         "tgt");
+    }
+    /* after the pivot NBD writes land in the target */
+    g_free(bq_sh(&f, "qemu-io -f raw -c 'write -P 0x62 5M 64k' -c flush '"
+                     URI "' >/dev/null", "disk0"));
+    bq_err(f.c, "Node tgt is in use", "{'execute': 'blockdev-del', "
+                "'arguments': {'node-name': 'tgt'}}");
+    del_export(&f, "safe");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -c "
+                                      "'read -P 0x61 3M 64k' -c "
+                                      "'read -P 0x62 5M 64k' -c "
+                                      "'read -P 0x11 0 1M' tgt.img | "
+                                      "grep -c '^read' | grep -qx 3"), 0);
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'tgt'}}");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q tgt.img"), 0);
+    finish_checked(&f, "qcow2");
+}
+END_TEST
+
 static Suite *nbd_suite(void)
 {
     Suite *s = suite_create("nbd");
@@ -475,6 +528,7 @@ static Suite *nbd_suite(void)
     tcase_add_test(tc, test_fio);
     tcase_add_test(tc, test_hostile_clients);
     tcase_add_test(tc, test_cmdline_sandbox);
+    tcase_add_test(tc, test_mirror_pivot);
     suite_add_tcase(s, tc);
     return s;
 }
