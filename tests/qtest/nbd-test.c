@@ -355,6 +355,20 @@ START_TEST(test_fio)
 }
 END_TEST
 
+/* The daemon's resident memory in KiB. */
+static long daemon_rss_kib(BlockFixture *f)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            (int)qtest_pid(f->s));
+    g_autofree char *text = NULL;
+    const char *p;
+
+    ck_assert(g_file_get_contents(path, &text, NULL, NULL));
+    p = strstr(text, "VmRSS:");
+    ck_assert_ptr_nonnull(p);
+    return strtol(p + 6, NULL, 10);
+}
+
 static int connect_nbd(BlockFixture *f)
 {
     g_autofree char *path = bq_path(f, "nbd.sock");
@@ -375,8 +389,9 @@ START_TEST(test_hostile_clients)
     BlockFixture f = bq_start(NULL);
     g_autofree char *path = bq_path(&f, "nbd.sock");
     guint base;
-    int idle[600];
+    int idle[1000];
     int hog, half;
+    long rss;
     struct rlimit rl;
     uint8_t req[28] = {0x25, 0x60, 0x95, 0x13, 0, 0, 0, 1}; /* WRITE */
 
@@ -389,6 +404,7 @@ START_TEST(test_hostile_clients)
                "'handshake-max-seconds': 2}}", path);
     add_export(&f, ", 'writable': true");
     base = qtest_count_fds(f.s);
+    rss = daemon_rss_kib(&f);
     for (guint i = 0; i < G_N_ELEMENTS(idle); i++) {
         idle[i] = connect_nbd(&f);
         if (i % 3 == 0) {
@@ -411,6 +427,8 @@ START_TEST(test_hostile_clients)
     /* everybody else is served */
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
                                       "disk.img '" URI "'", "disk0"), 0);
+    /* bounded: 16 requests / 64 MiB for the hog, small stacks for idle */
+    ck_assert_int_lt(daemon_rss_kib(&f) - rss, 160 * 1024);
     for (guint i = 0; i < G_N_ELEMENTS(idle); i++) {
         close(idle[i]);
     }
