@@ -138,14 +138,17 @@ static int send_rep_err(NbdClient *c, uint32_t opt, uint32_t type,
 uint16_t nbd_export_tx_flags(NbdClient *c, NbdExport *exp)
 {
     uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
-                 NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_CACHE |
-                 NBD_FLAG_CAN_MULTI_CONN;
+                 NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_CACHE;
 
     /*
      * Multi-conn: every connection reaches the same node and a reply is
      * sent only once the write is done, so a flush on any connection
-     * covers what every connection had completed.
+     * covers what every connection had completed.  max-connections=1
+     * clears it, as QEMU 7.2.
      */
+    if (__atomic_load_n(&nbd_multi_conn_allowed, __ATOMIC_RELAXED)) {
+        f |= NBD_FLAG_CAN_MULTI_CONN;
+    }
     if (!exp->writable) {
         f |= NBD_FLAG_READ_ONLY;
     } else {

@@ -88,6 +88,7 @@ struct NbdClient {
 
 /* server.c */
 extern GMutex nbd_lock;
+extern bool nbd_multi_conn_allowed;
 /* The open export called @name, or NULL (under nbd_lock). */
 NbdExport *nbd_export_lookup_locked(const char *name);
 /* Every open export, for NBD_OPT_LIST (under nbd_lock). */

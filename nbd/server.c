@@ -35,6 +35,8 @@ static GHashTable *exports;    /* name -> NbdExport*, open ones */
 static GList *clients;         /* every NbdClient with a live thread */
 static guint n_handshaking;
 static GCond clients_cond;     /* clients became empty */
+/* max-connections=1 clears multi-conn (QEMU 7.2); read by client threads */
+bool nbd_multi_conn_allowed = true;
 
 bool nbd_server_running(void)
 {
@@ -330,6 +332,8 @@ bool nbd_server_start_fd(int fd, const char *what, const NbdServerConfig *cfg,
     server = g_new0(NbdServer, 1);
     server->fd = fd;
     server->cfg = *cfg;
+    __atomic_store_n(&nbd_multi_conn_allowed, cfg->max_connections != 1,
+                     __ATOMIC_RELAXED);
     server->watch = g_unix_fd_add(fd, G_IO_IN, on_listen_ready, NULL);
     return true;
 }

@@ -459,7 +459,8 @@ START_TEST(test_cmdline_sandbox)
     g_autofree char *out = NULL;
     args = g_strdup_printf(
         "--blockdev driver=file,node-name=d0,filename=%s "
-        "--nbd-server addr.type=unix,addr.path=%s/nbd.sock "
+        "--nbd-server addr.type=unix,addr.path=%s/nbd.sock,"
+        "max-connections=1 "
         "--export type=nbd,id=e0,node-name=d0,writable=on --sandbox on",
         img, dir);
     g_assert(g_file_set_contents(img, "", 0, NULL));
@@ -470,6 +471,10 @@ START_TEST(test_cmdline_sandbox)
                     "qemu-io -f raw -r -c 'read -P 9 0 4k' %s",
                 dir, img);
     ck_assert_ptr_nonnull(strstr(out, "read 4096/4096"));
+    /* max-connections=1 clears multi-conn */
+    ck_assert_int_eq(bq_sh_status(&f, "nbdinfo --can multi-conn "
+                                      "'nbd+unix:///d0?socket=%s/nbd.sock'",
+                                  dir), 2);
     ck_assert_int_eq(qtest_quit(f.s), 0);
     unlink(img);
     g_autofree char *sock = g_build_filename(dir, "nbd.sock", NULL);
