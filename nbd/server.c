@@ -183,9 +183,17 @@ bool nbd_client_attach(NbdClient *c, const char *name)
 
 /* ---- clients ---- */
 
+static void request_free(gpointer data)
+{
+    NbdRequest *r = data;
+
+    g_free(r->buf);
+    g_free(r);
+}
+
 static void client_free(NbdClient *c)
 {
-    g_slist_free_full(c->free_reqs, g_free);
+    g_slist_free_full(c->free_reqs, request_free);
     g_free(c->rbuf);
     g_mutex_clear(&c->send_lock);
     g_mutex_clear(&c->recv_lock);

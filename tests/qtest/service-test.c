@@ -479,11 +479,13 @@ START_TEST(test_activation_nbd)
     g_autofree char *cmd = NULL;
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
+    g_autofree char *activate = g_find_program_in_path(
+        "systemd-socket-activate");
+    g_autofree char *nbdinfo = g_find_program_in_path("nbdinfo");
     const char *argv[4] = {"/bin/sh", "-c", NULL, NULL};
     int status;
 
-    if (!g_find_program_in_path("systemd-socket-activate") ||
-        !g_find_program_in_path("nbdinfo")) {
+    if (!activate || !nbdinfo) {
         return; /* the tools are not installed */
     }
     cmd = g_strdup_printf(
