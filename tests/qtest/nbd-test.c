@@ -109,7 +109,7 @@ static void run_clients(const char *fmt)
     nmap = bq_sh(&f, "nbdinfo --map '" URI "'", "disk0");
     ck_assert_ptr_nonnull(strstr(nmap, "data"));
     del_export(&f, "safe");
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f %s -F raw "
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -U -q -f %s -F raw "
                                       "disk.img want.raw", fmt), 0);
     finish_checked(&f, fmt);
 }
@@ -167,7 +167,7 @@ START_TEST(test_allocation_depth)
     ck_assert_int_eq(bq_sh_status(&f, "nbdinfo --can write '" URI "'", "top"),
                      2);
     g_free(bq_sh(&f, "qemu-img convert -O raw '" URI "' flat.raw && "
-                     "qemu-img compare -q -F qcow2 flat.raw top.qcow2",
+                     "qemu-img compare -U -q -F qcow2 flat.raw top.qcow2",
                  "top"));
     bq_ok(f.c, "{'execute': 'nbd-server-stop'}");
     g_autoptr(JsonNode) ev = qtest_event_wait(f.c, "BLOCK_EXPORT_DELETED",
@@ -271,10 +271,11 @@ START_TEST(test_qmp_errors)
                                               5000);
     ck_assert_ptr_nonnull(ev);
     /* a read-only node */
-    bq_add_fd(&f, f.c, "disk.img", O_RDONLY, 1);
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 ro.img 1M"));
+    bq_add_fd(&f, f.c, "ro.img", O_RDONLY, 3);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
                "'qcow2', 'node-name': 'ro', 'read-only': true, 'file': "
-               "{'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+               "{'driver': 'file', 'filename': '/dev/fdset/3'}}}");
     bq_err(f.c, "Cannot export read-only node as writable",
            "{'execute': 'block-export-add', 'arguments': {'type': 'nbd', "
            "'id': 'e1', 'node-name': 'ro', 'writable': true}}");
@@ -314,7 +315,7 @@ START_TEST(test_protocol_probes)
                                               5000);
     ck_assert_ptr_nonnull(ev);
     /* what the probes wrote and flushed */
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -c "
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -U -c "
                                       "'read -P 0x77 8M 64k' disk.img "
                                       "| grep -q 'read 65536'"), 0);
     finish_checked(&f, "qcow2");
@@ -346,7 +347,7 @@ START_TEST(test_qemu_client)
     ck_assert_ptr_null(strstr(out, "\"error\""));
     del_export(&f, "safe");
     bq_ok(f.c, "{'execute': 'nbd-server-stop'}");
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -c "
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -U -c "
                                       "'read -P 0x55 6M 128k' disk.img "
                                       "| grep -q 'read 131072'"), 0);
     finish_checked(&f, "qcow2");
@@ -439,7 +440,7 @@ START_TEST(test_hostile_clients)
     ck_assert_int_eq(send(half, req, 28, 0), 28);
     ck_assert_int_eq(send(half, "part", 4, 0), 4);
     /* everybody else is served */
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F raw "
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -U -q -f raw -F raw "
                                       "disk.img '" URI "'", "disk0"), 0);
     /* bounded: 16 requests / 64 MiB for the hog, small stacks for idle */
     ck_assert_int_lt(daemon_rss_kib(&f) - rss, 160 * 1024);
@@ -485,7 +486,7 @@ START_TEST(test_cmdline_sandbox)
     g_unsetenv("ASAN_OPTIONS");
     out = bq_sh(&f, "qemu-io -f raw -c 'write -P 9 0 4k' -c flush "
                     "'nbd+unix:///d0?socket=%s/nbd.sock' && "
-                    "qemu-io -f raw -r -c 'read -P 9 0 4k' %s",
+                    "qemu-io -f raw -r -U -c 'read -P 9 0 4k' %s",
                 dir, img);
     ck_assert_ptr_nonnull(strstr(out, "read 4096/4096"));
     /* max-connections=1 clears multi-conn */
@@ -541,7 +542,7 @@ START_TEST(test_mirror_pivot)
     bq_err(f.c, "Node tgt is in use", "{'execute': 'blockdev-del', "
                 "'arguments': {'node-name': 'tgt'}}");
     del_export(&f, "safe");
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -c "
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -U -c "
                                       "'read -P 0x61 3M 64k' -c "
                                       "'read -P 0x62 5M 64k' -c "
                                       "'read -P 0x11 0 1M' tgt.img | "
