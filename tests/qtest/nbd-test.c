@@ -554,6 +554,44 @@ START_TEST(test_mirror_pivot)
 }
 END_TEST
 
+/* nbd-server-start on a listening socket passed with getfd. */
+START_TEST(test_start_on_getfd)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *path = bq_path(&f, "nbd.sock");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int file = qtest_open_file(f.s, "disk.img", O_RDONLY | O_CREAT);
+    g_autofree char *sz = NULL;
+
+    setup_disk(&f, "raw", false);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    ck_assert_int_eq(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    qtest_assert_success(qtest_qmp_fds(f.c, &file, 1, "{'execute': "
+                         "'getfd', 'arguments': {'fdname': 'notsock'}}"));
+    bq_err(f.c, "File descriptor 'notsock' is not a socket",
+           "{'execute': 'nbd-server-start', 'arguments': {'addr': "
+           "{'type': 'fd', 'data': {'str': 'notsock'}}}}");
+    qtest_assert_success(qtest_qmp_fds(f.c, &sock, 1, "{'execute': "
+                         "'getfd', 'arguments': {'fdname': 'lsn'}}"));
+    close(sock);
+    close(file);
+    bq_ok(f.c, "{'execute': 'nbd-server-start', 'arguments': {'addr': "
+               "{'type': 'fd', 'data': {'str': 'lsn'}}}}");
+    /* the name was consumed */
+    bq_err(f.c, "File descriptor named 'lsn' not found",
+           "{'execute': 'closefd', 'arguments': {'fdname': 'lsn'}}");
+    add_export(&f, "");
+    sz = bq_sh(&f, "nbdinfo --size '" URI "'", "disk0");
+    ck_assert_str_eq(sz, "16777216\n");
+    bq_ok(f.c, "{'execute': 'nbd-server-stop'}");
+    g_autoptr(JsonNode) ev = qtest_event_wait(f.c, "BLOCK_EXPORT_DELETED",
+                                              5000);
+    ck_assert_ptr_nonnull(ev);
+    finish_checked(&f, "raw");
+}
+END_TEST
+
 static Suite *nbd_suite(void)
 {
     Suite *s = suite_create("nbd");
@@ -570,6 +608,7 @@ static Suite *nbd_suite(void)
     tcase_add_test(tc, test_hostile_clients);
     tcase_add_test(tc, test_cmdline_sandbox);
     tcase_add_test(tc, test_mirror_pivot);
+    tcase_add_test(tc, test_start_on_getfd);
     suite_add_tcase(s, tc);
     return s;
 }
