@@ -251,13 +251,28 @@ static int qcow2_pwrite_flags(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, const void *buf, int flags,
                               GError **errp)
 {
+    qcow2_take_write_errno(); /* start clean */
     if (qcow2_pwrite(bs, offset, bytes, buf, errp) < 0) {
-        return -EIO;
+        return -qcow2_take_write_errno();
     }
     if ((flags & BDRV_REQ_FUA) && qcow2_flush(bs, errp) < 0) {
         return -EIO;
     }
     return 0;
+}
+
+static int qcow2_pwrite_zeroes_checked(BlockDriverState *bs, int64_t offset,
+                                       int64_t bytes, int flags,
+                                       GError **errp)
+{
+    int ret;
+
+    if (qcow2_check_write(bs, errp) < 0) {
+        return -EIO;
+    }
+    qcow2_take_write_errno();
+    ret = qcow2_pwrite_zeroes(bs, offset, bytes, flags, errp);
+    return ret == -EIO ? -qcow2_take_write_errno() : ret;
 }
 
 /* Runs drained (io.c); the lock is for the functions it calls. */
@@ -403,6 +418,8 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_pwrite_flags = qcow2_pwrite_flags,
     .bdrv_block_status = qcow2_block_status,
+    .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes_checked,
+    .bdrv_pdiscard = qcow2_pdiscard,
     .bdrv_flush = qcow2_flush,
     .bdrv_truncate = qcow2_truncate_locked,
     .bdrv_is_allocated = qcow2_allocation_status,

@@ -262,6 +262,12 @@ uint64_t qcow2_cache_writes(const Qcow2Cache *c);
  * may or may not be held. */
 int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                      const void *buf, GError **errp);
+/*
+ * After a failed request: the errno of the image file write that failed
+ * it on this thread (ENOSPC, EIO, ...), EIO when none did (a corrupt
+ * table, a refused request).  Resets it.
+ */
+int qcow2_take_write_errno(void);
 
 /* qcow2-refcount.c */
 
@@ -351,6 +357,12 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp);
 int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int64_t *pnum, GError **errp);
+
+/* qcow2-zero.c: the driver's write-zeroes and discard (lock not held). */
+int qcow2_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        int flags, GError **errp);
+int qcow2_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                   GError **errp);
 
 /* qcow2-write.c: wait until no request allocates guest clusters
  * [first, first + n), then record that @a does (lock held throughout,
