@@ -211,6 +211,7 @@ class Bench:
         # res[fmt][job][target] = list of per-round dicts
         self.res: dict = {}
         self.why: dict = {}          # (fmt, target) -> reason for n/a
+        self.job_why: dict = {}      # (fmt, job, target) -> reason
         self.notes: list[str] = []
         self.targets = [make_target(n, self.workdir, args)
                         for n in args.targets]
@@ -252,22 +253,33 @@ class Bench:
             return
         try:
             for label, opts in self.jobs:
-                c0 = proc_cpu_s(t.pid)
-                m = run_fio(self.args, uri, self.args.size, opts,
-                            t.path("fio.json"))
-                m["cpu_us"] = (proc_cpu_s(t.pid) - c0) * 1e6 / \
-                    max(m["ios"], 1)
+                if (fmt, label, t.name) in self.job_why:
+                    continue
+                try:
+                    m = self.one_job(t, uri, opts)
+                except (Unavailable, subprocess.TimeoutExpired, OSError,
+                        ValueError, KeyError) as e:
+                    why = f"{type(e).__name__}: {e}"[:300]
+                    if t.procs and t.procs[0].p.poll() is not None:
+                        self.why[(fmt, t.name)] = "server died: " + why
+                        self.log(f"  {fmt} {t.name}: died: {e}")
+                        return
+                    self.job_why[(fmt, label, t.name)] = why
+                    self.log(f"  {fmt} {t.name} {label}: failed: {e}")
+                    continue
                 self.res.setdefault(fmt, {}).setdefault(label, {}) \
                     .setdefault(t.name, []).append(m)
                 self.log(f"  {fmt} round {r + 1} {t.name:13} {label:24} "
                          f"{m['iops']:9.0f} IOPS {m['mibs']:7.1f} MiB/s "
                          f"{m['cpu_us']:6.1f} us CPU/op")
-        except (Unavailable, subprocess.TimeoutExpired, OSError,
-                ValueError, KeyError) as e:
-            self.why[(fmt, t.name)] = f"{type(e).__name__}: {e}"[:300]
-            self.log(f"  {fmt} {t.name}: failed: {e}")
         finally:
             t.stop()
+
+    def one_job(self, t: Target, uri: str, opts: dict) -> dict:
+        c0 = proc_cpu_s(t.pid)
+        m = run_fio(self.args, uri, self.args.size, opts, t.path("fio.json"))
+        m["cpu_us"] = (proc_cpu_s(t.pid) - c0) * 1e6 / max(m["ios"], 1)
+        return m
 
     def stop_all(self):
         for t in self.targets:
@@ -292,7 +304,9 @@ class Bench:
                     vals = {k: self.median(fmt, label, t, k)
                             for k in ("iops", "mibs", "cpu_us")}
                     if vals["iops"] is None:
-                        vals = {"n/a": self.why.get((fmt, t), "not run")}
+                        vals = {"n/a": self.job_why.get(
+                            (fmt, label, t), self.why.get((fmt, t),
+                                                          "not run"))}
                     row["targets"][t] = vals
                 f = row["targets"].get("fdsetd", {}).get("iops")
                 peers = [row["targets"][p]["iops"] for p in PEERS
@@ -338,10 +352,12 @@ class Bench:
             body.append(cells)
         print_table(["job", "fmt"] + a.targets, body, out)
         self.print_goals(rows, out)
-        if self.why:
+        if self.why or self.job_why:
             print("\nn/a reasons:", file=out)
             for (fmt, t), why in sorted(self.why.items()):
                 print(f"  {fmt} {t}: {why}", file=out)
+            for (fmt, label, t), why in sorted(self.job_why.items()):
+                print(f"  {fmt} {t} {label}: {why}", file=out)
         for n in self.notes:
             print(f"note: {n}", file=out)
 
