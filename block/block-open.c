@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "block/blkdebug.h"
 #include "block/graph.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -18,6 +19,7 @@ typedef struct BdrvInherit {
     bool cache_direct;
     bool no_flush;
     bool force_share;
+    const char *discard; /* the parent's mode, as QEMU's children take it */
     bool follow; /* file child: keeps following on reopen */
 } BdrvInherit;
 
@@ -32,6 +34,10 @@ static const char *const file_keys[] = {
     "locking",    "drop-cache", "x-check-cache-dropped",
     "pr-manager", NULL};
 static const char *const raw_keys[] = {"file", "offset", "size", NULL};
+static const char *const blkdebug_keys[] = {
+    "image",          "config",         "align",       "max-transfer",
+    "opt-write-zero", "max-write-zero", "opt-discard", "max-discard",
+    "inject-error",   "set-state",      "x-drop-unflushed", NULL};
 static const char *const qcow2_keys[] = {"file",
                                          "backing",
                                          "lazy-refcounts",
@@ -55,6 +61,7 @@ const BlockDriver *bdrv_find_driver(const char *name)
         &bdrv_file,
         &bdrv_raw,
         &bdrv_qcow2,
+        &bdrv_blkdebug,
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(drivers); i++) {
@@ -70,7 +77,16 @@ static const char *const *driver_keys(const BlockDriver *drv)
     if (drv == &bdrv_file) {
         return file_keys;
     }
+    if (drv == &bdrv_blkdebug) {
+        return blkdebug_keys;
+    }
     return drv == &bdrv_raw ? raw_keys : qcow2_keys;
+}
+
+/* The option that names the file child. */
+static const char *file_key(const BlockDriver *drv)
+{
+    return drv->file_child_name ? drv->file_child_name : "file";
 }
 
 static bool in_list(const char *const *list, const char *key)
@@ -95,7 +111,8 @@ static bool split_members(JsonObject *opts, const char *prefix, NodeOpts *no,
         const char *key = l->data;
 
         if (in_list(keys, key)) {
-            if (!g_str_equal(key, "file") && !g_str_equal(key, "backing")) {
+            if (!g_str_equal(key, file_key(no->drv)) &&
+                !g_str_equal(key, "backing")) {
                 json_object_set_member(
                     no->driver_opts, key,
                     json_node_copy(json_object_get_member(opts, key)));
@@ -107,7 +124,7 @@ static bool split_members(JsonObject *opts, const char *prefix, NodeOpts *no,
             return false;
         }
     }
-    no->file = json_object_get_member(opts, "file");
+    no->file = json_object_get_member(opts, file_key(no->drv));
     no->backing = json_object_get_member(opts, "backing");
     return true;
 }
@@ -177,7 +194,7 @@ static bool parse_common(JsonObject *opts, const char *prefix, NodeOpts *no,
     g_autofree char *p_fn = bdrv_opt_path(prefix, "filename");
     bool has;
 
-    no->discard = "ignore";
+    no->discard = NULL; /* not given: inherited, else "ignore" */
     no->detect_zeroes = "off";
     if (!bdrv_opt_str(opts, "node-name", p_name, &no->node_name, errp) ||
         !bdrv_opt_bool(opts, "read-only", p_ro, &no->has_ro, &no->ro, errp) ||
@@ -223,7 +240,7 @@ bool bdrv_parse_options(JsonObject *opts, const char *prefix,
         return false;
     }
     if (!no->drv->is_protocol && !no->file) {
-        g_autofree char *path = bdrv_opt_path(prefix, "file");
+        g_autofree char *path = bdrv_opt_path(prefix, file_key(no->drv));
 
         error_setg(errp, "Parameter '%s' is missing", path);
         return false;
@@ -231,7 +248,7 @@ bool bdrv_parse_options(JsonObject *opts, const char *prefix,
     if (no->file && !JSON_NODE_HOLDS_OBJECT(no->file) &&
         !(JSON_NODE_HOLDS_VALUE(no->file) &&
           json_node_get_value_type(no->file) == G_TYPE_STRING)) {
-        g_autofree char *path = bdrv_opt_path(prefix, "file");
+        g_autofree char *path = bdrv_opt_path(prefix, file_key(no->drv));
 
         error_setg(errp,
                    "Invalid parameter type for '%s', expected: "
@@ -268,7 +285,8 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
     bs->drv = no->drv;
     bs->opaque = g_malloc0(MAX(no->drv->instance_size, 1));
     bs->refcnt = 1;
-    g_mutex_init(&bs->lock);
+    bdrv_io_init(bs);
+    g_rw_lock_init(&bs->write_hooks_lock);
     bs->read_only = no->has_ro ? no->ro : (inh && inh->read_only);
     bs->cache_direct = no->has_direct ? no->direct : (inh && inh->cache_direct);
     n->no_flush = no->has_no_flush ? no->no_flush : (inh && inh->no_flush);
@@ -277,7 +295,9 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
         inh && inh->follow && !no->has_direct && !no->has_no_flush;
     n->auto_read_only = no->auto_ro;
     n->force_share = no->force_share || (inh && inh->force_share);
-    n->discard = no->discard;
+    n->discard = no->discard ? no->discard
+                 : inh && inh->discard ? inh->discard
+                                       : "ignore";
     n->detect_zeroes = no->detect_zeroes;
     bs->implicit = inh != NULL;
     return n;
@@ -289,7 +309,8 @@ static void node_discard(BdrvNode *n)
     BlockDriverState *bs = &n->bs;
 
     bdrv_drop_children(bs);
-    g_mutex_clear(&bs->lock);
+    bdrv_io_cleanup(bs);
+    g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->filename);
     g_free(bs->node_name);
@@ -310,9 +331,10 @@ static BlockDriverState *open_file_child(BdrvNode *n, const NodeOpts *no,
         .cache_direct = bs->cache_direct,
         .no_flush = n->no_flush,
         .force_share = n->force_share,
+        .discard = n->discard,
         .follow = true,
     };
-    g_autofree char *path = bdrv_opt_path(prefix, "file");
+    g_autofree char *path = bdrv_opt_path(prefix, file_key(no->drv));
     BlockDriverState *child;
 
     if (JSON_NODE_HOLDS_OBJECT(no->file)) {
@@ -349,7 +371,8 @@ static bool attach_file(BlockDriverState *bs, BlockDriverState *file,
 {
     BdrvNode *n = bdrv_node(bs);
 
-    n->file_child = bdrv_attach_node_child(bs, file, "file", errp);
+    n->file_child =
+        bdrv_attach_node_child(bs, file, file_key(bs->drv), errp);
     if (!n->file_child) {
         return false;
     }
