@@ -1446,7 +1446,9 @@ static JsonObject *schema_type(Schema *sc, const char *name)
 static bool uint64_member(const char *name)
 {
     return g_str_equal(name, "write-threshold") ||
-           g_str_equal(name, "granularity");
+           g_str_equal(name, "granularity") ||
+           g_str_equal(name, "max-connections") ||
+           g_str_equal(name, "handshake-max-seconds");
 }
 
 /* The wrong value to send for a member of @type, and the expected error
@@ -1494,6 +1496,64 @@ static const char *wrong_value(Schema *sc, const char *type,
 
 /* A valid value of @type (required members filled in, recursively). */
 static void append_valid(GString *out, Schema *sc, const char *type,
+                         guint depth);
+
+/* @t's required members, each with a valid value. */
+static void append_required(GString *out, Schema *sc, JsonObject *t,
+                            guint depth, bool *first)
+{
+    JsonArray *m = json_object_get_array_member(t, "members");
+
+    for (guint i = 0; depth < 4 && m && i < json_array_get_length(m); i++) {
+        JsonObject *mm = json_array_get_object_element(m, i);
+        if (json_object_has_member(mm, "default")) {
+            continue;
+        }
+        g_string_append_printf(out, "%s\"%s\": ", *first ? "" : ", ",
+                               json_object_get_string_member(mm, "name"));
+        append_valid(out, sc, json_object_get_string_member(mm, "type"),
+                     depth + 1);
+        *first = false;
+    }
+}
+
+/* For a union: the branch type selected by its tag's first enum value. */
+static JsonObject *union_first_variant(Schema *sc, JsonObject *t)
+{
+    JsonArray *m = json_object_get_array_member(t, "members");
+    JsonArray *variants = json_object_has_member(t, "variants")
+                              ? json_object_get_array_member(t, "variants")
+                              : NULL;
+    const char *tag = json_object_has_member(t, "tag")
+                          ? json_object_get_string_member(t, "tag")
+                          : NULL;
+    const char *first_value = NULL;
+
+    for (guint i = 0; tag && m && i < json_array_get_length(m); i++) {
+        JsonObject *mm = json_array_get_object_element(m, i);
+
+        if (g_str_equal(json_object_get_string_member(mm, "name"), tag)) {
+            JsonObject *e = schema_type(
+                sc, json_object_get_string_member(mm, "type"));
+
+            first_value = json_array_get_string_element(
+                json_object_get_array_member(e, "values"), 0);
+        }
+    }
+    for (guint i = 0; first_value && variants &&
+                      i < json_array_get_length(variants); i++) {
+        JsonObject *v = json_array_get_object_element(variants, i);
+
+        if (g_str_equal(json_object_get_string_member(v, "case"),
+                        first_value)) {
+            return schema_type(sc, json_object_get_string_member(v, "type"));
+        }
+    }
+    return NULL;
+}
+
+/* A valid value of @type (required members filled in, recursively). */
+static void append_valid(GString *out, Schema *sc, const char *type,
                          guint depth)
 {
     JsonObject *t = schema_type(sc, type);
@@ -1517,20 +1577,14 @@ static void append_valid(GString *out, Schema *sc, const char *type,
                          json_array_get_object_element(m, 0), "type"),
                      depth);
     } else {
-        JsonArray *m = json_object_get_array_member(t, "members");
+        JsonObject *variant = union_first_variant(sc, t);
         bool first = true;
 
         g_string_append_c(out, '{');
-        for (guint i = 0; depth < 4 && m && i < json_array_get_length(m); i++) {
-            JsonObject *mm = json_array_get_object_element(m, i);
-            if (json_object_has_member(mm, "default")) {
-                continue;
-            }
-            g_string_append_printf(out, "%s\"%s\": ", first ? "" : ", ",
-                                   json_object_get_string_member(mm, "name"));
-            append_valid(out, sc, json_object_get_string_member(mm, "type"),
-                         depth + 1);
-            first = false;
+        append_required(out, sc, t, depth, &first);
+        if (variant) {
+            /* the tag took its enum's first value: that branch's members */
+            append_required(out, sc, variant, depth, &first);
         }
         g_string_append_c(out, '}');
     }
