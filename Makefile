@@ -3,7 +3,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo check check-quick check-asan conformance bench clean
+.PHONY: all deps build demo check check-quick check-asan conformance bench bench-qmp bench-nbd bench-jobs bench-build clean
 
 all: build
 
@@ -31,12 +31,29 @@ conformance: build
 
 # Only the daemon is needed (bench.py builds bench/floor.c itself).
 # BENCH_ARGS: e.g. --quick, --only a,b
-bench: deps
+# bench = the QMP figures, then the NBD rows, then the job rows; each also
+# runs alone.  BENCH_ARGS go to bench.py; NBD_BENCH_ARGS to nbd-bench.py and
+# JOB_BENCH_ARGS to job-bench.py (both inherit a --quick from BENCH_ARGS).
+NBD_BENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+JOB_BENCH_ARGS ?= $(filter --quick,$(BENCH_ARGS))
+bench: bench-qmp bench-nbd bench-jobs
+
+bench-build: deps
 	./scripts/install-deps.sh qemu-system-x86 coreutils || \
 	    echo "bench: no QEMU to install; its column stays empty"
 	test -f $(BUILD)/build.ninja || meson setup $(BUILD) >/dev/null
 	ninja -C $(BUILD) fdsetd
+
+bench-qmp: bench-build
 	python3 bench/bench.py --fdsetd $(BUILD)/fdsetd $(BENCH_ARGS)
+
+# fio (nbd engine) against fdsetd, qemu-storage-daemon, nbdkit file/memory.
+bench-nbd: bench-build
+	python3 bench/nbd-bench.py --fdsetd $(BUILD)/fdsetd $(NBD_BENCH_ARGS)
+
+# blockdev-mirror, block-stream, blockdev-backup against QEMU 7.2 and cp.
+bench-jobs: bench-build
+	python3 bench/job-bench.py --fdsetd $(BUILD)/fdsetd $(JOB_BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -8,6 +8,7 @@
 
 #include "fdsetd-service.h"
 #include "monitor/monitor.h"
+#include "nbd/nbd.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
 #include "qemu/sd-daemon.h"
@@ -26,15 +27,11 @@ static bool have_nbd;
 
 /*
  * The NBD server's listening socket.  Takes ownership of @fd, also on
- * failure.  The one place to switch to the NBD server's own
- * nbd_server_start_listen_fd() once it is in the tree.
+ * failure.
  */
 static bool start_nbd_listen_fd(int fd, GError **errp)
 {
-    qemu_close_fd_quietly(fd);
-    error_setg(errp, "fd %d is named 'nbd', but the NBD server is not "
-               "available in this build", fd);
-    return false;
+    return nbd_server_start_listen_fd(fd, errp);
 }
 
 /* What the name of a passed socket makes of it. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "block/block.h"
+#include "block/export.h"
 #include "fdsetd-service.h"
 #include "qemu/json-parse.h"
 #include "monitor/monitor.h"
@@ -37,6 +38,8 @@ typedef struct Options {
     GPtrArray *monitors;
     GPtrArray *add_fds;       /* pairs: option as typed, value */
     GPtrArray *blockdevs;
+    GPtrArray *nbd_servers;
+    GPtrArray *exports;
     char *pidfile;
     char *audit;
     bool daemonize;
@@ -79,6 +82,12 @@ static void usage(void)
         "  -add-fd, --add-fd fd=FD,set=SET[,opaque=STR]\n"
         "                        put inherited fd FD into fdset SET\n"
         "  --blockdev JSON|KEY=VAL,...  create a block node at start-up\n"
+        "  --nbd-server addr.type=unix,addr.path=PATH[,max-connections=N]\n"
+        "                        start the NBD server (also addr.type=inet,\n"
+        "                        addr.host=H,addr.port=P or addr.type=fd,\n"
+        "                        addr.str=FD)\n"
+        "  --export type=nbd,id=ID,node-name=NODE[,name=NAME][,writable=on]\n"
+        "                        export a node over NBD\n"
         "  --persistent-fds      add-fd members outlive their connection\n"
         "                        (QEMU 9.1 behaviour; default: reaped on\n"
         "                        disconnect unless in use or persistent)\n"
@@ -210,6 +219,12 @@ static GPtrArray *list_for(Options *o, const char *arg, const char **val)
     if (opt_is(arg, "blockdev", val)) {
         return o->blockdevs;
     }
+    if (opt_is(arg, "nbd-server", val)) {
+        return o->nbd_servers;
+    }
+    if (opt_is(arg, "export", val)) {
+        return o->exports;
+    }
     return NULL;
 }
 
@@ -332,6 +347,24 @@ static void create_blockdevs(Options *o)
         if (!bdrv_cmdline_blockdev(g_ptr_array_index(o->blockdevs, i),
                                    &err)) {
             die("--blockdev: %s", err->message);
+        }
+    }
+}
+
+/* --nbd-server, then --export (after the nodes and passed sockets). */
+static void start_exports(Options *o)
+{
+    g_autoptr(GError) err = NULL;
+
+    for (guint i = 0; i < o->nbd_servers->len; i++) {
+        if (!blk_exp_cmdline_nbd_server(g_ptr_array_index(o->nbd_servers, i),
+                                        &err)) {
+            die("--nbd-server: %s", err->message);
+        }
+    }
+    for (guint i = 0; i < o->exports->len; i++) {
+        if (!blk_exp_cmdline_export(g_ptr_array_index(o->exports, i), &err)) {
+            die("--export: %s", err->message);
         }
     }
 }
@@ -500,6 +533,8 @@ static void options_init(Options *o)
     o->monitors = g_ptr_array_new();
     o->add_fds = g_ptr_array_new();
     o->blockdevs = g_ptr_array_new();
+    o->nbd_servers = g_ptr_array_new();
+    o->exports = g_ptr_array_new();
     fdset_get_limits(&o->fdset_limits);
     monitor_default_limits(&o->monitor_limits);
 }
@@ -511,6 +546,8 @@ static void options_free(Options *o)
     g_ptr_array_unref(o->monitors);
     g_ptr_array_unref(o->add_fds);
     g_ptr_array_unref(o->blockdevs);
+    g_ptr_array_unref(o->nbd_servers);
+    g_ptr_array_unref(o->exports);
     g_free(o->pidfile);
     g_free(o->audit);
 }
@@ -585,6 +622,7 @@ int main(int argc, char **argv)
     bdrv_init();
     create_blockdevs(&o);
     service_start();
+    start_exports(&o);
     if (o.daemonize) {
         ready_fd = daemonize_start();
     }
@@ -609,6 +647,7 @@ int main(int argc, char **argv)
     notify_stopping();
     /* Jobs and nodes first (their dups go), then the fdsets, while the
      * monitors are still there to hear the events. */
+    blk_exp_shutdown();
     bdrv_close_all();
     fdset_shutdown();
     monitor_cleanup();

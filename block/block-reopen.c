@@ -8,6 +8,7 @@
 #include "block/blockjob.h"
 #include "block/graph.h"
 #include "block/options.h"
+#include "block/perm.h"
 #include "qemu/error.h"
 
 typedef struct ReopenItem {
@@ -231,12 +232,35 @@ static bool queue_run_drained(ReopenQueue *q, GError **errp)
     return true;
 }
 
+/*
+ * The children's permissions (and so image locks and auto-read-only fds)
+ * follow the nodes' new modes.  After the commit, so a failure (a lock
+ * another process took meanwhile) can only be logged: doing this inside
+ * the transaction is still to come (docs/dev-notes/issue-11-lock.md).
+ */
+static void queue_refresh_perms(ReopenQueue *q)
+{
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+        GError *err = NULL;
+
+        if (!bdrv_refresh_perms(it->e.state.bs, &err)) {
+            g_warning("reopen of '%s': permissions not updated: %s",
+                      it->e.state.bs->node_name, err->message);
+            g_error_free(err);
+        }
+    }
+}
+
 static bool queue_run(ReopenQueue *q, GError **errp)
 {
     GPtrArray *order = queue_drain(q);
     bool ok = queue_run_drained(q, errp);
 
     queue_undrain(order);
+    if (ok) {
+        queue_refresh_perms(q);
+    }
     return ok;
 }
 

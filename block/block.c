@@ -254,9 +254,33 @@ bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
     return true;
 }
 
+/* The users that follow their node (exports) move first. */
+static bool replace_followers(BlockDriverState *from, BlockDriverState *to,
+                              GError **errp)
+{
+    g_autoptr(GList) users = g_list_copy(bdrv_parents(from));
+
+    for (GList *l = users; l; l = l->next) {
+        BdrvChild *c = l->data;
+
+        if (c->parent || !c->follows_replace) {
+            continue;
+        }
+        if (!bdrv_child_replace(c, to, errp)) {
+            return false;
+        }
+        bdrv_node(from)->blk_users--;
+        bdrv_node(to)->blk_users++;
+    }
+    return true;
+}
+
 bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
                              GError **errp)
 {
+    if (!replace_followers(from, to, errp)) {
+        return false;
+    }
     for (GList *l = node_list; l; l = l->next) {
         BlockDriverState *p = l->data;
         BdrvNode *pn = bdrv_node(p);

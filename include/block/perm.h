@@ -58,6 +58,10 @@ struct BdrvChild {
     /* during a permission update: what to go back to on failure */
     uint64_t old_perm, old_shared;
     bool saved;
+    /* a user that is not a node (an export) and moves with its node when
+     * bdrv_replace_in_parents() replaces it (mirror's pivot); it counts
+     * as a BlockBackend user (blk_users) of whichever node it is on */
+    bool follows_replace;
 };
 
 /*

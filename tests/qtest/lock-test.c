@@ -346,6 +346,37 @@ START_TEST(test_auto_read_only_steps)
 }
 END_TEST
 
+/* blockdev-reopen: the locks and the auto-read-only fd follow the node's
+ * new mode (libvirt's layout: a named auto-read-only file node). */
+START_TEST(test_reopen_follows)
+{
+    BlockFixture f = with_image();
+    const char *reopen =
+        "{'execute': 'blockdev-reopen', 'arguments': {'options': [{'driver': "
+        "'qcow2', 'node-name': 'q0', 'file': 'f0', 'read-only': %s}]}}";
+
+    bq_add_fd(&f, f.c, "a.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "a.qcow2", O_RDWR, 1);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
+               "'node-name': 'f0', 'filename': '/dev/fdset/1', "
+               "'auto-read-only': true}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+               "'node-name': 'q0', 'file': 'f0', 'read-only': true}}");
+    allowed(&f, INFO);
+    ck_assert_uint_eq(bq_fds_on(&f, "a.qcow2", "rw"), 1);
+    bq_ok(f.c, reopen, "false");
+    refused(&f, INFO, LOCK_SW);
+    ck_assert_uint_eq(bq_fds_on(&f, "a.qcow2", "rw"), 2);
+    bq_ok(f.c, reopen, "true");
+    allowed(&f, INFO);
+    refused(&f, WRITE, LOCK_W);
+    ck_assert_uint_eq(bq_fds_on(&f, "a.qcow2", "rw"), 1);
+    del(&f, "q0");
+    del(&f, "f0");
+    bq_finish(&f);
+}
+END_TEST
+
 static Suite *lock_suite(void)
 {
     Suite *s = suite_create("lock");
@@ -359,6 +390,7 @@ static Suite *lock_suite(void)
     tcase_add_test(tc, test_qemu_io_holds_ro);
     tcase_add_test(tc, test_qemu_both_directions);
     tcase_add_test(tc, test_auto_read_only_steps);
+    tcase_add_test(tc, test_reopen_follows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -468,14 +468,42 @@ START_TEST(test_activation_other_pid_no_monitor)
 }
 END_TEST
 
-/* Until the NBD server is in the tree, an 'nbd' socket fails start-up. */
-START_TEST(test_activation_nbd_unavailable)
+/*
+ * systemd-socket-activate passes a QMP and an NBD socket (--fdname=qmp:nbd);
+ * the first client (nbdinfo) starts the daemon, which serves the export
+ * given on its command line on the passed NBD socket.
+ */
+START_TEST(test_activation_nbd)
 {
-    SpawnOpts o = {.n_passed = 2, .fdnames = "qmp:nbd"};
+    g_autofree char *dir = g_dir_make_tmp("fdsetd-nbd-act-XXXXXX", NULL);
+    g_autofree char *cmd = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *activate = g_find_program_in_path(
+        "systemd-socket-activate");
+    g_autofree char *nbdinfo = g_find_program_in_path("nbdinfo");
+    const char *argv[4] = {"/bin/sh", "-c", NULL, NULL};
+    int status;
 
-    expect_start_failure(&o, "fdsetd: socket activation: fd 4 is named "
-                         "'nbd', but the NBD server is not available in "
-                         "this build");
+    if (!activate || !nbdinfo) {
+        return; /* the tools are not installed */
+    }
+    cmd = g_strdup_printf(
+        "set -e; cd %s; head -c 1048576 /dev/urandom > disk.raw; "
+        "systemd-socket-activate -l $PWD/qmp.sock -l $PWD/nbd.sock "
+        "--fdname=qmp:nbd %s --blockdev driver=file,node-name=d0,"
+        "filename=$PWD/disk.raw,read-only=on --export type=nbd,id=e0,"
+        "node-name=d0 2>act.log & act=$!; "
+        "for i in $(seq 50); do [ -S nbd.sock ] && break; sleep 0.1; done; "
+        "nbdinfo --size 'nbd+unix:///d0?socket=nbd.sock'; "
+        "nbdcopy 'nbd+unix:///d0?socket=nbd.sock' copy.raw; "
+        "cmp disk.raw copy.raw; kill $act; wait $act || true; rm -rf %s",
+        dir, daemon_binary(), dir);
+    argv[2] = cmd;
+    ck_assert(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, &out,
+                           &err, &status, NULL));
+    ck_assert_msg(g_spawn_check_wait_status(status, NULL), "%s%s", out, err);
+    ck_assert_str_eq(out, "1048576\n");
 }
 END_TEST
 
@@ -617,7 +645,7 @@ static Suite *service_suite(void)
     tcase_add_test(tc, test_activation_named_several);
     tcase_add_test(tc, test_activation_other_pid_ignored);
     tcase_add_test(tc, test_activation_other_pid_no_monitor);
-    tcase_add_test(tc, test_activation_nbd_unavailable);
+    tcase_add_test(tc, test_activation_nbd);
     tcase_add_test(tc, test_activation_errors);
     tcase_add_test(tc, test_activation_not_a_listener);
     tcase_add_test(tc, test_notify_ready_after_accept);

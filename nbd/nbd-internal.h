@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared by nbd/server.c (listener, clients, exports), nbd/handshake.c
+ * (option haggling) and nbd/requests.c (transmission phase).
+ */
+#ifndef NBD_INTERNAL_H
+#define NBD_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "nbd/nbd.h"
+#include "nbd-proto.h"
+
+/* Requests a client may have in flight (QEMU's number). */
+#define NBD_MAX_IN_FLIGHT 16
+/* Payload bytes in flight per client: bounds a client's memory. */
+#define NBD_MAX_BYTES_IN_FLIGHT (64 * 1024 * 1024)
+/* Clients in their handshake at once; later ones are dropped at accept. */
+#define NBD_MAX_HANDSHAKES 1024
+/* Socket buffers asked for (the kernel caps them at its *mem_max). */
+#define NBD_SOCKET_BUFFER (4 * 1024 * 1024)
+/* Size of the connection thread's receive buffer. */
+#define NBD_RECV_BUFFER (64 * 1024)
+
+/* Metadata contexts: bit i of a client's selection is context id i + 1. */
+enum {
+    NBD_META_BASE_ALLOCATION = 0,
+    NBD_META_ALLOCATION_DEPTH = 1,
+    /* qemu:dirty-bitmap:NAME contexts will follow from here (bitmap
+     * branch): ids NBD_META_BITMAP_FIRST + 1 + index */
+    NBD_META_BITMAP_FIRST = 2,
+};
+
+struct NbdExport {
+    char *name;
+    char *description;
+    BdrvChild *root;          /* the owner's; ->bs read per request */
+    int64_t size;             /* rounded down to 512, as QEMU */
+    bool writable;
+    bool writethrough;
+    bool allocation_depth;
+    bool closing;             /* no new clients; under nbd_lock */
+    guint n_clients;          /* under nbd_lock */
+    NbdExportGoneFn *gone;
+    void *opaque;
+};
+
+typedef struct NbdClient NbdClient;
+
+typedef struct NbdRequest {
+    NbdClient *client;
+    uint16_t flags;
+    uint16_t type;
+    uint64_t cookie;
+    uint64_t offset;
+    uint32_t len;
+    uint8_t *buf;             /* payload / reply data, buf_size bytes */
+    size_t buf_size;
+} NbdRequest;
+
+struct NbdClient {
+    int fd;                   /* owned; closed by the connection thread */
+    NbdExport *exp;           /* after the handshake */
+    uint16_t tx_flags;        /* transmission flags sent */
+    bool structured;
+    bool no_zeroes;
+    uint32_t meta;            /* selected contexts (bits, see above) */
+    int64_t deadline;         /* handshake, monotonic us; 0: none */
+
+    /* receive buffer of the connection thread */
+    uint8_t *rbuf;
+    size_t rpos, rlen;
+
+    GMutex send_lock;         /* one reply on the wire at a time */
+    GMutex lock;              /* the fields below */
+    GCond cond;
+    guint in_flight;
+    size_t bytes_in_flight;
+    bool failed;              /* a send failed: stop reading */
+    GSList *free_reqs;        /* NbdRequest* kept for reuse */
+    guint n_threads;          /* serving threads, the connection's incl. */
+    guint n_waiting;          /* ... of them waiting to receive */
+    bool stopping;            /* the connection is over: threads leave */
+
+    GMutex recv_lock;         /* one thread receives at a time */
+};
+
+/* server.c */
+extern GMutex nbd_lock;
+extern bool nbd_multi_conn_allowed;
+/* The open export called @name, or NULL (under nbd_lock). */
+NbdExport *nbd_export_lookup_locked(const char *name);
+/* Every open export, for NBD_OPT_LIST (under nbd_lock). */
+GList *nbd_export_list_locked(void);
+/* Attach @c to @name's export if it is open: true on success. */
+bool nbd_client_attach(NbdClient *c, const char *name);
+/* Size in bytes the export shows. */
+int64_t nbd_export_size(NbdExport *exp);
+/* The node the export reads and writes right now. */
+BlockDriverState *nbd_export_bs(NbdExport *exp);
+
+/* Socket helpers (handshake.c): full reads/writes, honouring the
+ * client's deadline while it is set.  0 or -1 (connection over). */
+int nbd_read_full(NbdClient *c, void *buf, size_t len);
+int nbd_write_full(NbdClient *c, const void *buf, size_t len);
+int nbd_writev_full(NbdClient *c, struct iovec *iov, int iovcnt);
+
+/* handshake.c: true once the client is in the transmission phase. */
+bool nbd_handshake(NbdClient *c);
+uint16_t nbd_export_tx_flags(NbdClient *c, NbdExport *exp);
+
+/* requests.c */
+/*
+ * Serve requests until the client leaves or fails, on as many threads
+ * as it keeps busy (up to NBD_MAX_IN_FLIGHT); returns once every one of
+ * them is done.
+ */
+void nbd_serve_requests(NbdClient *c);
+
+static inline void nbd_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static inline void nbd_put32(uint8_t *p, uint32_t v)
+{
+    nbd_put16(p, v >> 16);
+    nbd_put16(p + 2, v);
+}
+
+static inline void nbd_put64(uint8_t *p, uint64_t v)
+{
+    nbd_put32(p, v >> 32);
+    nbd_put32(p + 4, v);
+}
+
+static inline uint16_t nbd_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t nbd_get32(const uint8_t *p)
+{
+    return (uint32_t)nbd_get16(p) << 16 | nbd_get16(p + 2);
+}
+
+static inline uint64_t nbd_get64(const uint8_t *p)
+{
+    return (uint64_t)nbd_get32(p) << 32 | nbd_get32(p + 4);
+}
+
+#endif

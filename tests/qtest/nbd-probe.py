@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Strict-mode probes of fdsetd's NBD server with python3-libnbd.
+
+Run by nbd-test as /usr/bin/python3 nbd-probe.py SOCKET, with exports
+"disk0" (writable, 16 MiB) and "ro" (read-only) of the same node.  Each
+probe sends what a compliant client would not and checks the protocol's
+error and that the connection goes on.  Prints "probes ok".
+"""
+import errno
+import socket
+import struct
+import sys
+
+import nbd
+
+SOCK = sys.argv[1]
+
+
+def connect(name, structured=True):
+    h = nbd.NBD()
+    h.set_request_structured_replies(structured)
+    h.add_meta_context("base:allocation")
+    h.set_export_name(name)
+    h.connect_unix(SOCK)
+    h.set_strict_mode(0)  # send what strict mode would refuse locally
+    return h
+
+
+def expect_error(fn, want, what):
+    try:
+        fn()
+    except nbd.Error as e:
+        got = e.errno if isinstance(e.errno, int) else \
+            getattr(errno, str(e.errno), e.errno)
+        assert got == want, "%s: errno %s, not %s" % (what, e.errno, want)
+        return
+    raise AssertionError("%s: no error" % what)
+
+
+def probe_rw():
+    h = connect("disk0")
+    size = h.get_size()
+    assert size == 16 << 20
+    assert h.can_multi_conn() and h.can_fua() and h.can_zero()
+    expect_error(lambda: h.pread(4096, size - 512), errno.EINVAL,
+                 "read past EOF")
+    expect_error(lambda: h.pwrite(b"x" * 4096, size), errno.ENOSPC,
+                 "write past EOF")
+    expect_error(lambda: h.pread(33 * 1024 * 1024, 0), errno.EINVAL,
+                 "oversize read")
+    # the connection goes on after each error
+    h.pwrite(b"\x77" * 65536, 8 << 20, nbd.CMD_FLAG_FUA)
+    h.flush()
+    assert h.pread(65536, 8 << 20) == b"\x77" * 65536
+    h.zero(65536, 10 << 20, nbd.CMD_FLAG_NO_HOLE)
+    assert h.pread(65536, 10 << 20) == bytes(65536)
+    h.trim(4096, 11 << 20)
+    h.cache(1 << 20, 0)
+    ents = []
+    h.block_status(1 << 20, 0,
+                   lambda ctx, off, e, err: ents.append((ctx, e)))
+    assert ents and ents[0][0] == "base:allocation", ents
+    # hole chunks: a structured read of an unwritten range still reads 0
+    assert h.pread(4096, 14 << 20) == bytes(4096)
+    expect_error(lambda: h.pread(512, 0, 0x80), errno.EINVAL, "bad flags")
+    h.shutdown()
+
+
+def probe_ro():
+    h = connect("ro", structured=False)
+    assert h.is_read_only()
+    expect_error(lambda: h.pwrite(b"y" * 512, 0), errno.EPERM,
+                 "write to a read-only export")
+    expect_error(lambda: h.trim(512, 0), errno.EPERM, "trim read-only")
+    assert len(h.pread(512, 0)) == 512
+    h.shutdown()
+
+
+def probe_unknown_export():
+    h = nbd.NBD()
+    h.set_export_name("nope")
+    try:
+        h.connect_unix(SOCK)
+    except nbd.Error:
+        return
+    raise AssertionError("connected to a missing export")
+
+
+def probe_disconnect_mid_request():
+    """A write header and half its payload, then the client goes."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(SOCK)
+    s.recv(18, socket.MSG_WAITALL)
+    s.sendall(struct.pack(">I", 1))
+    s.sendall(struct.pack(">QII", 0x49484156454F5054, 1, 5) + b"disk0")
+    s.recv(134, socket.MSG_WAITALL)
+    s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 1, 7, 0, 65536))
+    s.sendall(b"z" * 1000)
+    s.close()
+
+
+def probe_unknown_option():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(SOCK)
+    s.recv(18, socket.MSG_WAITALL)
+    s.sendall(struct.pack(">I", 1))
+    s.sendall(struct.pack(">QII", 0x49484156454F5054, 99, 3) + b"abc")
+    magic, opt, rep, ln = struct.unpack(">QIII", s.recv(20, socket.MSG_WAITALL))
+    assert opt == 99 and rep == (1 << 31) + 1, rep  # NBD_REP_ERR_UNSUP
+    s.recv(ln, socket.MSG_WAITALL)
+    s.sendall(struct.pack(">QII", 0x49484156454F5054, 2, 0))  # ABORT
+    s.close()
+
+
+probe_rw()
+probe_ro()
+probe_unknown_export()
+probe_disconnect_mid_request()
+probe_unknown_option()
+# the server still serves after all of the above
+h = connect("disk0")
+assert h.pread(65536, 8 << 20) == b"\x77" * 65536
+h.shutdown()
+print("probes ok")
