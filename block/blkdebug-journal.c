@@ -64,8 +64,12 @@ int blkdebug_journal_write(BlockDriverState *bs, int64_t offset,
     e->old = g_malloc(bytes ? bytes : 1);
     e->data = g_memdup2(buf, bytes ? bytes : 1);
     g_mutex_lock(&s->mutex); /* one write at a time: the undo order holds */
-    if (journal_start(s, bs, errp) == 0 &&
-        bdrv_pread(bs->file, offset, bytes, e->old, errp) == 0) {
+    if (s->powered_off) {
+        /* the cut came between the rule check and here: too late */
+        error_setg(errp, "%s", g_strerror(EIO));
+        ret = -EIO;
+    } else if (journal_start(s, bs, errp) == 0 &&
+               bdrv_pread(bs->file, offset, bytes, e->old, errp) == 0) {
         g_ptr_array_add(s->journal, g_steal_pointer(&e));
         ret = bdrv_pwrite(bs->file, offset, bytes, buf, errp);
     }
@@ -83,7 +87,10 @@ int blkdebug_journal_truncate(BlockDriverState *bs, int64_t size,
     int ret = -1;
 
     g_mutex_lock(&s->mutex);
-    if (journal_start(s, bs, errp) == 0) {
+    if (s->powered_off) {
+        error_setg(errp, "%s", g_strerror(EIO));
+        ret = -EIO;
+    } else if (journal_start(s, bs, errp) == 0) {
         /* a shrink loses bytes the undo would need: keep them */
         int64_t len = bdrv_getlength(bs->file);
 
@@ -119,6 +126,11 @@ int blkdebug_journal_flush(BlockDriverState *bs, GError **errp)
     int ret;
 
     g_mutex_lock(&s->mutex); /* no write slips between flush and forget */
+    if (s->powered_off) {
+        error_setg(errp, "%s", g_strerror(EIO));
+        g_mutex_unlock(&s->mutex);
+        return -EIO;
+    }
     ret = bdrv_flush(bs->file, errp);
     if (ret == 0) {
         g_ptr_array_set_size(s->journal, 0);

@@ -419,15 +419,17 @@ int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
     BDRVQcow2State *s = bs->opaque;
     bool new_refs = qcow2_cache_dirty(s->rb_cache) ||
                     s->reftable_dirty_lo != s->reftable_dirty_hi;
-    bool users = qcow2_cache_dirty(s->l2_cache) ||
-                 s->l1_dirty_lo != s->l1_dirty_hi;
+    bool l2 = qcow2_cache_dirty(s->l2_cache);
+    bool l1 = s->l1_dirty_lo != s->l1_dirty_hi;
 
-    /* refcounts, durable, before the L2 and L1 entries that use them (the
-     * references they dropped go at the next qcow2_writeback) */
+    /* refcounts, durable, before the L2 and L1 entries that use them; a new
+     * L2 table before the L1 entry naming it (the references they dropped
+     * go at the next qcow2_writeback) */
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
         qcow2_flush_reftable(bs, errp) < 0 ||
-        (new_refs && users && qcow2_file_barrier(bs, errp) < 0) ||
+        (new_refs && (l2 || l1) && qcow2_file_barrier(bs, errp) < 0) ||
         qcow2_cache_flush(s->l2_cache, errp) < 0 ||
+        (l2 && l1 && qcow2_file_barrier(bs, errp) < 0) ||
         qcow2_write_l1(bs, errp) < 0) {
         return -1;
     }
