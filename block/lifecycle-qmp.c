@@ -3,6 +3,7 @@
  * QMP handlers (thin): block_resize, change-backing-file,
  * block-set-write-threshold.  The work is in block/lifecycle.c.
  */
+#include "block/create.h"
 #include "block/lifecycle.h"
 #include "qapi/qapi-commands.h"
 
@@ -23,4 +24,10 @@ void qmp_block_set_write_threshold(const char *node_name,
                                    uint64_t write_threshold, GError **errp)
 {
     bdrv_set_write_threshold_by_name(node_name, write_threshold, errp);
+}
+
+void qmp_blockdev_create(const char *job_id, BlockdevCreateOptions *options,
+                         GError **errp)
+{
+    bdrv_create_job_start(job_id, options, errp);
 }

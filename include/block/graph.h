@@ -241,5 +241,9 @@ int64_t bdrv_wr_highest_offset(BlockDriverState *bs);
 
 /* Bytes allocated on disk for a file node (st_blocks), -1 if unknown. */
 int64_t bdrv_file_allocated_size(BlockDriverState *bs);
+/* Reserve [offset, offset+bytes) of a file node's file (posix_fallocate);
+ * -1 with errp when it is no file node or the filesystem refuses. */
+int bdrv_file_fallocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        GError **errp);
 
 #endif
