@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The node graph: registry by node name, references, child links, and the
- * I/O wrappers that serialise a node's requests with its lock.
+ * The node graph: registry by node name, references, child links.  The
+ * I/O wrappers are in io.c.
  */
 #include <string.h>
 
@@ -118,10 +118,10 @@ void bdrv_drop_children(BlockDriverState *bs)
 {
     BdrvNode *n = bdrv_node(bs);
 
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     bs->backing = NULL;
     bs->file = NULL;
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     /* each child's reference goes with it */
     bdrv_child_detach(g_steal_pointer(&n->backing_child));
     bdrv_child_detach(g_steal_pointer(&n->file_child));
@@ -131,6 +131,7 @@ static void bdrv_delete(BlockDriverState *bs)
 {
     GError *err = NULL;
 
+    bdrv_drained_begin(bs); /* the last requests finish; none start */
     if (!bs->read_only && bs->drv->bdrv_flush && bdrv_flush(bs, &err) < 0) {
         g_warning("Flushing '%s' before closing it failed: %s", bs->node_name,
                   err->message);
@@ -141,7 +142,10 @@ static void bdrv_delete(BlockDriverState *bs)
     }
     bdrv_unregister_node(bs);
     bdrv_drop_children(bs);
-    g_mutex_clear(&bs->lock);
+    g_assert(!bs->write_hooks); /* their owners removed them */
+    bdrv_drained_end(bs);
+    bdrv_io_cleanup(bs);
+    g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->filename);
     g_free(bs->node_name);
@@ -240,9 +244,9 @@ bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
     } else {
         n->backing_child = NULL;
     }
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     bs->backing = backing;
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     n->backing_mode = mode;
     if (!backing) {
         bdrv_child_detach(old);
@@ -264,9 +268,9 @@ bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
             if (!bdrv_child_replace(pn->file_child, to, errp)) {
                 return false;
             }
-            g_mutex_lock(&p->lock);
+            bdrv_drained_begin(p);
             p->file = to;
-            g_mutex_unlock(&p->lock);
+            bdrv_drained_end(p);
         }
         if (p->backing == from &&
             !bdrv_set_backing(p, to, BDRV_BACKING_EXPLICIT, errp)) {
@@ -305,223 +309,6 @@ bool bdrv_op_blocked(BlockDriverState *bs, GError **errp)
     return false;
 }
 
-/* ---- I/O wrappers ---- */
-
-static bool check_request(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                          GError **errp)
-{
-    if (!bs->drv) {
-        error_setg(errp, "Node '%s' has no driver", bs->node_name);
-        return false;
-    }
-    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
-        error_setg(errp,
-                   "Invalid request at offset %" G_GINT64_FORMAT
-                   " of %" G_GINT64_FORMAT " bytes on '%s'",
-                   offset, bytes, bs->node_name);
-        return false;
-    }
-    return true;
-}
-
-int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
-               GError **errp)
-{
-    int ret;
-
-    if (!check_request(bs, offset, bytes, errp)) {
-        return -1;
-    }
-    if (bytes == 0) {
-        return 0;
-    }
-    g_mutex_lock(&bs->lock);
-    ret = bs->drv->bdrv_pread(bs, offset, bytes, buf, errp);
-    g_mutex_unlock(&bs->lock);
-    return ret < 0 ? -1 : 0;
-}
-
-int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                  bool write, BlockDriverState **leaf, int64_t *leaf_offset,
-                  int64_t *pnum, GError **errp)
-{
-    int ret;
-
-    *pnum = bytes;
-    if (!check_request(bs, offset, bytes, errp)) {
-        return -1;
-    }
-    if (!bs->drv->bdrv_map_file || bytes == 0) {
-        return 0;
-    }
-    g_mutex_lock(&bs->lock);
-    ret = bs->drv->bdrv_map_file(bs, offset, bytes, write, leaf, leaf_offset,
-                                 pnum, errp);
-    g_mutex_unlock(&bs->lock);
-    return ret;
-}
-
-void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes)
-{
-    BlockDriverState *leaf;
-    int64_t leaf_off, n;
-
-    while (bytes > 0 && bdrv_map_file(bs, offset, bytes, true, &leaf, &leaf_off,
-                                      &n, NULL) > 0) {
-        bdrv_file_start_writeback(leaf, leaf_off, n);
-        offset += n;
-        bytes -= n;
-    }
-}
-
-int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
-                        int64_t offset, int64_t bytes, GError **errp)
-{
-    BlockDriverState *src_leaf, *dst_leaf;
-    int64_t src_off, dst_off, n;
-    int ret;
-
-    if (dst->read_only) {
-        return 0; /* the plain write reports it */
-    }
-    ret =
-        bdrv_map_file(src, offset, bytes, false, &src_leaf, &src_off, &n, errp);
-    if (ret <= 0) {
-        return ret;
-    }
-    ret = bdrv_map_file(dst, offset, n, true, &dst_leaf, &dst_off, &n, errp);
-    if (ret <= 0) {
-        return ret;
-    }
-    if (dst_leaf == src_leaf || dst_leaf->read_only) {
-        return 0;
-    }
-    bdrv_write_threshold_check(dst, offset, n); /* a write to @dst, too */
-    return bdrv_file_copy_range(src_leaf, src_off, dst_leaf, dst_off, n, errp);
-}
-
-int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                const void *buf, GError **errp)
-{
-    int ret;
-
-    if (!check_request(bs, offset, bytes, errp)) {
-        return -1;
-    }
-    bdrv_write_threshold_check(bs, offset, bytes);
-    g_mutex_lock(&bs->lock);
-    if (bs->read_only) {
-        error_setg(errp, "Block node is read-only");
-        ret = -1;
-    } else if (!bs->drv->bdrv_pwrite) {
-        error_setg(errp, "Driver '%s' cannot write", bs->drv->format_name);
-        ret = -1;
-    } else {
-        ret = bytes ? bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp) : 0;
-    }
-    g_mutex_unlock(&bs->lock);
-    return ret < 0 ? -1 : 0;
-}
-
-int bdrv_flush(BlockDriverState *bs, GError **errp)
-{
-    int ret = 0;
-
-    if (!bs->drv || !bs->drv->bdrv_flush) {
-        return 0;
-    }
-    g_mutex_lock(&bs->lock);
-    if (!bs->read_only) {
-        ret = bs->drv->bdrv_flush(bs, errp);
-    }
-    g_mutex_unlock(&bs->lock);
-    return ret < 0 ? -1 : 0;
-}
-
-int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
-{
-    int ret;
-
-    if (!bs->drv || !bs->drv->bdrv_truncate) {
-        error_setg(errp, "Image format '%s' does not support resizing",
-                   bs->drv ? bs->drv->format_name : "");
-        return -1;
-    }
-    g_mutex_lock(&bs->lock);
-    if (bs->read_only) {
-        error_setg(errp, "Block node is read-only");
-        ret = -1;
-    } else {
-        ret = bs->drv->bdrv_truncate(bs, size, errp);
-    }
-    g_mutex_unlock(&bs->lock);
-    return ret < 0 ? -1 : 0;
-}
-
-int64_t bdrv_getlength(BlockDriverState *bs)
-{
-    int64_t len;
-
-    if (!bs->drv || !bs->drv->bdrv_getlength) {
-        return -1;
-    }
-    g_mutex_lock(&bs->lock);
-    len = bs->drv->bdrv_getlength(bs);
-    g_mutex_unlock(&bs->lock);
-    return len;
-}
-
-int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                      int64_t *pnum, GError **errp)
-{
-    int ret;
-
-    if (!check_request(bs, offset, bytes, errp)) {
-        return -1;
-    }
-    if (bytes == 0 || !bs->drv->bdrv_is_allocated) {
-        *pnum = bytes;
-        return 1;
-    }
-    g_mutex_lock(&bs->lock);
-    ret = bs->drv->bdrv_is_allocated(bs, offset, bytes, pnum, errp);
-    g_mutex_unlock(&bs->lock);
-    if (ret >= 0 && (*pnum <= 0 || *pnum > bytes)) {
-        error_setg(errp, "Driver '%s' reported a bad allocation run",
-                   bs->drv->format_name);
-        return -1;
-    }
-    return ret < 0 ? -1 : ret;
-}
-
-int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base,
-                            int64_t offset, int64_t bytes, int64_t *pnum,
-                            GError **errp)
-{
-    int64_t run = bytes;
-
-    for (BlockDriverState *it = top; it && it != base; it = it->backing) {
-        int64_t len = bdrv_getlength(it);
-        int64_t n;
-        int ret;
-
-        if (offset >= len) {
-            continue; /* a shorter layer allocates nothing out there */
-        }
-        ret = bdrv_is_allocated(it, offset, MIN(run, len - offset), &n, errp);
-        if (ret < 0) {
-            return -1;
-        }
-        if (ret == 1) {
-            *pnum = n;
-            return 1;
-        }
-        run = MIN(run, n);
-    }
-    *pnum = run;
-    return 0;
-}
-
 int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
                              const char *backing_fmt, GError **errp)
 {
@@ -532,7 +319,7 @@ int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
                    bs->drv->format_name);
         return -1;
     }
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");
         ret = -1;
@@ -540,6 +327,6 @@ int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
         ret = bs->drv->bdrv_change_backing_file(bs, backing_file, backing_fmt,
                                                 errp);
     }
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     return ret < 0 ? -1 : 0;
 }
