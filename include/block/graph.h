@@ -15,6 +15,7 @@
 #include "block/block_int.h"
 #include "qapi/qapi-types.h"
 #include "block/perm.h"
+#include "block/accounting.h"
 
 typedef struct BlockJob BlockJob;
 
@@ -43,6 +44,7 @@ typedef struct BdrvNode {
     /* Any thread, with __atomic builtins (write-threshold.c). */
     int64_t write_threshold;   /* 0: off */
     int64_t wr_highest_offset; /* end of the furthest write */
+    BdrvAcct acct;             /* query-blockstats (accounting.c) */
     /* permissions (perm.c): who uses this node, newest first (BdrvChild*) */
     GList *parents;
     BdrvChild *file_child;    /* holds bs.file, or NULL */
