@@ -282,6 +282,54 @@ START_TEST(test_transaction)
 }
 END_TEST
 
+/* A drive's root moves to the overlay: its guest writes land there, and
+ * query-blockstats shows the drive's new chain. */
+START_TEST(test_snapshot_moves_drive)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *out = NULL;
+    JsonNode *r;
+    JsonObject *d;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 base.qcow2 1M && "
+                     "qemu-io -c 'write -P 0x11 0 64k' base.qcow2 && "
+                     "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "
+                     "ov.qcow2"));
+    bq_add_fd(&f, f.c, "base.qcow2", O_RDWR, 0);
+    bq_add_fd(&f, f.c, "ov.qcow2", O_RDWR, 1);
+    out = bq_hmp(f.c, "drive_add 0 if=none,id=d0,format=qcow2,"
+                      "file=/dev/fdset/0");
+    ck_assert_str_eq(out, "OK\r\n");
+    bq_ok(f.c, "{'execute': 'blockdev-snapshot-sync', 'arguments': "
+               "{'device': 'd0', 'snapshot-file': '/dev/fdset/1', "
+               "'snapshot-node-name': 'ov', 'mode': 'existing'}}");
+    g_free(bq_hmp(f.c, "qemu-io d0 \"write -P 0x7 0 4k\""));
+    r = qtest_qmp(f.c, "{'execute': 'query-blockstats'}");
+    d = json_array_get_object_element(qtest_return_array(r), 0);
+    ck_assert_str_eq(json_object_get_string_member(d, "device"), "d0");
+    ck_assert_str_eq(json_object_get_string_member(d, "node-name"), "ov");
+    ck_assert_int_eq(json_object_get_int_member(
+                         json_object_get_object_member(d, "stats"),
+                         "wr_operations"),
+                     1);
+    ck_assert(json_object_has_member(d, "backing"));
+    json_node_unref(r);
+    g_free(bq_hmp(f.c, "drive_del d0"));
+    del(f.c, "ov");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q ov.qcow2 && "
+                                      "o=$(qemu-io -r -c 'read -P 0x7 0 4k' "
+                                      "-c 'read -P 0x11 4k 60k' ov.qcow2) "
+                                      "&& ! echo \"$o\" | grep -q Pattern"),
+                     0);
+    /* the snapshot's write did not reach the base */
+    ck_assert_int_eq(bq_sh_status(&f, "o=$(qemu-io -r -c 'read -P 0x11 0 "
+                                      "64k' base.qcow2) && ! echo \"$o\" | "
+                                      "grep -q Pattern"),
+                     0);
+    bq_finish(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("snapshot");
@@ -295,6 +343,7 @@ int main(void)
     tcase_add_test(tc, test_snapshot_sync);
     tcase_add_test(tc, test_snapshot_sync_formats_overlay);
     tcase_add_test(tc, test_transaction);
+    tcase_add_test(tc, test_snapshot_moves_drive);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
