@@ -23,10 +23,10 @@
 
 typedef struct CreateJob {
     BlockJob common;
-    GError *setup_error;   /* the job fails with it, or NULL */
+    GError *setup_error; /* the job fails with it, or NULL */
     BlockdevDriver driver;
     /* file */
-    int fd;                /* from qemu_create, or -1 */
+    int fd; /* from qemu_create, or -1 */
     char *filename;
     uint64_t size;
     PreallocMode prealloc;
@@ -40,8 +40,8 @@ static int file_fill_zeroes(int fd, uint64_t size, GError **errp)
     g_autofree uint8_t *zero = g_malloc0(CREATE_ZERO_CHUNK);
 
     for (uint64_t off = 0; off < size;) {
-        ssize_t n = pwrite(fd, zero, MIN(CREATE_ZERO_CHUNK, size - off),
-                           (off_t)off);
+        ssize_t n =
+            pwrite(fd, zero, MIN(CREATE_ZERO_CHUNK, size - off), (off_t)off);
 
         if (n < 0 && errno == EINTR) {
             continue;
@@ -69,8 +69,7 @@ static int create_file_run(CreateJob *s, GError **errp)
     case PREALLOC_MODE_FALLOC:
         err = posix_fallocate(s->fd, 0, (off_t)s->size);
         if (err) {
-            error_setg_errno(errp, err,
-                             "Could not preallocate new data");
+            error_setg_errno(errp, err, "Could not preallocate new data");
             return -1;
         }
         break;
@@ -136,8 +135,8 @@ static const BlockJobDriver create_job_driver = {
 static bool setup_file(CreateJob *s, BlockdevCreateOptionsFile *o,
                        GError **errp)
 {
-    PreallocMode mode = o->has_preallocation ? o->preallocation
-                                             : PREALLOC_MODE_OFF;
+    PreallocMode mode =
+        o->has_preallocation ? o->preallocation : PREALLOC_MODE_OFF;
 
     if (mode == PREALLOC_MODE_METADATA) {
         error_setg(errp, "Unsupported preallocation mode: %s",

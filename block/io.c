@@ -327,8 +327,9 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
     write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, n < 0 ? -EIO : 0);
     io_end(dst);
     /* offloaded, but a read of @src and a write of @dst all the same */
-    bdrv_account_io(src, BDRV_ACCT_READ, n, bdrv_account_now() - t0, (int)MIN(n, 0));
-    bdrv_account_io(dst, BDRV_ACCT_WRITE, n, bdrv_account_now() - t0, (int)MIN(n, 0));
+    t0 = bdrv_account_now() - t0;
+    bdrv_account_io(src, BDRV_ACCT_READ, n, t0, n < 0 ? -1 : 0);
+    bdrv_account_io(dst, BDRV_ACCT_WRITE, n, t0, n < 0 ? -1 : 0);
     return n;
 }
 

@@ -133,8 +133,9 @@ static bool check_backing(const BlockdevCreateOptionsQcow2 *o,
     }
     /* The header outlives the set: a set's name would dangle (issue 13). */
     if (g_str_has_prefix(o->backing_file, "/dev/fdset/")) {
-        error_setg(errp, "Backing file name '%s' names an fdset, which the "
-                         "image outlives; give the backing image's own path",
+        error_setg(errp,
+                   "Backing file name '%s' names an fdset, which the "
+                   "image outlives; give the backing image's own path",
                    o->backing_file);
         return false;
     }
@@ -163,14 +164,15 @@ static bool check_unsupported(const BlockdevCreateOptionsQcow2 *o,
                          "encryption");
         return false;
     }
-    if (o->has_compression_type &&
-        !g_str_equal(o->compression_type, "zlib")) {
+    if (o->has_compression_type && !g_str_equal(o->compression_type, "zlib")) {
         if (g_str_equal(o->compression_type, "zstd")) {
             error_setg(errp, "fdsetd does not support compression type "
                              "'zstd'");
         } else {
-            error_setg(errp, "Parameter 'compression-type' does not accept "
-                             "value '%s'", o->compression_type);
+            error_setg(errp,
+                       "Parameter 'compression-type' does not accept "
+                       "value '%s'",
+                       o->compression_type);
         }
         return false;
     }
@@ -180,8 +182,8 @@ static bool check_unsupported(const BlockdevCreateOptionsQcow2 *o,
 /* The header, its extensions and the backing name must fit cluster 0. */
 static uint64_t header_bytes(const Qcow2CreatePlan *p)
 {
-    uint64_t n = p->version == 2 ? QCOW2_V2_HEADER_LEN
-                                 : QCOW2_CREATE_V3_HEADER_LEN;
+    uint64_t n =
+        p->version == 2 ? QCOW2_V2_HEADER_LEN : QCOW2_CREATE_V3_HEADER_LEN;
 
     if (p->backing_fmt) {
         n += 8 + qcow2_round_up(strlen(p->backing_fmt), 8);
@@ -240,8 +242,8 @@ Qcow2CreatePlan *qcow2_create_plan(const BlockdevCreateOptionsQcow2 *o,
 {
     Qcow2CreatePlan *p = g_new0(Qcow2CreatePlan, 1);
 
-    p->version = o->has_version && o->version == BLOCKDEV_QCOW2_VERSION_V2
-                     ? 2 : 3;
+    p->version =
+        o->has_version && o->version == BLOCKDEV_QCOW2_VERSION_V2 ? 2 : 3;
     p->size = o->size;
     p->prealloc = o->has_preallocation ? o->preallocation : PREALLOC_MODE_OFF;
     if (!check_cluster_size(o, &p->cluster_bits, errp)) {
@@ -300,8 +302,8 @@ static uint64_t put_ext(uint8_t *buf, uint64_t pos, uint32_t type,
 static void fill_header(const Qcow2CreatePlan *p, const Qcow2Layout *l,
                         uint8_t *buf)
 {
-    uint64_t pos = p->version == 2 ? QCOW2_V2_HEADER_LEN
-                                   : QCOW2_CREATE_V3_HEADER_LEN;
+    uint64_t pos =
+        p->version == 2 ? QCOW2_V2_HEADER_LEN : QCOW2_CREATE_V3_HEADER_LEN;
 
     qcow2_st32(buf, QCOW2_MAGIC);
     qcow2_st32(buf + 4, p->version);
@@ -354,8 +356,8 @@ static int write_refcounts(BlockDriverState *file, const Qcow2CreatePlan *p,
         if ((k + 1) % (l->cs / 8) == 0 || k + 1 == p->refblocks) {
             uint64_t rt = k / (l->cs / 8);
 
-            if (bdrv_pwrite(file, l->reftable + rt * l->cs, l->cs, buf,
-                            errp) < 0) {
+            if (bdrv_pwrite(file, l->reftable + rt * l->cs, l->cs, buf, errp) <
+                0) {
                 return -1;
             }
             memset(buf, 0, l->cs);
@@ -369,8 +371,7 @@ static int write_refcounts(BlockDriverState *file, const Qcow2CreatePlan *p,
         for (uint64_t i = 0; i < n; i++) {
             set_refcount_one(buf, p->refcount_order, i);
         }
-        if (bdrv_pwrite(file, l->refblocks + k * l->cs, l->cs, buf,
-                        errp) < 0) {
+        if (bdrv_pwrite(file, l->refblocks + k * l->cs, l->cs, buf, errp) < 0) {
             return -1;
         }
     }

@@ -46,8 +46,10 @@ static bool check_overlay(BlockDriverState *node, BlockDriverState *ov,
     }
     if (ov == node || bdrv_chain_contains(ov, node) ||
         bdrv_chain_contains(node, ov)) {
-        error_setg(errp, "Making '%s' a backing child of '%s' would create "
-                         "a cycle", node->node_name, ov->node_name);
+        error_setg(errp,
+                   "Making '%s' a backing child of '%s' would create "
+                   "a cycle",
+                   node->node_name, ov->node_name);
         return false;
     }
     return true;
@@ -156,10 +158,11 @@ static char *backing_name_for(BlockDriverState *node, const char *overlay,
         name = node->file ? node->file->filename : node->filename;
     }
     if (!name || g_str_has_prefix(name, FDSET_PATH_PREFIX)) {
-        error_setg(errp, "Cannot record '%s' as the backing file of '%s': "
-                         "a /dev/fdset/ path only means something inside "
-                         "this process; create the overlay with its backing "
-                         "file name and use mode 'existing'",
+        error_setg(errp,
+                   "Cannot record '%s' as the backing file of '%s': "
+                   "a /dev/fdset/ path only means something inside "
+                   "this process; create the overlay with its backing "
+                   "file name and use mode 'existing'",
                    name ? name : "", overlay);
         return NULL;
     }
@@ -220,8 +223,7 @@ static BlockDriverState *open_overlay(const BlockdevSnapshotSync *a,
 
     json_object_set_string_member(opts, "driver", format);
     if (a->has_snapshot_node_name) {
-        json_object_set_string_member(opts, "node-name",
-                                      a->snapshot_node_name);
+        json_object_set_string_member(opts, "node-name", a->snapshot_node_name);
     }
     json_object_set_string_member(file, "driver", "file");
     json_object_set_string_member(file, "filename", a->snapshot_file);

@@ -49,8 +49,9 @@ static bool check_mode(const TransactionActionList *actions,
     }
     for (const TransactionActionList *l = actions; l; l = l->next) {
         if (!action_table[l->value->type]->supports_grouped) {
-            error_setg(errp, "Action '%s' does not support Transaction "
-                             "property completion-mode = %s",
+            error_setg(errp,
+                       "Action '%s' does not support Transaction "
+                       "property completion-mode = %s",
                        TransactionActionKind_str(l->value->type),
                        ActionCompletionMode_str(mode));
             return false;

@@ -17,7 +17,7 @@
 typedef struct BlkActionState BlkActionState;
 
 typedef struct BlkActionOps {
-    size_t instance_size; /* of the action's state, BlkActionState first */
+    size_t instance_size;  /* of the action's state, BlkActionState first */
     bool supports_grouped; /* completion-mode grouped is accepted */
     /* false with errp: the transaction fails with that error */
     bool (*prepare)(BlkActionState *s, GError **errp);

@@ -48,9 +48,9 @@ START_TEST(test_blockstats_count_io)
                "'node-name': 'af', 'filename': '/dev/fdset/0'}}");
     st = stats_of(f.c, "af", &r);
     ck_assert_int_eq(json_object_get_int_member(st, "wr_operations"), 0);
-    ck_assert_int_eq(json_array_get_length(
-                         json_object_get_array_member(st, "timed_stats")),
-                     0);
+    ck_assert_int_eq(
+        json_array_get_length(json_object_get_array_member(st, "timed_stats")),
+        0);
     ck_assert(!json_object_get_boolean_member(st, "account_failed"));
     json_node_unref(r);
     /* blockdev-create: header, refcount table and block, 8-byte L1 */
@@ -85,12 +85,11 @@ START_TEST(test_blockstats_count_io)
         JsonArray *arr = qtest_return_array(r);
         JsonObject *top = json_array_get_object_element(arr, 1);
 
-        ck_assert_str_eq(json_object_get_string_member(top, "node-name"),
-                         "a");
-        ck_assert_str_eq(json_object_get_string_member(
-                             json_object_get_object_member(top, "parent"),
-                             "node-name"),
-                         "af");
+        ck_assert_str_eq(json_object_get_string_member(top, "node-name"), "a");
+        ck_assert_str_eq(
+            json_object_get_string_member(
+                json_object_get_object_member(top, "parent"), "node-name"),
+            "af");
     }
     json_node_unref(r);
     r = qtest_qmp(f.c, "{'execute': 'query-blockstats'}");
@@ -137,9 +136,9 @@ START_TEST(test_block_graph)
 
         ck_assert_str_eq(json_object_get_string_member(n, "type"),
                          "block-driver");
-        ck_assert_int_eq(id, json_object_get_int_member(
-                                 e, g_str_equal(name, "a") ? "parent"
-                                                           : "child"));
+        ck_assert_int_eq(id,
+                         json_object_get_int_member(
+                             e, g_str_equal(name, "a") ? "parent" : "child"));
     }
     {
         JsonArray *p = json_object_get_array_member(e, "perm");

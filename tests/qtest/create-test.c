@@ -18,18 +18,19 @@ static char *create_job(QTestConn *c, const char *id, const char *options)
     JsonObject *job;
     char *error;
 
-    bq_ok(c, "{'execute': 'blockdev-create', 'arguments': {'job-id': '%s', "
-             "'options': %s}}", id, options);
+    bq_ok(c,
+          "{'execute': 'blockdev-create', 'arguments': {'job-id': '%s', "
+          "'options': %s}}",
+          id, options);
     bq_wait_status(c, id, "concluded");
     r = qtest_qmp(c, "{'execute': 'query-jobs'}");
     job = json_array_get_object_element(qtest_return_array(r), 0);
     ck_assert_str_eq(json_object_get_string_member(job, "type"), "create");
-    ck_assert_str_eq(json_object_get_string_member(job, "status"),
-                     "concluded");
+    ck_assert_str_eq(json_object_get_string_member(job, "status"), "concluded");
     ck_assert_int_eq(json_object_get_int_member(job, "current-progress"), 1);
     ck_assert_int_eq(json_object_get_int_member(job, "total-progress"), 1);
-    error = g_strdup(json_object_get_string_member_with_default(job, "error",
-                                                                NULL));
+    error = g_strdup(
+        json_object_get_string_member_with_default(job, "error", NULL));
     json_node_unref(r);
     bq_ok(c, "{'execute': 'job-dismiss', 'arguments': {'id': '%s'}}", id);
     bq_wait_status(c, id, "null");
@@ -77,9 +78,11 @@ static void pass_file(BlockFixture *f, const char *name, int set,
     g_free(qtest_make_file(f->s, name, 3 * MiB + 5, 0x5a));
     bq_add_fd(f, f->c, name, O_RDWR, set);
     if (node) {
-        bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-                    "'file', 'node-name': '%s', 'filename': "
-                    "'/dev/fdset/%d'}}", node, set);
+        bq_ok(f->c,
+              "{'execute': 'blockdev-add', 'arguments': {'driver': "
+              "'file', 'node-name': '%s', 'filename': "
+              "'/dev/fdset/%d'}}",
+              node, set);
     }
 }
 
@@ -97,9 +100,11 @@ START_TEST(test_create_file_events)
     JsonNode *r;
 
     pass_file(&f, "a.raw", 0, NULL);
-    bq_ok(f.c, "{'execute': 'blockdev-create', 'arguments': {'job-id': 'j1', "
-               "'options': {'driver': 'file', 'filename': '/dev/fdset/0', "
-               "'size': %d}}}", MiB);
+    bq_ok(f.c,
+          "{'execute': 'blockdev-create', 'arguments': {'job-id': 'j1', "
+          "'options': {'driver': 'file', 'filename': '/dev/fdset/0', "
+          "'size': %d}}}",
+          MiB);
     bq_wait_status(f.c, "j1", "created");
     bq_wait_status(f.c, "j1", "running");
     bq_wait_status(f.c, "j1", "waiting");
@@ -115,8 +120,7 @@ START_TEST(test_create_file_events)
     bq_ok(f.c, "{'execute': 'job-dismiss', 'arguments': {'id': 'j1'}}");
     bq_wait_status(f.c, "j1", "null");
     ck_assert_int_eq(file_size(&f, "a.raw"), MiB);
-    ck_assert_int_eq(bq_sh_status(&f, "cmp -s a.raw /dev/zero -n 1048576"),
-                     0);
+    ck_assert_int_eq(bq_sh_status(&f, "cmp -s a.raw /dev/zero -n 1048576"), 0);
     bq_finish(&f);
 }
 END_TEST
@@ -139,13 +143,14 @@ START_TEST(test_create_file_prealloc)
                    "'size': 1048576, 'preallocation': 'off', "
                    "'nocow': true}");
     ck_assert_int_eq(file_size(&f, "a.raw"), MiB);
-    ck_assert_int_eq(bq_sh_status(&f, "cmp -s a.raw /dev/zero -n 1048576"),
-                     0);
-    create_fails(f.c, "{'driver': 'file', 'filename': '/dev/fdset/0', "
-                      "'size': 1048576, 'preallocation': 'metadata'}",
+    ck_assert_int_eq(bq_sh_status(&f, "cmp -s a.raw /dev/zero -n 1048576"), 0);
+    create_fails(f.c,
+                 "{'driver': 'file', 'filename': '/dev/fdset/0', "
+                 "'size': 1048576, 'preallocation': 'metadata'}",
                  "Unsupported preallocation mode: metadata");
-    create_fails(f.c, "{'driver': 'file', 'filename': '/dev/fdset/9', "
-                      "'size': 1048576}",
+    create_fails(f.c,
+                 "{'driver': 'file', 'filename': '/dev/fdset/9', "
+                 "'size': 1048576}",
                  "Could not dup FD for /dev/fdset/9 flags 42: No such file "
                  "or directory");
     bq_finish(&f);
@@ -236,7 +241,8 @@ START_TEST(test_create_qcow2_prealloc)
         g_autofree char *map = NULL;
         g_autofree char *opts = g_strdup_printf(
             "{'driver': 'qcow2', 'file': 'af', 'size': 5242880, "
-            "'cluster-size': 4096, 'preallocation': '%s'}", modes[i]);
+            "'cluster-size': 4096, 'preallocation': '%s'}",
+            modes[i]);
 
         create_ok(f.c, opts);
         ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q -U a.qcow2"), 0);

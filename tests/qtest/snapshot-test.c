@@ -12,30 +12,37 @@
 /* @name.qcow2 with 0x11 at 0, passed O_RDWR as set @set, node @name. */
 static void add_disk(BlockFixture *f, const char *name, int set)
 {
-    g_free(bq_sh(f, "qemu-img create -q -f qcow2 %s.qcow2 1M && "
-                    "qemu-io -c 'write -P 0x11 0 64k' %s.qcow2", name, name));
+    g_free(bq_sh(f,
+                 "qemu-img create -q -f qcow2 %s.qcow2 1M && "
+                 "qemu-io -c 'write -P 0x11 0 64k' %s.qcow2",
+                 name, name));
     g_autofree char *file = g_strdup_printf("%s.qcow2", name);
     bq_add_fd(f, f->c, file, O_RDWR, set);
-    bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-                "'qcow2', 'node-name': '%s', 'file': {'driver': 'file', "
-                "'node-name': '%s-file', 'filename': '/dev/fdset/%d'}}}",
+    bq_ok(f->c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': "
+          "'qcow2', 'node-name': '%s', 'file': {'driver': 'file', "
+          "'node-name': '%s-file', 'filename': '/dev/fdset/%d'}}}",
           name, name, set);
 }
 
 /* An overlay image of @backing.qcow2 (made by qemu-img: the name in its
  * header is the manager's), passed as set @set, node @name, no backing. */
-static void add_overlay(BlockFixture *f, const char *name,
-                        const char *backing, int set)
+static void add_overlay(BlockFixture *f, const char *name, const char *backing,
+                        int set)
 {
     g_autofree char *file = g_strdup_printf("%s.qcow2", name);
 
-    g_free(bq_sh(f, "qemu-img create -q -f qcow2 -b %s.qcow2 -F qcow2 "
-                    "%s.qcow2", backing, name));
+    g_free(bq_sh(f,
+                 "qemu-img create -q -f qcow2 -b %s.qcow2 -F qcow2 "
+                 "%s.qcow2",
+                 backing, name));
     bq_add_fd(f, f->c, file, O_RDWR, set);
-    bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-                "'qcow2', 'node-name': '%s', 'backing': null, 'file': "
-                "{'driver': 'file', 'node-name': '%s-file', "
-                "'filename': '/dev/fdset/%d'}}}", name, name, set);
+    bq_ok(f->c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': "
+          "'qcow2', 'node-name': '%s', 'backing': null, 'file': "
+          "{'driver': 'file', 'node-name': '%s-file', "
+          "'filename': '/dev/fdset/%d'}}}",
+          name, name, set);
 }
 
 /* The node name of @node's backing image, "" when it has none. */
@@ -155,10 +162,11 @@ START_TEST(test_snapshot_sync)
     bq_add_fd(&f, f.c, "new.qcow2", O_RDWR, 1);
     bq_add_fd(&f, f.c, "fresh.qcow2", O_RDWR, 2);
     /* formatting it would record /dev/fdset/0 in its header: refused */
-    bq_err(f.c, "Cannot record '/dev/fdset/0' as the backing file of "
-                "'/dev/fdset/2': a /dev/fdset/ path only means something "
-                "inside this process; create the overlay with its backing "
-                "file name and use mode 'existing'",
+    bq_err(f.c,
+           "Cannot record '/dev/fdset/0' as the backing file of "
+           "'/dev/fdset/2': a /dev/fdset/ path only means something "
+           "inside this process; create the overlay with its backing "
+           "file name and use mode 'existing'",
            "{'execute': 'blockdev-snapshot-sync', 'arguments': {'node-name': "
            "'base', 'snapshot-file': '/dev/fdset/2', "
            "'snapshot-node-name': 'n1'}}");
@@ -211,9 +219,11 @@ START_TEST(test_snapshot_sync_formats_overlay)
                      "qemu-io -c 'write -P 0x11 0 64k' base.qcow2 && "
                      ": > new.qcow2"));
     bq_add_fd(&f, f.c, "new.qcow2", O_RDWR, 1);
-    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
-               "'qcow2', 'node-name': 'base', 'file': {'driver': 'file', "
-               "'filename': '%s'}}}", base);
+    bq_ok(f.c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': "
+          "'qcow2', 'node-name': 'base', 'file': {'driver': 'file', "
+          "'filename': '%s'}}}",
+          base);
     bq_ok(f.c, "{'execute': 'blockdev-snapshot-sync', 'arguments': "
                "{'node-name': 'base', 'snapshot-file': '/dev/fdset/1', "
                "'snapshot-node-name': 'n1'}}");
@@ -250,14 +260,17 @@ START_TEST(test_transaction)
     nodes = bq_node_count(f.c);
     bq_err(f.c, "Transaction aborted using Abort action",
            "{'execute': 'transaction', 'arguments': {'actions': [%s, "
-           "{'type': 'abort', 'data': {}}]}}", two);
+           "{'type': 'abort', 'data': {}}]}}",
+           two);
     ck_assert(!has_backing(f.c, "ova"));
     ck_assert_int_eq(bq_node_count(f.c), nodes);
     qtest_assert_fds_match_registry(f.s, f.c, 0);
-    bq_err(f.c, "Action 'blockdev-snapshot' does not support Transaction "
-                "property completion-mode = grouped",
+    bq_err(f.c,
+           "Action 'blockdev-snapshot' does not support Transaction "
+           "property completion-mode = grouped",
            "{'execute': 'transaction', 'arguments': {'actions': [%s], "
-           "'properties': {'completion-mode': 'grouped'}}}", two);
+           "'properties': {'completion-mode': 'grouped'}}}",
+           two);
     /* the second action fails: the first is undone */
     bq_err(f.c, "Cannot find device='' nor node-name='nope'",
            "{'execute': 'transaction', 'arguments': {'actions': ["
@@ -267,8 +280,10 @@ START_TEST(test_transaction)
            "'snapshot-node-name': 'x'}}]}}");
     ck_assert(!has_backing(f.c, "ova"));
     bq_ok(f.c, "{'execute': 'transaction', 'arguments': {'actions': []}}");
-    bq_ok(f.c, "{'execute': 'transaction', 'arguments': {'actions': [%s], "
-               "'properties': {'completion-mode': 'individual'}}}", two);
+    bq_ok(f.c,
+          "{'execute': 'transaction', 'arguments': {'actions': [%s], "
+          "'properties': {'completion-mode': 'individual'}}}",
+          two);
     ck_assert(has_backing(f.c, "ova"));
     ck_assert(has_backing(f.c, "ovb"));
     ck_assert_int_eq(bq_node_count(f.c), nodes + 2); /* ovb, its file */
@@ -277,7 +292,8 @@ START_TEST(test_transaction)
     del(f.c, "a");
     del(f.c, "b");
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q ova.qcow2 && "
-                                      "qemu-img check -q ovb.qcow2"), 0);
+                                      "qemu-img check -q ovb.qcow2"),
+                     0);
     bq_finish(&f);
 }
 END_TEST
@@ -308,10 +324,10 @@ START_TEST(test_snapshot_moves_drive)
     d = json_array_get_object_element(qtest_return_array(r), 0);
     ck_assert_str_eq(json_object_get_string_member(d, "device"), "d0");
     ck_assert_str_eq(json_object_get_string_member(d, "node-name"), "ov");
-    ck_assert_int_eq(json_object_get_int_member(
-                         json_object_get_object_member(d, "stats"),
-                         "wr_operations"),
-                     1);
+    ck_assert_int_eq(
+        json_object_get_int_member(json_object_get_object_member(d, "stats"),
+                                   "wr_operations"),
+        1);
     ck_assert(json_object_has_member(d, "backing"));
     json_node_unref(r);
     g_free(bq_hmp(f.c, "drive_del d0"));
