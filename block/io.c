@@ -231,9 +231,12 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
     if (bytes == 0) {
         return 0;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     ret = bs->drv->bdrv_pread(bs, offset, bytes, buf, errp);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_READ, bytes, bdrv_account_now() - t0, ret);
     return ret < 0 ? -1 : 0;
 }
 
@@ -319,9 +322,15 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
         io_end(dst);
         return -1;
     }
+    int64_t t0 = bdrv_account_now();
+
     n = copy_leaves(src_leaf, src_off, dst_leaf, dst_off, n, errp);
     write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, n < 0 ? -EIO : 0);
     io_end(dst);
+    /* offloaded, but a read of @src and a write of @dst all the same */
+    t0 = bdrv_account_now() - t0;
+    bdrv_account_io(src, BDRV_ACCT_READ, n, t0, n < 0 ? -1 : 0);
+    bdrv_account_io(dst, BDRV_ACCT_WRITE, n, t0, n < 0 ? -1 : 0);
     return n;
 }
 
@@ -378,6 +387,8 @@ int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DATA, errp);
@@ -386,6 +397,7 @@ int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_DATA, ret);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_WRITE, bytes, bdrv_account_now() - t0, ret);
     return ret;
 }
 
@@ -402,9 +414,12 @@ int bdrv_flush(BlockDriverState *bs, GError **errp)
     if (!bs->drv || !bs->drv->bdrv_flush) {
         return 0;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     ret = driver_flush(bs, errp);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_FLUSH, 0, bdrv_account_now() - t0, ret);
     return ret < 0 ? -1 : 0;
 }
 
@@ -559,6 +574,8 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                    bs->node_name);
         return -ENOTSUP;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
     bdrv_debug_event(bs, BLKDBG_PWRITEV_ZERO);
@@ -568,6 +585,8 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_ZEROES, ret);
     io_end(bs);
+    /* QEMU accounts write-zeroes as writes */
+    bdrv_account_io(bs, BDRV_ACCT_WRITE, bytes, bdrv_account_now() - t0, ret);
     return ret;
 }
 
@@ -583,6 +602,8 @@ int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret < 0 || bytes == 0 || !may_unmap(bs)) {
         return ret; /* discard=ignore: the request is dropped, as QEMU */
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     /* the hooks hear of it: a mirror or bitmap treats the range as changed */
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DISCARD, errp);
@@ -595,6 +616,7 @@ int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_DISCARD, ret);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_UNMAP, bytes, bdrv_account_now() - t0, ret);
     return ret;
 }
 
