@@ -34,16 +34,19 @@ void qmp_block_dirty_bitmap_remove(const char *node, const char *name,
 {
     BlockDriverState *bs;
     BdrvDirtyBitmap *bm = bdrv_dirty_bitmap_lookup(node, name, &bs, errp);
+    bool persistent;
 
     if (!bm || !bdrv_dirty_bitmap_check(bm, BDRV_BITMAP_BUSY |
                                         BDRV_BITMAP_RO, errp)) {
         return;
     }
-    if (bdrv_dirty_bitmap_persistent(bm) &&
-        !qcow2_remove_persistent_dirty_bitmap(bs, name, errp)) {
-        return;
-    }
+    persistent = bdrv_dirty_bitmap_persistent(bm);
     bdrv_release_dirty_bitmap(bm);
+    if (persistent) {
+        /* out of the image now, not only at close (the others stay in
+         * use); on failure the image keeps it until the next store */
+        qcow2_store_persistent_dirty_bitmaps(bs, false, errp);
+    }
 }
 
 void qmp_block_dirty_bitmap_clear(const char *node, const char *name,

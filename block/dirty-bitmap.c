@@ -255,6 +255,11 @@ uint32_t bdrv_dirty_bitmap_granularity(BdrvDirtyBitmap *bm)
     return hbitmap_granularity(bm->bits);
 }
 
+uint64_t bdrv_dirty_bitmap_granules(BdrvDirtyBitmap *bm)
+{
+    return hbitmap_granules(bm->bits);
+}
+
 uint64_t bdrv_dirty_bitmap_size(BdrvDirtyBitmap *bm)
 {
     return hbitmap_size(bm->bits);
@@ -433,12 +438,25 @@ BlockDirtyInfoList *bdrv_query_dirty_bitmaps(BlockDriverState *bs)
 
 void bdrv_dirty_bitmaps_close(BlockDriverState *bs)
 {
+    g_autoptr(GError) err = NULL;
+
+    if (!bitmap_node(bs, false)) {
+        return;
+    }
+    if (!qcow2_store_persistent_dirty_bitmaps(bs, true, &err)) {
+        g_warning("Lost persistent bitmaps during inactivation of node "
+                  "'%s': %s", bdrv_device_or_node_name(bs), err->message);
+    }
+    bdrv_dirty_bitmaps_drop(bs);
+}
+
+void bdrv_dirty_bitmaps_drop(BlockDriverState *bs)
+{
     BdrvBitmapNode *bn = bitmap_node(bs, false);
 
     if (!bn) {
         return;
     }
-    qcow2_store_persistent_dirty_bitmaps(bs, true);
     while (bn->bitmaps) {
         BdrvDirtyBitmap *bm = bn->bitmaps->data;
 

@@ -51,6 +51,7 @@ bool bdrv_dirty_bitmap_check(BdrvDirtyBitmap *bm, unsigned checks,
 const char *bdrv_dirty_bitmap_name(BdrvDirtyBitmap *bm);
 uint32_t bdrv_dirty_bitmap_granularity(BdrvDirtyBitmap *bm);
 uint64_t bdrv_dirty_bitmap_size(BdrvDirtyBitmap *bm);
+uint64_t bdrv_dirty_bitmap_granules(BdrvDirtyBitmap *bm);
 bool bdrv_dirty_bitmap_enabled(BdrvDirtyBitmap *bm);
 bool bdrv_dirty_bitmap_persistent(BdrvDirtyBitmap *bm);
 bool bdrv_dirty_bitmap_inconsistent(BdrvDirtyBitmap *bm);
@@ -93,5 +94,7 @@ BlockDirtyInfoList *bdrv_query_dirty_bitmaps(BlockDriverState *bs);
 /* The node is being deleted: store its persistent bitmaps (qcow2), then
  * free them all and remove the hook.  Before the driver's close. */
 void bdrv_dirty_bitmaps_close(BlockDriverState *bs);
+/* Free them all without storing (an open that fails). */
+void bdrv_dirty_bitmaps_drop(BlockDriverState *bs);
 
 #endif
