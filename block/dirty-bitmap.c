@@ -376,6 +376,24 @@ HBitmap *bdrv_dirty_bitmap_copy_bits(BdrvDirtyBitmap *bm)
     return copy;
 }
 
+HBitmap *bdrv_dirty_bitmap_take_bits(BdrvDirtyBitmap *bm)
+{
+    HBitmap *copy;
+
+    g_mutex_lock(&bitmaps_lock);
+    copy = hbitmap_copy(bm->bits);
+    hbitmap_reset_all(bm->bits);
+    g_mutex_unlock(&bitmaps_lock);
+    return copy;
+}
+
+void bdrv_dirty_bitmap_merge_bits(BdrvDirtyBitmap *bm, const HBitmap *bits)
+{
+    g_mutex_lock(&bitmaps_lock);
+    hbitmap_merge(bm->bits, bits);
+    g_mutex_unlock(&bitmaps_lock);
+}
+
 void bdrv_dirty_bitmap_serialize(BdrvDirtyBitmap *bm, uint64_t first_granule,
                                  uint64_t granules, uint8_t *buf)
 {

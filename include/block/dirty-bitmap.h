@@ -75,6 +75,10 @@ uint64_t bdrv_dirty_bitmap_count(BdrvDirtyBitmap *bm);
 char *bdrv_dirty_bitmap_sha256(BdrvDirtyBitmap *bm);
 /* A snapshot of the bits (a backup's copy), owned by the caller. */
 HBitmap *bdrv_dirty_bitmap_copy_bits(BdrvDirtyBitmap *bm);
+/* The bits, and @bm cleared, in one step (a backup freezes them). */
+HBitmap *bdrv_dirty_bitmap_take_bits(BdrvDirtyBitmap *bm);
+/* @bm |= @bits (any granularity; the same size). */
+void bdrv_dirty_bitmap_merge_bits(BdrvDirtyBitmap *bm, const HBitmap *bits);
 /* Under the bitmap lock: serialise / deserialise (qcow2-bitmap.c). */
 void bdrv_dirty_bitmap_serialize(BdrvDirtyBitmap *bm, uint64_t first_granule,
                                  uint64_t granules, uint8_t *buf);
