@@ -18,6 +18,7 @@ typedef struct BdrvInherit {
     bool cache_direct;
     bool no_flush;
     bool force_share;
+    const char *discard; /* the parent's mode, as QEMU's children take it */
     bool follow; /* file child: keeps following on reopen */
 } BdrvInherit;
 
@@ -177,7 +178,7 @@ static bool parse_common(JsonObject *opts, const char *prefix, NodeOpts *no,
     g_autofree char *p_fn = bdrv_opt_path(prefix, "filename");
     bool has;
 
-    no->discard = "ignore";
+    no->discard = NULL; /* not given: inherited, else "ignore" */
     no->detect_zeroes = "off";
     if (!bdrv_opt_str(opts, "node-name", p_name, &no->node_name, errp) ||
         !bdrv_opt_bool(opts, "read-only", p_ro, &no->has_ro, &no->ro, errp) ||
@@ -268,7 +269,7 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
     bs->drv = no->drv;
     bs->opaque = g_malloc0(MAX(no->drv->instance_size, 1));
     bs->refcnt = 1;
-    g_mutex_init(&bs->lock);
+    bdrv_io_init(bs);
     g_rw_lock_init(&bs->write_hooks_lock);
     bs->read_only = no->has_ro ? no->ro : (inh && inh->read_only);
     bs->cache_direct = no->has_direct ? no->direct : (inh && inh->cache_direct);
@@ -278,7 +279,9 @@ static BdrvNode *node_new(const NodeOpts *no, const BdrvInherit *inh)
         inh && inh->follow && !no->has_direct && !no->has_no_flush;
     n->auto_read_only = no->auto_ro;
     n->force_share = no->force_share || (inh && inh->force_share);
-    n->discard = no->discard;
+    n->discard = no->discard ? no->discard
+                 : inh && inh->discard ? inh->discard
+                                       : "ignore";
     n->detect_zeroes = no->detect_zeroes;
     bs->implicit = inh != NULL;
     return n;
@@ -290,7 +293,7 @@ static void node_discard(BdrvNode *n)
     BlockDriverState *bs = &n->bs;
 
     bdrv_drop_children(bs);
-    g_mutex_clear(&bs->lock);
+    bdrv_io_cleanup(bs);
     g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->filename);
@@ -312,6 +315,7 @@ static BlockDriverState *open_file_child(BdrvNode *n, const NodeOpts *no,
         .cache_direct = bs->cache_direct,
         .no_flush = n->no_flush,
         .force_share = n->force_share,
+        .discard = n->discard,
         .follow = true,
     };
     g_autofree char *path = bdrv_opt_path(prefix, "file");

@@ -154,7 +154,6 @@ static void queue_commit(ReopenQueue *q)
         ReopenItem *it = g_ptr_array_index(q->items, i);
         BlockDriverState *bs = it->e.state.bs;
 
-        g_mutex_lock(&bs->lock);
         if (bs->drv->bdrv_reopen_commit) {
             bs->drv->bdrv_reopen_commit(&it->e.state);
         }
@@ -162,11 +161,64 @@ static void queue_commit(ReopenQueue *q)
         bs->cache_direct = it->e.cache_direct;
         bdrv_node(bs)->no_flush = it->e.no_flush;
         bdrv_node(bs)->auto_read_only = it->e.auto_read_only;
-        g_mutex_unlock(&bs->lock);
     }
 }
 
-static bool queue_run(ReopenQueue *q, GError **errp)
+/* Longest path down the file and backing children: a leaf is 0. */
+static int node_height(BlockDriverState *bs)
+{
+    int h = 0;
+
+    if (bs->file) {
+        h = MAX(h, node_height(bs->file) + 1);
+    }
+    if (bs->backing) {
+        h = MAX(h, node_height(bs->backing) + 1);
+    }
+    return h;
+}
+
+static gint by_height_desc(gconstpointer a, gconstpointer b)
+{
+    BlockDriverState *x = (*(ReopenItem *const *)a)->e.state.bs;
+    BlockDriverState *y = (*(ReopenItem *const *)b)->e.state.bs;
+
+    return node_height(y) - node_height(x);
+}
+
+/*
+ * Drain parents before children: a parent's request that is already
+ * running may still need its child, so the child is drained only once no
+ * parent request can reach it.
+ */
+static GPtrArray *queue_drain(ReopenQueue *q)
+{
+    GPtrArray *order = g_ptr_array_new();
+
+    for (guint i = 0; i < q->items->len; i++) {
+        g_ptr_array_add(order, g_ptr_array_index(q->items, i));
+    }
+    g_ptr_array_sort(order, by_height_desc);
+    for (guint i = 0; i < order->len; i++) {
+        ReopenItem *it = g_ptr_array_index(order, i);
+
+        bdrv_drained_begin(it->e.state.bs);
+    }
+    return order;
+}
+
+static void queue_undrain(GPtrArray *order)
+{
+    for (guint i = order->len; i-- > 0;) {
+        ReopenItem *it = g_ptr_array_index(order, i);
+
+        bdrv_drained_end(it->e.state.bs);
+    }
+    g_ptr_array_free(order, TRUE);
+}
+
+/* Flush, prepare and commit with no request running on any queued node. */
+static bool queue_run_drained(ReopenQueue *q, GError **errp)
 {
     if (!queue_flush(q, errp) || !queue_prepare(q, errp)) {
         return false;
@@ -177,6 +229,15 @@ static bool queue_run(ReopenQueue *q, GError **errp)
     }
     queue_commit(q);
     return true;
+}
+
+static bool queue_run(ReopenQueue *q, GError **errp)
+{
+    GPtrArray *order = queue_drain(q);
+    bool ok = queue_run_drained(q, errp);
+
+    queue_undrain(order);
+    return ok;
 }
 
 bool bdrv_reopen_set_read_only(BlockDriverState *bs, bool read_only,

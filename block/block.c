@@ -119,10 +119,10 @@ void bdrv_drop_children(BlockDriverState *bs)
 {
     BdrvNode *n = bdrv_node(bs);
 
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     bs->backing = NULL;
     bs->file = NULL;
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     /* each child's reference goes with it */
     bdrv_child_detach(g_steal_pointer(&n->backing_child));
     bdrv_child_detach(g_steal_pointer(&n->file_child));
@@ -132,6 +132,7 @@ static void bdrv_delete(BlockDriverState *bs)
 {
     GError *err = NULL;
 
+    bdrv_drained_begin(bs); /* the last requests finish; none start */
     if (!bs->read_only && bs->drv->bdrv_flush && bdrv_flush(bs, &err) < 0) {
         g_warning("Flushing '%s' before closing it failed: %s", bs->node_name,
                   err->message);
@@ -144,7 +145,8 @@ static void bdrv_delete(BlockDriverState *bs)
     bdrv_unregister_node(bs);
     bdrv_drop_children(bs);
     g_assert(!bs->write_hooks); /* their owners removed them */
-    g_mutex_clear(&bs->lock);
+    bdrv_drained_end(bs);
+    bdrv_io_cleanup(bs);
     g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->filename);
@@ -244,9 +246,9 @@ bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
     } else {
         n->backing_child = NULL;
     }
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     bs->backing = backing;
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     n->backing_mode = mode;
     if (!backing) {
         bdrv_child_detach(old);
@@ -268,9 +270,9 @@ bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
             if (!bdrv_child_replace(pn->file_child, to, errp)) {
                 return false;
             }
-            g_mutex_lock(&p->lock);
+            bdrv_drained_begin(p);
             p->file = to;
-            g_mutex_unlock(&p->lock);
+            bdrv_drained_end(p);
         }
         if (p->backing == from &&
             !bdrv_set_backing(p, to, BDRV_BACKING_EXPLICIT, errp)) {
@@ -319,7 +321,7 @@ int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
                    bs->drv->format_name);
         return -1;
     }
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");
         ret = -1;
@@ -327,6 +329,6 @@ int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
         ret = bs->drv->bdrv_change_backing_file(bs, backing_file, backing_fmt,
                                                 errp);
     }
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     return ret < 0 ? -1 : 0;
 }

@@ -36,12 +36,15 @@ typedef struct CommitJob {
     bool overlay_was_ro;
     bool pivoted;
     char *backing_name; /* recorded in overlay (non-active) */
+    BlockdevOnError on_error;
+    int64_t counted_end; /* worker: progress counted up to here */
 } CommitJob;
 
 typedef struct CommitArgs {
     const char *job_id, *device, *base_node, *base, *top_node, *top;
     const char *backing_file, *filter_node_name;
     int64_t speed;
+    BlockdevOnError on_error;
     bool auto_finalize, auto_dismiss;
 } CommitArgs;
 
@@ -142,19 +145,6 @@ static int64_t commit_chunk_size(CommitJob *s)
     return CLAMP(speed / 8, 64 * 1024, COMMIT_CHUNK) & ~(int64_t)4095;
 }
 
-/* Read [off, off+n) from top into @buf, then write it to base in the
- * background once the chunk before has landed. */
-static int commit_read_write(CommitJob *s, CommitWrite *w, void *buf,
-                             int64_t off, int64_t n, GError **errp)
-{
-    if (bdrv_pread(s->top, off, n, buf, errp) < 0 ||
-        commit_write_wait(w, errp) < 0) {
-        return -1;
-    }
-    commit_write_start(w, s, off, n, buf);
-    return 0;
-}
-
 /*
  * Top's own data in [off, off+n), copied inside the kernel when top and base
  * keep it as plain file bytes (a qcow2 data run into a raw base): one copy
@@ -178,6 +168,73 @@ static int64_t commit_offload(CommitJob *s, int64_t off, int64_t n,
     return k < 0 ? -1 : done;
 }
 
+/* Count [off, off+n) in the progress once, even when an error policy
+ * makes the job copy it again. */
+static void commit_progress(CommitJob *s, int64_t off, int64_t n)
+{
+    int64_t end = off + n;
+
+    if (end > s->counted_end) {
+        block_job_progress_update(&s->common, end - MAX(off, s->counted_end));
+        s->counted_end = end;
+    }
+}
+
+/*
+ * One allocated run [off, off+n): offloaded where possible, otherwise
+ * read into @buf while the chunk before is still being written.  On error
+ * *fail_off is where copying must start again and *is_read what failed.
+ */
+static int commit_one(CommitJob *s, CommitWrite *w, void *buf, int64_t off,
+                      int64_t n, int64_t *fail_off, bool *is_read,
+                      GError **errp)
+{
+    int64_t done = commit_offload(s, off, n, errp);
+
+    *fail_off = off;
+    *is_read = false;
+    if (done < 0) {
+        return -1;
+    }
+    if (done == n) {
+        return 1; /* no buffer used */
+    }
+    if (bdrv_pread(s->top, off + done, n - done, buf, errp) < 0) {
+        *is_read = true;
+        return -1;
+    }
+    *fail_off = w->off;
+    if (commit_write_wait(w, errp) < 0) {
+        return -1;
+    }
+    commit_write_start(w, s, off + done, n - done, buf);
+    return 0;
+}
+
+/*
+ * An error at *off: the job's on-error policy decides.  Report: -1 with
+ * errp.  Otherwise (after a "stop", the worker parks at the next pause
+ * point) the copy starts again at the first range that may be missing.
+ */
+static int commit_on_error(CommitJob *s, CommitWrite *w, GError *err,
+                           bool is_read, int64_t *off, GError **errp)
+{
+    int64_t in_flight = w->off;
+    GError *werr = NULL;
+
+    if (commit_write_wait(w, &werr) < 0) {
+        *off = MIN(*off, in_flight);
+        g_error_free(werr);
+    }
+    if (block_job_error_action(&s->common, s->on_error, is_read, err) ==
+        BLOCK_ERROR_ACTION_REPORT) {
+        g_propagate_error(errp, err);
+        return -1;
+    }
+    g_error_free(err);
+    return 0;
+}
+
 /*
  * Copy what top..above-base allocate into base: offloaded where possible,
  * otherwise reading chunk k+1 from the top while chunk k is written to the
@@ -192,28 +249,42 @@ static int commit_copy(CommitJob *s, int64_t len, bool count_all, GError **errp)
     int cur = 0;
     int ret = 0;
 
-    for (int64_t off = 0, n; off < len; off += n) {
-        if (block_job_is_cancelled(&s->common)) {
-            break;
-        }
-        ret = bdrv_is_allocated_above(s->top, s->base, off,
-                                      MIN(chunk, len - off), &n, errp);
-        if (ret < 0) {
-            break;
-        }
-        if (ret == 1) {
-            int64_t done = commit_offload(s, off, n, errp);
+    for (int64_t off = 0, n; off < len || w.thread; off += n) {
+        GError *err = NULL;
+        int64_t fail_off = off;
+        bool is_read = true;
 
-            if (done < 0 ||
-                (done < n && commit_read_write(s, &w, bufs[cur], off + done,
-                                               n - done, errp) < 0)) {
-                ret = -1;
+        n = 0;
+        if (off >= len) {
+            /* the last chunk's write: its error goes through the policy */
+            fail_off = w.off;
+            is_read = false;
+            ret = commit_write_wait(&w, &err);
+        } else {
+            block_job_pause_point(&s->common);
+            if (block_job_is_cancelled(&s->common)) {
                 break;
             }
-            cur ^= done < n;
+            ret = bdrv_is_allocated_above(s->top, s->base, off,
+                                          MIN(chunk, len - off), &n, &err);
+        }
+        if (ret == 1) {
+            ret = commit_one(s, &w, bufs[cur], off, n, &fail_off, &is_read,
+                             &err);
+            cur ^= ret == 0;
+            ret = ret < 0 ? -1 : 1;
+        }
+        if (ret < 0) {
+            n = 0;
+            off = fail_off;
+            if (commit_on_error(s, &w, err, is_read, &off, errp) < 0) {
+                break;
+            }
+            ret = 0;
+            continue;
         }
         if (ret == 1 || count_all) {
-            block_job_progress_update(&s->common, n);
+            commit_progress(s, off, n);
         }
         if (ret == 1) {
             block_job_ratelimit(&s->common, n);
@@ -587,6 +658,7 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
     s->base = base;
     s->overlay = active ? NULL : bdrv_find_overlay(root, top);
     s->backing_name = g_steal_pointer(&name);
+    s->on_error = a->on_error;
     if (!commit_add_nodes(s, errp)) {
         g_free(s->backing_name);
         block_job_early_fail(&s->common);
@@ -666,6 +738,7 @@ void qmp_block_commit(bool has_job_id, const char *job_id, const char *device,
         .backing_file = OPT(has_backing_file, backing_file),
         .filter_node_name = OPT(has_filter_node_name, filter_node_name),
         .speed = has_speed ? speed : 0,
+        .on_error = has_on_error ? on_error : BLOCKDEV_ON_ERROR_REPORT,
         .auto_finalize = has_auto_finalize ? auto_finalize : true,
         .auto_dismiss = has_auto_dismiss ? auto_dismiss : true,
     };

@@ -3,11 +3,20 @@
  * The "file" protocol driver: one fd from qemu_open(), plain pread/pwrite.
  * With cache.direct the fd has O_DIRECT, and requests that are not aligned
  * go through an aligned bounce buffer.
+ *
+ * Requests run on many threads at once with no lock: pread, pwrite and
+ * fallocate are safe on one fd.  The exception is O_DIRECT's unaligned
+ * read-modify-write, which must not interleave with another write of the
+ * same blocks: it holds rmw_lock as writer, other writes hold it as reader.
+ * FUA is pwritev2(RWF_DSYNC) (or a write and fdatasync); zeroes and
+ * discard are fallocate; block status is SEEK_DATA/SEEK_HOLE.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "block/graph.h"
@@ -19,7 +28,8 @@
 
 typedef struct BDRVFileState {
     int fd;
-    int open_flags; /* access mode and O_DIRECT, as opened */
+    int open_flags;   /* access mode and O_DIRECT, as opened */
+    GRWLock rmw_lock; /* O_DIRECT: unaligned writes exclude other writes */
 } BDRVFileState;
 
 typedef struct FileReopen {
@@ -81,6 +91,7 @@ static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
     }
     s->fd = fd; /* the node owns it from here */
     s->open_flags = flags;
+    g_rw_lock_init(&s->rmw_lock);
     return 0;
 }
 
@@ -91,6 +102,7 @@ static void file_close(BlockDriverState *bs)
     if (s->fd >= 0) {
         qemu_close(s->fd);
         s->fd = -1;
+        g_rw_lock_clear(&s->rmw_lock);
     }
 }
 
@@ -138,28 +150,79 @@ static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return 0;
 }
 
+/* One write call; with @dsync, durable on return (RWF_DSYNC). */
+static ssize_t write_once(int fd, const char *p, int64_t bytes, int64_t offset,
+                          bool dsync)
+{
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = bytes};
+
+    if (!dsync) {
+        return pwrite(fd, p, bytes, offset);
+    }
+    return pwritev2(fd, &iov, 1, offset, RWF_DSYNC);
+}
+
+/*
+ * pwrite until done (with @dsync: each piece durable); -errno on failure
+ * with errp set, -EOPNOTSUPP unset when the kernel has no RWF_DSYNC.
+ */
 static int write_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                      const void *buf, GError **errp)
+                      const void *buf, bool dsync, GError **errp)
 {
     BDRVFileState *s = bs->opaque;
     const char *p = buf;
 
     while (bytes > 0) {
-        ssize_t n = pwrite(s->fd, p, bytes, offset);
+        ssize_t n = write_once(s->fd, p, bytes, offset, dsync);
+        int err = n < 0 ? errno : EIO;
 
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && err == EINTR) {
             continue;
         }
+        if (n < 0 && dsync && (err == EOPNOTSUPP || err == EINVAL) &&
+            p == buf) {
+            return -EOPNOTSUPP;
+        }
         if (n <= 0) {
-            error_setg_errno(errp, n < 0 ? errno : EIO,
-                             "Could not write to '%s'", bs->filename);
-            return -1;
+            error_setg_errno(errp, err, "Could not write to '%s'",
+                             bs->filename);
+            return -err;
         }
         p += n;
         offset += n;
         bytes -= n;
     }
     return 0;
+}
+
+static int file_fdatasync(BlockDriverState *bs, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (fdatasync(s->fd) < 0) {
+        int err = errno;
+
+        error_setg_errno(errp, err, "Could not flush '%s'", bs->filename);
+        return -err;
+    }
+    return 0;
+}
+
+/* A write, durable on return with @fua (unless cache.no-flush). */
+static int write_durable(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         const void *buf, bool fua, GError **errp)
+{
+    int ret;
+
+    fua = fua && !bdrv_node(bs)->no_flush;
+    ret = write_full(bs, offset, bytes, buf, fua, errp);
+    if (ret == -EOPNOTSUPP && fua) {
+        ret = write_full(bs, offset, bytes, buf, false, errp);
+        if (ret == 0) {
+            ret = file_fdatasync(bs, errp);
+        }
+    }
+    return ret;
 }
 
 static bool needs_bounce(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -201,39 +264,152 @@ static int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
-static int file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                       const void *buf, GError **errp)
+/* The write; an unaligned O_DIRECT one read-modify-writes its span. */
+static int file_pwrite_flags(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const void *buf, int flags,
+                             GError **errp)
 {
+    BDRVFileState *s = bs->opaque;
+    bool fua = flags & BDRV_REQ_FUA;
     int64_t start, len;
     void *bounce;
     int ret;
 
     if (!needs_bounce(bs, offset, bytes, buf)) {
-        return write_full(bs, offset, bytes, buf, errp);
+        bool direct = s->open_flags & O_DIRECT;
+
+        if (direct) {
+            g_rw_lock_reader_lock(&s->rmw_lock);
+        }
+        ret = write_durable(bs, offset, bytes, buf, fua, errp);
+        if (direct) {
+            g_rw_lock_reader_unlock(&s->rmw_lock);
+        }
+        return ret;
     }
-    /* read-modify-write of the aligned span */
     bounce = bounce_span(offset, bytes, &start, &len);
-    ret = read_full(bs, start, len, bounce, errp);
+    g_rw_lock_writer_lock(&s->rmw_lock);
+    ret = read_full(bs, start, len, bounce, errp) < 0 ? -EIO : 0;
     if (ret == 0) {
         memcpy((char *)bounce + (offset - start), buf, bytes);
-        ret = write_full(bs, start, len, bounce, errp);
+        ret = write_durable(bs, start, len, bounce, fua, errp);
     }
+    g_rw_lock_writer_unlock(&s->rmw_lock);
     g_aligned_free(bounce);
     return ret;
 }
 
+static int file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf, GError **errp)
+{
+    return file_pwrite_flags(bs, offset, bytes, buf, 0, errp) < 0 ? -1 : 0;
+}
+
 static int file_flush(BlockDriverState *bs, GError **errp)
 {
-    BDRVFileState *s = bs->opaque;
-
     if (bdrv_node(bs)->no_flush) {
         return 0;
     }
-    if (fdatasync(s->fd) < 0) {
-        error_setg_errno(errp, errno, "Could not flush '%s'", bs->filename);
-        return -1;
+    return file_fdatasync(bs, errp) < 0 ? -1 : 0;
+}
+
+/* fallocate under the O_DIRECT read side; -errno, errp not set. */
+static int file_fallocate(BlockDriverState *bs, int mode, int64_t offset,
+                          int64_t bytes)
+{
+    BDRVFileState *s = bs->opaque;
+    bool direct = s->open_flags & O_DIRECT;
+    int ret;
+
+    if (direct) {
+        g_rw_lock_reader_lock(&s->rmw_lock);
     }
-    return 0;
+    do {
+        ret = fallocate(s->fd, mode, offset, bytes) < 0 ? -errno : 0;
+    } while (ret == -EINTR);
+    if (direct) {
+        g_rw_lock_reader_unlock(&s->rmw_lock);
+    }
+    return ret;
+}
+
+static bool fallocate_unsupported(int ret)
+{
+    return ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL ||
+           ret == -ENODEV;
+}
+
+/*
+ * Zeroes: a punched hole with MAY_UNMAP (inside the file: a hole beyond
+ * the end would not extend it), else ZERO_RANGE, which also extends the
+ * file like a write.  -ENOTSUP when the file system has neither.
+ */
+static int file_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags, GError **errp)
+{
+    int64_t len = file_getlength(bs);
+    int ret = -EOPNOTSUPP;
+
+    if ((flags & BDRV_REQ_MAY_UNMAP) && len >= 0 && offset + bytes <= len) {
+        ret = file_fallocate(bs, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             offset, bytes);
+    }
+    if (ret < 0 && fallocate_unsupported(ret)) {
+        ret = file_fallocate(bs, FALLOC_FL_ZERO_RANGE, offset, bytes);
+    }
+    if (ret < 0 && fallocate_unsupported(ret)) {
+        error_setg(errp, "'%s' cannot write zeroes fast", bs->filename);
+        return -ENOTSUP;
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not write zeroes to '%s'",
+                         bs->filename);
+    }
+    return ret;
+}
+
+static int file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         GError **errp)
+{
+    int ret = file_fallocate(bs, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             offset, bytes);
+
+    if (ret < 0 && fallocate_unsupported(ret)) {
+        return 0; /* advisory: the data simply stays */
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not discard on '%s'",
+                         bs->filename);
+    }
+    return ret;
+}
+
+/*
+ * Holes read as zeroes: SEEK_DATA finds where the data starts, SEEK_HOLE
+ * where it ends.  A file system that cannot tell says all is data.
+ */
+static int file_block_status(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    off_t data, hole;
+
+    *pnum = bytes;
+    data = lseek(s->fd, offset, SEEK_DATA);
+    if (data < 0) {
+        /* ENXIO: nothing but a hole up to the end of the file */
+        return BDRV_BLOCK_ALLOCATED |
+               (errno == ENXIO ? BDRV_BLOCK_ZERO : BDRV_BLOCK_DATA);
+    }
+    if (data > offset) {
+        *pnum = MIN(bytes, data - offset);
+        return BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_ZERO;
+    }
+    hole = lseek(s->fd, offset, SEEK_HOLE);
+    if (hole > offset) {
+        *pnum = MIN(bytes, hole - offset);
+    }
+    return BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_DATA;
 }
 
 static int file_truncate(BlockDriverState *bs, int64_t size, GError **errp)
@@ -355,9 +531,6 @@ int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
     BDRVFileState *in = src->opaque, *out = dst->opaque;
     int64_t done = 0;
 
-    /* parent before child, source before destination: as pread/pwrite */
-    g_mutex_lock(&src->lock);
-    g_mutex_lock(&dst->lock);
     while (done < bytes) {
         loff_t from = src_offset + done, to = dst_offset + done;
         ssize_t n =
@@ -376,8 +549,6 @@ int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
         }
         done += n;
     }
-    g_mutex_unlock(&dst->lock);
-    g_mutex_unlock(&src->lock);
     return done;
 }
 
@@ -386,10 +557,8 @@ void bdrv_file_start_writeback(BlockDriverState *bs, int64_t offset,
 {
     BDRVFileState *s = bs->opaque;
 
-    g_mutex_lock(&bs->lock);
     /* a hint: a file system without it just writes back later */
     (void)sync_file_range(s->fd, offset, bytes, SYNC_FILE_RANGE_WRITE);
-    g_mutex_unlock(&bs->lock);
 }
 
 int64_t bdrv_file_allocated_size(BlockDriverState *bs)
@@ -401,11 +570,9 @@ int64_t bdrv_file_allocated_size(BlockDriverState *bs)
     if (bs->drv != &bdrv_file) {
         return -1;
     }
-    g_mutex_lock(&bs->lock);
     if (fstat(s->fd, &st) == 0) {
         ret = (int64_t)st.st_blocks * 512;
     }
-    g_mutex_unlock(&bs->lock);
     return ret;
 }
 
@@ -418,6 +585,10 @@ const BlockDriver bdrv_file = {
     .bdrv_getlength = file_getlength,
     .bdrv_pread = file_pread,
     .bdrv_pwrite = file_pwrite,
+    .bdrv_pwrite_flags = file_pwrite_flags,
+    .bdrv_pwrite_zeroes = file_pwrite_zeroes,
+    .bdrv_pdiscard = file_pdiscard,
+    .bdrv_block_status = file_block_status,
     .bdrv_flush = file_flush,
     .bdrv_truncate = file_truncate,
     .bdrv_map_file = file_map_file,

@@ -471,4 +471,5 @@ void hmp_block_register(void)
     hmp_register_command("drive_add", hmp_drive_add);
     hmp_register_command("drive_del", hmp_drive_del);
     hmp_register_command("info block", hmp_info_block);
+    hmp_qemu_io_register();
 }

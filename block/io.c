@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The I/O wrappers every user of a node calls: request checks, the write
- * threshold, the write hooks, then the driver.  A node's requests are
- * serialised by bs->lock here (the drivers take no lock of their own).
+ * threshold, the write hooks, then the driver.  Nothing here serialises
+ * requests: any number of threads may be in the driver of one node at once
+ * (the drivers keep their own state consistent).  What io.c keeps is an
+ * atomic count of the requests running on each node, so that a drained
+ * section can wait for them and hold new ones back.
  *
  * Return convention: the functions with an int result that predate the
  * flags API return 0 / -1; bdrv_pwrite_flags, bdrv_pwrite_zeroes,
@@ -19,6 +22,112 @@
 /* Writes of zeroes without a driver callback go out in buffers this big. */
 #define ZERO_BUFFER_SIZE (1 << 20)
 
+/* ---- requests and drained sections ---- */
+
+/*
+ * The nodes this thread is inside a request on (a hook's read, a format
+ * driver's own lookups): a nested request on one of them must not wait
+ * for a drain, which waits for the outer request.  Nesting is shallow.
+ */
+#define REQ_NEST_MAX 16
+static __thread BlockDriverState *req_nodes[REQ_NEST_MAX];
+static __thread int req_depth;
+
+static bool req_nested(BlockDriverState *bs)
+{
+    for (int i = 0; i < MIN(req_depth, REQ_NEST_MAX); i++) {
+        if (req_nodes[i] == bs) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void bdrv_io_init(BlockDriverState *bs)
+{
+    bs->in_flight = 0;
+    bs->quiesce = 0;
+    bs->drainer = NULL;
+    g_mutex_init(&bs->drain_lock);
+    g_cond_init(&bs->drain_cond);
+}
+
+void bdrv_io_cleanup(BlockDriverState *bs)
+{
+    g_assert(g_atomic_int_get(&bs->in_flight) == 0);
+    g_mutex_clear(&bs->drain_lock);
+    g_cond_clear(&bs->drain_cond);
+}
+
+static void io_end(BlockDriverState *bs)
+{
+    req_depth--;
+    /* the last request of a node being drained wakes the drainer */
+    if (g_atomic_int_dec_and_test(&bs->in_flight) &&
+        g_atomic_int_get(&bs->quiesce)) {
+        g_mutex_lock(&bs->drain_lock);
+        g_cond_broadcast(&bs->drain_cond);
+        g_mutex_unlock(&bs->drain_lock);
+    }
+}
+
+/*
+ * Count a request in; while another thread drains @bs, wait outside.
+ * The increment comes before the look at quiesce, and the drainer's
+ * increment of quiesce before its look at in_flight (both full barriers):
+ * one of the two always sees the other.
+ */
+static void io_begin(BlockDriverState *bs)
+{
+    bool nested = req_nested(bs);
+
+    for (;;) {
+        if (req_depth < REQ_NEST_MAX) {
+            req_nodes[req_depth] = bs;
+        }
+        req_depth++;
+        g_atomic_int_inc(&bs->in_flight);
+        if (nested || !g_atomic_int_get(&bs->quiesce) ||
+            g_atomic_pointer_get(&bs->drainer) == g_thread_self()) {
+            return;
+        }
+        io_end(bs);
+        g_mutex_lock(&bs->drain_lock);
+        while (g_atomic_int_get(&bs->quiesce)) {
+            g_cond_wait(&bs->drain_cond, &bs->drain_lock);
+        }
+        g_mutex_unlock(&bs->drain_lock);
+    }
+}
+
+void bdrv_drained_begin(BlockDriverState *bs)
+{
+    GThread *self = g_thread_self();
+
+    g_mutex_lock(&bs->drain_lock);
+    /* one draining thread at a time; its own sections nest */
+    while (g_atomic_int_get(&bs->quiesce) &&
+           g_atomic_pointer_get(&bs->drainer) != self) {
+        g_cond_wait(&bs->drain_cond, &bs->drain_lock);
+    }
+    g_atomic_pointer_set(&bs->drainer, self);
+    g_atomic_int_inc(&bs->quiesce);
+    while (g_atomic_int_get(&bs->in_flight) > 0) {
+        g_cond_wait(&bs->drain_cond, &bs->drain_lock);
+    }
+    g_mutex_unlock(&bs->drain_lock);
+}
+
+void bdrv_drained_end(BlockDriverState *bs)
+{
+    g_mutex_lock(&bs->drain_lock);
+    g_assert(g_atomic_int_get(&bs->quiesce) > 0);
+    if (g_atomic_int_dec_and_test(&bs->quiesce)) {
+        g_atomic_pointer_set(&bs->drainer, NULL);
+    }
+    g_cond_broadcast(&bs->drain_cond);
+    g_mutex_unlock(&bs->drain_lock);
+}
 /* ---- write hooks ---- */
 
 /*
@@ -92,6 +201,24 @@ static bool check_request(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return true;
 }
 
+/* Is a write of any kind allowed on @bs?  -EPERM for a read-only node. */
+static int check_writable(BlockDriverState *bs, GError **errp)
+{
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* discard=unmap on the node: may it give space back? */
+static bool may_unmap(BlockDriverState *bs)
+{
+    const char *mode = bdrv_node(bs)->discard;
+
+    return mode && g_str_equal(mode, "unmap");
+}
+
 int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp)
 {
@@ -103,9 +230,9 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
     if (bytes == 0) {
         return 0;
     }
-    g_mutex_lock(&bs->lock);
+    io_begin(bs);
     ret = bs->drv->bdrv_pread(bs, offset, bytes, buf, errp);
-    g_mutex_unlock(&bs->lock);
+    io_end(bs);
     return ret < 0 ? -1 : 0;
 }
 
@@ -122,10 +249,10 @@ int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!bs->drv->bdrv_map_file || bytes == 0) {
         return 0;
     }
-    g_mutex_lock(&bs->lock);
+    io_begin(bs);
     ret = bs->drv->bdrv_map_file(bs, offset, bytes, write, leaf, leaf_offset,
                                  pnum, errp);
-    g_mutex_unlock(&bs->lock);
+    io_end(bs);
     return ret;
 }
 
@@ -136,10 +263,30 @@ void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes)
 
     while (bytes > 0 && bdrv_map_file(bs, offset, bytes, true, &leaf, &leaf_off,
                                       &n, NULL) > 0) {
+        io_begin(leaf);
         bdrv_file_start_writeback(leaf, leaf_off, n);
+        io_end(leaf);
         offset += n;
         bytes -= n;
     }
+}
+
+/*
+ * The copy itself, as a request on both leaves.  Known limit: the two
+ * begin one after the other, so two threads draining the same two leaves
+ * in opposite orders while this runs could wait on each other; nothing
+ * drains two leaves that way.
+ */
+static int64_t copy_leaves(BlockDriverState *src_leaf, int64_t src_off,
+                           BlockDriverState *dst_leaf, int64_t dst_off,
+                           int64_t n, GError **errp)
+{
+    io_begin(src_leaf);
+    io_begin(dst_leaf);
+    n = bdrv_file_copy_range(src_leaf, src_off, dst_leaf, dst_off, n, errp);
+    io_end(dst_leaf);
+    io_end(src_leaf);
+    return n;
 }
 
 int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
@@ -164,45 +311,54 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
     if (dst_leaf == src_leaf || dst_leaf->read_only) {
         return 0;
     }
+    io_begin(dst);
     bdrv_write_threshold_check(dst, offset, n); /* a write to @dst, too */
     if (write_hooks_before(dst, offset, n, BDRV_WRITE_DATA, errp) < 0) {
         write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, -EIO);
+        io_end(dst);
         return -1;
     }
-    n = bdrv_file_copy_range(src_leaf, src_off, dst_leaf, dst_off, n, errp);
+    n = copy_leaves(src_leaf, src_off, dst_leaf, dst_off, n, errp);
     write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, n < 0 ? -EIO : 0);
+    io_end(dst);
     return n;
 }
 
-/* Is a write of any kind allowed on @bs?  -EPERM for a read-only node. */
-static int check_writable(BlockDriverState *bs, GError **errp)
+/* The driver's flush; 0 on a read-only node (nothing to make durable). */
+static int driver_flush(BlockDriverState *bs, GError **errp)
 {
-    if (bs->read_only) {
-        error_setg(errp, "Block node is read-only");
-        return -EPERM;
+    if (!bs->drv->bdrv_flush || bs->read_only) {
+        return 0;
     }
-    return 0;
+    return bs->drv->bdrv_flush(bs, errp) < 0 ? -EIO : 0;
 }
 
+/* A write, made durable for FUA by the driver or by a flush after it. */
 static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                          const void *buf, int flags, GError **errp)
 {
+    const BlockDriver *drv = bs->drv;
     int ret;
 
-    if (!bs->drv->bdrv_pwrite) {
-        error_setg(errp, "Driver '%s' cannot write", bs->drv->format_name);
+    if (!drv->bdrv_pwrite && !drv->bdrv_pwrite_flags) {
+        error_setg(errp, "Driver '%s' cannot write", drv->format_name);
         return -ENOTSUP;
     }
-    g_mutex_lock(&bs->lock);
     ret = check_writable(bs, errp);
-    if (ret == 0 && bytes) {
-        ret = bs->drv->bdrv_pwrite(bs, offset, bytes, buf, errp) < 0 ? -EIO
-                                                                     : 0;
+    if (ret < 0) {
+        return ret;
     }
-    if (ret == 0 && (flags & BDRV_REQ_FUA) && bs->drv->bdrv_flush) {
-        ret = bs->drv->bdrv_flush(bs, errp) < 0 ? -EIO : 0;
+    if (drv->bdrv_pwrite_flags) {
+        return bytes ? drv->bdrv_pwrite_flags(bs, offset, bytes, buf, flags,
+                                              errp)
+                     : 0;
     }
-    g_mutex_unlock(&bs->lock);
+    if (bytes) {
+        ret = drv->bdrv_pwrite(bs, offset, bytes, buf, errp) < 0 ? -EIO : 0;
+    }
+    if (ret == 0 && (flags & BDRV_REQ_FUA)) {
+        ret = driver_flush(bs, errp);
+    }
     return ret;
 }
 
@@ -214,12 +370,14 @@ int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
     }
+    io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DATA, errp);
     if (ret == 0) {
         ret = driver_pwrite(bs, offset, bytes, buf, flags, errp);
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_DATA, ret);
+    io_end(bs);
     return ret;
 }
 
@@ -231,19 +389,18 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 int bdrv_flush(BlockDriverState *bs, GError **errp)
 {
-    int ret = 0;
+    int ret;
 
     if (!bs->drv || !bs->drv->bdrv_flush) {
         return 0;
     }
-    g_mutex_lock(&bs->lock);
-    if (!bs->read_only) {
-        ret = bs->drv->bdrv_flush(bs, errp);
-    }
-    g_mutex_unlock(&bs->lock);
+    io_begin(bs);
+    ret = driver_flush(bs, errp);
+    io_end(bs);
     return ret < 0 ? -1 : 0;
 }
 
+/* A resize changes what every request sees: it runs drained. */
 int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
 {
     int ret;
@@ -253,14 +410,14 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
                    bs->drv ? bs->drv->format_name : "");
         return -1;
     }
-    g_mutex_lock(&bs->lock);
+    bdrv_drained_begin(bs);
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");
         ret = -1;
     } else {
         ret = bs->drv->bdrv_truncate(bs, size, errp);
     }
-    g_mutex_unlock(&bs->lock);
+    bdrv_drained_end(bs);
     return ret < 0 ? -1 : 0;
 }
 
@@ -271,9 +428,9 @@ int64_t bdrv_getlength(BlockDriverState *bs)
     if (!bs->drv || !bs->drv->bdrv_getlength) {
         return -1;
     }
-    g_mutex_lock(&bs->lock);
+    io_begin(bs);
     len = bs->drv->bdrv_getlength(bs);
-    g_mutex_unlock(&bs->lock);
+    io_end(bs);
     return len;
 }
 
@@ -289,9 +446,9 @@ int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
         *pnum = bytes;
         return 1;
     }
-    g_mutex_lock(&bs->lock);
+    io_begin(bs);
     ret = bs->drv->bdrv_is_allocated(bs, offset, bytes, pnum, errp);
-    g_mutex_unlock(&bs->lock);
+    io_end(bs);
     if (ret >= 0 && (*pnum <= 0 || *pnum > bytes)) {
         error_setg(errp, "Driver '%s' reported a bad allocation run",
                    bs->drv->format_name);
@@ -328,6 +485,8 @@ int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base,
     return 0;
 }
 
+/* ---- write zeroes, discard, block status ---- */
+
 /* The fallback for drivers without write-zeroes: plain zero buffers. */
 static int write_zero_buffers(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, int flags, GError **errp)
@@ -338,12 +497,37 @@ static int write_zero_buffers(BlockDriverState *bs, int64_t offset,
     while (bytes > 0 && ret == 0) {
         int64_t n = MIN(bytes, ZERO_BUFFER_SIZE);
 
-        ret = driver_pwrite(bs, offset, n, zeroes, bytes == n ? flags : 0,
-                            errp);
+        ret = driver_pwrite(bs, offset, n, zeroes,
+                            bytes == n ? flags & BDRV_REQ_FUA : 0, errp);
         offset += n;
         bytes -= n;
     }
     return ret;
+}
+
+/* The driver's zeroes when it has them, else (if allowed) buffers. */
+static int driver_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                                int64_t bytes, int flags, GError **errp)
+{
+    int ret = -ENOTSUP;
+
+    if (bs->drv->bdrv_pwrite_zeroes) {
+        ret = bs->drv->bdrv_pwrite_zeroes(bs, offset, bytes,
+                                          flags & ~BDRV_REQ_FUA, errp);
+        if (ret == 0 && (flags & BDRV_REQ_FUA)) {
+            ret = driver_flush(bs, errp);
+        }
+        if (ret != -ENOTSUP || (flags & BDRV_REQ_NO_FALLBACK)) {
+            return ret;
+        }
+        g_clear_error(errp);
+    }
+    if (flags & BDRV_REQ_NO_FALLBACK) {
+        error_setg(errp, "Node '%s' cannot write zeroes fast",
+                   bs->node_name);
+        return -ENOTSUP;
+    }
+    return write_zero_buffers(bs, offset, bytes, flags, errp);
 }
 
 int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -358,18 +542,23 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret < 0 || bytes == 0) {
         return ret;
     }
-    if (flags & BDRV_REQ_NO_FALLBACK) {
-        /* Nothing here makes zeroes cheaper than writing them. */
+    if (!may_unmap(bs)) {
+        flags &= ~BDRV_REQ_MAY_UNMAP; /* discard=ignore keeps the space */
+    }
+    if ((flags & BDRV_REQ_NO_FALLBACK) && !bs->drv->bdrv_pwrite_zeroes) {
+        /* nothing here makes zeroes cheaper than writing them */
         error_setg(errp, "Node '%s' cannot write zeroes fast",
                    bs->node_name);
         return -ENOTSUP;
     }
+    io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_ZEROES, errp);
     if (ret == 0) {
-        ret = write_zero_buffers(bs, offset, bytes, flags, errp);
+        ret = driver_pwrite_zeroes(bs, offset, bytes, flags, errp);
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_ZEROES, ret);
+    io_end(bs);
     return ret;
 }
 
@@ -382,29 +571,61 @@ int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -EINVAL;
     }
     ret = check_writable(bs, errp);
-    if (ret < 0 || bytes == 0) {
-        return ret;
+    if (ret < 0 || bytes == 0 || !may_unmap(bs)) {
+        return ret; /* discard=ignore: the request is dropped, as QEMU */
     }
-    /*
-     * A discard is advisory: no driver frees space yet, so the data stays
-     * and the hooks still hear of it (a mirror or bitmap must treat the
-     * range as changed).
-     */
+    io_begin(bs);
+    /* the hooks hear of it: a mirror or bitmap treats the range as changed */
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DISCARD, errp);
+    if (ret == 0 && bs->drv->bdrv_pdiscard) {
+        ret = bs->drv->bdrv_pdiscard(bs, offset, bytes, errp);
+        if (ret == -ENOTSUP) {
+            g_clear_error(errp); /* advisory: nothing dropped is fine */
+            ret = 0;
+        }
+    }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_DISCARD, ret);
+    io_end(bs);
     return ret;
+}
+
+/*
+ * One layer's status: BDRV_BLOCK_ALLOCATED (with DATA or ZERO) when @bs
+ * decides what reads return, 0 when they go to its backing child.
+ */
+static int layer_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        int64_t *pnum, GError **errp)
+{
+    int ret;
+
+    if (bs->drv->bdrv_block_status) {
+        io_begin(bs);
+        ret = bs->drv->bdrv_block_status(bs, offset, bytes, pnum, errp);
+        io_end(bs);
+        if (ret >= 0 && (*pnum <= 0 || *pnum > bytes)) {
+            error_setg(errp, "Driver '%s' reported a bad status run",
+                       bs->drv->format_name);
+            return -EIO;
+        }
+        return ret < 0 ? -EIO : ret;
+    }
+    ret = bdrv_is_allocated(bs, offset, bytes, pnum, errp);
+    if (ret < 0) {
+        return -EIO;
+    }
+    return ret ? BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED : 0;
 }
 
 int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, int *depth, GError **errp)
 {
-    int64_t len = bdrv_getlength(bs);
-    int64_t run;
+    int64_t len, run;
     int d = 0;
 
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
     }
+    len = bdrv_getlength(bs);
     if (len < 0 || offset + bytes > len || bytes == 0) {
         error_setg(errp, "Invalid block status request on '%s'",
                    bs->node_name);
@@ -419,19 +640,58 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
         if (offset >= it_len) {
             continue; /* a shorter layer reads as zeroes out there */
         }
-        ret = bdrv_is_allocated(it, offset, MIN(run, it_len - offset), &n,
-                                errp);
+        ret = layer_status(it, offset, MIN(run, it_len - offset), &n, errp);
         if (ret < 0) {
-            return -EIO;
+            return ret;
         }
-        if (ret == 1) {
+        if (ret & BDRV_BLOCK_ALLOCATED) {
             *pnum = n;
             *depth = d + 1;
-            return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+            return ret;
         }
         run = MIN(run, n);
     }
     *pnum = run;
     *depth = 0;
     return BDRV_BLOCK_ZERO;
+}
+
+int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, int64_t *copied, GError **errp)
+{
+    int ret = 0;
+
+    *copied = 0;
+    if (!check_request(bs, offset, bytes, errp)) {
+        return -1;
+    }
+    /* No write hooks: what reads show does not change (QEMU's "write
+     * unchanged").  One drained section: a guest write from another thread
+     * cannot slip in between the allocation check and the copy, so it is
+     * never overwritten with the older data from below. */
+    bdrv_drained_begin(bs);
+    if (bs->read_only) {
+        error_setg(errp, "Block node is read-only");
+        ret = -1;
+    }
+    for (int64_t off = offset, n; ret == 0 && off < offset + bytes; off += n) {
+        int alloc = 1;
+
+        n = offset + bytes - off;
+        if (bs->drv->bdrv_is_allocated) {
+            alloc = bs->drv->bdrv_is_allocated(bs, off, n, &n, errp);
+        }
+
+        if (alloc < 0 || n <= 0) {
+            ret = -1;
+        } else if (!alloc &&
+                   (bs->drv->bdrv_pread(bs, off, n, buf, errp) < 0 ||
+                    bs->drv->bdrv_pwrite(bs, off, n, buf, errp) < 0)) {
+            ret = -1;
+        } else if (!alloc) {
+            *copied += n;
+        }
+    }
+    bdrv_drained_end(bs);
+    return ret;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * QMP commands for jobs: block-job-cancel, block-job-complete,
- * block-job-set-speed, job-cancel, job-complete, job-finalize, job-dismiss,
- * query-block-jobs, query-jobs.
+ * QMP commands for jobs: block-job-cancel, -complete, -set-speed, -pause,
+ * -resume, -finalize, -dismiss; job-cancel, -complete, -pause, -resume,
+ * -finalize, -dismiss; query-block-jobs, query-jobs.
  */
 #include "block/job-internal.h"
 #include "qapi/qapi-commands.h"
@@ -29,54 +29,6 @@ static BlockJob *find_job(const char *id, GError **errp)
     return job;
 }
 
-/* Transitions a command asks for run from the main loop right after the
- * reply, once per job at a time. */
-typedef void (*JobAction)(BlockJob *job);
-
-typedef struct Deferred {
-    BlockJob *job;
-    JobAction action;
-} Deferred;
-
-static gboolean run_deferred(gpointer opaque)
-{
-    Deferred *d = opaque;
-
-    d->job->deferred_source = 0;
-    d->action(d->job);
-    return G_SOURCE_REMOVE;
-}
-
-static void defer(BlockJob *job, JobAction action)
-{
-    Deferred *d;
-
-    if (job->deferred_source) {
-        return; /* already on its way out of this state */
-    }
-    d = g_new0(Deferred, 1);
-    d->job = job;
-    d->action = action;
-    job->deferred_source =
-        g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, run_deferred, d, g_free);
-}
-
-static void job_cancel(BlockJob *job, bool force)
-{
-    if (job->status == JOB_STATUS_READY && !force &&
-        job->driver->needs_complete) {
-        /* cancelling a ready job that mirrors: finish without switching */
-        job->cancelled = true;
-        job->soft_cancelled = true;
-        defer(job, block_job_to_pending);
-        return;
-    }
-    block_job_request_cancel(job, force);
-    if (!job->thread) {
-        defer(job, block_job_finalize); /* aborts: it is cancelled */
-    }
-}
-
 void qmp_block_job_cancel(const char *device, bool has_force, bool force,
                           GError **errp)
 {
@@ -85,7 +37,7 @@ void qmp_block_job_cancel(const char *device, bool has_force, bool force,
     if (!job || !block_job_apply_verb(job, JOB_VERB_CANCEL, errp)) {
         return;
     }
-    job_cancel(job, has_force && force);
+    block_job_cancel(job, has_force && force);
 }
 
 void qmp_job_cancel(const char *id, GError **errp)
@@ -95,7 +47,7 @@ void qmp_job_cancel(const char *id, GError **errp)
     if (!job || !block_job_apply_verb(job, JOB_VERB_CANCEL, errp)) {
         return;
     }
-    job_cancel(job, true);
+    block_job_cancel(job, true);
 }
 
 static void job_complete(BlockJob *job, GError **errp)
@@ -108,8 +60,7 @@ static void job_complete(BlockJob *job, GError **errp)
                    job->id);
         return;
     }
-    job->should_complete = true;
-    defer(job, block_job_to_pending);
+    block_job_complete(job);
 }
 
 void qmp_block_job_complete(const char *device, GError **errp)
@@ -149,7 +100,61 @@ void qmp_job_finalize(const char *id, GError **errp)
     BlockJob *job = find_job(id, errp);
 
     if (job && block_job_apply_verb(job, JOB_VERB_FINALIZE, errp)) {
-        defer(job, block_job_finalize);
+        block_job_finalize(job); /* its events come before the reply */
+    }
+}
+
+void qmp_block_job_finalize(const char *id, GError **errp)
+{
+    BlockJob *job = find_block_job(id, errp);
+
+    if (job && block_job_apply_verb(job, JOB_VERB_FINALIZE, errp)) {
+        block_job_finalize(job);
+    }
+}
+
+void qmp_block_job_dismiss(const char *id, GError **errp)
+{
+    BlockJob *job = find_block_job(id, errp);
+
+    if (job && block_job_apply_verb(job, JOB_VERB_DISMISS, errp)) {
+        block_job_dismiss(job);
+    }
+}
+
+void qmp_job_pause(const char *id, GError **errp)
+{
+    BlockJob *job = find_job(id, errp);
+
+    if (job) {
+        block_job_user_pause(job, errp);
+    }
+}
+
+void qmp_job_resume(const char *id, GError **errp)
+{
+    BlockJob *job = find_job(id, errp);
+
+    if (job) {
+        block_job_user_resume(job, errp);
+    }
+}
+
+void qmp_block_job_pause(const char *device, GError **errp)
+{
+    BlockJob *job = find_block_job(device, errp);
+
+    if (job) {
+        block_job_user_pause(job, errp);
+    }
+}
+
+void qmp_block_job_resume(const char *device, GError **errp)
+{
+    BlockJob *job = find_block_job(device, errp);
+
+    if (job) {
+        block_job_user_resume(job, errp);
     }
 }
 
@@ -173,11 +178,15 @@ static BlockJobInfo *block_job_info(BlockJob *job)
     info->device = g_strdup(job->id);
     info->len = total;
     info->offset = current;
-    info->busy = busy && job->status == JOB_STATUS_RUNNING;
-    info->paused = false;
+    info->busy = busy && (job->status == JOB_STATUS_RUNNING ||
+                          job->status == JOB_STATUS_READY);
+    info->paused = block_job_is_paused(job);
     info->speed = speed;
-    info->io_status = BLOCK_DEVICE_IO_STATUS_OK;
-    info->ready = job->status == JOB_STATUS_READY;
+    g_mutex_lock(&job->lock);
+    info->io_status = job->iostatus;
+    g_mutex_unlock(&job->lock);
+    info->ready = job->status == JOB_STATUS_READY ||
+                  job->status == JOB_STATUS_STANDBY;
     info->status = job->status;
     info->auto_finalize = job->auto_finalize;
     info->auto_dismiss = job->auto_dismiss;

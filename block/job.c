@@ -33,6 +33,23 @@ static const bool verb_table[JOB_VERB__MAX][JOB_STATUS__MAX] = {
 };
 /* clang-format on */
 
+/* clang-format off */
+/* QEMU's transitions:                     U  C  R  P  Y  S  W  D  X  E  N */
+static const bool transitions[JOB_STATUS__MAX][JOB_STATUS__MAX] = {
+    [JOB_STATUS_UNDEFINED] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+    [JOB_STATUS_CREATED]   = { 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1 },
+    [JOB_STATUS_RUNNING]   = { 0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 0 },
+    [JOB_STATUS_PAUSED]    = { 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 },
+    [JOB_STATUS_READY]     = { 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0 },
+    [JOB_STATUS_STANDBY]   = { 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 },
+    [JOB_STATUS_WAITING]   = { 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0 },
+    [JOB_STATUS_PENDING]   = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 },
+    [JOB_STATUS_ABORTING]  = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 },
+    [JOB_STATUS_CONCLUDED] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+    [JOB_STATUS_NULL]      = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+};
+/* clang-format on */
+
 const char *block_job_status_name(JobStatus status)
 {
     return JobStatus_str(status);
@@ -74,6 +91,7 @@ bool block_job_apply_verb(BlockJob *job, JobVerb verb, GError **errp)
 
 static void job_set_status(BlockJob *job, JobStatus status)
 {
+    g_assert(transitions[job->status][status]);
     job->status = status;
     qapi_event_send_job_status_change(job->id, status);
 }
@@ -124,6 +142,10 @@ static void job_free(BlockJob *job)
     if (job->deferred_source) {
         g_source_remove(job->deferred_source); /* frees its data */
     }
+    if (job->notes_source) {
+        g_source_remove(job->notes_source);
+    }
+    g_queue_clear_full(&job->notes, g_free);
     jobs = g_list_remove(jobs, job);
     g_assert(job->nodes->len == 0);
     g_ptr_array_free(job->nodes, TRUE);
@@ -162,6 +184,8 @@ BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
     job->blk_nodes = g_ptr_array_new();
     g_mutex_init(&job->lock);
     g_cond_init(&job->cond);
+    g_queue_init(&job->notes);
+    job->iostatus = BLOCK_DEVICE_IO_STATUS_OK;
     jobs = g_list_append(jobs, job);
     job_set_status(job, JOB_STATUS_CREATED);
     if (speed < 0) {
@@ -248,53 +272,6 @@ void block_job_early_fail(BlockJob *job)
     job_free(job);
 }
 
-/* ---- the worker ---- */
-
-bool block_job_is_cancelled(BlockJob *job)
-{
-    bool ret;
-
-    g_mutex_lock(&job->lock);
-    ret = job->cancelled;
-    g_mutex_unlock(&job->lock);
-    return ret;
-}
-
-void block_job_progress_set_total(BlockJob *job, int64_t total)
-{
-    g_mutex_lock(&job->lock);
-    job->progress_total = total;
-    g_mutex_unlock(&job->lock);
-}
-
-void block_job_progress_update(BlockJob *job, int64_t done)
-{
-    g_mutex_lock(&job->lock);
-    job->progress_current += done;
-    g_mutex_unlock(&job->lock);
-}
-
-void block_job_ratelimit(BlockJob *job, int64_t bytes)
-{
-    g_mutex_lock(&job->lock);
-    if (job->rl_start == 0) {
-        job->rl_start = g_get_monotonic_time();
-    }
-    job->rl_bytes += bytes;
-    job->busy = false;
-    while (!job->cancelled && job->speed > 0) {
-        gint64 end =
-            job->rl_start + job->rl_bytes * G_USEC_PER_SEC / job->speed;
-
-        if (g_get_monotonic_time() >= end ||
-            !g_cond_wait_until(&job->cond, &job->lock, end)) {
-            break;
-        }
-    }
-    job->busy = true;
-    g_mutex_unlock(&job->lock);
-}
-
 void block_job_set_speed(BlockJob *job, int64_t speed)
 {
     g_mutex_lock(&job->lock);
@@ -305,30 +282,12 @@ void block_job_set_speed(BlockJob *job, int64_t speed)
     g_mutex_unlock(&job->lock);
 }
 
-static gboolean job_run_done(gpointer opaque);
-
-static gpointer job_thread(gpointer opaque)
-{
-    BlockJob *job = opaque;
-    GError *err = NULL;
-    int ret = job->driver->run(job, &err);
-
-    g_mutex_lock(&job->lock);
-    job->run_ret = ret;
-    job->run_error = err;
-    job->busy = false;
-    /* the main loop joins this thread before it uses the result */
-    job->done_source = g_idle_add(job_run_done, job);
-    g_mutex_unlock(&job->lock);
-    return NULL;
-}
-
 void block_job_start(BlockJob *job)
 {
     job->started = true;
     job->busy = true;
     job_set_status(job, JOB_STATUS_RUNNING);
-    job->thread = g_thread_new(job->id, job_thread, job);
+    job->thread = g_thread_new(job->id, block_job_thread, job);
 }
 
 /* ---- after the work, on the main loop ---- */
@@ -349,6 +308,10 @@ static bool job_hard_cancelled(BlockJob *job)
 /* Failure or cancel: abort, clean, tell, conclude. */
 static void job_do_abort(BlockJob *job)
 {
+    if (job->deferred_source) {
+        g_source_remove(job->deferred_source);
+        job->deferred_source = 0;
+    }
     job_set_status(job, JOB_STATUS_ABORTING);
     if (job->driver->abort) {
         job->driver->abort(job);
@@ -417,7 +380,8 @@ static void job_after_run(BlockJob *job)
         job_do_abort(job);
     } else if (job_hard_cancelled(job)) {
         job_do_abort(job);
-    } else if (job->driver->needs_complete && !job->should_complete) {
+    } else if (job->driver->needs_complete && !job->should_complete &&
+               !job->soft_cancelled) {
         job_set_status(job, JOB_STATUS_READY);
         job_event(job, JOB_EVENT_READY, NULL);
     } else {
@@ -425,15 +389,61 @@ static void job_after_run(BlockJob *job)
     }
 }
 
-static gboolean job_run_done(gpointer opaque)
+/* A note from the worker, on the main loop.  False once the job is gone. */
+static bool job_apply_note(BlockJob *job, const JobNote *note)
 {
-    BlockJob *job = opaque;
+    switch (note->kind) {
+    case JOB_NOTE_STATUS:
+        job_set_status(job, note->status);
+        return true;
+    case JOB_NOTE_READY:
+        job_set_status(job, JOB_STATUS_READY);
+        job_event(job, JOB_EVENT_READY, NULL);
+        return true;
+    case JOB_NOTE_ERROR:
+        qapi_event_send_block_job_error(job->id, note->op, note->action);
+        return true;
+    case JOB_NOTE_DONE:
+        job_after_run(job);
+        return false;
+    }
+    g_assert_not_reached();
+}
 
-    g_mutex_lock(&job->lock); /* the worker stores the id under it */
-    job->done_source = 0;
+/* Apply the notes posted so far, in order. */
+static void job_apply_notes(BlockJob *job)
+{
+    GQueue todo = G_QUEUE_INIT;
+    JobNote *note;
+
+    g_mutex_lock(&job->lock);
+    job->notes_source = 0;
+    todo = job->notes;
+    g_queue_init(&job->notes);
     g_mutex_unlock(&job->lock);
-    job_after_run(job);
+    while ((note = g_queue_pop_head(&todo))) {
+        bool alive = job_apply_note(job, note);
+
+        g_free(note);
+        if (!alive) {
+            break; /* DONE is the last note a worker posts */
+        }
+    }
+    g_queue_clear_full(&todo, g_free);
+}
+
+static gboolean job_notes_run(gpointer opaque)
+{
+    job_apply_notes(opaque);
     return G_SOURCE_REMOVE;
+}
+
+void block_job_post_note_locked(BlockJob *job, JobNote note)
+{
+    g_queue_push_tail(&job->notes, g_memdup2(&note, sizeof(note)));
+    if (!job->notes_source) {
+        job->notes_source = g_idle_add(job_notes_run, job);
+    }
 }
 
 void block_job_dismiss(BlockJob *job)
@@ -447,20 +457,147 @@ void block_job_request_cancel(BlockJob *job, bool force)
     g_mutex_lock(&job->lock);
     job->cancelled = true;
     job->force = force;
+    if (job->user_paused) {
+        /* a cancel ends a user pause, as in QEMU */
+        job->user_paused = false;
+        job->pause_count--;
+    }
     g_cond_broadcast(&job->cond);
     g_mutex_unlock(&job->lock);
+}
+
+bool block_job_is_paused(BlockJob *job)
+{
+    bool ret;
+
+    g_mutex_lock(&job->lock);
+    ret = job->pause_count > 0;
+    g_mutex_unlock(&job->lock);
+    return ret;
+}
+
+/* A job without a worker (a ready active commit) pauses and resumes
+ * here: ready <-> standby. */
+static void job_threadless_pause_changed(BlockJob *job)
+{
+    bool paused = job->pause_count > 0;
+
+    if (job->thread) {
+        return; /* the worker reports it from its pause point */
+    }
+    if (paused && job->status == JOB_STATUS_READY) {
+        job_set_status(job, JOB_STATUS_STANDBY);
+    } else if (!paused && job->status == JOB_STATUS_STANDBY) {
+        job_set_status(job, JOB_STATUS_READY);
+    }
+}
+
+bool block_job_user_pause(BlockJob *job, GError **errp)
+{
+    if (!block_job_apply_verb(job, JOB_VERB_PAUSE, errp)) {
+        return false;
+    }
+    g_mutex_lock(&job->lock);
+    if (job->user_paused) {
+        g_mutex_unlock(&job->lock);
+        error_setg(errp, "Job is already paused");
+        return false;
+    }
+    job->user_paused = true;
+    job->pause_count++;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+    job_threadless_pause_changed(job);
+    return true;
+}
+
+bool block_job_user_resume(BlockJob *job, GError **errp)
+{
+    g_mutex_lock(&job->lock);
+    if (!job->user_paused || job->pause_count <= 0) {
+        g_mutex_unlock(&job->lock);
+        error_setg(errp, "Can't resume a job that was not paused");
+        return false;
+    }
+    g_mutex_unlock(&job->lock);
+    if (!block_job_apply_verb(job, JOB_VERB_RESUME, errp)) {
+        return false;
+    }
+    g_mutex_lock(&job->lock);
+    job->user_paused = false;
+    job->pause_count--;
+    job->iostatus = BLOCK_DEVICE_IO_STATUS_OK;
+    job->rl_start = 0; /* the pause does not count as copying time */
+    job->rl_bytes = 0;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+    job_threadless_pause_changed(job);
+    return true;
+}
+
+static gboolean run_to_pending(gpointer opaque)
+{
+    BlockJob *job = opaque;
+
+    job->deferred_source = 0;
+    block_job_to_pending(job);
+    return G_SOURCE_REMOVE;
+}
+
+/* A thread-less job's next step runs on the next main loop turn, after
+ * the reply of the command that asked for it. */
+static void defer_to_pending(BlockJob *job)
+{
+    if (!job->deferred_source) {
+        job->deferred_source = g_idle_add(run_to_pending, job);
+    }
+}
+
+void block_job_cancel(BlockJob *job, bool force)
+{
+    bool ready = job->status == JOB_STATUS_READY ||
+                 job->status == JOB_STATUS_STANDBY;
+
+    if (ready && !force && job->driver->needs_complete) {
+        /* a ready job that mirrors: finish without switching over */
+        g_mutex_lock(&job->lock);
+        job->soft_cancelled = true;
+        g_mutex_unlock(&job->lock);
+        block_job_request_cancel(job, false);
+        job_threadless_pause_changed(job);
+        if (!job->thread) {
+            defer_to_pending(job);
+        }
+        return;
+    }
+    block_job_request_cancel(job, force);
+    job_threadless_pause_changed(job);
+    if (!job->thread && job->status != JOB_STATUS_CONCLUDED) {
+        job_do_abort(job); /* its events come before the reply, as QEMU's */
+    }
+}
+
+void block_job_complete(BlockJob *job)
+{
+    job->should_complete = true;
+    g_mutex_lock(&job->lock);
+    job->complete_requested = true;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+    if (!job->thread) {
+        defer_to_pending(job);
+    }
 }
 
 /* Wait for the worker of @job and handle its end here and now. */
 static void job_wait_worker(BlockJob *job)
 {
-    g_thread_join(job->thread); /* done_source is attached by then */
+    g_thread_join(job->thread); /* its DONE note is queued by then */
     job->thread = NULL;
-    if (job->done_source) {
-        g_source_remove(job->done_source);
-        job->done_source = 0;
+    if (job->notes_source) {
+        g_source_remove(job->notes_source);
     }
-    job_after_run(job);
+    job_apply_notes(job);
 }
 
 void block_job_cancel_all_sync(void)

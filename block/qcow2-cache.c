@@ -32,17 +32,28 @@ struct Qcow2Cache {
     uint64_t writes;
 };
 
+/* The errno of this thread's last failed write to an image file. */
+static __thread int file_write_errno;
+
+int qcow2_take_write_errno(void)
+{
+    int err = file_write_errno;
+
+    file_write_errno = 0;
+    return err ? err : EIO;
+}
+
 int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                      const void *buf, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    int ret = bdrv_pwrite_flags(bs->file, offset, bytes, buf, 0, errp);
 
-    if (bdrv_pwrite(bs->file, offset, bytes, buf, errp) < 0) {
+    if (ret < 0) {
+        file_write_errno = -ret;
         return -1;
     }
-    if (offset + bytes > s->file_size) {
-        s->file_size = offset + bytes;
-    }
+    qcow2_file_grow(s, offset + bytes);
     return 0;
 }
 

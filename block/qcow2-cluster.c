@@ -1,32 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * qcow2 cluster mapping: L1/L2 lookups, guest reads and writes.
+ * qcow2 cluster mapping: L1/L2 lookups, guest reads, block status and the
+ * metadata write-back (writes are in qcow2-write.c).
  *
  * A request is split into runs of clusters of one kind (unallocated, zero,
  * data, compressed); a data run whose host clusters are contiguous is read
- * or written with one call on bs->file.  Writes allocate all the clusters a
- * run needs at once (contiguous at the end of the image), write the guest
- * data in one call (plus one per partial cluster, filled from the backing
- * file or zeroes), then update the L2 table; metadata is written back at the
- * end of each request: refcounts, then L2 tables, then the L1 table.
+ * with one call on bs->file.  Each run is looked up under s->lock and read
+ * without it (see qcow2.h).
  */
 #include "block/qcow2.h"
+#include <errno.h>
+
 #include "qemu/error.h"
-
-#define QCOW2_BOUNCE_ALIGN 4096
-
-typedef enum Qcow2Kind {
-    QCOW2_UNALLOC,
-    QCOW2_ZERO,
-    QCOW2_DATA,
-    QCOW2_COMPRESSED,
-} Qcow2Kind;
-
-typedef struct Qcow2Run {
-    Qcow2Kind kind;
-    uint64_t host; /* DATA: host offset of the run's first byte */
-    uint64_t len;  /* bytes */
-} Qcow2Run;
 
 static const char *qcow2_name(BlockDriverState *bs)
 {
@@ -60,7 +45,7 @@ int qcow2_l1_init(BlockDriverState *bs, GError **errp)
 }
 
 /* What guest cluster @gc with L2 entry @e is; refuse a malformed entry. */
-static int qcow2_classify(BlockDriverState *bs, uint64_t e, uint64_t gc,
+int qcow2_classify(BlockDriverState *bs, uint64_t e, uint64_t gc,
                           Qcow2Kind *kind, uint64_t *host, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -124,7 +109,7 @@ static bool qcow2_extends_run(BDRVQcow2State *s, bool alloc_only,
  * kind, with contiguous host clusters for data.  With @alloc_only, only
  * allocated/unallocated matters.
  */
-static int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                      bool alloc_only, Qcow2Run *run, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -169,8 +154,8 @@ int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,
     BDRVQcow2State *s = bs->opaque;
     uint64_t avail = 0;
 
-    if (offset < s->file_size) {
-        avail = MIN(bytes, s->file_size - offset);
+    if (offset < qcow2_file_end(s)) {
+        avail = MIN(bytes, qcow2_file_end(s) - offset);
     }
     if (avail && bdrv_pread(bs->file, offset, avail, buf, errp) < 0) {
         return -1;
@@ -180,7 +165,7 @@ int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,
 }
 
 /* Guest range of the backing file; zeroes past its end or without one. */
-static int qcow2_read_backing(BlockDriverState *bs, uint64_t offset,
+int qcow2_read_backing(BlockDriverState *bs, uint64_t offset,
                               uint64_t bytes, uint8_t *buf, GError **errp)
 {
     int64_t blen;
@@ -206,7 +191,7 @@ static int qcow2_read_backing(BlockDriverState *bs, uint64_t offset,
     return 0;
 }
 
-static int qcow2_check_range(BlockDriverState *bs, int64_t offset,
+int qcow2_check_range(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -222,7 +207,7 @@ static int qcow2_check_range(BlockDriverState *bs, int64_t offset,
     return 0;
 }
 
-static int qcow2_compressed_error(BlockDriverState *bs, uint64_t offset,
+int qcow2_compressed_error(BlockDriverState *bs, uint64_t offset,
                                   GError **errp)
 {
     error_setg(errp,
@@ -235,6 +220,7 @@ static int qcow2_compressed_error(BlockDriverState *bs, uint64_t offset,
 int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, GError **errp)
 {
+    BDRVQcow2State *s = bs->opaque;
     uint8_t *p = buf;
     Qcow2Run run;
     int ret = 0;
@@ -243,7 +229,10 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -1;
     }
     while (bytes > 0 && ret == 0) {
-        if (qcow2_map(bs, offset, bytes, false, &run, errp) < 0) {
+        g_mutex_lock(&s->lock);
+        ret = qcow2_map(bs, offset, bytes, false, &run, errp);
+        g_mutex_unlock(&s->lock);
+        if (ret < 0) {
             return -1;
         }
         switch (run.kind) {
@@ -269,7 +258,9 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp)
 {
+    BDRVQcow2State *s = bs->opaque;
     Qcow2Run run;
+    int ret;
 
     *pnum = 0;
     if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
@@ -278,11 +269,44 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (bytes == 0) {
         return 0;
     }
-    if (qcow2_map(bs, offset, bytes, true, &run, errp) < 0) {
+    g_mutex_lock(&s->lock);
+    ret = qcow2_map(bs, offset, bytes, true, &run, errp);
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
         return -1;
     }
     *pnum = run.len;
     return run.kind != QCOW2_UNALLOC;
+}
+
+/* Zero clusters read as zeroes; data clusters as data; the rest is not
+ * this layer's. */
+int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int64_t *pnum, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Run run;
+    int ret;
+
+    *pnum = bytes;
+    if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
+        return -EINVAL;
+    }
+    g_mutex_lock(&s->lock);
+    ret = qcow2_map(bs, offset, bytes, false, &run, errp);
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
+        return -EIO;
+    }
+    *pnum = run.len;
+    switch (run.kind) {
+    case QCOW2_UNALLOC:
+        return 0;
+    case QCOW2_ZERO:
+        return BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_ZERO;
+    default:
+        return BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_DATA;
+    }
 }
 
 int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -291,22 +315,28 @@ int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
 {
     BDRVQcow2State *s = bs->opaque;
     Qcow2Run run;
+    int ret;
 
     *pnum = bytes;
     if (write) {
         return 0; /* allocation, refcounts, shared clusters: that is pwrite */
     }
-    if (qcow2_check_range(bs, offset, bytes, errp) < 0 ||
-        qcow2_map(bs, offset, bytes, false, &run, errp) < 0) {
+    if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
+        return -1;
+    }
+    g_mutex_lock(&s->lock);
+    ret = qcow2_map(bs, offset, bytes, false, &run, errp);
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
         return -1;
     }
     *pnum = run.len;
     /* data past the end of the file reads as zeroes: not plain bytes */
-    if (run.kind != QCOW2_DATA || run.host >= s->file_size) {
+    if (run.kind != QCOW2_DATA || run.host >= qcow2_file_end(s)) {
         return 0;
     }
     return bdrv_map_file(bs->file, run.host,
-                         MIN(run.len, s->file_size - run.host), false, leaf,
+                         MIN(run.len, qcow2_file_end(s) - run.host), false, leaf,
                          leaf_offset, pnum, errp);
 }
 
@@ -345,311 +375,4 @@ int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
         return -1;
     }
     return 0;
-}
-
-/* The L2 table for a write at L1 index @l1i, allocated if missing. */
-static uint64_t qcow2_l2_for_write(BlockDriverState *bs, uint64_t l1i,
-                                   GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t off = s->l1_table[l1i] & QCOW2_OFFSET_MASK;
-
-    if (off) {
-        return off;
-    }
-    off = qcow2_alloc_clusters(bs, 1, errp);
-    if (!off || !qcow2_cache_get(s->l2_cache, off, true, errp)) {
-        return 0;
-    }
-    s->l1_table[l1i] = off | QCOW2_OFLAG_COPIED;
-    if (s->l1_dirty_lo == s->l1_dirty_hi) {
-        s->l1_dirty_lo = l1i;
-        s->l1_dirty_hi = l1i + 1;
-    } else {
-        s->l1_dirty_lo = MIN(s->l1_dirty_lo, l1i);
-        s->l1_dirty_hi = MAX(s->l1_dirty_hi, l1i + 1);
-    }
-    qcow2_meta_add(s, off, 1, QCOW2_META_L2);
-    return off;
-}
-
-/* In-place write into @m data clusters from @host: check them first. */
-static int qcow2_write_in_place(BlockDriverState *bs, const uint64_t *ent,
-                                uint64_t m, uint64_t host, uint64_t start,
-                                uint64_t stop, const uint8_t *data,
-                                GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t cluster = host & ~(s->cluster_size - 1);
-
-    for (uint64_t k = 0; k < m; k++) {
-        uint64_t h = cluster + (k << s->cluster_bits), rc = 1;
-        gpointer key = GSIZE_TO_POINTER(h >> s->cluster_bits);
-
-        if (!(ent[k] & QCOW2_OFLAG_COPIED) &&
-            qcow2_get_refcount(bs, h, &rc, errp) < 0) {
-            return -1;
-        }
-        if (g_hash_table_contains(s->metadata, key) || rc != 1 ||
-            h + s->cluster_size > s->alloc_end) {
-            error_setg(errp,
-                       "qcow2 image '%s' is corrupt or shared: data cluster "
-                       "%#" PRIx64 " (refcount %" PRIu64 ") cannot be "
-                       "written in place",
-                       qcow2_name(bs), h, rc);
-            return -1;
-        }
-    }
-    return qcow2_file_write(bs, host, stop - start, data, errp);
-}
-
-static bool qcow2_is_zero(const uint8_t *p, uint64_t len)
-{
-    return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
-}
-
-/* One guest cluster @gc, partly written: [in, in + len) from @data. */
-static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
-                               uint64_t in, uint64_t len, const uint8_t *data,
-                               GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint8_t *bounce = g_aligned_alloc(1, s->cluster_size, QCOW2_BOUNCE_ALIGN);
-    uint64_t host = 0;
-    int ret = -1;
-
-    if (*ent & QCOW2_OFLAG_ZERO) {
-        memset(bounce, 0, s->cluster_size);
-    } else if (qcow2_read_backing(bs, gc << s->cluster_bits, s->cluster_size,
-                                  bounce, errp) < 0) {
-        goto out;
-    }
-    memcpy(bounce + in, data, len);
-    host = qcow2_alloc_clusters(bs, 1, errp);
-    if (host &&
-        qcow2_file_write(bs, host, s->cluster_size, bounce, errp) == 0) {
-        *ent = host | QCOW2_OFLAG_COPIED;
-        ret = 0;
-    }
-out:
-    g_aligned_free(bounce);
-    return ret;
-}
-
-/* @m whole guest clusters from @data; zero clusters if it is all zeroes. */
-static int qcow2_write_full(BlockDriverState *bs, uint64_t *ent, uint64_t m,
-                            const uint8_t *data, GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t bytes = m << s->cluster_bits, host;
-
-    if (s->hdr.version >= 3 && qcow2_is_zero(data, bytes)) {
-        for (uint64_t k = 0; k < m; k++) {
-            if (!(ent[k] & QCOW2_OFLAG_ZERO)) {
-                ent[k] = QCOW2_OFLAG_ZERO;
-            }
-        }
-        return 0;
-    }
-    host = qcow2_alloc_clusters(bs, m, errp);
-    if (!host || qcow2_file_write(bs, host, bytes, data, errp) < 0) {
-        return -1;
-    }
-    for (uint64_t k = 0; k < m; k++) {
-        ent[k] = (host + (k << s->cluster_bits)) | QCOW2_OFLAG_COPIED;
-    }
-    return 0;
-}
-
-/* Write [start, stop) into @m unallocated or zero clusters from @gc. */
-static int qcow2_write_alloc(BlockDriverState *bs, uint64_t *ent, uint64_t m,
-                             uint64_t gc, uint64_t start, uint64_t stop,
-                             const uint8_t *data, GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t cs = s->cluster_size, k = 0, full, pos;
-
-    if ((start & (cs - 1)) || stop < ((gc + 1) << s->cluster_bits)) {
-        uint64_t len = MIN(stop, (gc + 1) << s->cluster_bits) - start;
-
-        if (qcow2_write_partial(bs, &ent[0], gc, start & (cs - 1), len, data,
-                                errp) < 0) {
-            return -1;
-        }
-        k = 1;
-    }
-    if (k == m) {
-        return 0;
-    }
-    pos = (gc + k) << s->cluster_bits;
-    full = ((stop & ~(cs - 1)) - pos) >> s->cluster_bits;
-    if (full &&
-        qcow2_write_full(bs, &ent[k], full, data + (pos - start), errp) < 0) {
-        return -1;
-    }
-    k += full;
-    pos += full << s->cluster_bits;
-    if (k < m) {
-        return qcow2_write_partial(bs, &ent[k], gc + k, 0, stop - pos,
-                                   data + (pos - start), errp);
-    }
-    return 0;
-}
-
-/* End of the run of entries from @i that one write call can handle. */
-static uint64_t qcow2_write_run_end(BlockDriverState *bs, const uint64_t *ent,
-                                    uint64_t i, uint64_t n, Qcow2Kind kind,
-                                    uint64_t host)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t j = i + 1;
-
-    if (kind == QCOW2_COMPRESSED) {
-        return j;
-    }
-    for (; j < n; j++) {
-        Qcow2Kind k;
-        uint64_t h;
-
-        if (qcow2_classify(bs, ent[j], 0, &k, &h, NULL) < 0) {
-            break;
-        }
-        if (kind == QCOW2_DATA
-                ? (k != QCOW2_DATA || h != host + ((j - i) << s->cluster_bits))
-                : (k != QCOW2_UNALLOC && k != QCOW2_ZERO)) {
-            break;
-        }
-    }
-    return j;
-}
-
-/* Write [offset, offset + bytes), inside one L2 table, updating @ent. */
-static int qcow2_write_runs(BlockDriverState *bs, uint64_t offset,
-                            uint64_t bytes, const uint8_t *buf, uint64_t *ent,
-                            uint64_t n, GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t gc0 = offset >> s->cluster_bits, end = offset + bytes;
-
-    for (uint64_t i = 0, j; i < n; i = j) {
-        uint64_t start = MAX(offset, (gc0 + i) << s->cluster_bits);
-        uint64_t stop, host;
-        const uint8_t *data = buf + (start - offset);
-        Qcow2Kind kind;
-        int ret;
-
-        if (qcow2_classify(bs, ent[i], gc0 + i, &kind, &host, errp) < 0) {
-            return -1;
-        }
-        j = qcow2_write_run_end(bs, ent, i, n, kind, host);
-        stop = MIN(end, (gc0 + j) << s->cluster_bits);
-        if (kind == QCOW2_COMPRESSED) {
-            return qcow2_compressed_error(bs, start, errp);
-        } else if (kind == QCOW2_DATA) {
-            host += start & (s->cluster_size - 1);
-            ret = qcow2_write_in_place(bs, ent + i, j - i, host, start, stop,
-                                       data, errp);
-        } else {
-            ret = qcow2_write_alloc(bs, ent + i, j - i, gc0 + i, start, stop,
-                                    data, errp);
-        }
-        if (ret < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Put changed entries into the L2 table; free replaced preallocations. */
-static int qcow2_store_l2(BlockDriverState *bs, uint64_t l2off, uint64_t idx0,
-                          const uint64_t *ent, const uint64_t *old, uint64_t n,
-                          GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint8_t *t = qcow2_cache_get(s->l2_cache, l2off, false, errp);
-    uint64_t lo = n, hi = 0;
-
-    if (!t) {
-        return -1;
-    }
-    for (uint64_t k = 0; k < n; k++) {
-        if (ent[k] != old[k]) {
-            qcow2_st64(t + 8 * (idx0 + k), ent[k]);
-            lo = MIN(lo, k);
-            hi = k + 1;
-        }
-    }
-    if (lo >= hi) {
-        return 0;
-    }
-    qcow2_cache_mark_dirty(s->l2_cache, l2off, 8 * (idx0 + lo),
-                           8 * (idx0 + hi));
-    for (uint64_t k = lo; k < hi; k++) {
-        uint64_t prealloc = old[k] & QCOW2_OFFSET_MASK;
-
-        if ((old[k] & QCOW2_OFLAG_ZERO) && prealloc && ent[k] != old[k] &&
-            qcow2_update_refcounts(bs, prealloc, 1, -1, errp) < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* A write inside the range of one L2 table. */
-static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
-                             uint64_t bytes, const uint8_t *buf, GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t gc0 = offset >> s->cluster_bits;
-    uint64_t n = ((offset + bytes - 1) >> s->cluster_bits) - gc0 + 1;
-    uint64_t idx0 = gc0 & ((1ULL << s->l2_bits) - 1);
-    uint64_t l2off = qcow2_l2_for_write(bs, gc0 >> s->l2_bits, errp);
-    g_autofree uint64_t *ent = NULL;
-    g_autofree uint64_t *old = NULL;
-    const uint8_t *t;
-    int ret;
-
-    if (!l2off) {
-        return -1;
-    }
-    t = qcow2_cache_get(s->l2_cache, l2off, false, errp);
-    if (!t) {
-        return -1;
-    }
-    ent = g_new(uint64_t, n);
-    for (uint64_t k = 0; k < n; k++) {
-        ent[k] = qcow2_ld64(t + 8 * (idx0 + k));
-    }
-    old = g_memdup2(ent, n * sizeof(uint64_t));
-    ret = qcow2_write_runs(bs, offset, bytes, buf, ent, n, errp);
-    if (qcow2_store_l2(bs, l2off, idx0, ent, old, n, ret < 0 ? NULL : errp) <
-        0) {
-        ret = -1;
-    }
-    return ret;
-}
-
-int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                     const void *buf, GError **errp)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
-    const uint8_t *p = buf;
-    int ret = 0;
-
-    if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
-        return -1;
-    }
-    while (bytes > 0 && ret == 0) {
-        uint64_t chunk = MIN((uint64_t)bytes, span - (offset & (span - 1)));
-
-        ret = qcow2_write_chunk(bs, offset, chunk, p, errp);
-        offset += chunk;
-        bytes -= chunk;
-        p += chunk;
-    }
-    if (qcow2_flush_metadata(bs, ret < 0 ? NULL : errp) < 0) {
-        ret = -1;
-    }
-    return ret;
 }

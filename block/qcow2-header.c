@@ -275,8 +275,8 @@ static int qcow2_check_l1(BlockDriverState *bs, GError **errp)
     }
     if (h->l1_table_offset & (s->cluster_size - 1) ||
         h->l1_table_offset < s->cluster_size ||
-        h->l1_table_offset > s->file_size ||
-        (uint64_t)h->l1_size * 8 > s->file_size - h->l1_table_offset) {
+        h->l1_table_offset > qcow2_file_end(s) ||
+        (uint64_t)h->l1_size * 8 > qcow2_file_end(s) - h->l1_table_offset) {
         error_setg(errp, "qcow2 image '%s': invalid L1 table offset %#" PRIx64,
                    name, h->l1_table_offset);
         return -1;
@@ -309,8 +309,8 @@ static int qcow2_check_tables(BlockDriverState *bs, GError **errp)
     }
     if (h->refcount_table_offset & (s->cluster_size - 1) ||
         h->refcount_table_offset < s->cluster_size ||
-        h->refcount_table_offset > s->file_size ||
-        rt_bytes > s->file_size - h->refcount_table_offset) {
+        h->refcount_table_offset > qcow2_file_end(s) ||
+        rt_bytes > qcow2_file_end(s) - h->refcount_table_offset) {
         error_setg(errp,
                    "qcow2 image '%s': invalid refcount table offset %#" PRIx64,
                    name, h->refcount_table_offset);
@@ -328,7 +328,7 @@ static int qcow2_check_tables(BlockDriverState *bs, GError **errp)
     if (h->nb_snapshots > QCOW2_MAX_SNAPSHOTS ||
         (h->nb_snapshots && (h->snapshots_offset & (s->cluster_size - 1) ||
                              h->snapshots_offset < s->cluster_size ||
-                             h->snapshots_offset >= s->file_size))) {
+                             h->snapshots_offset >= qcow2_file_end(s)))) {
         error_setg(errp, "qcow2 image '%s': invalid snapshot table", name);
         return -1;
     }
@@ -470,7 +470,7 @@ int qcow2_read_header(BlockDriverState *bs, GError **errp)
                    qcow2_image_name(bs));
         return -1;
     }
-    s->file_size = len;
+    __atomic_store_n(&s->file_size, len, __ATOMIC_RELEASE);
     if (len < QCOW2_V2_HEADER_LEN) {
         error_setg(errp,
                    "Image '%s' is too short to be qcow2 (%" PRId64 " bytes)",

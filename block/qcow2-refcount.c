@@ -159,7 +159,7 @@ static int qcow2_find_refcount_end(BlockDriverState *bs, uint64_t *end,
 bool qcow2_table_offset_ok(BDRVQcow2State *s, uint64_t off)
 {
     return !(off & (s->cluster_size - 1)) && off >= s->cluster_size &&
-           off <= s->file_size && s->cluster_size <= s->file_size - off;
+           off <= qcow2_file_end(s) && s->cluster_size <= qcow2_file_end(s) - off;
 }
 
 int qcow2_refcount_init(BlockDriverState *bs, GError **errp)
@@ -191,7 +191,7 @@ int qcow2_refcount_init(BlockDriverState *bs, GError **errp)
     if (qcow2_find_refcount_end(bs, &end, errp) < 0) {
         return -1;
     }
-    s->alloc_end = MAX(qcow2_round_up(s->file_size, s->cluster_size), end);
+    s->alloc_end = MAX(qcow2_round_up(qcow2_file_end(s), s->cluster_size), end);
     return 0;
 }
 

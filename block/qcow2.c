@@ -10,6 +10,8 @@
  * snapshots, persistent bitmaps, the dirty bit (lazy refcounts not repaired)
  * or the corrupt bit open read-only only.
  */
+#include <errno.h>
+
 #include "block/qcow2.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
@@ -35,6 +37,9 @@ static void qcow2_free_state(BDRVQcow2State *s)
     g_clear_pointer(&s->metadata, g_hash_table_destroy);
     qcow2_bitmaps_free(s);
     s->write_ready = false;
+    g_assert(!s->allocs);
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->alloc_cond);
 }
 
 static unsigned qcow2_cache_tables(BDRVQcow2State *s, uint64_t budget)
@@ -134,6 +139,8 @@ static int qcow2_open(BlockDriverState *bs, JsonObject *options, GError **errp)
         error_setg(errp, "qcow2 needs a 'file' child");
         return -1;
     }
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->alloc_cond);
     if (qcow2_check_options(options, errp) < 0 ||
         qcow2_read_header(bs, errp) < 0) {
         goto fail;
@@ -205,26 +212,86 @@ int qcow2_write_prepare(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
-static int qcow2_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                        const void *buf, GError **errp)
+/* Writable, and the layout checked once (lock taken here). */
+static int qcow2_check_write(BlockDriverState *bs, GError **errp)
 {
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
     if (bs->read_only) {
         error_setg(errp, "Cannot write to read-only qcow2 node '%s'",
                    bs->node_name ? bs->node_name : qcow2_name(bs));
         return -1;
     }
-    if (qcow2_write_prepare(bs, errp) < 0) {
+    g_mutex_lock(&s->lock);
+    ret = qcow2_write_prepare(bs, errp);
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
+static int qcow2_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        const void *buf, GError **errp)
+{
+    if (qcow2_check_write(bs, errp) < 0) {
         return -1;
     }
     return qcow2_write_data(bs, offset, bytes, buf, errp);
 }
 
+/* Metadata caches to the file, then the file to disk. */
 static int qcow2_flush(BlockDriverState *bs, GError **errp)
 {
-    if (qcow2_flush_metadata(bs, errp) < 0) {
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = qcow2_flush_metadata(bs, errp);
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
         return -1;
     }
     return bdrv_flush(bs->file, errp);
+}
+
+static int qcow2_pwrite_flags(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, const void *buf, int flags,
+                              GError **errp)
+{
+    qcow2_take_write_errno(); /* start clean */
+    if (qcow2_pwrite(bs, offset, bytes, buf, errp) < 0) {
+        return -qcow2_take_write_errno();
+    }
+    if ((flags & BDRV_REQ_FUA) && qcow2_flush(bs, errp) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+static int qcow2_pwrite_zeroes_checked(BlockDriverState *bs, int64_t offset,
+                                       int64_t bytes, int flags,
+                                       GError **errp)
+{
+    int ret;
+
+    if (qcow2_check_write(bs, errp) < 0) {
+        return -EIO;
+    }
+    qcow2_take_write_errno();
+    ret = qcow2_pwrite_zeroes(bs, offset, bytes, flags, errp);
+    return ret == -EIO ? -qcow2_take_write_errno() : ret;
+}
+
+/* Runs drained (io.c); the lock is for the functions it calls. */
+static int qcow2_truncate_locked(BlockDriverState *bs, int64_t size,
+                                 GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = qcow2_truncate(bs, size, errp);
+    g_mutex_unlock(&s->lock);
+    return ret;
 }
 
 static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
@@ -237,7 +304,12 @@ static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
         return -1;
     }
     if (state->read_only && !bs->read_only) {
-        return qcow2_flush_metadata(bs, errp);
+        int ret;
+
+        g_mutex_lock(&s->lock);
+        ret = qcow2_flush_metadata(bs, errp);
+        g_mutex_unlock(&s->lock);
+        return ret;
     }
     return 0;
 }
@@ -280,9 +352,10 @@ static int qcow2_check_backing_args(BlockDriverState *bs,
     return 0;
 }
 
-static int qcow2_change_backing_file(BlockDriverState *bs,
-                                     const char *backing_file,
-                                     const char *backing_fmt, GError **errp)
+static int qcow2_change_backing_file_locked(BlockDriverState *bs,
+                                            const char *backing_file,
+                                            const char *backing_fmt,
+                                            GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     char *old_file = s->backing_file, *old_fmt = s->backing_format;
@@ -311,6 +384,21 @@ static int qcow2_change_backing_file(BlockDriverState *bs,
     return 0;
 }
 
+/* Runs drained (block.c); the lock is for the functions it calls. */
+static int qcow2_change_backing_file(BlockDriverState *bs,
+                                     const char *backing_file,
+                                     const char *backing_fmt, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = qcow2_change_backing_file_locked(bs, backing_file, backing_fmt,
+                                           errp);
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
 static const char *qcow2_get_backing_file(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -334,8 +422,12 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_getlength = qcow2_getlength,
     .bdrv_pread = qcow2_read_data,
     .bdrv_pwrite = qcow2_pwrite,
+    .bdrv_pwrite_flags = qcow2_pwrite_flags,
+    .bdrv_block_status = qcow2_block_status,
+    .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes_checked,
+    .bdrv_pdiscard = qcow2_pdiscard,
     .bdrv_flush = qcow2_flush,
-    .bdrv_truncate = qcow2_truncate,
+    .bdrv_truncate = qcow2_truncate_locked,
     .bdrv_is_allocated = qcow2_allocation_status,
     .bdrv_map_file = qcow2_map_file,
     .bdrv_reopen_prepare = qcow2_reopen_prepare,

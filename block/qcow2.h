@@ -6,8 +6,33 @@
  * the image is untrusted: it is validated before it is used, and a bad value
  * is reported as an error that names it.
  *
- * All functions here run with bs->lock held (the bdrv_* wrappers take it),
- * so the driver state needs no lock of its own.
+ * Concurrency.  Any number of threads run requests on one qcow2 node.
+ * s->lock protects the metadata: the header copy, the L1 table, the
+ * refcount table, both caches (a table pointer from qcow2_cache_get is
+ * valid only while the lock is held), the metadata map, alloc_end and
+ * allocs.  Every function declared here runs with s->lock held unless its
+ * comment says otherwise; the driver callbacks in qcow2.c and the guest
+ * I/O entry points in qcow2-cluster.c/qcow2-write.c take it.  Guest data
+ * moves without it: a read looks its clusters up under the lock, then
+ * reads the host clusters unlocked; a write does the same for clusters it
+ * overwrites in place.
+ *
+ * Allocation.  A write that must allocate (unallocated or zero clusters,
+ * copy-on-write of a partial cluster from the backing file) first records
+ * the guest clusters of its chunk in s->allocs, then drops the lock while
+ * it writes the new host clusters, then retakes it and points the L2
+ * entries at them.  A second request that meets a recorded cluster waits
+ * on alloc_cond, then looks the cluster up again: after a first allocating
+ * write it finds a data cluster and writes in place.  So two writes into
+ * one unallocated cluster never allocate it twice, and the data of a
+ * partial-cluster write is never lost to another's copy-on-write.  A read
+ * racing an allocating write sees each cluster wholly old or wholly new:
+ * the L2 entry changes only after the new cluster is written.  Allocation
+ * only appends, so a host cluster a reader has looked up is never reused
+ * for other data (a discard may drop it: the read sees zeroes or old data).
+ *
+ * Drained sections (block_int.h) cover what changes the layout under
+ * running requests: truncate, reopen, close, backing changes.
  */
 #ifndef BLOCK_QCOW2_H
 #define BLOCK_QCOW2_H
@@ -112,13 +137,40 @@ typedef struct BDRVQcow2State {
     Qcow2Cache *l2_cache;
     Qcow2Cache *rb_cache;
 
-    uint64_t file_size;   /* bytes of the image file, as we know it */
+    GMutex lock;          /* the metadata: see the top of this file */
+    GCond alloc_cond;     /* an entry of allocs went away */
+    GSList *allocs;       /* Qcow2Alloc *: guest clusters being allocated */
+
+    uint64_t file_size;   /* atomic: bytes of the image file, as we know it;
+                           * qcow2_file_end() and qcow2_file_grow() */
     uint64_t alloc_end;   /* every cluster from here on is free */
     GHashTable *metadata; /* cluster index -> Qcow2MetaKind, for writes */
     GArray *bitmap_clusters; /* uint64_t offsets the bitmaps extension owns
                                 (directory, tables, data): qcow2-bitmap.c */
     bool write_ready;     /* qcow2_write_prepare() done */
 } BDRVQcow2State;
+
+/* Guest clusters [first, first + n) that one request is allocating. */
+typedef struct Qcow2Alloc {
+    uint64_t first;
+    uint64_t n;
+} Qcow2Alloc;
+
+static inline uint64_t qcow2_file_end(BDRVQcow2State *s)
+{
+    return __atomic_load_n(&s->file_size, __ATOMIC_ACQUIRE);
+}
+
+/* The file now reaches at least @end (any thread, lock or not). */
+static inline void qcow2_file_grow(BDRVQcow2State *s, uint64_t end)
+{
+    uint64_t cur = qcow2_file_end(s);
+
+    while (cur < end &&
+           !__atomic_compare_exchange_n(&s->file_size, &cur, end, true,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
+}
 
 typedef enum Qcow2MetaKind {
     QCOW2_META_HEADER = 1,
@@ -209,9 +261,16 @@ int qcow2_cache_flush(Qcow2Cache *c, GError **errp);
 /* Total host writes issued by the cache (for tests and statistics). */
 uint64_t qcow2_cache_writes(const Qcow2Cache *c);
 
-/* Low-level I/O on bs->file that keeps s->file_size up to date. */
+/* Low-level I/O on bs->file that keeps s->file_size up to date; the lock
+ * may or may not be held. */
 int qcow2_file_write(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                      const void *buf, GError **errp);
+/*
+ * After a failed request: the errno of the image file write that failed
+ * it on this thread (ENOSPC, EIO, ...), EIO when none did (a corrupt
+ * table, a refused request).  Resets it.
+ */
+int qcow2_take_write_errno(void);
 
 /* qcow2-refcount.c */
 
@@ -264,13 +323,69 @@ int qcow2_l1_init(BlockDriverState *bs, GError **errp);
 /* Write back dirty refcount blocks, L2 tables and L1 entries, in order. */
 int qcow2_flush_metadata(BlockDriverState *bs, GError **errp);
 
-/* The driver's guest I/O (see BlockDriver in block_int.h). */
+typedef enum Qcow2Kind {
+    QCOW2_UNALLOC,
+    QCOW2_ZERO,
+    QCOW2_DATA,
+    QCOW2_COMPRESSED,
+} Qcow2Kind;
+
+typedef struct Qcow2Run {
+    Qcow2Kind kind;
+    uint64_t host; /* DATA: host offset of the run's first byte */
+    uint64_t len;  /* bytes */
+} Qcow2Run;
+
+/* What guest cluster @gc with L2 entry @e is; refuse a malformed entry. */
+int qcow2_classify(BlockDriverState *bs, uint64_t e, uint64_t gc,
+                   Qcow2Kind *kind, uint64_t *host, GError **errp);
+/*
+ * The run of clusters from guest @offset (at most @bytes) that share a
+ * kind, with contiguous host clusters for data.  With @alloc_only, only
+ * allocated/unallocated matters.
+ */
+int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+              bool alloc_only, Qcow2Run *run, GError **errp);
+/* Guest range of the backing file, zeroes past its end or without one
+ * (lock not needed: it touches only the backing child). */
+int qcow2_read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                       uint8_t *buf, GError **errp);
+/* -1 and errp unless the request lies inside the virtual size (no lock). */
+int qcow2_check_range(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      GError **errp);
+int qcow2_compressed_error(BlockDriverState *bs, uint64_t offset,
+                           GError **errp);
+
+/*
+ * The driver's guest I/O (see BlockDriver in block_int.h).  These take
+ * s->lock themselves: call them without it.
+ */
 int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, GError **errp);
 int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp);
+int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int64_t *pnum, GError **errp);
+
+/* qcow2-zero.c: the driver's write-zeroes and discard (lock not held). */
+int qcow2_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        int flags, GError **errp);
+int qcow2_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                   GError **errp);
+
+/* qcow2-write.c: wait until no request allocates guest clusters
+ * [first, first + n), then record that @a does (lock held throughout,
+ * dropped while waiting); and the end of it. */
+void qcow2_alloc_begin(BDRVQcow2State *s, Qcow2Alloc *a, uint64_t first,
+                       uint64_t n);
+void qcow2_alloc_end(BDRVQcow2State *s, Qcow2Alloc *a);
+/* Does a request in flight allocate any of [first, first + n)? */
+bool qcow2_alloc_busy(BDRVQcow2State *s, uint64_t first, uint64_t n);
+/* The L2 table for a write at L1 index @l1i, allocated if missing; its
+ * host offset, or 0 and errp. */
+uint64_t qcow2_l2_for_write(BlockDriverState *bs, uint64_t l1i, GError **errp);
 /* bdrv_map_file: a run of data clusters, through the file child. */
 int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
                    bool write, BlockDriverState **leaf, int64_t *leaf_offset,
@@ -286,7 +401,7 @@ struct ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
 /* qcow2-resize.c: grow the virtual size (bdrv_truncate). */
 int qcow2_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 
-/* Read a host range of bs->file, zeroes past its end. */
+/* Read a host range of bs->file, zeroes past its end (lock not needed). */
 int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,
                             uint64_t bytes, void *buf, GError **errp);
 

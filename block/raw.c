@@ -3,6 +3,8 @@
  * The "raw" format: the guest sees the file child's bytes, optionally a
  * window of them (offset, size).
  */
+#include <errno.h>
+
 #include "block/graph.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -93,6 +95,59 @@ static int raw_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bdrv_pwrite(bs->file, s->offset + offset, bytes, buf, errp);
 }
 
+/* The flags API through the window: a range outside it is -EINVAL. */
+static int raw_pwrite_flags(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const void *buf, int flags,
+                            GError **errp)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (!raw_check(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    return bdrv_pwrite_flags(bs->file, s->offset + offset, bytes, buf, flags,
+                             errp);
+}
+
+static int raw_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int flags, GError **errp)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (!raw_check(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    return bdrv_pwrite_zeroes(bs->file, s->offset + offset, bytes, flags,
+                              errp);
+}
+
+static int raw_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        GError **errp)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (!raw_check(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    return bdrv_pdiscard(bs->file, s->offset + offset, bytes, errp);
+}
+
+/* The file's holes and data; raw itself holds everything (no backing). */
+static int raw_block_status(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, int64_t *pnum, GError **errp)
+{
+    BDRVRawState *s = bs->opaque;
+    int depth;
+    int ret;
+
+    if (!raw_check(bs, offset, bytes, errp)) {
+        return -EINVAL;
+    }
+    ret = bdrv_block_status(bs->file, s->offset + offset, bytes, pnum, &depth,
+                            errp);
+    return ret < 0 ? ret : ret | BDRV_BLOCK_ALLOCATED;
+}
+
 static int raw_flush(BlockDriverState *bs, GError **errp)
 {
     return bdrv_flush(bs->file, errp);
@@ -145,6 +200,10 @@ const BlockDriver bdrv_raw = {
     .bdrv_getlength = raw_getlength,
     .bdrv_pread = raw_pread,
     .bdrv_pwrite = raw_pwrite,
+    .bdrv_pwrite_flags = raw_pwrite_flags,
+    .bdrv_pwrite_zeroes = raw_pwrite_zeroes,
+    .bdrv_pdiscard = raw_pdiscard,
+    .bdrv_block_status = raw_block_status,
     .bdrv_flush = raw_flush,
     .bdrv_truncate = raw_truncate,
     .bdrv_is_allocated = raw_is_allocated,

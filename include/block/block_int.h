@@ -5,9 +5,13 @@
  *
  * A node (BlockDriverState) has a driver, an optional "file" child (format
  * drivers sit on a protocol node) and an optional "backing" child.  All I/O
- * is synchronous pread/pwrite-style on byte offsets; the commit job runs it
- * in a worker thread, so a node's I/O is serialised by its own mutex (held by
- * the bdrv_* wrappers below, not by drivers).
+ * is synchronous pread/pwrite-style on byte offsets, and any number of
+ * threads (NBD workers, block jobs, the main loop) may call the bdrv_*
+ * wrappers on one node at once: nothing serialises them.  Drivers keep their
+ * own state consistent (file: none to keep; qcow2: its metadata lock).  Code
+ * that changes a node's driver state or its children outside a request
+ * (reopen, close, truncate, backing changes) does it in a drained section
+ * (bdrv_drained_begin/end), which holds out requests from other threads.
  */
 #ifndef BLOCK_BLOCK_INT_H
 #define BLOCK_BLOCK_INT_H
@@ -81,6 +85,33 @@ struct BlockDriver {
                          bool write, BlockDriverState **leaf,
                          int64_t *leaf_offset, int64_t *pnum, GError **errp);
 
+    /*
+     * The flags API; optional, each returns 0 or a negative errno (and
+     * errp).  Every driver callback may run on several threads at once.
+     * - bdrv_pwrite_flags: a write that honours BDRV_REQ_FUA (durable on
+     *   return).  Without it the core calls bdrv_pwrite, then bdrv_flush.
+     * - bdrv_pwrite_zeroes: afterwards the range reads as zeroes.
+     *   BDRV_REQ_MAY_UNMAP lets it deallocate (the core drops the flag on a
+     *   node with discard=ignore).  -ENOTSUP: not cheaply here; the core
+     *   then writes zero buffers, unless BDRV_REQ_NO_FALLBACK.  FUA is the
+     *   core's (a flush after).
+     * - bdrv_pdiscard: give the range's space back if it can (reads then
+     *   return old data or zeroes); only called with discard=unmap.
+     * - bdrv_block_status: for the run *pnum (> 0, <= bytes) from @offset,
+     *   BDRV_BLOCK_ALLOCATED with DATA and/or ZERO when this layer decides
+     *   what reads return, 0 when they fall through to bs->backing.
+     *   Without it the core asks bdrv_is_allocated (DATA when allocated).
+     */
+    int (*bdrv_pwrite_flags)(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const void *buf, int flags,
+                             GError **errp);
+    int (*bdrv_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags, GError **errp);
+    int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         GError **errp);
+    int (*bdrv_block_status)(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum, GError **errp);
+
     /* Reopen read-only <-> read-write: prepare may fail, leaving bs as is. */
     int (*bdrv_reopen_prepare)(BDRVReopenState *state, GError **errp);
     void (*bdrv_reopen_commit)(BDRVReopenState *state);
@@ -121,19 +152,47 @@ struct BlockDriverState {
     int refcnt;               /* graph parents + users (jobs, drives) */
     BlockDriverState *file;   /* "file" child, or NULL */
     BlockDriverState *backing;/* "backing" child, or NULL */
-    GMutex lock;              /* serialises I/O on this node */
+    /* Requests and drained sections (io.c); see bdrv_drained_begin. */
+    int in_flight;            /* atomic: requests running on this node */
+    int quiesce;              /* atomic: drained sections open */
+    GThread *drainer;         /* the thread whose requests still go in */
+    GMutex drain_lock;        /* protects the waits on drain_cond */
+    GCond drain_cond;
     GRWLock write_hooks_lock; /* write_hooks: readers are the writes */
     GSList *write_hooks;      /* BdrvWriteHook *, write-hook.h */
     bool implicit;            /* created inline, deleted with its parent */
 };
 
-/* I/O on a node (io.c): take bs->lock and call the driver. -1 and errp on
+/* Set up and tear down a node's request accounting (node creation and
+ * deletion; the node must be idle at cleanup). */
+void bdrv_io_init(BlockDriverState *bs);
+void bdrv_io_cleanup(BlockDriverState *bs);
+
+/*
+ * A drained section on @bs: begin waits until no request runs on @bs;
+ * until the matching end, requests from other threads wait before they
+ * start, while the calling thread's own requests go through (a flush at
+ * close or reopen).  Sections nest.  The caller must not be inside a
+ * request on @bs itself.
+ */
+void bdrv_drained_begin(BlockDriverState *bs);
+void bdrv_drained_end(BlockDriverState *bs);
+
+/* I/O on a node (io.c): checks, then the driver. -1 and errp on
  * error. */
 int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
 int bdrv_flush(BlockDriverState *bs, GError **errp);
+/*
+ * Copy-on-read for block-stream: fill the ranges of [offset, offset+bytes)
+ * that @bs does not allocate itself with what its backing chain shows
+ * there, never overwriting data written to @bs meanwhile.  @buf holds
+ * @bytes; *copied gets the bytes written.  -1 and errp on error.
+ */
+int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf, int64_t *copied, GError **errp);
 
 /* Request flags of bdrv_pwrite_flags and bdrv_pwrite_zeroes. */
 #define BDRV_REQ_FUA          0x1 /* durable when the call returns */
@@ -170,7 +229,7 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp);
 int64_t bdrv_getlength(BlockDriverState *bs);
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, GError **errp);
-/* The driver's bdrv_map_file under bs->lock; 0 when it has none. */
+/* The driver's bdrv_map_file; 0 when it has none. */
 int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
                   bool write, BlockDriverState **leaf, int64_t *leaf_offset,
                   int64_t *pnum, GError **errp);

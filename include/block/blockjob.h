@@ -9,6 +9,13 @@
  *
  * created -> running -> [ready ->] waiting -> pending -> concluded -> null
  *                    \-> aborting -> concluded -> null (failure, cancel)
+ * running <-> paused and ready <-> standby on job-pause / job-resume (or an
+ * on-error "stop"), at the worker's pause points.
+ *
+ * The worker never changes job->status nor sends events itself: it posts
+ * notes (a state it entered, an error it met, its end) that the main loop
+ * applies in the order they were posted, so the events come out in the
+ * order the worker saw them.
  */
 #ifndef BLOCK_BLOCKJOB_H
 #define BLOCK_BLOCKJOB_H
@@ -27,7 +34,9 @@ typedef struct BlockJobDriver {
     /* Worker thread: do the work, polling block_job_is_cancelled().
      * 0, or -1 with errp set. */
     int (*run)(BlockJob *job, GError **errp);
-    /* After run() succeeds, go READY and wait for block-job-complete. */
+    /* After run() succeeds, go READY and wait for block-job-complete
+     * (or run() itself calls block_job_worker_ready() and keeps going
+     * until block_job_should_complete()). */
     bool needs_complete;
     /* Main loop, on success: make the result visible.  May fail. */
     int (*prepare)(BlockJob *job, GError **errp);
@@ -52,7 +61,6 @@ struct BlockJob {
     GPtrArray *blk_nodes; /* subset counted as blk_users */
     GPtrArray *children;  /* BdrvChild*: the job's permissions */
     GThread *thread;
-    guint done_source;     /* worker finished, main loop to follow */
     guint deferred_source; /* a command's transition, to follow */
     /* Shared with the worker, under lock. */
     GMutex lock;
@@ -67,6 +75,14 @@ struct BlockJob {
     int64_t rl_bytes; /* bytes copied since rl_start */
     int run_ret;
     GError *run_error;
+    int pause_count;   /* > 0: the worker parks at its next pause point */
+    bool user_paused;  /* job-pause, or on-error "stop" */
+    bool parked;       /* the worker waits in a pause point */
+    bool worker_ready; /* the worker went READY (mirror) */
+    bool complete_requested; /* job-complete, seen by the worker */
+    BlockDeviceIoStatus iostatus;
+    GQueue notes;      /* JobNote*, worker -> main loop */
+    guint notes_source;
 };
 
 /*
@@ -109,6 +125,33 @@ void block_job_start(BlockJob *job);
 
 /* For the worker. */
 bool block_job_is_cancelled(BlockJob *job);
+/* Park here while the job is paused (status paused, or standby once
+ * ready); returns at once when it is not, or is cancelled. */
+void block_job_pause_point(BlockJob *job);
+/* The worker copied everything and now keeps the copy in sync: READY
+ * (BLOCK_JOB_READY) until job-complete or a cancel. */
+void block_job_worker_ready(BlockJob *job);
+/* job-complete was accepted (for a worker that went ready). */
+bool block_job_should_complete(BlockJob *job);
+/* Wait until the job is cancelled, completed or paused, something
+ * calls block_job_kick(), or @timeout_us passes. */
+void block_job_wait(BlockJob *job, gint64 timeout_us);
+/* Wake a worker sleeping in block_job_wait (any thread). */
+void block_job_kick(BlockJob *job);
+void block_job_progress_add_total(BlockJob *job, int64_t delta);
+/*
+ * An I/O error met by the worker, under policy @on_err (QEMU's rules:
+ * enospc and auto stop on ENOSPC and report otherwise).  Sends
+ * BLOCK_JOB_ERROR unless the job is cancelled; "stop" pauses the job as
+ * job-pause would and sets its io-status (failed or nospace), so the
+ * worker parks at its next pause point until job-resume.  The caller then
+ * retries (stop), goes on (ignore) or fails (report).
+ */
+BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError on_err,
+                                        bool is_read, const GError *err);
+/* The errno behind an I/O GError: its strerror suffix (ENOSPC, EIO...),
+ * EIO when none is recognised. */
+int block_job_error_errno(const GError *err);
 void block_job_progress_set_total(BlockJob *job, int64_t total);
 void block_job_progress_update(BlockJob *job, int64_t done);
 /* Account @bytes copied and sleep as long as the speed limit asks; returns

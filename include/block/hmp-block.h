@@ -10,5 +10,7 @@
 
 /* Register them with hmp_register_command() (bdrv_init() does). */
 void hmp_block_register(void);
+/* qemu-io DEVICE "COMMAND" (hmp-qemu-io.c); hmp_block_register calls it. */
+void hmp_qemu_io_register(void);
 
 #endif

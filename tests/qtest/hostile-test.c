@@ -1438,13 +1438,15 @@ static JsonObject *schema_type(Schema *sc, const char *name)
 }
 
 /*
- * Members the schema declares uint64: introspection shows them as "int"
- * (as QEMU's does), but QEMU 7.2 rejects a wrong type for them with
- * "Parameter 'x' expects uint64", not the integer type error.
+ * Members the schema declares uint64 or uint32: introspection shows them
+ * as "int" (as QEMU's does), but QEMU 7.2 rejects a wrong type for them
+ * with "Parameter 'x' expects uint64" (its unsigned visitors all go
+ * through uint64), not the integer type error.
  */
 static bool uint64_member(const char *name)
 {
-    return g_str_equal(name, "write-threshold");
+    return g_str_equal(name, "write-threshold") ||
+           g_str_equal(name, "granularity");
 }
 
 /* The wrong value to send for a member of @type, and the expected error

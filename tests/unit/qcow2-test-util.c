@@ -158,12 +158,13 @@ static BlockDriverState *tq_node(const BlockDriver *drv, const char *name,
     BdrvNode *node = g_new0(BdrvNode, 1);
     BlockDriverState *bs = &node->bs;
 
+    node->discard = "unmap"; /* discard and MAY_UNMAP reach the driver */
     bs->drv = drv;
     bs->opaque = g_malloc0(drv->instance_size);
     bs->node_name = g_strdup(name);
     bs->read_only = read_only;
     bs->refcnt = 1;
-    g_mutex_init(&bs->lock);
+    bdrv_io_init(bs);
     g_rw_lock_init(&bs->write_hooks_lock);
     return bs;
 }
@@ -246,7 +247,7 @@ void tq_close(BlockDriverState *bs)
     }
     tq_close(bs->backing);
     tq_close(bs->file);
-    g_mutex_clear(&bs->lock);
+    bdrv_io_cleanup(bs);
     g_rw_lock_clear(&bs->write_hooks_lock);
     g_free(bs->opaque);
     g_free(bs->node_name);

@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The concurrent I/O path (block/io.c, file-posix, raw, qcow2's locking):
+ * many threads on one node through the real block core and file driver,
+ * on images made and checked by qemu-img.  Each scenario ends with the
+ * image's content compared and `qemu-img check` clean.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block/graph.h"
+#include "qcow2-test-util.h"
+#include "qemu/error.h"
+
+#define KiB 1024
+#define MiB (1024 * KiB)
+#define BLK (4 * KiB)
+#define NTHREADS 8
+#define BASE_BYTE 0xaa
+
+/* ---- helpers ---- */
+
+static BlockDriverState *open_json(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+static BlockDriverState *open_json(const char *fmt, ...)
+{
+    g_autofree char *json = NULL;
+    g_autoptr(JsonNode) opts = NULL;
+    BlockDriverState *bs;
+    GError *err = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    json = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    opts = json_from_string(json, NULL);
+    ck_assert_msg(opts, "bad JSON %s", json);
+    bs = bdrv_open_options(json_node_get_object(opts), &err);
+    ck_assert_msg(bs, "open %s: %s", json, err ? err->message : "?");
+    return bs;
+}
+
+/* A read-write qcow2 node on @img (backing from its header), discard=unmap.*/
+static BlockDriverState *open_qcow2(const char *img)
+{
+    return open_json("{\"driver\": \"qcow2\", \"discard\": \"unmap\", "
+                     "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                     img);
+}
+
+/* A block tagged with its index and generation: a reader can tell a whole
+ * block from a torn one. */
+static void block_fill(uint8_t *buf, uint64_t blk, uint64_t gen)
+{
+    uint64_t seed = (blk << 20) | gen;
+
+    memcpy(buf, &seed, sizeof(seed));
+    tq_fill(buf + sizeof(seed), BLK - sizeof(seed), seed);
+}
+
+static bool all_bytes(const uint8_t *buf, size_t len, uint8_t v)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Is @buf block @blk as some writer wrote it (any generation), or the old
+ * content @old_byte?  *gen gets the generation (0: old).
+ */
+static bool block_valid(const uint8_t *buf, uint64_t blk, uint8_t old_byte,
+                        uint64_t *gen)
+{
+    uint8_t want[BLK];
+    uint64_t seed;
+
+    *gen = 0;
+    if (all_bytes(buf, BLK, old_byte)) {
+        return true;
+    }
+    memcpy(&seed, buf, sizeof(seed));
+    if (seed >> 20 != blk) {
+        return false;
+    }
+    *gen = seed & ((1 << 20) - 1);
+    block_fill(want, blk, *gen);
+    return memcmp(want, buf, BLK) == 0;
+}
+
+/*
+ * A read of a block that its owner may be overwriting in place right now:
+ * page-cache copies are not atomic, so the read may mix the old and the new
+ * generation byte by byte (a disk would tear at sectors) — but every byte
+ * must come from one of them, never from another block, a wrong cluster or
+ * zeroes.  Allocating writes never tear: see the strict checks.
+ */
+static bool block_plausible(const uint8_t *buf, uint64_t blk, uint8_t old_byte)
+{
+    uint8_t cand[3][BLK];
+    uint64_t seed, gen = 1;
+
+    if (block_valid(buf, blk, old_byte, &seed)) {
+        return true;
+    }
+    memcpy(&seed, buf, sizeof(seed));
+    if (seed >> 20 == blk) {
+        gen = seed & ((1 << 20) - 1);
+    }
+    for (int k = 0; k < 3; k++) {
+        block_fill(cand[k], blk, gen + k - 1);
+    }
+    for (size_t i = 0; i < BLK; i++) {
+        if (buf[i] != old_byte && buf[i] != cand[0][i] &&
+            buf[i] != cand[1][i] && buf[i] != cand[2][i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- many threads, own blocks, every cluster shared ---- */
+
+typedef struct Worker {
+    BlockDriverState *bs;
+    int id;
+    uint64_t nblocks; /* of the whole area */
+    uint8_t old_byte; /* what unwritten blocks read as */
+    int iters;
+    int flags;           /* of the writes (FUA) */
+    uint64_t *last_gen;  /* per block, written by its owner only */
+    int bad_reads;       /* torn or foreign content seen */
+    int write_errors;
+    int eperm;           /* writes refused while read-only (drain test) */
+    volatile int *stop;
+    volatile int progress;
+} Worker;
+
+/* Block @blk belongs to thread blk % NTHREADS: a 64k cluster holds 16
+ * blocks of all eight threads, so allocations and partial-cluster COWs of
+ * one cluster race. */
+static gpointer worker_run(gpointer opaque)
+{
+    Worker *w = opaque;
+    GRand *rnd = g_rand_new_with_seed(w->id * 7919 + 1);
+    uint8_t *buf = g_aligned_alloc(1, BLK, 4096);
+    uint64_t mine = w->nblocks / NTHREADS;
+
+    for (int i = 0; i < w->iters && !(w->stop && *w->stop); i++) {
+        uint64_t blk = g_rand_int_range(rnd, 0, mine) * NTHREADS + w->id;
+        uint64_t any = g_rand_int_range(rnd, 0, w->nblocks), gen = 0;
+        int ret;
+
+        block_fill(buf, blk, w->last_gen[blk] + 1);
+        ret = bdrv_pwrite_flags(w->bs, blk * BLK, BLK, buf, w->flags, NULL);
+        if (ret == 0) {
+            w->last_gen[blk]++;
+        } else if (ret == -EPERM) {
+            w->eperm++;
+        } else {
+            w->write_errors++;
+        }
+        /* someone else's block, maybe being allocated right now */
+        if (bdrv_pread(w->bs, any * BLK, BLK, buf, NULL) < 0 ||
+            !block_plausible(buf, any, w->old_byte)) {
+            fprintf(stderr, "thread %d: block %" PRIu64 " torn (%02x %02x)\n",
+                    w->id, any, buf[0], buf[100]);
+            w->bad_reads++;
+        }
+        /* my own block: exactly what I wrote last */
+        if (bdrv_pread(w->bs, blk * BLK, BLK, buf, NULL) < 0 ||
+            !block_valid(buf, blk, w->old_byte, &gen) ||
+            gen != w->last_gen[blk]) {
+            fprintf(stderr, "thread %d: own block %" PRIu64 " gen %" PRIu64
+                    " want %" PRIu64 " (%02x)\n", w->id, blk, gen,
+                    w->last_gen[blk], buf[100]);
+            w->bad_reads++;
+        }
+        w->progress = i + 1;
+    }
+    g_aligned_free(buf);
+    g_rand_free(rnd);
+    return NULL;
+}
+
+/* Run NTHREADS workers; @during runs on this thread meanwhile. */
+static void run_workers(BlockDriverState *bs, uint64_t nblocks,
+                        uint8_t old_byte, int iters, int flags,
+                        uint64_t *last_gen, void (*during)(Worker *w),
+                        Worker *w)
+{
+    GThread *th[NTHREADS];
+    volatile int stop = 0;
+
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (Worker){.bs = bs, .id = i, .nblocks = nblocks,
+                        .old_byte = old_byte, .iters = iters, .flags = flags,
+                        .last_gen = last_gen, .stop = during ? &stop : NULL};
+        th[i] = g_thread_new("io-worker", worker_run, &w[i]);
+    }
+    if (during) {
+        during(w);
+        stop = 1;
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        g_thread_join(th[i]);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        ck_assert_int_eq(w[i].bad_reads, 0);
+        ck_assert_int_eq(w[i].write_errors, 0);
+    }
+}
+
+/* Every block holds its owner's last write (or the old byte if none). */
+static void verify_blocks(BlockDriverState *bs, uint64_t nblocks,
+                          uint8_t old_byte, const uint64_t *last_gen)
+{
+    uint8_t *buf = g_malloc(BLK);
+
+    for (uint64_t b = 0; b < nblocks; b++) {
+        uint64_t gen;
+
+        ck_assert_int_eq(bdrv_pread(bs, b * BLK, BLK, buf, NULL), 0);
+        ck_assert_msg(block_valid(buf, b, old_byte, &gen), "block %" PRIu64
+                      " torn", b);
+        ck_assert_msg(gen == last_gen[b], "block %" PRIu64 ": gen %" PRIu64
+                      ", want %" PRIu64, b, gen, last_gen[b]);
+    }
+    g_free(buf);
+}
+
+/* A base filled with BASE_BYTE and an empty qcow2 overlay over it. */
+static char *make_chain(const char *name, const char *size, const char *opts)
+{
+    g_autofree char *base_name = g_strdup_printf("%s-base.raw", name);
+    g_autofree char *top_name = g_strdup_printf("%s.qcow2", name);
+    g_autofree char *base = tq_path(base_name);
+    char *top = tq_path(top_name);
+
+    tq_sh_ok("qemu-img create -q -f raw '%s' %s && "
+             "qemu-io -f raw -c 'write -P 0x%x 0 %s' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 %s -b '%s' -F raw '%s'",
+             base, size, BASE_BYTE, size, base, opts, base, top);
+    return top;
+}
+
+/*
+ * Allocation races: 8 threads write 4k blocks of one unallocated area of
+ * a qcow2 overlay (every 64k cluster shared by all eight, each partial
+ * write a copy-on-write from the backing file) and read their own and
+ * others' blocks meanwhile: no lost write, no torn or garbage read.
+ */
+START_TEST(test_qcow2_allocation_races)
+{
+    const uint64_t nblocks = 4 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("alloc", "4M", "-o cluster_size=64k");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 1500, 0, last_gen, NULL, w);
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    bs = open_qcow2(top); /* and after a reopen from disk */
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* The same with small clusters (many L2 updates per request) and FUA. */
+START_TEST(test_qcow2_small_clusters_fua)
+{
+    const uint64_t nblocks = 2 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("small", "2M", "-o cluster_size=4k");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 300, BDRV_REQ_FUA, last_gen, NULL, w);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    bs = open_qcow2(top);
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* Raw over a sparse file: the lock-free path, reads of holes as zeroes. */
+START_TEST(test_raw_concurrency)
+{
+    const uint64_t nblocks = 8 * MiB / BLK;
+    g_autofree char *img = tq_path("raw.img");
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 8M", img);
+    bs = open_json("{\"driver\": \"raw\", \"file\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}", img);
+    run_workers(bs, nblocks, 0, 2000, 0, last_gen, NULL, w);
+    verify_blocks(bs, nblocks, 0, last_gen);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* ---- a drain during I/O ---- */
+
+static void wait_progress(Worker *w)
+{
+    int start = w[0].progress;
+
+    for (int i = 0; i < 2000 && w[0].progress < start + 5; i++) {
+        g_usleep(1000);
+    }
+}
+
+/*
+ * While the workers run: drained sections (no request in flight inside,
+ * none starting from another thread), and reopens read-only and back,
+ * which drain too; writes refused meanwhile get -EPERM.
+ */
+static void drain_and_reopen(Worker *w)
+{
+    BlockDriverState *bs = w[0].bs;
+    GError *err = NULL;
+
+    for (int round = 0; round < 5; round++) {
+        int before[NTHREADS];
+
+        wait_progress(w);
+        bdrv_drained_begin(bs);
+        for (int i = 0; i < NTHREADS; i++) {
+            before[i] = w[i].progress;
+        }
+        g_usleep(20000);
+        for (int i = 0; i < NTHREADS; i++) {
+            /* at most the iteration that was between two requests */
+            ck_assert_int_le(w[i].progress, before[i] + 1);
+        }
+        bdrv_drained_end(bs);
+
+        wait_progress(w);
+        ck_assert_msg(bdrv_reopen_set_read_only(bs, true, false, &err), "%s",
+                      err ? err->message : "");
+        g_usleep(5000);
+        ck_assert_msg(bdrv_reopen_set_read_only(bs, false, true, &err), "%s",
+                      err ? err->message : "");
+    }
+    wait_progress(w);
+}
+
+START_TEST(test_drain_during_io)
+{
+    const uint64_t nblocks = 4 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+    int eperm = 0;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("drain", "4M", "");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 1000000, 0, last_gen,
+                drain_and_reopen, w);
+    for (int i = 0; i < NTHREADS; i++) {
+        eperm += w[i].eperm;
+    }
+    ck_assert_int_gt(eperm, 0); /* the read-only phases were seen */
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+}
+END_TEST
+
+/* ---- overlapping writers, readers of clusters being allocated ---- */
+
+#define OVL_CLUSTERS 64
+#define OVL_WRITERS 4
+
+typedef struct Overlap {
+    BlockDriverState *bs;
+    int id;              /* writers 1..OVL_WRITERS write that byte */
+    bool reader;
+    volatile int *stop;
+    int bad;
+} Overlap;
+
+/* Writers: every cluster in turn, whole (64k) or as one 128k request over
+ * two; all writers hit the same unallocated clusters at about the same
+ * time.  Readers: every byte must be the backing file's or a writer's. */
+static gpointer overlap_run(gpointer opaque)
+{
+    Overlap *o = opaque;
+    uint8_t *buf = g_malloc(128 * KiB);
+
+    for (int c = 0; c < OVL_CLUSTERS && !o->reader; c++) {
+        /* odd writers send pairs of clusters, even ones single clusters */
+        bool pair = (o->id & 1) && !(c & 1) && c + 1 < OVL_CLUSTERS;
+        int64_t len = pair ? 128 * KiB : 64 * KiB;
+
+        memset(buf, o->id, len);
+        o->bad += bdrv_pwrite(o->bs, c * 64 * KiB, len, buf, NULL) < 0;
+        c += pair;
+    }
+    while (o->reader && !*o->stop) {
+        for (int c = 0; c < OVL_CLUSTERS; c++) {
+            if (bdrv_pread(o->bs, c * 64 * KiB, 64 * KiB, buf, NULL) < 0) {
+                o->bad++;
+                continue;
+            }
+            for (int i = 0; i < 64 * KiB; i++) {
+                if (buf[i] != BASE_BYTE &&
+                    (buf[i] < 1 || buf[i] > OVL_WRITERS)) {
+                    o->bad++;
+                    break;
+                }
+            }
+        }
+    }
+    g_free(buf);
+    return NULL;
+}
+
+/*
+ * Writers race to allocate the same clusters: exactly one allocates each
+ * (no leaked or doubly referenced cluster), the others write in place, so
+ * every 4k block ends up wholly one writer's; readers never see garbage.
+ */
+START_TEST(test_qcow2_overlapping_writers)
+{
+    g_autofree char *top = NULL;
+    g_autofree uint8_t *buf = g_malloc(BLK);
+    Overlap o[OVL_WRITERS + 2];
+    GThread *th[OVL_WRITERS + 2];
+    volatile int stop = 0;
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("overlap", "4M", "-o cluster_size=64k");
+    bs = open_qcow2(top);
+    for (int i = 0; i < OVL_WRITERS + 2; i++) {
+        o[i] = (Overlap){.bs = bs, .id = i + 1, .reader = i >= OVL_WRITERS,
+                         .stop = &stop};
+        th[i] = g_thread_new("overlap", overlap_run, &o[i]);
+    }
+    for (int i = 0; i < OVL_WRITERS; i++) {
+        g_thread_join(th[i]);
+    }
+    stop = 1;
+    for (int i = OVL_WRITERS; i < OVL_WRITERS + 2; i++) {
+        g_thread_join(th[i]);
+    }
+    for (int i = 0; i < OVL_WRITERS + 2; i++) {
+        ck_assert_int_eq(o[i].bad, 0);
+    }
+    for (int64_t off = 0; off < OVL_CLUSTERS * 64 * KiB; off += BLK) {
+        ck_assert_int_eq(bdrv_pread(bs, off, BLK, buf, NULL), 0);
+        ck_assert_msg(buf[0] >= 1 && buf[0] <= OVL_WRITERS &&
+                      all_bytes(buf, BLK, buf[0]),
+                      "block at %" PRId64 " mixed", off);
+    }
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    /* one host cluster per guest cluster: nothing allocated twice */
+    tq_sh_ok("test \"$(qemu-img check --output=json '%s' | "
+             "sed -n 's/.*\"allocated-clusters\": \\([0-9]*\\).*/\\1/p')\" "
+             "-eq %d", top, OVL_CLUSTERS);
+}
+END_TEST
+
+/* ---- the flags API on real images ---- */
+
+static void expect_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          int want, int64_t want_pnum, int want_depth)
+{
+    int64_t pnum;
+    int depth;
+    int ret = bdrv_block_status(bs, offset, bytes, &pnum, &depth, NULL);
+
+    ck_assert_msg(ret == want && pnum == want_pnum && depth == want_depth,
+                  "status at %" PRId64 ": %d/%" PRId64 "/%d, want %d/%" PRId64
+                  "/%d", offset, ret, pnum, depth, want, want_pnum,
+                  want_depth);
+}
+
+#define ST_DATA (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)
+#define ST_ZERO (BDRV_BLOCK_ZERO | BDRV_BLOCK_ALLOCATED)
+
+static void expect_pattern(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                           uint8_t v)
+{
+    g_autofree uint8_t *buf = g_malloc(bytes);
+
+    ck_assert_int_eq(bdrv_pread(bs, offset, bytes, buf, NULL), 0);
+    ck_assert_msg(all_bytes(buf, bytes, v), "[%" PRId64 ", +%" PRId64
+                  ") is not 0x%02x", offset, bytes, v);
+}
+
+/*
+ * v3 zeroes: zero clusters (preallocation kept, or freed with MAY_UNMAP),
+ * partial clusters written as zeroes, NO_FALLBACK refused on a partial
+ * data cluster before anything changes and accepted where it reads zero.
+ */
+START_TEST(test_qcow2_zeroes_v3)
+{
+    g_autofree char *img = tq_path("zero3.qcow2");
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 '%s' 1M && "
+             "qemu-io -c 'write -P 0x55 0 256k' '%s' >/dev/null", img, img);
+    bs = open_qcow2(img);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 64 * KiB, 0, NULL), 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 64 * KiB, 1);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 64 * KiB, 64 * KiB,
+                                        BDRV_REQ_MAY_UNMAP, NULL), 0);
+    expect_status(bs, 64 * KiB, 64 * KiB, BDRV_BLOCK_ZERO, 64 * KiB, 0);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 132 * KiB, 4 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), -ENOTSUP);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 4 * KiB, 4 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 196 * KiB, 8 * KiB,
+                                        BDRV_REQ_FUA, NULL), 0);
+    /* whole and partial together, through the end of the image */
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 1000 * KiB, 24 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    bdrv_unref(bs);
+    tq_assert_check_clean(img);
+    tq_sh_ok("qemu-io -c 'read -P 0 0 128k' -c 'read -P 0x55 128k 68k' "
+             "-c 'read -P 0 196k 8k' -c 'read -P 0x55 204k 52k' "
+             "-c 'read -P 0 256k 768k' '%s' >/dev/null", img);
+    /* preallocated zero cluster, then one given back */
+    tq_sh_ok("qemu-img map --output=json '%s' > '%s.map' && grep -q "
+             "'\"start\": 0, \"length\": 65536, \"depth\": 0, "
+             "\"present\": true, \"zero\": true, \"data\": false' "
+             "'%s.map' && grep -q '\"start\": 65536, \"length\": 65536, "
+             "\"depth\": 0, \"present\": false, \"zero\": true' '%s.map'",
+             img, img, img, img);
+}
+END_TEST
+
+/* v2 has no zero flag: deallocation without a backing file, -ENOTSUP
+ * (then zero buffers unless NO_FALLBACK) over one. */
+START_TEST(test_qcow2_zeroes_v2)
+{
+    g_autofree char *img = tq_path("zero2.qcow2");
+    g_autofree char *top = NULL;
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 -o compat=0.10 '%s' 1M && "
+             "qemu-io -c 'write -P 0x55 0 256k' '%s' >/dev/null", img, img);
+    bs = open_qcow2(img);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 128 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    expect_status(bs, 0, MiB, BDRV_BLOCK_ZERO, 128 * KiB, 0);
+    bdrv_unref(bs);
+    tq_assert_check_clean(img);
+
+    top = make_chain("zero2top", "1M", "-o compat=0.10");
+    bs = open_qcow2(top);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 64 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), -ENOTSUP);
+    expect_pattern(bs, 0, 64 * KiB, BASE_BYTE);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 64 * KiB, 0, NULL), 0);
+    expect_pattern(bs, 0, 64 * KiB, 0);
+    expect_status(bs, 0, MiB, ST_DATA, 64 * KiB, 1);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    tq_sh_ok("qemu-img info '%s' | "
+             "grep -q 'compat: 0.10'", top);
+}
+END_TEST
+
+/*
+ * Discard frees whole clusters (space punched, refcounts 0, no leak);
+ * over a backing file they become zero clusters, not the backing's data;
+ * with discard=ignore nothing happens.
+ */
+START_TEST(test_qcow2_discard)
+{
+    g_autofree char *img = tq_path("discard.qcow2");
+    g_autofree char *top = NULL;
+    BlockDriverState *bs;
+    int64_t before, after;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 '%s' 4M && "
+             "qemu-io -c 'write -P 0x55 0 2M' '%s' >/dev/null", img, img);
+    bs = open_qcow2(img);
+    before = bdrv_file_allocated_size(bs->file);
+    /* partial clusters at both ends stay */
+    ck_assert_int_eq(bdrv_pdiscard(bs, 4 * KiB, 1 * MiB + 60 * KiB, NULL), 0);
+    after = bdrv_file_allocated_size(bs->file);
+    ck_assert_int_le(after, before - MiB + 64 * KiB); /* fs slack */
+    expect_pattern(bs, 0, 64 * KiB, 0x55);
+    expect_status(bs, 64 * KiB, 4 * MiB - 64 * KiB, BDRV_BLOCK_ZERO, MiB, 0);
+    expect_pattern(bs, 64 * KiB, MiB, 0);
+    expect_pattern(bs, MiB + 64 * KiB, MiB - 64 * KiB, 0x55);
+    bdrv_unref(bs);
+    tq_assert_check_clean(img);
+
+    top = make_chain("discardtop", "1M", "");
+    tq_sh_ok("qemu-io -c 'write -P 0x66 0 256k' '%s' >/dev/null", top);
+    bs = open_qcow2(top);
+    ck_assert_int_eq(bdrv_pdiscard(bs, 0, 128 * KiB, NULL), 0);
+    expect_pattern(bs, 0, 128 * KiB, 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 128 * KiB, 1);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+
+    bs = open_json("{\"driver\": \"qcow2\", \"file\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}", top); /* discard=ignore */
+    ck_assert_int_eq(bdrv_pdiscard(bs, 128 * KiB, 128 * KiB, NULL), 0);
+    expect_pattern(bs, 128 * KiB, 128 * KiB, 0x66);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/*
+ * Block status down a chain: top qcow2 (data, a zero cluster) over a mid
+ * qcow2 over a raw base whose holes read as zeroes; and a raw node's
+ * holes and data straight from the file (SEEK_DATA/SEEK_HOLE).
+ */
+START_TEST(test_block_status_chain)
+{
+    g_autofree char *base = tq_path("st-base.raw");
+    g_autofree char *mid = tq_path("st-mid.qcow2");
+    g_autofree char *top = tq_path("st-top.qcow2");
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 2M && "
+             "qemu-io -f raw -c 'write -P 1 0 64k' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 -b '%s' -F raw '%s' && "
+             "qemu-io -c 'write -P 2 64k 64k' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s' && "
+             "qemu-io -c 'write -P 3 128k 64k' -c 'write -z 192k 64k' "
+             "'%s' >/dev/null",
+             base, base, base, mid, mid, mid, top, top);
+    bs = open_qcow2(top);
+    expect_status(bs, 0, 2 * MiB, ST_DATA, 64 * KiB, 3);
+    expect_status(bs, 64 * KiB, 2 * MiB - 64 * KiB, ST_DATA, 64 * KiB, 2);
+    expect_status(bs, 128 * KiB, 2 * MiB - 128 * KiB, ST_DATA, 64 * KiB, 1);
+    expect_status(bs, 192 * KiB, 2 * MiB - 192 * KiB, ST_ZERO, 64 * KiB, 1);
+    /* the base's hole: allocated there (raw holds everything), zero */
+    expect_status(bs, 256 * KiB, 2 * MiB - 256 * KiB, ST_ZERO,
+                  2 * MiB - 256 * KiB, 3);
+    bdrv_unref(bs);
+
+    bs = open_json("{\"driver\": \"raw\", \"file\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}", base);
+    expect_status(bs, 0, 2 * MiB, ST_DATA, 64 * KiB, 1);
+    expect_status(bs, 64 * KiB, 2 * MiB - 64 * KiB, ST_ZERO,
+                  2 * MiB - 64 * KiB, 1);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* Raw zeroes and discard: holes punched with MAY_UNMAP (discard=unmap),
+ * ZERO_RANGE otherwise, beyond the old end too; FUA writes. */
+START_TEST(test_raw_zeroes_discard_fua)
+{
+    g_autofree char *img = tq_path("rawz.img");
+    uint8_t buf[4 * KiB];
+    BlockDriverState *bs;
+    struct stat st;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-io -f raw -c 'write -P 0x77 0 1M' '%s' >/dev/null",
+             img, img);
+    bs = open_json("{\"driver\": \"raw\", \"discard\": \"unmap\", "
+                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                   img);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 256 * KiB,
+                                        BDRV_REQ_MAY_UNMAP |
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 256 * KiB, 1);
+    ck_assert_int_eq(bdrv_pdiscard(bs, 512 * KiB, 256 * KiB, NULL), 0);
+    expect_status(bs, 512 * KiB, 512 * KiB, ST_ZERO, 256 * KiB, 1);
+    expect_pattern(bs, 512 * KiB, 256 * KiB, 0);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 300 * KiB, 4 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    expect_pattern(bs, 300 * KiB, 4 * KiB, 0);
+    expect_pattern(bs, 256 * KiB, 44 * KiB, 0x77);
+    memset(buf, 0x78, sizeof(buf));
+    ck_assert_int_eq(bdrv_pwrite_flags(bs, 800 * KiB, sizeof(buf), buf,
+                                       BDRV_REQ_FUA, NULL), 0);
+    expect_pattern(bs, 800 * KiB, sizeof(buf), 0x78);
+    bdrv_unref(bs);
+    ck_assert_int_eq(stat(img, &st), 0);
+    ck_assert_int_eq(st.st_size, MiB);
+    ck_assert_int_le(st.st_blocks * 512, 600 * KiB);
+    tq_sh_ok("qemu-io -f raw -c 'read -P 0 0 256k' -c 'read -P 0x77 256k 44k' "
+             "-c 'read -P 0 300k 4k' -c 'read -P 0x77 304k 208k' "
+             "-c 'read -P 0 512k 256k' -c 'read -P 0x78 800k 4k' '%s' "
+             ">/dev/null", img);
+}
+END_TEST
+
+/* ---- O_DIRECT: unaligned writes read-modify-write under rmw_lock ---- */
+
+typedef struct SectorWorker {
+    BlockDriverState *bs;
+    int id;
+    int bad;
+} SectorWorker;
+
+/* Thread i owns 512-byte sector i of every 4k block: every write is an
+ * unaligned read-modify-write of a block the others write too. */
+static gpointer sector_run(gpointer opaque)
+{
+    SectorWorker *w = opaque;
+    uint8_t buf[512], got[512];
+
+    for (int i = 0; i < 400; i++) {
+        int64_t off = (int64_t)(i % 64) * BLK + w->id * 512;
+
+        memset(buf, (w->id << 4) | (i & 15), sizeof(buf));
+        if (bdrv_pwrite(w->bs, off, sizeof(buf), buf, NULL) < 0 ||
+            bdrv_pread(w->bs, off, sizeof(got), got, NULL) < 0 ||
+            memcmp(buf, got, sizeof(buf))) {
+            w->bad++;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_direct_unaligned_rmw)
+{
+    g_autofree char *img = tq_path("direct.img");
+    g_autofree char *json = NULL;
+    g_autoptr(JsonNode) opts = NULL;
+    SectorWorker w[NTHREADS];
+    GThread *th[NTHREADS];
+    BlockDriverState *bs;
+    GError *err = NULL;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 256k", img);
+    json = g_strdup_printf("{\"driver\": \"raw\", \"cache\": {\"direct\": "
+                           "true}, \"file\": {\"driver\": \"file\", "
+                           "\"filename\": \"%s\"}}", img);
+    opts = json_from_string(json, NULL);
+    bs = bdrv_open_options(json_node_get_object(opts), &err);
+    if (!bs) {
+        fprintf(stderr, "SKIP %s: no O_DIRECT here: %s\n", __func__,
+                err->message);
+        g_clear_error(&err);
+        return;
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (SectorWorker){.bs = bs, .id = i};
+        th[i] = g_thread_new("rmw", sector_run, &w[i]);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        g_thread_join(th[i]);
+        ck_assert_int_eq(w[i].bad, 0);
+    }
+    for (int b = 0; b < 64; b++) {
+        for (int i = 0; i < NTHREADS; i++) {
+            int last = b + 64 * ((399 - b) / 64); /* its last write */
+
+            expect_pattern(bs, (int64_t)b * BLK + i * 512, 512,
+                           (i << 4) | (last & 15));
+        }
+    }
+    bdrv_unref(bs);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("block-io");
+    TCase *tc = tcase_create("concurrent");
+    SRunner *sr;
+    int failed;
+
+    if (!tq_have_qemu()) {
+        return 77;
+    }
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_qcow2_allocation_races);
+    tcase_add_test(tc, test_qcow2_small_clusters_fua);
+    tcase_add_test(tc, test_raw_concurrency);
+    tcase_add_test(tc, test_drain_during_io);
+    tcase_add_test(tc, test_qcow2_overlapping_writers);
+    tcase_add_test(tc, test_qcow2_zeroes_v3);
+    tcase_add_test(tc, test_qcow2_zeroes_v2);
+    tcase_add_test(tc, test_qcow2_discard);
+    tcase_add_test(tc, test_block_status_chain);
+    tcase_add_test(tc, test_raw_zeroes_discard_fua);
+    tcase_add_test(tc, test_direct_unaligned_rmw);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
