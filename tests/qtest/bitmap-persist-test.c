@@ -155,6 +155,10 @@ START_TEST(test_survive_restart)
                   "%s", info);
     ck_assert_msg(strstr(info, "granularity: 512"), "%s", info);
     g_free(sh(dir, "qemu-img check -q base.qcow2"));
+    if (g_getenv("BITMAP_TEST_KEEP")) {
+        /* for comparing with QEMU by hand (docs/dev-notes/issue-14) */
+        g_free(sh(dir, "cp base.qcow2 \"$BITMAP_TEST_KEEP\""));
+    }
     /* QEMU reads our bits and writes a bitmap of its own */
     g_free(sh(dir, "qemu-img bitmap --add base.qcow2 q && "
                    "qemu-img bitmap --merge p base.qcow2 q && "
