@@ -596,3 +596,22 @@ const BlockDriver bdrv_file = {
     .bdrv_reopen_commit = file_reopen_commit,
     .bdrv_reopen_abort = file_reopen_abort,
 };
+
+int bdrv_file_fallocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    int err;
+
+    if (bs->drv != &bdrv_file) {
+        error_setg(errp, "Preallocation mode 'falloc' needs a file node");
+        return -1;
+    }
+    err = posix_fallocate(s->fd, offset, bytes); /* safe beside I/O */
+    if (err) {
+        error_setg_errno(errp, err, "Could not preallocate data for '%s'",
+                         bs->filename);
+        return -1;
+    }
+    return 0;
+}

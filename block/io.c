@@ -230,9 +230,12 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
     if (bytes == 0) {
         return 0;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     ret = bs->drv->bdrv_pread(bs, offset, bytes, buf, errp);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_READ, bytes, bdrv_account_now() - t0, ret);
     return ret < 0 ? -1 : 0;
 }
 
@@ -318,9 +321,14 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
         io_end(dst);
         return -1;
     }
+    int64_t t0 = bdrv_account_now();
+
     n = copy_leaves(src_leaf, src_off, dst_leaf, dst_off, n, errp);
     write_hooks_after(dst, offset, n, BDRV_WRITE_DATA, n < 0 ? -EIO : 0);
     io_end(dst);
+    /* offloaded, but a read of @src and a write of @dst all the same */
+    bdrv_account_io(src, BDRV_ACCT_READ, n, bdrv_account_now() - t0, (int)MIN(n, 0));
+    bdrv_account_io(dst, BDRV_ACCT_WRITE, n, bdrv_account_now() - t0, (int)MIN(n, 0));
     return n;
 }
 
@@ -370,6 +378,8 @@ int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DATA, errp);
@@ -378,6 +388,7 @@ int bdrv_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_DATA, ret);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_WRITE, bytes, bdrv_account_now() - t0, ret);
     return ret;
 }
 
@@ -394,9 +405,12 @@ int bdrv_flush(BlockDriverState *bs, GError **errp)
     if (!bs->drv || !bs->drv->bdrv_flush) {
         return 0;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     ret = driver_flush(bs, errp);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_FLUSH, 0, bdrv_account_now() - t0, ret);
     return ret < 0 ? -1 : 0;
 }
 
@@ -551,6 +565,8 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                    bs->node_name);
         return -ENOTSUP;
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_ZEROES, errp);
@@ -559,6 +575,8 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_ZEROES, ret);
     io_end(bs);
+    /* QEMU accounts write-zeroes as writes */
+    bdrv_account_io(bs, BDRV_ACCT_WRITE, bytes, bdrv_account_now() - t0, ret);
     return ret;
 }
 
@@ -574,6 +592,8 @@ int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret < 0 || bytes == 0 || !may_unmap(bs)) {
         return ret; /* discard=ignore: the request is dropped, as QEMU */
     }
+    int64_t t0 = bdrv_account_now();
+
     io_begin(bs);
     /* the hooks hear of it: a mirror or bitmap treats the range as changed */
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_DISCARD, errp);
@@ -586,6 +606,7 @@ int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     write_hooks_after(bs, offset, bytes, BDRV_WRITE_DISCARD, ret);
     io_end(bs);
+    bdrv_account_io(bs, BDRV_ACCT_UNMAP, bytes, bdrv_account_now() - t0, ret);
     return ret;
 }
 

@@ -12,7 +12,7 @@ static BlockJob *find_block_job(const char *id, GError **errp)
 {
     BlockJob *job = id ? block_job_find(id) : NULL;
 
-    if (!job) {
+    if (!job || job->driver->no_block_job_events) {
         error_set(errp, QMP_ERROR_CLASS_DEVICE_NOT_ACTIVE,
                   "Block job '%s' not found", id ? id : "");
     }
@@ -200,7 +200,12 @@ BlockJobInfoList *qmp_query_block_jobs(GError **errp)
     BlockJobInfoList *head = NULL, **tail = &head;
 
     for (GList *l = block_job_list(); l; l = l->next) {
-        BlockJobInfoList *elt = g_new0(BlockJobInfoList, 1);
+        BlockJobInfoList *elt;
+
+        if (((BlockJob *)l->data)->driver->no_block_job_events) {
+            continue; /* not a block job (create) */
+        }
+        elt = g_new0(BlockJobInfoList, 1);
 
         elt->value = block_job_info(l->data);
         *tail = elt;

@@ -119,6 +119,9 @@ static void job_event(BlockJob *job, JobEvent ev, const char *error)
     int64_t current, total, speed;
     bool busy;
 
+    if (job->driver->no_block_job_events) {
+        return;
+    }
     block_job_progress(job, &current, &total, &speed, &busy);
     switch (ev) {
     case JOB_EVENT_READY:
@@ -364,6 +367,9 @@ void block_job_to_pending(BlockJob *job)
     job_set_status(job, JOB_STATUS_PENDING);
     if (job->auto_finalize) {
         block_job_finalize(job);
+        return;
+    }
+    if (job->driver->no_block_job_events) {
         return;
     }
     qapi_event_send_block_job_pending(job->driver->type, job->id);

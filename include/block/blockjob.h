@@ -44,6 +44,9 @@ typedef struct BlockJobDriver {
     void (*abort)(BlockJob *job);
     /* Main loop, always, last: undo what creation set up (reopen back). */
     void (*clean)(BlockJob *job);
+    /* Not a block job (create): no BLOCK_JOB_* events, not among the
+     * block jobs of query-block-jobs and block-job-*, only job-*. */
+    bool no_block_job_events;
 } BlockJobDriver;
 
 struct BlockJob {

@@ -15,6 +15,7 @@
 #include "block/block_int.h"
 #include "qapi/qapi-types.h"
 #include "block/perm.h"
+#include "block/accounting.h"
 
 typedef struct BlockJob BlockJob;
 
@@ -43,6 +44,7 @@ typedef struct BdrvNode {
     /* Any thread, with __atomic builtins (write-threshold.c). */
     int64_t write_threshold;   /* 0: off */
     int64_t wr_highest_offset; /* end of the furthest write */
+    BdrvAcct acct;             /* query-blockstats (accounting.c) */
     /* permissions (perm.c): who uses this node, newest first (BdrvChild*) */
     GList *parents;
     BdrvChild *file_child;    /* holds bs.file, or NULL */
@@ -241,5 +243,9 @@ int64_t bdrv_wr_highest_offset(BlockDriverState *bs);
 
 /* Bytes allocated on disk for a file node (st_blocks), -1 if unknown. */
 int64_t bdrv_file_allocated_size(BlockDriverState *bs);
+/* Reserve [offset, offset+bytes) of a file node's file (posix_fallocate);
+ * -1 with errp when it is no file node or the filesystem refuses. */
+int bdrv_file_fallocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        GError **errp);
 
 #endif
