@@ -312,7 +312,7 @@ static void backup_init_copy(BackupJob *s)
     }
 }
 
-void qmp_blockdev_backup(BlockdevBackup *a, GError **errp)
+BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
 {
     BlockDriverState *bs = bdrv_lookup_bs(a->device, a->device, errp);
     BlockDriverState *target;
@@ -321,19 +321,20 @@ void qmp_blockdev_backup(BlockdevBackup *a, GError **errp)
     BackupJob *s;
 
     if (!bs) {
-        return;
+        return NULL;
     }
     target = bdrv_lookup_bs(a->target, a->target, errp);
     if (!target) {
-        return;
+        return NULL;
     }
     bm = backup_bitmap(a, bs, &err);
     if (err) {
         g_propagate_error(errp, err);
-        return;
+        return NULL;
     }
-    if (!backup_check_target(a, bs, target, errp) || bdrv_op_blocked(bs, errp)) {
-        return;
+    if (!backup_check_target(a, bs, target, errp) ||
+        bdrv_op_blocked(bs, errp)) {
+        return NULL;
     }
     s = (BackupJob *)block_job_create(
         a->has_job_id ? a->job_id : a->device, &backup_driver,
@@ -341,7 +342,7 @@ void qmp_blockdev_backup(BlockdevBackup *a, GError **errp)
         a->has_auto_finalize ? a->auto_finalize : true,
         a->has_auto_dismiss ? a->auto_dismiss : true, errp);
     if (!s) {
-        return;
+        return NULL;
     }
     s->source = bs;
     s->target = target;
@@ -359,12 +360,28 @@ void qmp_blockdev_backup(BlockdevBackup *a, GError **errp)
                             true, errp)) {
         g_mutex_clear(&s->copy_lock);
         block_job_early_fail(&s->common);
-        return;
+        return NULL;
     }
     backup_init_copy(s);
     s->cbw.before = backup_before_write;
     s->cbw.opaque = s;
     bdrv_write_hook_add(bs, &s->cbw);
     s->hooked = true;
-    block_job_start(&s->common);
+    return &s->common;
+}
+
+void bdrv_backup_abort_prepared(BlockJob *job)
+{
+    backup_abort(job); /* the bitmap gets its bits back */
+    backup_clean(job);
+    block_job_early_fail(job);
+}
+
+void qmp_blockdev_backup(BlockdevBackup *a, GError **errp)
+{
+    BlockJob *job = bdrv_backup_prepare(a, errp);
+
+    if (job) {
+        block_job_start(job);
+    }
 }

@@ -103,28 +103,40 @@ static BdrvDirtyBitmap *merge_source(const char *node,
     return bm;
 }
 
-void qmp_block_dirty_bitmap_merge(const char *node, const char *target,
-                                  BlockDirtyBitmapOrStrList *bitmaps,
-                                  GError **errp)
+BdrvDirtyBitmap *bdrv_merge_dirty_bitmaps(const char *node,
+                                          const char *target,
+                                          BlockDirtyBitmapOrStrList *bitmaps,
+                                          HBitmap **backup, GError **errp)
 {
     BdrvDirtyBitmap *dst = bdrv_dirty_bitmap_lookup(node, target, NULL, errp);
     g_autoptr(GPtrArray) srcs = g_ptr_array_new();
 
     if (!dst || !bdrv_dirty_bitmap_check(dst, BDRV_BITMAP_DEFAULT, errp)) {
-        return;
+        return NULL;
     }
     /* all sources first, so that a bad one leaves the target as it was */
     for (BlockDirtyBitmapOrStrList *l = bitmaps; l; l = l->next) {
         BdrvDirtyBitmap *src = merge_source(node, l->value, dst, errp);
 
         if (!src) {
-            return;
+            return NULL;
         }
         g_ptr_array_add(srcs, src);
+    }
+    if (backup) {
+        *backup = bdrv_dirty_bitmap_copy_bits(dst);
     }
     for (guint i = 0; i < srcs->len; i++) {
         bdrv_dirty_bitmap_merge(dst, srcs->pdata[i], NULL); /* sizes checked */
     }
+    return dst;
+}
+
+void qmp_block_dirty_bitmap_merge(const char *node, const char *target,
+                                  BlockDirtyBitmapOrStrList *bitmaps,
+                                  GError **errp)
+{
+    bdrv_merge_dirty_bitmaps(node, target, bitmaps, NULL, errp);
 }
 
 BlockDirtyBitmapSha256 *qmp_x_debug_block_dirty_bitmap_sha256(

@@ -387,6 +387,14 @@ HBitmap *bdrv_dirty_bitmap_take_bits(BdrvDirtyBitmap *bm)
     return copy;
 }
 
+void bdrv_dirty_bitmap_restore_bits(BdrvDirtyBitmap *bm, const HBitmap *bits)
+{
+    g_mutex_lock(&bitmaps_lock);
+    hbitmap_reset_all(bm->bits);
+    hbitmap_merge(bm->bits, bits);
+    g_mutex_unlock(&bitmaps_lock);
+}
+
 void bdrv_dirty_bitmap_merge_bits(BdrvDirtyBitmap *bm, const HBitmap *bits)
 {
     g_mutex_lock(&bitmaps_lock);

@@ -77,6 +77,8 @@ char *bdrv_dirty_bitmap_sha256(BdrvDirtyBitmap *bm);
 HBitmap *bdrv_dirty_bitmap_copy_bits(BdrvDirtyBitmap *bm);
 /* The bits, and @bm cleared, in one step (a backup freezes them). */
 HBitmap *bdrv_dirty_bitmap_take_bits(BdrvDirtyBitmap *bm);
+/* @bm = @bits (a transaction's abort); the same granularity and size. */
+void bdrv_dirty_bitmap_restore_bits(BdrvDirtyBitmap *bm, const HBitmap *bits);
 /* @bm |= @bits (any granularity; the same size). */
 void bdrv_dirty_bitmap_merge_bits(BdrvDirtyBitmap *bm, const HBitmap *bits);
 /* Under the bitmap lock: serialise / deserialise (qcow2-bitmap.c). */
@@ -88,6 +90,26 @@ void bdrv_dirty_bitmap_deserialize(BdrvDirtyBitmap *bm,
 bool bdrv_dirty_bitmap_granules_clean(BdrvDirtyBitmap *bm,
                                       uint64_t first_granule,
                                       uint64_t granules);
+
+/*
+ * blockdev-backup in two steps (backup.c), for transaction: prepare sets
+ * the job up (the copy-before-write hook in place, the bitmap's bits
+ * taken) without starting it; start it with block_job_start(), or undo
+ * it all with bdrv_backup_abort_prepared().
+ */
+typedef struct BlockJob BlockJob;
+BlockJob *bdrv_backup_prepare(BlockdevBackup *args, GError **errp);
+void bdrv_backup_abort_prepared(BlockJob *job);
+
+/*
+ * block-dirty-bitmap-merge (dirty-bitmap-qmp.c): the target, or NULL with
+ * errp (nothing changed).  With @backup, *backup is the target's bits
+ * before the merge (the caller's).
+ */
+BdrvDirtyBitmap *bdrv_merge_dirty_bitmaps(const char *node,
+                                          const char *target,
+                                          BlockDirtyBitmapOrStrList *bitmaps,
+                                          HBitmap **backup, GError **errp);
 
 /* The node's bitmaps, oldest first; free the list (not the bitmaps). */
 GList *bdrv_dirty_bitmaps(BlockDriverState *bs);

@@ -187,6 +187,80 @@ START_TEST(test_errors)
 }
 END_TEST
 
+static bool bitmap_recording(QTestConn *c, const char *node,
+                             const char *name)
+{
+    JsonNode *keep;
+    JsonObject *o = bq_node(c, node, true, &keep);
+    JsonArray *a = json_object_get_array_member(o, "dirty-bitmaps");
+    bool v = false;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *b = json_array_get_object_element(a, i);
+
+        if (!strcmp(json_object_get_string_member(b, "name"), name)) {
+            v = json_object_get_boolean_member(b, "recording");
+        }
+    }
+    json_node_unref(keep);
+    return v;
+}
+
+/* transaction: bitmap + full backup together (libvirt's first backup);
+ * a failing action undoes the bitmap actions before it. */
+START_TEST(test_transaction)
+{
+    BlockFixture f = bq_start(NULL);
+
+    make_images(&f);
+    add_node(&f, "src", "src.qcow2", 0, false);
+    add_node(&f, "full", "full.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'transaction', 'arguments': {'actions': ["
+               "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+               "'name': 'inc'}}, "
+               "{'type': 'blockdev-backup', 'data': {'job-id': 'b0', "
+               "'device': 'src', 'target': 'full', 'sync': 'full', "
+               "'bitmap': 'inc', 'bitmap-mode': 'on-success'}}]}}");
+    bq_wait_status(f.c, "b0", "null");
+    del_node(f.c, "full");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "before.img full.qcow2"),
+                     0);
+    qemu_io(f.c, "src", "write -P 0x66 64k 4k");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), 65536);
+    bq_err(f.c, "Cannot find device='nope' nor node-name='nope'",
+           "{'execute': 'transaction', 'arguments': {'actions': ["
+           "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+           "'name': 'x'}}, "
+           "{'type': 'block-dirty-bitmap-clear', 'data': {'node': 'src', "
+           "'name': 'inc'}}, "
+           "{'type': 'block-dirty-bitmap-disable', 'data': {'node': 'src', "
+           "'name': 'inc'}}, "
+           "{'type': 'blockdev-backup', 'data': {'device': 'src', "
+           "'target': 'nope', 'sync': 'full'}}]}}");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "x"), -1);
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), 65536);
+    ck_assert(bitmap_recording(f.c, "src", "inc"));
+    bq_err(f.c, "Action 'block-dirty-bitmap-add' does not support "
+                "Transaction property completion-mode = grouped",
+           "{'execute': 'transaction', 'arguments': {'actions': ["
+           "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+           "'name': 'x'}}], 'properties': {'completion-mode': "
+           "'grouped'}}}");
+    bq_ok(f.c, "{'execute': 'transaction', 'arguments': {'actions': ["
+               "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+               "'name': 'x', 'disabled': true}}, "
+               "{'type': 'block-dirty-bitmap-merge', 'data': {'node': 'src', "
+               "'target': 'x', 'bitmaps': ['inc']}}, "
+               "{'type': 'block-dirty-bitmap-remove', 'data': {'node': "
+               "'src', 'name': 'inc'}}]}}");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "x"), 65536);
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), -1);
+    del_node(f.c, "src");
+    bq_finish(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("backup");
@@ -197,6 +271,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_full_then_incremental);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_transaction);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
