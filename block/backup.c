@@ -53,6 +53,9 @@ static int copy_cluster_locked(BackupJob *s, int64_t off, void *buf,
         return ret;
     }
     hbitmap_reset(s->copy, off, n);
+    if (s->sync == MIRROR_SYNC_MODE_NONE) {
+        block_job_progress_add_total(&s->common, n); /* no plan: grows */
+    }
     block_job_progress_update(&s->common, n);
     return 0;
 }
@@ -130,9 +133,10 @@ static int backup_run(BlockJob *job, GError **errp)
         g_mutex_unlock(&s->copy_lock);
     }
     g_mutex_lock(&s->copy_lock);
-    block_job_progress_set_total(job, hbitmap_count(s->copy));
+    block_job_progress_set_total(job, s->sync == MIRROR_SYNC_MODE_NONE
+                                          ? 0 : hbitmap_count(s->copy));
     g_mutex_unlock(&s->copy_lock);
-    while (!block_job_is_cancelled(job)) {
+    while (s->sync != MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {
         g_mutex_lock(&s->copy_lock);
         off = hbitmap_next_dirty(s->copy, off, s->len);
         g_mutex_unlock(&s->copy_lock);
@@ -143,11 +147,13 @@ static int backup_run(BlockJob *job, GError **errp)
             return -1;
         }
         block_job_ratelimit(job, BACKUP_CLUSTER);
+        block_job_pause_point(job);
         off += BACKUP_CLUSTER;
     }
     /* sync=none: only copy-before-write, until the job is cancelled */
     while (s->sync == MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {
-        g_usleep(20 * 1000);
+        block_job_wait(job, G_USEC_PER_SEC);
+        block_job_pause_point(job);
     }
     return bdrv_flush(s->target, errp) < 0 ? -1 : 0;
 }
@@ -307,7 +313,8 @@ static void backup_init_copy(BackupJob *s)
     if (s->sync == MIRROR_SYNC_MODE_BITMAP ||
         s->sync == MIRROR_SYNC_MODE_INCREMENTAL) {
         hbitmap_merge(s->copy, s->frozen);
-    } else if (s->sync != MIRROR_SYNC_MODE_NONE) {
+    } else {
+        /* sync=none too: every cluster's old data goes before a write */
         hbitmap_set(s->copy, 0, s->len);
     }
 }

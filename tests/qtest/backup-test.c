@@ -125,6 +125,38 @@ START_TEST(test_full_then_incremental)
 }
 END_TEST
 
+/* sync=none (pull mode's scratch): only the old data of what the guest
+ * overwrites reaches the target; the job runs until cancelled. */
+START_TEST(test_sync_none)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *map = NULL;
+
+    make_images(&f);
+    add_node(&f, "src", "src.qcow2", 0, false);
+    add_node(&f, "scratch", "full.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b2', 'device': 'src', 'target': 'scratch', "
+               "'sync': 'none'}}");
+    qemu_io(f.c, "src", "write -P 0x77 1M 4k");
+    qemu_io(f.c, "src", "write -P 0x78 1M 4k"); /* copied once, not twice */
+    bq_wait_status(f.c, "b2", "running");
+    bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
+               "{'device': 'b2'}}");
+    bq_wait_status(f.c, "b2", "null");
+    del_node(f.c, "scratch");
+    del_node(f.c, "src");
+    g_free(bq_sh(&f, "qemu-io -c 'read -P 0x11 1M 64k' full.qcow2 && "
+                     "qemu-io -c 'read -P 0x78 1M 4k' src.qcow2"));
+    map = bq_sh(&f, "qemu-img map --output=json full.qcow2");
+    ck_assert_msg(strstr(map, "\"start\": 1048576, \"length\": 65536, "
+                         "\"depth\": 0, \"present\": true, \"zero\": "
+                         "false, \"data\": true"), "%s", map);
+    check_image(&f, "full.qcow2");
+    bq_finish(&f);
+}
+END_TEST
+
 /* The argument errors, with QEMU 7.2's texts; no job is left. */
 START_TEST(test_errors)
 {
@@ -272,6 +304,7 @@ int main(void)
     tcase_add_test(tc, test_full_then_incremental);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_transaction);
+    tcase_add_test(tc, test_sync_none);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
