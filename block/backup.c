@@ -32,12 +32,15 @@ typedef struct BackupJob {
     GMutex copy_lock;
     BdrvWriteHook cbw;
     bool hooked;
+    BlockdevOnError on_source_error;
+    BlockdevOnError on_target_error;
     int64_t len;
 } BackupJob;
 
-/* Copy cluster @off if still needed; copy_lock held. */
+/* Copy cluster @off if still needed; copy_lock held.  *is_read tells
+ * which side failed. */
 static int copy_cluster_locked(BackupJob *s, int64_t off, void *buf,
-                               GError **errp)
+                               bool *is_read, GError **errp)
 {
     int64_t n = MIN(BACKUP_CLUSTER, s->len - off);
     int ret;
@@ -45,8 +48,10 @@ static int copy_cluster_locked(BackupJob *s, int64_t off, void *buf,
     if (!hbitmap_get(s->copy, off)) {
         return 0;
     }
+    *is_read = true;
     ret = bdrv_pread(s->source, off, n, buf, errp);
     if (ret >= 0) {
+        *is_read = false;
         ret = bdrv_pwrite(s->target, off, n, buf, errp);
     }
     if (ret < 0) {
@@ -60,12 +65,13 @@ static int copy_cluster_locked(BackupJob *s, int64_t off, void *buf,
     return 0;
 }
 
-static int copy_cluster(BackupJob *s, int64_t off, void *buf, GError **errp)
+static int copy_cluster(BackupJob *s, int64_t off, void *buf, bool *is_read,
+                        GError **errp)
 {
     int ret;
 
     g_mutex_lock(&s->copy_lock);
-    ret = copy_cluster_locked(s, off, buf, errp);
+    ret = copy_cluster_locked(s, off, buf, is_read, errp);
     g_mutex_unlock(&s->copy_lock);
     return ret;
 }
@@ -83,7 +89,8 @@ static int backup_before_write(BdrvWriteHook *hook, BlockDriverState *bs,
     (void)kind;
     for (int64_t off = offset - offset % BACKUP_CLUSTER; off < end;
          off += BACKUP_CLUSTER) {
-        int ret = copy_cluster(s, off, buf, errp);
+        bool is_read;
+        int ret = copy_cluster(s, off, buf, &is_read, errp);
 
         if (ret < 0) {
             return ret; /* the guest write fails rather than lose data */
@@ -118,6 +125,40 @@ static int drop_unallocated(BackupJob *s, GError **errp)
     return 0;
 }
 
+/*
+ * The worker's copy of cluster @off under the error policies: false with
+ * errp when the job must fail.  "stop" parks the job (job-resume retries),
+ * "ignore" leaves the cluster uncopied and goes on.
+ */
+static bool worker_copy(BackupJob *s, int64_t off, void *buf, GError **errp)
+{
+    for (;;) {
+        GError *err = NULL;
+        bool is_read = false;
+        BlockErrorAction act;
+
+        if (copy_cluster(s, off, buf, &is_read, &err) >= 0) {
+            return true;
+        }
+        act = block_job_error_action(&s->common,
+                                     is_read ? s->on_source_error
+                                             : s->on_target_error,
+                                     is_read, err);
+        if (act == BLOCK_ERROR_ACTION_REPORT) {
+            g_propagate_error(errp, err);
+            return false;
+        }
+        g_error_free(err);
+        if (act == BLOCK_ERROR_ACTION_IGNORE) {
+            return true;
+        }
+        block_job_pause_point(&s->common); /* stop: until job-resume */
+        if (block_job_is_cancelled(&s->common)) {
+            return true;
+        }
+    }
+}
+
 static int backup_run(BlockJob *job, GError **errp)
 {
     BackupJob *s = (BackupJob *)job;
@@ -143,7 +184,7 @@ static int backup_run(BlockJob *job, GError **errp)
         if (off < 0) {
             break;
         }
-        if (copy_cluster(s, off, buf, errp) < 0) {
+        if (!worker_copy(s, off, buf, errp)) {
             return -1;
         }
         block_job_ratelimit(job, BACKUP_CLUSTER);
@@ -357,6 +398,10 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
     s->bitmap = bm;
     s->mode = a->has_bitmap_mode ? a->bitmap_mode : 0;
     s->len = bdrv_getlength(bs);
+    s->on_source_error = a->has_on_source_error ? a->on_source_error
+                                                : BLOCKDEV_ON_ERROR_REPORT;
+    s->on_target_error = a->has_on_target_error ? a->on_target_error
+                                                : BLOCKDEV_ON_ERROR_REPORT;
     g_mutex_init(&s->copy_lock);
     if (!block_job_add_bdrv(&s->common, "source", bs,
                             BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL, true,
