@@ -7,6 +7,7 @@
 
 #include "block/block-backend.h"
 #include "block/blockjob.h"
+#include "block/dirty-bitmap.h"
 #include "block/graph.h"
 #include "qemu/error.h"
 
@@ -137,6 +138,7 @@ static void bdrv_delete(BlockDriverState *bs)
                   err->message);
         g_clear_error(&err);
     }
+    bdrv_dirty_bitmaps_close(bs); /* stores persistent ones, drops its hook */
     if (bs->drv->bdrv_close) {
         bs->drv->bdrv_close(bs);
     }

@@ -239,11 +239,6 @@ static void qcow2_check_writable(BlockDriverState *bs)
             "qcow2 image '%s' has %u internal snapshot(s); images with "
             "internal snapshots can only be opened read-only",
             name, h->nb_snapshots);
-    } else if (h->autoclear_features & QCOW2_AUTOCLEAR_BITMAPS) {
-        s->ro_reason = g_strdup_printf(
-            "qcow2 image '%s' has persistent dirty bitmaps, which fdsetd "
-            "cannot keep up to date; it can only be opened read-only",
-            name);
     }
 }
 

@@ -524,6 +524,7 @@ static int qcow2_meta_claim(BlockDriverState *bs, uint64_t offset, uint64_t n,
         [QCOW2_META_REFTABLE] = "refcount table",
         [QCOW2_META_REFBLOCK] = "refcount block",
         [QCOW2_META_L2] = "L2 table",
+        [QCOW2_META_BITMAP] = "bitmap",
     };
     BDRVQcow2State *s = bs->opaque;
 
@@ -610,6 +611,21 @@ static int qcow2_meta_claim_tables(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
+int qcow2_meta_claim_bitmaps(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    for (guint i = 0; s->bitmap_clusters && i < s->bitmap_clusters->len;
+         i++) {
+        if (qcow2_meta_claim(bs, g_array_index(s->bitmap_clusters, uint64_t,
+                                               i),
+                             1, QCOW2_META_BITMAP, errp) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Check one L2 table's data clusters; @seen collects them. */
 static int qcow2_check_l2_data(BlockDriverState *bs, const uint64_t *l2,
                                GHashTable *seen, GError **errp)
@@ -677,6 +693,7 @@ int qcow2_build_metadata_map(BlockDriverState *bs, GError **errp)
     s->metadata = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (qcow2_meta_claim_fixed(bs, errp) < 0 ||
         qcow2_meta_claim_tables(bs, errp) < 0 ||
+        qcow2_meta_claim_bitmaps(bs, errp) < 0 ||
         qcow2_meta_check_refcounts(bs, errp) < 0 ||
         qcow2_meta_check_data(bs, errp) < 0) {
         g_clear_pointer(&s->metadata, g_hash_table_destroy);

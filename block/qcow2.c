@@ -37,6 +37,7 @@ static void qcow2_free_state(BDRVQcow2State *s)
     g_clear_pointer(&s->rb_cache, qcow2_cache_free);
     g_clear_pointer(&s->metadata, g_hash_table_destroy);
     g_clear_pointer(&s->pending_frees, g_array_unref);
+    qcow2_bitmaps_free(s);
     s->write_ready = false;
     g_assert(!s->allocs);
     g_mutex_clear(&s->lock);
@@ -153,7 +154,8 @@ static int qcow2_open(BlockDriverState *bs, JsonObject *options, GError **errp)
         goto fail;
     }
     if (qcow2_create_caches(bs, options, errp) < 0 ||
-        qcow2_l1_init(bs, errp) < 0 || qcow2_refcount_init(bs, errp) < 0) {
+        qcow2_l1_init(bs, errp) < 0 || qcow2_refcount_init(bs, errp) < 0 ||
+        qcow2_load_dirty_bitmaps(bs, errp) < 0) {
         goto fail;
     }
     return 0;
@@ -200,8 +202,12 @@ int qcow2_write_prepare(BlockDriverState *bs, GError **errp)
     if (!s->metadata && qcow2_build_metadata_map(bs, errp) < 0) {
         return -1;
     }
-    if (s->hdr.autoclear_features) {
-        s->hdr.autoclear_features = 0;
+    /* the bitmaps bit stays while qcow2-bitmap.c keeps the extension */
+    if (s->hdr.autoclear_features & ~(s->bitmap_clusters
+                                          ? QCOW2_AUTOCLEAR_BITMAPS
+                                          : 0)) {
+        s->hdr.autoclear_features &=
+            s->bitmap_clusters ? QCOW2_AUTOCLEAR_BITMAPS : 0;
         if (qcow2_write_header(bs, errp) < 0) {
             return -1;
         }

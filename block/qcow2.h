@@ -151,6 +151,8 @@ typedef struct BDRVQcow2State {
                            * qcow2_file_end() and qcow2_file_grow() */
     uint64_t alloc_end;   /* every cluster from here on is free */
     GHashTable *metadata; /* cluster index -> Qcow2MetaKind, for writes */
+    GArray *bitmap_clusters; /* uint64_t offsets the bitmaps extension owns
+                                (directory, tables, data): qcow2-bitmap.c */
     bool write_ready;     /* qcow2_write_prepare() done */
 } BDRVQcow2State;
 
@@ -182,6 +184,7 @@ typedef enum Qcow2MetaKind {
     QCOW2_META_REFTABLE,
     QCOW2_META_REFBLOCK,
     QCOW2_META_L2,
+    QCOW2_META_BITMAP,
 } Qcow2MetaKind;
 
 /* Big-endian loads and stores on byte buffers of any alignment. */
@@ -328,6 +331,14 @@ uint64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, GError **errp);
  * no two structures share a cluster and each has refcount 1.
  */
 int qcow2_build_metadata_map(BlockDriverState *bs, GError **errp);
+
+/* Claim the bitmaps extension's clusters (s->bitmap_clusters). */
+int qcow2_meta_claim_bitmaps(BlockDriverState *bs, GError **errp);
+
+/* qcow2-bitmap.c: load the persistent bitmaps at open (and mark them in
+ * use when @bs is read-write); free the state at close. */
+int qcow2_load_dirty_bitmaps(BlockDriverState *bs, GError **errp);
+void qcow2_bitmaps_free(BDRVQcow2State *s);
 
 /* qcow2-cluster.c */
 

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "block/dirty-bitmap.h"
 #include "block/graph.h"
 
 /* ---- json: filenames ---- */
@@ -196,5 +197,7 @@ BlockDeviceInfo *bdrv_query_node_info(BlockDriverState *bs, bool flat,
     info->write_threshold = bdrv_write_threshold_get(bs);
     info->image = image_info(bs, flat);
     info->cache = cache_info(bs, writeback);
+    info->dirty_bitmaps = bdrv_query_dirty_bitmaps(bs);
+    info->has_dirty_bitmaps = info->dirty_bitmaps != NULL;
     return info;
 }

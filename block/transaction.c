@@ -20,6 +20,19 @@ static const BlkActionOps abort_action = {
 /* One row per action; other branches add theirs here. */
 static const BlkActionOps *const action_table[TRANSACTION_ACTION_KIND__MAX] = {
     [TRANSACTION_ACTION_KIND_ABORT] = &abort_action,
+    [TRANSACTION_ACTION_KIND_BLOCK_DIRTY_BITMAP_ADD] =
+        &bdrv_action_dirty_bitmap_add,
+    [TRANSACTION_ACTION_KIND_BLOCK_DIRTY_BITMAP_REMOVE] =
+        &bdrv_action_dirty_bitmap_remove,
+    [TRANSACTION_ACTION_KIND_BLOCK_DIRTY_BITMAP_CLEAR] =
+        &bdrv_action_dirty_bitmap_clear,
+    [TRANSACTION_ACTION_KIND_BLOCK_DIRTY_BITMAP_ENABLE] =
+        &bdrv_action_dirty_bitmap_enable,
+    [TRANSACTION_ACTION_KIND_BLOCK_DIRTY_BITMAP_DISABLE] =
+        &bdrv_action_dirty_bitmap_disable,
+    [TRANSACTION_ACTION_KIND_BLOCK_DIRTY_BITMAP_MERGE] =
+        &bdrv_action_dirty_bitmap_merge,
+    [TRANSACTION_ACTION_KIND_BLOCKDEV_BACKUP] = &bdrv_action_blockdev_backup,
     [TRANSACTION_ACTION_KIND_BLOCKDEV_SNAPSHOT] =
         &bdrv_action_blockdev_snapshot,
     [TRANSACTION_ACTION_KIND_BLOCKDEV_SNAPSHOT_SYNC] =

@@ -36,6 +36,15 @@ struct BlkActionState {
 extern const BlkActionOps bdrv_action_blockdev_snapshot;
 extern const BlkActionOps bdrv_action_blockdev_snapshot_sync;
 
+/* Rows of the table (block/bitmap-transaction.c). */
+extern const BlkActionOps bdrv_action_dirty_bitmap_add;
+extern const BlkActionOps bdrv_action_dirty_bitmap_remove;
+extern const BlkActionOps bdrv_action_dirty_bitmap_clear;
+extern const BlkActionOps bdrv_action_dirty_bitmap_enable;
+extern const BlkActionOps bdrv_action_dirty_bitmap_disable;
+extern const BlkActionOps bdrv_action_dirty_bitmap_merge;
+extern const BlkActionOps bdrv_action_blockdev_backup;
+
 /* Run @actions all or nothing. */
 bool bdrv_transaction(const TransactionActionList *actions,
                       ActionCompletionMode mode, GError **errp);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "block/dirty-bitmap.h"
 #include "block/graph.h"
 #include "qcow2-test-util.h"
 #include "qemu/error.h"
@@ -237,6 +238,8 @@ void tq_close(BlockDriverState *bs)
     if (!bs) {
         return;
     }
+    /* as bdrv_delete: persistent bitmaps stored before the driver closes */
+    bdrv_dirty_bitmaps_close(bs);
     if (bs->drv == &test_file_driver) {
         close(((TestFile *)bs->opaque)->fd);
     } else if (bs->drv && bs->drv->bdrv_close) {

@@ -266,14 +266,26 @@ START_TEST(test_snapshots_read_only)
 }
 END_TEST
 
-START_TEST(test_bitmaps_read_only)
+/* Persistent bitmaps (qcow2-bitmap.c) no longer force read-only: a
+ * write lands, the bitmap marks it and survives close. */
+START_TEST(test_bitmaps_read_write)
 {
     g_autofree char *img = NULL;
+    g_autofree char *info = NULL;
+    BlockDriverState *bs;
+    uint8_t buf[512];
 
     TQ_REQUIRE_QEMU();
     img = fresh_img("bitmap.qcow2", NULL);
     tq_sh_ok("qemu-img bitmap --add '%s' b0", img);
-    expect_read_only(img, "bitmaps");
+    bs = open_ok(img, false);
+    memset(buf, 0x43, sizeof(buf));
+    ck_assert_int_eq(bdrv_pwrite(bs, 1 * MiB, sizeof(buf), buf, NULL), 0);
+    tq_close(bs);
+    tq_sh_ok("qemu-img check -q '%s'", img);
+    ck_assert_int_eq(tq_sh(&info, "qemu-img info '%s'", img), 0);
+    ck_assert_msg(strstr(info, "name: b0") && !strstr(info, "in-use"), "%s",
+                  info);
 }
 END_TEST
 
@@ -624,7 +636,7 @@ static Suite *corrupt_suite(void)
     tcase_add_test(tc, test_dirty_bit_read_only);
     tcase_add_test(tc, test_corrupt_bit_read_only);
     tcase_add_test(tc, test_snapshots_read_only);
-    tcase_add_test(tc, test_bitmaps_read_only);
+    tcase_add_test(tc, test_bitmaps_read_write);
     tcase_add_test(tc, test_compressed_clusters);
     tcase_add_test(tc, test_empty_image);
     tcase_add_test(tc, test_backing_name_does_not_fit);

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * blockdev-backup through fdsets: a full backup while the guest (HMP
+ * qemu-io) writes into ranges not copied yet, then an incremental one from
+ * the bitmap the full backup synchronised; the chain full <- incremental
+ * restored with qemu-img and compared with the images; the documented
+ * argument errors with QEMU 7.2's texts.
+ */
+#include "block-qtest.h"
+
+/* src.qcow2 4M (0x11, 0x22 at 2M) and the backup targets, all 4M. */
+static void make_images(BlockFixture *f)
+{
+    g_free(bq_sh(f, "qemu-img create -q -f qcow2 src.qcow2 4M && "
+                    "qemu-io -c 'write -P 0x11 0 4M' "
+                    "-c 'write -P 0x22 2M 64k' src.qcow2 && "
+                    "qemu-img convert -O raw src.qcow2 before.img && "
+                    "qemu-img create -q -f qcow2 full.qcow2 4M && "
+                    "qemu-img create -q -f qcow2 -b full.qcow2 -F qcow2 "
+                    "inc1.qcow2"));
+}
+
+static void add_node(BlockFixture *f, const char *node, const char *file,
+                     int64_t set, bool no_backing)
+{
+    bq_add_fd(f, f->c, file, O_RDWR, set);
+    bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+                "'qcow2', 'node-name': '%s', %s 'file': {'driver': 'file', "
+                "'filename': '/dev/fdset/%" G_GINT64_FORMAT "'}}}",
+          node, no_backing ? "'backing': null," : "", set);
+}
+
+static void del_node(QTestConn *c, const char *node)
+{
+    bq_ok(c, "{'execute': 'blockdev-del', 'arguments': {'node-name': '%s'}}",
+          node);
+}
+
+static void qemu_io(QTestConn *c, const char *node, const char *cmd)
+{
+    g_autofree char *line = g_strdup_printf("qemu-io %s \"%s\"", node, cmd);
+
+    g_free(bq_hmp(c, line));
+}
+
+static int64_t bitmap_count(QTestConn *c, const char *node, const char *name)
+{
+    JsonNode *keep;
+    JsonObject *o = bq_node(c, node, true, &keep);
+    JsonArray *a = json_object_get_array_member(o, "dirty-bitmaps");
+    int64_t n = -1;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *b = json_array_get_object_element(a, i);
+
+        if (!strcmp(json_object_get_string_member(b, "name"), name)) {
+            ck_assert(!json_object_get_boolean_member(b, "busy"));
+            n = json_object_get_int_member(b, "count");
+        }
+    }
+    json_node_unref(keep);
+    return n;
+}
+
+static void check_image(BlockFixture *f, const char *file)
+{
+    ck_assert_msg(bq_sh_status(f, "qemu-img check -q %s", file) == 0,
+                  "qemu-img check %s", file);
+}
+
+/* Full backup with guest writes during it (copy-before-write), then an
+ * incremental one; restored chain == the source at each point. */
+START_TEST(test_full_then_incremental)
+{
+    BlockFixture f = bq_start(NULL);
+
+    make_images(&f);
+    add_node(&f, "src", "src.qcow2", 0, false);
+    add_node(&f, "full", "full.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'block-dirty-bitmap-add', 'arguments': "
+               "{'node': 'src', 'name': 'inc'}}");
+    qemu_io(f.c, "src", "write -P 0x33 1M 64k"); /* before: in the full */
+    /* 1 MiB/s: the worker reaches 2M..4M only after the guest writes */
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b0', 'device': 'src', 'target': 'full', 'sync': 'full', "
+               "'speed': 1048576, 'bitmap': 'inc', "
+               "'bitmap-mode': 'on-success'}}");
+    qemu_io(f.c, "src", "write -P 0x44 2M 4k");
+    qemu_io(f.c, "src", "write -P 0x55 3M 128k");
+    bq_err(f.c, "Bitmap 'inc' is currently in use by another operation and "
+                "cannot be used",
+           "{'execute': 'block-dirty-bitmap-clear', 'arguments': "
+           "{'node': 'src', 'name': 'inc'}}");
+    bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
+               "{'device': 'b0', 'speed': 0}}");
+    bq_wait_status(f.c, "b0", "null");
+    /* the bitmap now holds what the guest wrote during the job */
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), 3 * 65536);
+    del_node(f.c, "full");
+    g_free(bq_sh(&f, "qemu-io -f raw -c 'write -P 0x33 1M 64k' before.img"));
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "before.img full.qcow2"),
+                     0);
+    check_image(&f, "full.qcow2");
+
+    qemu_io(f.c, "src", "write -P 0x66 64k 4k");
+    add_node(&f, "inc1", "inc1.qcow2", 2, true);
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b1', 'device': 'src', 'target': 'inc1', "
+               "'sync': 'incremental', 'bitmap': 'inc'}}");
+    bq_wait_status(f.c, "b1", "null");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), 0);
+    del_node(f.c, "inc1");
+    del_node(f.c, "src");
+    /* full <- inc1 is the source as it is now; inc1 holds 4 clusters */
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q src.qcow2 "
+                                      "inc1.qcow2"),
+                     0);
+    check_image(&f, "inc1.qcow2");
+    check_image(&f, "src.qcow2");
+    ck_assert_int_ne(bq_sh_status(&f, "qemu-img compare -q src.qcow2 "
+                                      "full.qcow2"),
+                     0);
+    bq_finish(&f);
+}
+END_TEST
+
+/* sync=none (pull mode's scratch): only the old data of what the guest
+ * overwrites reaches the target; the job runs until cancelled. */
+START_TEST(test_sync_none)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *map = NULL;
+
+    make_images(&f);
+    add_node(&f, "src", "src.qcow2", 0, false);
+    add_node(&f, "scratch", "full.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b2', 'device': 'src', 'target': 'scratch', "
+               "'sync': 'none'}}");
+    qemu_io(f.c, "src", "write -P 0x77 1M 4k");
+    qemu_io(f.c, "src", "write -P 0x78 1M 4k"); /* copied once, not twice */
+    bq_wait_status(f.c, "b2", "running");
+    bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
+               "{'device': 'b2'}}");
+    bq_wait_status(f.c, "b2", "null");
+    del_node(f.c, "scratch");
+    del_node(f.c, "src");
+    g_free(bq_sh(&f, "qemu-io -c 'read -P 0x11 1M 64k' full.qcow2 && "
+                     "qemu-io -c 'read -P 0x78 1M 4k' src.qcow2"));
+    map = bq_sh(&f, "qemu-img map --output=json full.qcow2");
+    ck_assert_msg(strstr(map, "\"start\": 1048576, \"length\": 65536, "
+                         "\"depth\": 0, \"present\": true, \"zero\": "
+                         "false, \"data\": true"), "%s", map);
+    check_image(&f, "full.qcow2");
+    bq_finish(&f);
+}
+END_TEST
+
+/* The argument errors, with QEMU 7.2's texts; no job is left. */
+START_TEST(test_errors)
+{
+    static const struct {
+        const char *args, *desc;
+    } cases[] = {
+        {"'device': 'nope', 'target': 'full', 'sync': 'full'",
+         "Cannot find device='nope' nor node-name='nope'"},
+        {"'device': 'src', 'target': 'full', 'sync': 'incremental'",
+         "must provide a valid bitmap name for 'incremental' sync mode"},
+        {"'device': 'src', 'target': 'full', 'sync': 'bitmap'",
+         "must provide a valid bitmap name for 'bitmap' sync mode"},
+        {"'device': 'src', 'target': 'full', 'sync': 'incremental', "
+         "'bitmap': 'b', 'bitmap-mode': 'never'",
+         "Bitmap sync mode must be 'on-success' when using sync mode "
+         "'incremental'"},
+        {"'device': 'src', 'target': 'full', 'sync': 'full', "
+         "'bitmap-mode': 'always'",
+         "Cannot specify bitmap sync mode without a bitmap"},
+        {"'device': 'src', 'target': 'full', 'sync': 'bitmap', "
+         "'bitmap': 'zz', 'bitmap-mode': 'always'",
+         "Bitmap 'zz' could not be found"},
+        {"'device': 'src', 'target': 'full', 'sync': 'bitmap', "
+         "'bitmap': 'b'",
+         "Bitmap sync mode must be given when providing a bitmap"},
+        {"'device': 'src', 'target': 'full', 'sync': 'none', "
+         "'bitmap': 'b', 'bitmap-mode': 'always'",
+         "sync mode 'none' does not produce meaningful bitmap outputs"},
+        {"'device': 'src', 'target': 'full', 'sync': 'full', "
+         "'bitmap': 'b', 'bitmap-mode': 'never'",
+         "Bitmap sync mode 'never' has no meaningful effect when combined "
+         "with sync mode 'full'"},
+        {"'device': 'src', 'target': 'full', 'sync': 'full', "
+         "'compress': true",
+         "Compression is not supported for this drive full"},
+        {"'device': 'src', 'target': 'small', 'sync': 'full'",
+         "Source and target image have different sizes"},
+    };
+    BlockFixture f = bq_start(NULL);
+
+    make_images(&f);
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 small.qcow2 1M"));
+    add_node(&f, "src", "src.qcow2", 0, false);
+    add_node(&f, "full", "full.qcow2", 1, false);
+    add_node(&f, "small", "small.qcow2", 2, false);
+    bq_ok(f.c, "{'execute': 'block-dirty-bitmap-add', 'arguments': "
+               "{'node': 'src', 'name': 'b'}}");
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        bq_err(f.c, cases[i].desc,
+               "{'execute': 'blockdev-backup', 'arguments': {%s}}",
+               cases[i].args);
+    }
+    bq_err(f.c, "Invalid parameter type for 'compress', expected: boolean",
+           "{'execute': 'blockdev-backup', 'arguments': {'device': 'src', "
+           "'target': 'full', 'sync': 'full', 'compress': 1}}");
+    del_node(f.c, "small");
+    del_node(f.c, "full");
+    del_node(f.c, "src");
+    bq_finish(&f);
+}
+END_TEST
+
+static bool bitmap_recording(QTestConn *c, const char *node,
+                             const char *name)
+{
+    JsonNode *keep;
+    JsonObject *o = bq_node(c, node, true, &keep);
+    JsonArray *a = json_object_get_array_member(o, "dirty-bitmaps");
+    bool v = false;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *b = json_array_get_object_element(a, i);
+
+        if (!strcmp(json_object_get_string_member(b, "name"), name)) {
+            v = json_object_get_boolean_member(b, "recording");
+        }
+    }
+    json_node_unref(keep);
+    return v;
+}
+
+/* transaction: bitmap + full backup together (libvirt's first backup);
+ * a failing action undoes the bitmap actions before it. */
+START_TEST(test_transaction)
+{
+    BlockFixture f = bq_start(NULL);
+
+    make_images(&f);
+    add_node(&f, "src", "src.qcow2", 0, false);
+    add_node(&f, "full", "full.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'transaction', 'arguments': {'actions': ["
+               "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+               "'name': 'inc'}}, "
+               "{'type': 'blockdev-backup', 'data': {'job-id': 'b0', "
+               "'device': 'src', 'target': 'full', 'sync': 'full', "
+               "'bitmap': 'inc', 'bitmap-mode': 'on-success'}}]}}");
+    bq_wait_status(f.c, "b0", "null");
+    del_node(f.c, "full");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "before.img full.qcow2"),
+                     0);
+    qemu_io(f.c, "src", "write -P 0x66 64k 4k");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), 65536);
+    bq_err(f.c, "Cannot find device='nope' nor node-name='nope'",
+           "{'execute': 'transaction', 'arguments': {'actions': ["
+           "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+           "'name': 'x'}}, "
+           "{'type': 'block-dirty-bitmap-clear', 'data': {'node': 'src', "
+           "'name': 'inc'}}, "
+           "{'type': 'block-dirty-bitmap-disable', 'data': {'node': 'src', "
+           "'name': 'inc'}}, "
+           "{'type': 'blockdev-backup', 'data': {'device': 'src', "
+           "'target': 'nope', 'sync': 'full'}}]}}");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "x"), -1);
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), 65536);
+    ck_assert(bitmap_recording(f.c, "src", "inc"));
+    bq_err(f.c, "Action 'block-dirty-bitmap-add' does not support "
+                "Transaction property completion-mode = grouped",
+           "{'execute': 'transaction', 'arguments': {'actions': ["
+           "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+           "'name': 'x'}}], 'properties': {'completion-mode': "
+           "'grouped'}}}");
+    bq_ok(f.c, "{'execute': 'transaction', 'arguments': {'actions': ["
+               "{'type': 'block-dirty-bitmap-add', 'data': {'node': 'src', "
+               "'name': 'x', 'disabled': true}}, "
+               "{'type': 'block-dirty-bitmap-merge', 'data': {'node': 'src', "
+               "'target': 'x', 'bitmaps': ['inc']}}, "
+               "{'type': 'block-dirty-bitmap-remove', 'data': {'node': "
+               "'src', 'name': 'inc'}}]}}");
+    ck_assert_int_eq(bitmap_count(f.c, "src", "x"), 65536);
+    ck_assert_int_eq(bitmap_count(f.c, "src", "inc"), -1);
+    del_node(f.c, "src");
+    bq_finish(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("backup");
+    TCase *tc = tcase_create("backup");
+    SRunner *r;
+    int failed;
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_full_then_incremental);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_transaction);
+    tcase_add_test(tc, test_sync_none);
+    suite_add_tcase(su, tc);
+    r = srunner_create(su);
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
