@@ -38,7 +38,7 @@ void qcow2_alloc_begin(BDRVQcow2State *s, Qcow2Alloc *a, uint64_t first,
                        uint64_t n)
 {
     while (qcow2_alloc_busy(s, first, n)) {
-        g_cond_wait(&s->alloc_cond, &s->lock);
+        qcow2_wait_alloc(s);
     }
     a->first = first;
     a->n = n;
@@ -58,9 +58,9 @@ static int qcow2_data_write(BlockDriverState *bs, uint64_t host,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     ret = qcow2_file_write(bs, host, bytes, data, errp);
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     return ret;
 }
 
@@ -71,9 +71,9 @@ static int qcow2_cow_read(BlockDriverState *bs, uint64_t offset,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     ret = qcow2_read_backing(bs, offset, bytes, buf, errp);
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     return ret;
 }
 
@@ -389,7 +389,7 @@ static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
         if (!allocating || !qcow2_alloc_busy(s, gc0, n)) {
             break;
         }
-        g_cond_wait(&s->alloc_cond, &s->lock);
+        qcow2_wait_alloc(s);
     }
     if (allocating) {
         qcow2_alloc_begin(s, &alloc, gc0, n); /* not busy: no wait */
@@ -417,7 +417,7 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
         return -1;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     while (bytes > 0 && ret == 0) {
         uint64_t chunk = MIN((uint64_t)bytes, span - (offset & (span - 1)));
 
@@ -429,6 +429,6 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (qcow2_flush_metadata(bs, ret < 0 ? NULL : errp) < 0) {
         ret = -1;
     }
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }

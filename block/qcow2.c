@@ -217,9 +217,9 @@ static int qcow2_check_write(BlockDriverState *bs, GError **errp)
                    bs->node_name ? bs->node_name : qcow2_name(bs));
         return -1;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_write_prepare(bs, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 
@@ -238,9 +238,9 @@ static int qcow2_flush(BlockDriverState *bs, GError **errp)
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_flush_metadata(bs, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     if (ret < 0) {
         return -1;
     }
@@ -282,9 +282,9 @@ static int qcow2_truncate_locked(BlockDriverState *bs, int64_t size,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_truncate(bs, size, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 
@@ -300,9 +300,9 @@ static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
     if (state->read_only && !bs->read_only) {
         int ret;
 
-        g_mutex_lock(&s->lock);
+        qcow2_lock(s);
         ret = qcow2_flush_metadata(bs, errp);
-        g_mutex_unlock(&s->lock);
+        qcow2_unlock(s);
         return ret;
     }
     return 0;
@@ -386,10 +386,10 @@ static int qcow2_change_backing_file(BlockDriverState *bs,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_change_backing_file_locked(bs, backing_file, backing_fmt,
                                            errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 

@@ -139,8 +139,8 @@ typedef struct Worker {
     int bad_reads;       /* torn or foreign content seen */
     int write_errors;
     int eperm;           /* writes refused while read-only (drain test) */
-    volatile int *stop;
-    volatile int progress;
+    int *stop;           /* atomic */
+    int progress;        /* atomic */
 } Worker;
 
 /* Block @blk belongs to thread blk % NTHREADS: a 64k cluster holds 16
@@ -153,7 +153,7 @@ static gpointer worker_run(gpointer opaque)
     uint8_t *buf = g_aligned_alloc(1, BLK, 4096);
     uint64_t mine = w->nblocks / NTHREADS;
 
-    for (int i = 0; i < w->iters && !(w->stop && *w->stop); i++) {
+    for (int i = 0; i < w->iters && !(w->stop && g_atomic_int_get(w->stop)); i++) {
         uint64_t blk = g_rand_int_range(rnd, 0, mine) * NTHREADS + w->id;
         uint64_t any = g_rand_int_range(rnd, 0, w->nblocks), gen = 0;
         int ret;
@@ -183,7 +183,7 @@ static gpointer worker_run(gpointer opaque)
                     w->last_gen[blk], buf[100]);
             w->bad_reads++;
         }
-        w->progress = i + 1;
+        g_atomic_int_set(&w->progress, i + 1);
     }
     g_aligned_free(buf);
     g_rand_free(rnd);
@@ -197,7 +197,7 @@ static void run_workers(BlockDriverState *bs, uint64_t nblocks,
                         Worker *w)
 {
     GThread *th[NTHREADS];
-    volatile int stop = 0;
+    int stop = 0;
 
     for (int i = 0; i < NTHREADS; i++) {
         w[i] = (Worker){.bs = bs, .id = i, .nblocks = nblocks,
@@ -207,7 +207,7 @@ static void run_workers(BlockDriverState *bs, uint64_t nblocks,
     }
     if (during) {
         during(w);
-        stop = 1;
+        g_atomic_int_set(&stop, 1);
     }
     for (int i = 0; i < NTHREADS; i++) {
         g_thread_join(th[i]);
@@ -322,9 +322,10 @@ END_TEST
 
 static void wait_progress(Worker *w)
 {
-    int start = w[0].progress;
+    int start = g_atomic_int_get(&w[0].progress);
 
-    for (int i = 0; i < 2000 && w[0].progress < start + 5; i++) {
+    for (int i = 0; i < 2000 && g_atomic_int_get(&w[0].progress) < start + 5;
+         i++) {
         g_usleep(1000);
     }
 }
@@ -345,12 +346,13 @@ static void drain_and_reopen(Worker *w)
         wait_progress(w);
         bdrv_drained_begin(bs);
         for (int i = 0; i < NTHREADS; i++) {
-            before[i] = w[i].progress;
+            before[i] = g_atomic_int_get(&w[i].progress);
         }
         g_usleep(20000);
         for (int i = 0; i < NTHREADS; i++) {
             /* at most the iteration that was between two requests */
-            ck_assert_int_le(w[i].progress, before[i] + 1);
+            ck_assert_int_le(g_atomic_int_get(&w[i].progress),
+                             before[i] + 1);
         }
         bdrv_drained_end(bs);
 
@@ -397,7 +399,7 @@ typedef struct Overlap {
     BlockDriverState *bs;
     int id;              /* writers 1..OVL_WRITERS write that byte */
     bool reader;
-    volatile int *stop;
+    int *stop; /* atomic */
     int bad;
 } Overlap;
 
@@ -418,7 +420,7 @@ static gpointer overlap_run(gpointer opaque)
         o->bad += bdrv_pwrite(o->bs, c * 64 * KiB, len, buf, NULL) < 0;
         c += pair;
     }
-    while (o->reader && !*o->stop) {
+    while (o->reader && !g_atomic_int_get(o->stop)) {
         for (int c = 0; c < OVL_CLUSTERS; c++) {
             if (bdrv_pread(o->bs, c * 64 * KiB, 64 * KiB, buf, NULL) < 0) {
                 o->bad++;
@@ -448,7 +450,7 @@ START_TEST(test_qcow2_overlapping_writers)
     g_autofree uint8_t *buf = g_malloc(BLK);
     Overlap o[OVL_WRITERS + 2];
     GThread *th[OVL_WRITERS + 2];
-    volatile int stop = 0;
+    int stop = 0;
     BlockDriverState *bs;
 
     TQ_REQUIRE_QEMU();
@@ -462,7 +464,7 @@ START_TEST(test_qcow2_overlapping_writers)
     for (int i = 0; i < OVL_WRITERS; i++) {
         g_thread_join(th[i]);
     }
-    stop = 1;
+    g_atomic_int_set(&stop, 1);
     for (int i = OVL_WRITERS; i < OVL_WRITERS + 2; i++) {
         g_thread_join(th[i]);
     }
