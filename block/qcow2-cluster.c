@@ -336,7 +336,8 @@ int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return 0;
     }
     return bdrv_map_file(bs->file, run.host,
-                         MIN(run.len, qcow2_file_end(s) - run.host), false, leaf,
+                         MIN(run.len, qcow2_file_end(s) - run.host), false,
+                         leaf,
                          leaf_offset, pnum, errp);
 }
 
