@@ -253,9 +253,30 @@ static uint64_t qcow2_write_run_end(BlockDriverState *bs, const uint64_t *ent,
 }
 
 /* Write [offset, offset + bytes), inside one L2 table, updating @ent. */
+/* The end of the run of unallocated entries from @i (before @j). */
+static uint64_t qcow2_unalloc_run_end(BlockDriverState *bs, const uint64_t *ent,
+                                      uint64_t i, uint64_t j)
+{
+    for (uint64_t k = i + 1; k < j; k++) {
+        Qcow2Kind kind;
+        uint64_t host;
+
+        if (qcow2_classify(bs, ent[k], 0, &kind, &host, NULL) < 0 ||
+            kind != QCOW2_UNALLOC) {
+            return k;
+        }
+    }
+    return j;
+}
+
+/*
+ * Write the runs of one chunk.  With @only_unalloc (copy-on-read), only
+ * clusters still unallocated are written: whatever a guest wrote since the
+ * caller looked stays.
+ */
 static int qcow2_write_runs(BlockDriverState *bs, uint64_t offset,
                             uint64_t bytes, const uint8_t *buf, uint64_t *ent,
-                            uint64_t n, GError **errp)
+                            uint64_t n, bool only_unalloc, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t gc0 = offset >> s->cluster_bits, end = offset + bytes;
@@ -271,6 +292,12 @@ static int qcow2_write_runs(BlockDriverState *bs, uint64_t offset,
             return -1;
         }
         j = qcow2_write_run_end(bs, ent, i, n, kind, host);
+        if (only_unalloc && kind != QCOW2_UNALLOC) {
+            continue;
+        }
+        if (only_unalloc) {
+            j = qcow2_unalloc_run_end(bs, ent, i, j);
+        }
         stop = MIN(end, (gc0 + j) << s->cluster_bits);
         if (kind == QCOW2_COMPRESSED) {
             return qcow2_compressed_error(bs, start, errp);
@@ -368,7 +395,8 @@ static int qcow2_chunk_entries(BlockDriverState *bs, uint64_t gc0, uint64_t n,
  * entries up again after them (one allocates, the other writes in place).
  */
 static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
-                             uint64_t bytes, const uint8_t *buf, GError **errp)
+                             uint64_t bytes, const uint8_t *buf,
+                             bool only_unalloc, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t gc0 = offset >> s->cluster_bits;
@@ -395,7 +423,8 @@ static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
         qcow2_alloc_begin(s, &alloc, gc0, n); /* not busy: no wait */
     }
     old = g_memdup2(ent, n * sizeof(uint64_t));
-    ret = qcow2_write_runs(bs, offset, bytes, buf, ent, n, errp);
+    ret = qcow2_write_runs(bs, offset, bytes, buf, ent, n, only_unalloc,
+                           errp);
     if (qcow2_store_l2(bs, l2off, idx0, ent, old, n, ret < 0 ? NULL : errp) <
         0) {
         ret = -1;
@@ -406,8 +435,9 @@ static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
     return ret;
 }
 
-int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                     const void *buf, GError **errp)
+static int qcow2_write_data_mode(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, const void *buf,
+                                 bool only_unalloc, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
@@ -421,7 +451,7 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     while (bytes > 0 && ret == 0) {
         uint64_t chunk = MIN((uint64_t)bytes, span - (offset & (span - 1)));
 
-        ret = qcow2_write_chunk(bs, offset, chunk, p, errp);
+        ret = qcow2_write_chunk(bs, offset, chunk, p, only_unalloc, errp);
         offset += chunk;
         bytes -= chunk;
         p += chunk;
@@ -431,4 +461,16 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     qcow2_unlock(s);
     return ret;
+}
+
+int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const void *buf, GError **errp)
+{
+    return qcow2_write_data_mode(bs, offset, bytes, buf, false, errp);
+}
+
+int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const void *buf, GError **errp)
+{
+    return qcow2_write_data_mode(bs, offset, bytes, buf, true, errp);
 }

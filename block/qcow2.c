@@ -232,6 +232,16 @@ static int qcow2_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return qcow2_write_data(bs, offset, bytes, buf, errp);
 }
 
+static int qcow2_pwrite_unallocated(BlockDriverState *bs, int64_t offset,
+                                    int64_t bytes, const void *buf,
+                                    GError **errp)
+{
+    if (qcow2_check_write(bs, errp) < 0) {
+        return -1;
+    }
+    return qcow2_write_unallocated(bs, offset, bytes, buf, errp);
+}
+
 /* Metadata caches to the file, then the file to disk. */
 static int qcow2_flush(BlockDriverState *bs, GError **errp)
 {
@@ -417,6 +427,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pread = qcow2_read_data,
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_pwrite_flags = qcow2_pwrite_flags,
+    .bdrv_pwrite_unallocated = qcow2_pwrite_unallocated,
     .bdrv_block_status = qcow2_block_status,
     .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes_checked,
     .bdrv_pdiscard = qcow2_pdiscard,

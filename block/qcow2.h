@@ -387,6 +387,10 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, GError **errp);
 int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
+/* Copy-on-read's write: only the clusters still unallocated (the rest
+ * were written meanwhile and keep the newer data). */
+int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const void *buf, GError **errp);
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp);
 int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -336,6 +336,55 @@ START_TEST(test_drain_during_io)
 }
 END_TEST
 
+/* ---- copy-on-read (block-stream) racing guest writes ---- */
+
+/* What block-stream does, over the whole area in 256k pieces, again and
+ * again, while the workers write. */
+static void copy_on_read_loop(Worker *w)
+{
+    BlockDriverState *bs = w[0].bs;
+    g_autofree uint8_t *buf = g_malloc(256 * KiB);
+
+    for (int round = 0; round < 3; round++) {
+        for (int64_t off = 0; off < 4 * MiB; off += 256 * KiB) {
+            int64_t copied;
+
+            ck_assert_int_eq(bdrv_copy_on_read(bs, off, 256 * KiB, buf,
+                                               &copied, NULL), 0);
+        }
+        wait_progress(w);
+    }
+}
+
+/*
+ * Copy-on-read must never put the backing file's older data over a guest
+ * write that landed between its allocation check and its write: every
+ * block ends with its owner's last write (qcow2 writes only what is still
+ * unallocated, with no drained section).
+ */
+START_TEST(test_copy_on_read_vs_writes)
+{
+    const uint64_t nblocks = 4 * MiB / BLK;
+    g_autofree char *top = NULL;
+    g_autofree uint64_t *last_gen = g_new0(uint64_t, nblocks);
+    Worker w[NTHREADS];
+    BlockDriverState *bs;
+    int64_t pnum;
+
+    TQ_REQUIRE_QEMU();
+    top = make_chain("cor", "4M", "-o cluster_size=64k");
+    bs = open_qcow2(top);
+    run_workers(bs, nblocks, BASE_BYTE, 1000000, 0, last_gen,
+                copy_on_read_loop, w);
+    verify_blocks(bs, nblocks, BASE_BYTE, last_gen);
+    /* the whole area is in the overlay now */
+    ck_assert_int_eq(bdrv_is_allocated(bs, 0, 4 * MiB, &pnum, NULL), 1);
+    ck_assert_int_eq(pnum, 4 * MiB);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+}
+END_TEST
+
 /* ---- overlapping writers, readers of clusters being allocated ---- */
 
 #define OVL_CLUSTERS 64
@@ -519,6 +568,7 @@ int main(void)
     tcase_add_test(tc, test_raw_concurrency);
     tcase_add_test(tc, test_drain_during_io);
     tcase_add_test(tc, test_qcow2_overlapping_writers);
+    tcase_add_test(tc, test_copy_on_read_vs_writes);
     tcase_add_test(tc, test_direct_unaligned_rmw);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
