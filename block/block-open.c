@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "block/blkdebug.h"
 #include "block/graph.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -33,6 +34,10 @@ static const char *const file_keys[] = {
     "locking",    "drop-cache", "x-check-cache-dropped",
     "pr-manager", NULL};
 static const char *const raw_keys[] = {"file", "offset", "size", NULL};
+static const char *const blkdebug_keys[] = {
+    "image",          "config",         "align",       "max-transfer",
+    "opt-write-zero", "max-write-zero", "opt-discard", "max-discard",
+    "inject-error",   "set-state",      "x-drop-unflushed", NULL};
 static const char *const qcow2_keys[] = {"file",
                                          "backing",
                                          "lazy-refcounts",
@@ -56,6 +61,7 @@ const BlockDriver *bdrv_find_driver(const char *name)
         &bdrv_file,
         &bdrv_raw,
         &bdrv_qcow2,
+        &bdrv_blkdebug,
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(drivers); i++) {
@@ -71,7 +77,16 @@ static const char *const *driver_keys(const BlockDriver *drv)
     if (drv == &bdrv_file) {
         return file_keys;
     }
+    if (drv == &bdrv_blkdebug) {
+        return blkdebug_keys;
+    }
     return drv == &bdrv_raw ? raw_keys : qcow2_keys;
+}
+
+/* The option that names the file child. */
+static const char *file_key(const BlockDriver *drv)
+{
+    return drv->file_child_name ? drv->file_child_name : "file";
 }
 
 static bool in_list(const char *const *list, const char *key)
@@ -96,7 +111,8 @@ static bool split_members(JsonObject *opts, const char *prefix, NodeOpts *no,
         const char *key = l->data;
 
         if (in_list(keys, key)) {
-            if (!g_str_equal(key, "file") && !g_str_equal(key, "backing")) {
+            if (!g_str_equal(key, file_key(no->drv)) &&
+                !g_str_equal(key, "backing")) {
                 json_object_set_member(
                     no->driver_opts, key,
                     json_node_copy(json_object_get_member(opts, key)));
@@ -108,7 +124,7 @@ static bool split_members(JsonObject *opts, const char *prefix, NodeOpts *no,
             return false;
         }
     }
-    no->file = json_object_get_member(opts, "file");
+    no->file = json_object_get_member(opts, file_key(no->drv));
     no->backing = json_object_get_member(opts, "backing");
     return true;
 }
@@ -224,7 +240,7 @@ bool bdrv_parse_options(JsonObject *opts, const char *prefix,
         return false;
     }
     if (!no->drv->is_protocol && !no->file) {
-        g_autofree char *path = bdrv_opt_path(prefix, "file");
+        g_autofree char *path = bdrv_opt_path(prefix, file_key(no->drv));
 
         error_setg(errp, "Parameter '%s' is missing", path);
         return false;
@@ -232,7 +248,7 @@ bool bdrv_parse_options(JsonObject *opts, const char *prefix,
     if (no->file && !JSON_NODE_HOLDS_OBJECT(no->file) &&
         !(JSON_NODE_HOLDS_VALUE(no->file) &&
           json_node_get_value_type(no->file) == G_TYPE_STRING)) {
-        g_autofree char *path = bdrv_opt_path(prefix, "file");
+        g_autofree char *path = bdrv_opt_path(prefix, file_key(no->drv));
 
         error_setg(errp,
                    "Invalid parameter type for '%s', expected: "
@@ -318,7 +334,7 @@ static BlockDriverState *open_file_child(BdrvNode *n, const NodeOpts *no,
         .discard = n->discard,
         .follow = true,
     };
-    g_autofree char *path = bdrv_opt_path(prefix, "file");
+    g_autofree char *path = bdrv_opt_path(prefix, file_key(no->drv));
     BlockDriverState *child;
 
     if (JSON_NODE_HOLDS_OBJECT(no->file)) {
@@ -355,7 +371,8 @@ static bool attach_file(BlockDriverState *bs, BlockDriverState *file,
 {
     BdrvNode *n = bdrv_node(bs);
 
-    n->file_child = bdrv_attach_node_child(bs, file, "file", errp);
+    n->file_child =
+        bdrv_attach_node_child(bs, file, file_key(bs->drv), errp);
     if (!n->file_child) {
         return false;
     }

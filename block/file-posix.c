@@ -20,22 +20,35 @@
 #include <unistd.h>
 
 #include "block/graph.h"
+#include "block/perm.h"
+#include "file-lock.h"
 #include "block/options.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
 
 #define DIRECT_ALIGN 4096
 
+/*
+ * An fd switch (a reopen, or auto-read-only following the permissions)
+ * and the locks that go with it, between prepare and commit/abort.
+ */
+typedef struct FileSwitch {
+    bool pending;
+    int fd;              /* the new fd, or -1: the node keeps its own */
+    int open_flags;      /* ... and its flags */
+    FileLock old_lock;   /* what to go back to on abort */
+    uint64_t perm;       /* what commit leaves locked */
+    uint64_t unshared;
+} FileSwitch;
+
 typedef struct BDRVFileState {
     int fd;
     int open_flags;   /* access mode and O_DIRECT, as opened */
     GRWLock rmw_lock; /* O_DIRECT: unaligned writes exclude other writes */
+    bool locking;     /* locking=on/auto: QEMU's OFD image locks */
+    FileLock lock;    /* what this node holds on fd's description */
+    FileSwitch perm_switch; /* bdrv_perm_prepare's */
 } BDRVFileState;
-
-typedef struct FileReopen {
-    int fd;
-    int open_flags;
-} FileReopen;
 
 static const char *const aio_values[] = {"threads", "native", "io_uring", NULL};
 static const char *const locking_values[] = {"on", "off", "auto", NULL};
@@ -45,60 +58,204 @@ static int file_flags(bool read_only, bool direct)
     return (read_only ? O_RDONLY : O_RDWR) | (direct ? O_DIRECT : 0);
 }
 
-/* The accepted options have no effect here; check their types only. */
-static bool file_check_options(JsonObject *o, GError **errp)
+/* The accepted options besides locking have no effect: types only. */
+static bool file_check_options(JsonObject *o, bool *locking, GError **errp)
 {
-    const char *s = NULL;
+    const char *s = NULL, *lk = "auto";
     int64_t i;
     bool b, has;
 
-    return bdrv_opt_enum(o, "aio", "aio", aio_values, &s, errp) &&
-           bdrv_opt_enum(o, "locking", "locking", locking_values, &s, errp) &&
-           bdrv_opt_int(o, "aio-max-batch", "aio-max-batch", &has, &i, errp) &&
-           bdrv_opt_bool(o, "drop-cache", "drop-cache", &has, &b, errp) &&
-           bdrv_opt_bool(o, "x-check-cache-dropped", "x-check-cache-dropped",
-                         &has, &b, errp) &&
-           bdrv_opt_str(o, "pr-manager", "pr-manager", &s, errp);
+    if (!bdrv_opt_enum(o, "aio", "aio", aio_values, &s, errp) ||
+        !bdrv_opt_enum(o, "locking", "locking", locking_values, &lk, errp) ||
+        !bdrv_opt_int(o, "aio-max-batch", "aio-max-batch", &has, &i, errp) ||
+        !bdrv_opt_bool(o, "drop-cache", "drop-cache", &has, &b, errp) ||
+        !bdrv_opt_bool(o, "x-check-cache-dropped", "x-check-cache-dropped",
+                       &has, &b, errp) ||
+        !bdrv_opt_str(o, "pr-manager", "pr-manager", &s, errp)) {
+        return false;
+    }
+    /* Linux always has OFD locks: auto means on */
+    *locking = !lk || !g_str_equal(lk, "off");
+    return true;
 }
 
-static bool auto_ro_fallback(BlockDriverState *bs, int err)
+/*
+ * The access mode the node needs: auto-read-only keeps the fd read-only
+ * until a parent takes a writing permission (QEMU's dynamic
+ * auto-read-only); otherwise read-write unless the node is read-only.
+ */
+static bool file_needs_rw(BlockDriverState *bs, bool read_only,
+                          bool auto_read_only, uint64_t perm)
 {
-    return bdrv_node(bs)->auto_read_only && !bs->read_only &&
-           (err == EACCES || err == EROFS || err == EPERM);
+    return !read_only && (!auto_read_only || (perm & BLK_PERM_WRITERS));
 }
 
 static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
 {
     BDRVFileState *s = bs->opaque;
-    GError *err = NULL;
-    int flags = file_flags(bs->read_only, bs->cache_direct);
+    bool rw = file_needs_rw(bs, bs->read_only, bdrv_node(bs)->auto_read_only,
+                            0);
+    int flags = file_flags(!rw, bs->cache_direct);
     int fd;
 
-    if (!file_check_options(options, errp)) {
+    if (!file_check_options(options, &s->locking, errp)) {
         return -1;
     }
-    fd = qemu_open(bs->filename, flags, &err);
-    if (fd < 0 && auto_ro_fallback(bs, errno)) {
-        /* auto-read-only: settle for read-only access */
-        g_clear_error(&err);
-        bs->read_only = true;
-        flags = file_flags(true, bs->cache_direct);
-        fd = qemu_open(bs->filename, flags, &err);
-    }
+    fd = qemu_open(bs->filename, flags, errp);
     if (fd < 0) {
-        g_propagate_error(errp, err);
         return -1;
     }
     s->fd = fd; /* the node owns it from here */
     s->open_flags = flags;
     g_rw_lock_init(&s->rmw_lock);
+    s->lock.fd = fd; /* no parents yet: nothing to lock */
+    if (s->locking) {
+        file_lock_register(&s->lock);
+    }
     return 0;
+}
+
+/*
+ * Prepare to use @perm, sharing @shared, through an fd with @flags: a new
+ * fd if the mode changes (the locks move to its description), else the
+ * union of the old and new locks until commit.  Then check that no other
+ * process's locks stand in the way.  Nothing changes on failure.
+ */
+static int file_switch_prepare(BlockDriverState *bs, FileSwitch *sw,
+                               int flags, uint64_t perm, uint64_t shared,
+                               GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    uint64_t unshared = ~shared & BLK_PERM_ALL;
+
+    *sw = (FileSwitch){.fd = -1, .old_lock = s->lock};
+    if (flags != s->open_flags) {
+        sw->fd = qemu_open(bs->filename, flags, errp);
+        if (sw->fd < 0) {
+            return -1;
+        }
+        sw->open_flags = flags;
+    }
+    sw->pending = true;
+    sw->perm = perm;
+    sw->unshared = unshared;
+    if (!s->locking) {
+        return 0;
+    }
+    if (sw->fd >= 0) {
+        s->lock.perm = s->lock.unshared = 0;
+        (void)file_lock_sync(s->fd, NULL); /* what only we held goes */
+        s->lock = (FileLock){.fd = sw->fd, .perm = perm, .unshared = unshared};
+    } else {
+        s->lock.perm |= perm;
+        s->lock.unshared |= unshared;
+    }
+    /* lock first, then check: no window in which another process slips in */
+    if (!file_lock_sync(s->lock.fd, errp) ||
+        !file_lock_check(s->lock.fd, perm, shared, errp)) {
+        return -1; /* the caller aborts */
+    }
+    return 0;
+}
+
+static void file_switch_abort(BlockDriverState *bs, FileSwitch *sw)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (!sw->pending) {
+        return;
+    }
+    sw->pending = false;
+    s->lock = sw->old_lock;
+    if (sw->fd >= 0) {
+        if (s->locking) {
+            (void)file_lock_sync(sw->fd, NULL); /* no one holds it: unlock */
+        }
+        qemu_close(sw->fd);
+        sw->fd = -1;
+    }
+    if (s->locking) {
+        (void)file_lock_sync(s->fd, NULL);
+    }
+}
+
+/* The caller keeps requests out (a drained section) when the fd changes. */
+static void file_switch_commit(BlockDriverState *bs, FileSwitch *sw)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (!sw->pending) {
+        return;
+    }
+    sw->pending = false;
+    if (sw->fd >= 0) {
+        int old = s->fd;
+
+        s->fd = sw->fd; /* the node owns the new fd now */
+        s->open_flags = sw->open_flags;
+        sw->fd = -1;
+        s->lock.fd = s->fd;
+        if (s->locking) {
+            (void)file_lock_sync(old, NULL);
+        }
+        qemu_close(old);
+    }
+    if (s->locking) {
+        s->lock.perm = sw->perm;
+        s->lock.unshared = sw->unshared;
+        (void)file_lock_sync(s->fd, NULL); /* drop the extra */
+    }
+}
+
+static int file_perm_prepare(BlockDriverState *bs, uint64_t perm,
+                             uint64_t shared, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    bool rw = file_needs_rw(bs, bs->read_only, bdrv_node(bs)->auto_read_only,
+                            perm);
+    int flags = file_flags(!rw, s->open_flags & O_DIRECT);
+
+    if (file_switch_prepare(bs, &s->perm_switch, flags, perm, shared, errp) <
+        0) {
+        file_switch_abort(bs, &s->perm_switch);
+        return -1;
+    }
+    return 0;
+}
+
+static void file_perm_commit(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    bool swap = s->perm_switch.pending && s->perm_switch.fd >= 0;
+
+    /* no request may run on the old fd while it goes */
+    if (swap) {
+        bdrv_drained_begin(bs);
+    }
+    file_switch_commit(bs, &s->perm_switch);
+    if (swap) {
+        bdrv_drained_end(bs);
+    }
+}
+
+static void file_perm_abort(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    file_switch_abort(bs, &s->perm_switch);
 }
 
 static void file_close(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
 
+    file_switch_abort(bs, &s->perm_switch);
+    if (s->locking) {
+        /* release now, even if an fdset member keeps the description */
+        file_lock_unregister(&s->lock);
+        (void)file_lock_sync(s->fd, NULL);
+    }
     if (s->fd >= 0) {
         qemu_close(s->fd);
         s->fd = -1;
@@ -423,78 +580,51 @@ static int file_truncate(BlockDriverState *bs, int64_t size, GError **errp)
     return 0;
 }
 
-/* Same flags: keep the fd.  Else a new qemu_open(), released on abort. */
+/*
+ * Same flags: keep the fd.  Else a new qemu_open(), which takes over the
+ * node's locks; released on abort.  auto-read-only stays read-only until
+ * a writer needs more (or the reopen is for writing).
+ */
 static int file_reopen_prepare(BDRVReopenState *state, GError **errp)
 {
     BdrvReopenEntry *e = (BdrvReopenEntry *)state;
     BlockDriverState *bs = state->bs;
-    BDRVFileState *s = bs->opaque;
-    int flags = file_flags(state->read_only, e->cache_direct);
-    GError *err = NULL;
-    FileReopen *r;
-    int fd;
+    uint64_t perm, shared;
+    FileSwitch *sw = g_new0(FileSwitch, 1);
+    bool rw;
 
-    state->opaque = NULL;
-    if (flags == s->open_flags) {
-        return 0;
-    }
-    fd = qemu_open(bs->filename, flags, errp ? &err : NULL);
-    if (fd < 0 && !state->read_only && !e->need_write && e->auto_read_only &&
-        (errno == EACCES || errno == EROFS || errno == EPERM)) {
-        /*
-         * auto-read-only: a read-write request settles for read-only, with
-         * an fd that really is read-only and has the requested cache mode;
-         * if there is none, the read-write failure is what is reported.
-         */
-        int ro_flags = file_flags(true, e->cache_direct);
-
-        if (ro_flags == s->open_flags) {
-            g_clear_error(&err);
-            state->read_only = true;
-            return 0;
-        }
-        fd = qemu_open(bs->filename, ro_flags, NULL);
-        if (fd >= 0) {
-            g_clear_error(&err);
-            state->read_only = true;
-            flags = ro_flags;
-        }
-    }
-    if (fd < 0) {
-        g_propagate_error(errp, err);
+    bdrv_cumulative_perm(bs, &perm, &shared);
+    rw = file_needs_rw(bs, state->read_only, e->auto_read_only,
+                       perm | (e->need_write ? BLK_PERM_WRITE : 0));
+    state->opaque = sw;
+    if (file_switch_prepare(bs, sw, file_flags(!rw, e->cache_direct), perm,
+                            shared, errp) < 0) {
+        file_switch_abort(bs, sw);
+        g_free(sw);
+        state->opaque = NULL;
         return -1;
     }
-    r = g_new0(FileReopen, 1);
-    r->fd = fd; /* owned by the reopen state until commit */
-    r->open_flags = flags;
-    state->opaque = r;
     return 0;
 }
 
 static void file_reopen_commit(BDRVReopenState *state)
 {
-    BDRVFileState *s = state->bs->opaque;
-    FileReopen *r = state->opaque;
-    int old;
+    FileSwitch *sw = state->opaque;
 
-    if (!r) {
-        return;
+    if (sw) {
+        file_switch_commit(state->bs, sw);
+        g_free(sw);
+        state->opaque = NULL;
     }
-    old = s->fd;
-    s->fd = r->fd; /* the node owns the new fd now */
-    s->open_flags = r->open_flags;
-    qemu_close(old);
-    g_free(r);
-    state->opaque = NULL;
 }
 
 static void file_reopen_abort(BDRVReopenState *state)
 {
-    FileReopen *r = state->opaque;
+    FileSwitch *sw = state->opaque;
 
-    if (r) {
-        qemu_close(r->fd);
-        g_free(r);
+    if (sw) {
+        file_switch_abort(state->bs, sw);
+        g_free(sw);
         state->opaque = NULL;
     }
 }
@@ -595,4 +725,7 @@ const BlockDriver bdrv_file = {
     .bdrv_reopen_prepare = file_reopen_prepare,
     .bdrv_reopen_commit = file_reopen_commit,
     .bdrv_reopen_abort = file_reopen_abort,
+    .bdrv_perm_prepare = file_perm_prepare,
+    .bdrv_perm_commit = file_perm_commit,
+    .bdrv_perm_abort = file_perm_abort,
 };

@@ -3,7 +3,7 @@
  * HMP qemu-io DEVICE "COMMAND": guest-like I/O on a drive or node through
  * the block layer's own read and write paths (so jobs see it as a guest
  * write: mirror's dirty tracking, stream's copy-on-read).  The commands
- * are qemu-io's "write [-P pattern] offset length", "read [-P pattern]
+ * are qemu-io's "write [-z] [-P pattern] offset length", "read [-P pattern]
  * offset length" and "flush"; only the first line of qemu-io's report is
  * printed (no timing line).
  */
@@ -46,6 +46,7 @@ static bool parse_size(const char *s, int64_t *out)
 typedef struct IoCmd {
     const char *name;
     int pattern; /* -1: none */
+    bool zeroes; /* write -z */
     int64_t offset, bytes;
 } IoCmd;
 
@@ -55,8 +56,13 @@ static bool parse_io_cmd(char **argv, IoCmd *cmd, GString *out)
 
     cmd->name = argv[0];
     cmd->pattern = -1;
+    cmd->zeroes = false;
     if (g_str_equal(cmd->name, "flush")) {
         return true;
+    }
+    if (argv[i] && g_str_equal(argv[i], "-z") && !cmd->zeroes) {
+        cmd->zeroes = true; /* write -z: write zeroes */
+        i++;
     }
     if (argv[i] && g_str_equal(argv[i], "-P") && argv[i + 1]) {
         int64_t p;
@@ -110,7 +116,9 @@ static void run_write(BlockDriverState *bs, const IoCmd *cmd, GString *out)
     GError *err = NULL;
 
     memset(buf, cmd->pattern >= 0 ? cmd->pattern : 0xcd, cmd->bytes);
-    if (bdrv_pwrite(bs, cmd->offset, cmd->bytes, buf, &err) < 0) {
+    if ((cmd->zeroes
+             ? bdrv_pwrite_zeroes(bs, cmd->offset, cmd->bytes, 0, &err)
+             : bdrv_pwrite(bs, cmd->offset, cmd->bytes, buf, &err)) < 0) {
         g_string_append_printf(out, "write failed: %s\r\n", err->message);
         g_error_free(err);
         return;

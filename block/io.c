@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "block/blkdebug.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qemu/error.h"
@@ -333,6 +334,13 @@ static int driver_flush(BlockDriverState *bs, GError **errp)
     return bs->drv->bdrv_flush(bs, errp) < 0 ? -EIO : 0;
 }
 
+/* A driver's -1 is EIO; a driver that knows the errno (blkdebug) returns
+ * it. */
+static int driver_errno(int ret)
+{
+    return ret == -1 ? -EIO : MIN(ret, 0);
+}
+
 /* A write, made durable for FUA by the driver or by a flush after it. */
 static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                          const void *buf, int flags, GError **errp)
@@ -354,7 +362,7 @@ static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      : 0;
     }
     if (bytes) {
-        ret = drv->bdrv_pwrite(bs, offset, bytes, buf, errp) < 0 ? -EIO : 0;
+        ret = driver_errno(drv->bdrv_pwrite(bs, offset, bytes, buf, errp));
     }
     if (ret == 0 && (flags & BDRV_REQ_FUA)) {
         ret = driver_flush(bs, errp);
@@ -553,6 +561,7 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     io_begin(bs);
     bdrv_write_threshold_check(bs, offset, bytes);
+    bdrv_debug_event(bs, BLKDBG_PWRITEV_ZERO);
     ret = write_hooks_before(bs, offset, bytes, BDRV_WRITE_ZEROES, errp);
     if (ret == 0) {
         ret = driver_pwrite_zeroes(bs, offset, bytes, flags, errp);
@@ -679,6 +688,7 @@ static int copy_on_read_pass(BlockDriverState *bs, int64_t offset,
         if (alloc) {
             continue;
         }
+        bdrv_debug_event(bs, BLKDBG_COR_WRITE); /* the copy is next */
         if (drv->bdrv_pread(bs, off, n, buf, errp) < 0 ||
             (drv->bdrv_pwrite_unallocated
                  ? drv->bdrv_pwrite_unallocated(bs, off, n, buf, errp)

@@ -163,11 +163,109 @@ static int mirror_dirty_init(MirrorJob *s, int64_t len, GError **errp)
     return 0;
 }
 
+/* ---- the worker's pipeline: chunk k is written while k+1 is read ---- */
+
+typedef struct MirrorWrite {
+    MirrorJob *s;
+    int64_t off, bytes;
+    void *buf;
+    GError *err;
+    int ret;
+    GThread *thread;
+} MirrorWrite;
+
+/*
+ * Hand what the target's file holds so far to the kernel's writeback: the
+ * disk writes then overlap the copy and the flush before READY finds
+ * little left.  A qcow2 target cannot map its ranges for writing, so the
+ * whole file is asked for (it is cheap: only dirty pages are written).
+ */
+static void mirror_start_writeback(MirrorJob *s)
+{
+    BlockDriverState *leaf = s->target->file ? s->target->file : s->target;
+
+    if (leaf->drv == &bdrv_file) {
+        bdrv_file_start_writeback(leaf, 0, 0);
+    }
+}
+
+static gpointer mirror_write_chunk(gpointer opaque)
+{
+    MirrorWrite *w = opaque;
+
+    w->ret = bdrv_pwrite(w->s->target, w->off, w->bytes, w->buf, &w->err);
+    if (w->ret == 0) {
+        mirror_start_writeback(w->s);
+    }
+    return NULL;
+}
+
+/* Wait for the chunk in flight; on error its range is dirty again. */
+static int mirror_write_wait(MirrorWrite *w, GError **errp)
+{
+    if (!w->thread) {
+        return 0;
+    }
+    g_thread_join(w->thread);
+    w->thread = NULL;
+    if (w->ret < 0) {
+        mirror_set_dirty(w->s, w->off, w->bytes);
+        g_propagate_error(errp, w->err);
+        w->err = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void mirror_write_start(MirrorWrite *w, MirrorJob *s, int64_t off,
+                               int64_t bytes, void *buf)
+{
+    *w = (MirrorWrite) { .s = s, .off = off, .bytes = bytes, .buf = buf };
+    w->thread = g_thread_new("mirror-write", mirror_write_chunk, w);
+}
+
+/*
+ * [start, start+n) (n <= buf-size) into the target: offloaded where the
+ * files allow, else read into @buf and written in the background while
+ * the next chunk is read.  With synchronous writes on (the hook copies
+ * writes itself) nothing stays in flight, so a hook's newer copy can never
+ * be overtaken by an older one.
+ */
+static int mirror_copy_chunk(MirrorJob *s, MirrorWrite *w, void *buf,
+                             int64_t start, int64_t n, bool *is_read,
+                             GError **errp)
+{
+    int64_t done;
+
+    *is_read = false;
+    done = bdrv_copy_range(s->source, s->target, start, n, errp);
+    if (done < 0) {
+        return -1;
+    }
+    if (done == n) {
+        return 0;
+    }
+    *is_read = true;
+    if (bdrv_pread(s->source, start + done, n - done, buf, errp) < 0) {
+        return -1;
+    }
+    *is_read = false;
+    if (mirror_write_wait(w, errp) < 0) {
+        return -1;
+    }
+    if (s->sync_writes) {
+        return bdrv_pwrite(s->target, start + done, n - done, buf, errp);
+    }
+    mirror_write_start(w, s, start + done, n - done, buf);
+    return 1; /* @buf is in use */
+}
+
 /* Copy the next dirty area (at most buf-size) from *cursor on.  1 when
- * something was copied, 0 when nothing is dirty, -1 on error (its bits
- * are set again). */
-static int mirror_iteration(MirrorJob *s, void *buf, int64_t *cursor,
-                            int64_t *bytes, bool *is_read, GError **errp)
+ * something was copied (or is on its way), 0 when nothing is dirty and
+ * nothing in flight, -1 on error (the bits are set again). */
+static int mirror_iteration(MirrorJob *s, MirrorWrite *w, void **bufs,
+                            int *cur, int64_t *cursor, int64_t *bytes,
+                            bool *is_read, GError **errp)
 {
     uint64_t len = hbitmap_size(s->dirty), start, n;
     bool found;
@@ -183,12 +281,16 @@ static int mirror_iteration(MirrorJob *s, void *buf, int64_t *cursor,
     }
     g_mutex_unlock(&s->dirty_lock);
     if (!found) {
+        *is_read = false;
+        ret = mirror_write_wait(w, errp);
         g_mutex_unlock(&s->copy_lock);
-        return 0;
+        return ret < 0 ? -1 : 0;
     }
-    ret = mirror_copy_range(s, buf, start, n, is_read, errp);
+    ret = mirror_copy_chunk(s, w, bufs[*cur], start, n, is_read, errp);
     if (ret < 0) {
         mirror_set_dirty(s, start, n);
+    } else if (ret == 1) {
+        *cur ^= 1;
     }
     g_mutex_unlock(&s->copy_lock);
     *cursor = start + n;
@@ -251,32 +353,38 @@ static int mirror_run(BlockJob *job, GError **errp)
 {
     MirrorJob *s = (MirrorJob *)job;
     int64_t len = hbitmap_size(s->dirty), cursor = 0;
-    g_autofree void *buf = g_malloc(s->buf_size);
+    void *bufs[2] = { g_malloc(s->buf_size), g_malloc(s->buf_size) };
+    MirrorWrite w = { 0 };
+    int cur = 0;
     int ret = 0;
 
     if (mirror_dirty_init(s, len, errp) < 0) {
-        return -1;
+        ret = -1;
     }
-    while (!mirror_hard_cancelled(job)) {
+    while (ret == 0 && !mirror_hard_cancelled(job)) {
         GError *err = NULL;
         int64_t n = 0;
         bool is_read;
 
         block_job_pause_point(job);
         block_job_progress_set_total(job, s->copied + mirror_dirty_count(s));
-        ret = mirror_iteration(s, buf, &cursor, &n, &is_read, &err);
-        if (ret < 0 && mirror_on_error(s, is_read, err, errp) < 0) {
-            return -1;
-        }
-        if (ret > 0) {
+        ret = mirror_iteration(s, &w, bufs, &cur, &cursor, &n,
+                               &is_read, &err);
+        if (ret < 0) {
+            ret = mirror_on_error(s, is_read, err, errp);
+        } else if (ret > 0) {
             s->copied += n;
             block_job_progress_update(job, n);
             block_job_ratelimit(job, n);
-        } else if (ret == 0 && mirror_caught_up(s, errp, &ret)) {
-            return ret;
+            ret = 0;
+        } else if (mirror_caught_up(s, errp, &ret)) {
+            break;
         }
     }
-    return 0;
+    mirror_write_wait(&w, NULL); /* cancelled or failed: the result is moot */
+    g_free(bufs[0]);
+    g_free(bufs[1]);
+    return ret;
 }
 
 /* ---- completion, on the main loop ---- */

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -30,6 +31,7 @@ struct Qcow2Cache {
     uint64_t clock;
     Qcow2Cache *flush_first;
     uint64_t writes;
+    int debug_event; /* BlkdebugEvent announced before a table write, or -1 */
 };
 
 /* The errno of this thread's last failed write to an image file. */
@@ -68,6 +70,7 @@ Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t table_size,
     c->entries = g_new0(Qcow2CacheEntry, entries);
     c->index = g_hash_table_new(g_int64_hash, g_int64_equal);
     c->flush_first = flush_first;
+    c->debug_event = -1;
     return c;
 }
 
@@ -82,6 +85,27 @@ void qcow2_cache_free(Qcow2Cache *c)
     g_hash_table_destroy(c->index);
     g_free(c->entries);
     g_free(c);
+}
+
+bool qcow2_cache_dirty(const Qcow2Cache *c)
+{
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->entries[i].offset &&
+            c->entries[i].dirty_lo != c->entries[i].dirty_hi) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int qcow2_file_barrier(BlockDriverState *bs, GError **errp)
+{
+    return bdrv_flush(bs->file, errp);
+}
+
+void qcow2_cache_set_debug_event(Qcow2Cache *c, int event)
+{
+    c->debug_event = event;
 }
 
 uint64_t qcow2_cache_writes(const Qcow2Cache *c)
@@ -99,8 +123,14 @@ static int qcow2_cache_write_entry(Qcow2Cache *c, Qcow2CacheEntry *e,
     if (e->dirty_lo == e->dirty_hi) {
         return 0;
     }
-    if (c->flush_first && qcow2_cache_flush(c->flush_first, errp) < 0) {
+    /* what this table points to is counted on disk before it is written */
+    if (c->flush_first && qcow2_cache_dirty(c->flush_first) &&
+        (qcow2_cache_flush(c->flush_first, errp) < 0 ||
+         qcow2_file_barrier(c->bs, errp) < 0)) {
         return -1;
+    }
+    if (c->debug_event >= 0) {
+        bdrv_debug_event(c->bs->file, c->debug_event);
     }
     lo = e->dirty_lo & ~(align - 1);
     hi = MIN(qcow2_round_up(e->dirty_hi, align), c->table_size);

@@ -8,6 +8,7 @@
  * with one call on bs->file.  Each run is looked up under s->lock and read
  * without it (see qcow2.h).
  */
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include <errno.h>
 
@@ -243,6 +244,7 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
             memset(p, 0, run.len);
             break;
         case QCOW2_DATA:
+            bdrv_debug_event(bs->file, BLKDBG_READ_AIO);
             ret = qcow2_file_read_clipped(bs, run.host, run.len, p, errp);
             break;
         case QCOW2_COMPRESSED:
@@ -358,6 +360,7 @@ static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
     for (uint64_t i = first; i < MIN(last, s->hdr.l1_size); i++) {
         buf[i - first] = GUINT64_TO_BE(s->l1_table[i]);
     }
+    bdrv_debug_event(bs->file, BLKDBG_L1_UPDATE);
     if (qcow2_file_write(bs, s->hdr.l1_table_offset + first * 8,
                          (last - first) * 8, buf, errp) < 0) {
         return -1;
@@ -366,11 +369,65 @@ static int qcow2_write_l1(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
-int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
+void qcow2_free_later(BDRVQcow2State *s, uint64_t offset)
+{
+    if (!s->pending_frees) {
+        s->pending_frees = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    }
+    g_array_append_val(s->pending_frees, offset);
+}
+
+/* The L2/L1 changes are written: a barrier, then the refcounts drop; a
+ * cluster nothing counts any more gives its space back to the file. */
+static int qcow2_apply_frees(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
 
+    if (!s->pending_frees || !s->pending_frees->len) {
+        return 0;
+    }
+    if (qcow2_file_barrier(bs, errp) < 0) {
+        return -1;
+    }
+    while (s->pending_frees->len) {
+        uint64_t off = g_array_index(s->pending_frees, uint64_t,
+                                     s->pending_frees->len - 1);
+        uint64_t rc;
+
+        if (qcow2_update_refcounts(bs, off, 1, -1, errp) < 0 ||
+            qcow2_get_refcount(bs, off, &rc, errp) < 0) {
+            return -1;
+        }
+        if (rc == 0) {
+            /* advisory: a file that keeps the bytes is still consistent */
+            bdrv_pdiscard(bs->file, off, s->cluster_size, NULL);
+        }
+        g_array_set_size(s->pending_frees, s->pending_frees->len - 1);
+    }
+    return qcow2_cache_flush(s->rb_cache, errp);
+}
+
+int qcow2_writeback(BlockDriverState *bs, GError **errp)
+{
+    if (qcow2_flush_metadata(bs, errp) < 0 || qcow2_apply_frees(bs, errp) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int qcow2_flush_metadata(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    bool new_refs = qcow2_cache_dirty(s->rb_cache) ||
+                    s->reftable_dirty_lo != s->reftable_dirty_hi;
+    bool users = qcow2_cache_dirty(s->l2_cache) ||
+                 s->l1_dirty_lo != s->l1_dirty_hi;
+
+    /* refcounts, durable, before the L2 and L1 entries that use them (the
+     * references they dropped go at the next qcow2_writeback) */
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
+        qcow2_flush_reftable(bs, errp) < 0 ||
+        (new_refs && users && qcow2_file_barrier(bs, errp) < 0) ||
         qcow2_cache_flush(s->l2_cache, errp) < 0 ||
         qcow2_write_l1(bs, errp) < 0) {
         return -1;

@@ -10,6 +10,7 @@
  * written after the end, followed by the refcount blocks needed to cover
  * the table and themselves.
  */
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -233,6 +234,33 @@ static int qcow2_write_reftable(BlockDriverState *bs, uint64_t lo, uint64_t hi,
                             (last - first) * 8, buf, errp);
 }
 
+int qcow2_flush_reftable(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->reftable_dirty_lo == s->reftable_dirty_hi) {
+        return 0;
+    }
+    if (qcow2_write_reftable(bs, s->reftable_dirty_lo, s->reftable_dirty_hi,
+                             errp) < 0) {
+        return -1;
+    }
+    s->reftable_dirty_lo = s->reftable_dirty_hi = 0;
+    return 0;
+}
+
+/* Entry @rt changed in memory: it must reach the disk, now or later. */
+static void qcow2_reftable_mark_dirty(BDRVQcow2State *s, uint64_t rt)
+{
+    if (s->reftable_dirty_lo == s->reftable_dirty_hi) {
+        s->reftable_dirty_lo = rt;
+        s->reftable_dirty_hi = rt + 1;
+    } else {
+        s->reftable_dirty_lo = MIN(s->reftable_dirty_lo, rt);
+        s->reftable_dirty_hi = MAX(s->reftable_dirty_hi, rt + 1);
+    }
+}
+
 /*
  * Size and place a new refcount table for at least @min_entries at the
  * end: *clusters of table at *start, then *nb_blocks new refcount blocks
@@ -292,7 +320,8 @@ static int qcow2_install_reftable(BlockDriverState *bs, uint64_t *table,
         be[i] = GUINT64_TO_BE(table[i]);
     }
     if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
-        qcow2_file_write(bs, start, bytes, be, errp) < 0) {
+        qcow2_file_write(bs, start, bytes, be, errp) < 0 ||
+        qcow2_file_barrier(bs, errp) < 0) {
         return -1;
     }
     s->hdr.refcount_table_offset = start;
@@ -302,8 +331,13 @@ static int qcow2_install_reftable(BlockDriverState *bs, uint64_t *table,
         s->hdr.refcount_table_clusters = old_clusters;
         return -1;
     }
+    s->reftable_dirty_lo = s->reftable_dirty_hi = 0; /* all of it written */
     qcow2_meta_remove(s, old_off, old_clusters);
     qcow2_meta_add(s, start, clusters, QCOW2_META_REFTABLE);
+    /* the header points to the new table, on disk, before the old is freed */
+    if (qcow2_file_barrier(bs, errp) < 0) {
+        return -1;
+    }
     return qcow2_update_refcounts_depth(bs, old_off, old_clusters, -1, 0, errp);
 }
 
@@ -315,6 +349,7 @@ static int qcow2_grow_reftable(BlockDriverState *bs, uint64_t min_entries,
     uint64_t *old = s->reftable, old_size = s->reftable_size;
     uint64_t *table;
 
+    bdrv_debug_event(bs->file, BLKDBG_REFTABLE_GROW);
     if (qcow2_plan_reftable(bs, min_entries, &start, &clusters, &nb_blocks,
                             errp) < 0) {
         return -1;
@@ -371,6 +406,7 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
     if (s->reftable[rt]) {
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_REFBLOCK_ALLOC);
     off = s->alloc_end;
     idx = off >> s->cluster_bits;
     if (off + s->cluster_size > QCOW2_MAX_HOST_OFFSET) {
@@ -383,6 +419,7 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
         return -1;
     }
     s->reftable[rt] = off;
+    qcow2_reftable_mark_dirty(s, rt);
     qcow2_meta_add(s, off, 1, QCOW2_META_REFBLOCK);
     if ((idx >> s->rb_bits) == rt) {
         qcow2_rb_set(blk, s->hdr.refcount_order,
@@ -391,10 +428,12 @@ static int qcow2_ensure_refblock(BlockDriverState *bs, uint64_t rt, int depth,
                0) {
         return -1;
     }
-    if (qcow2_cache_flush(s->rb_cache, errp) < 0) {
+    /* the block first, then the table entry that points to it */
+    if (qcow2_cache_flush(s->rb_cache, errp) < 0 ||
+        qcow2_file_barrier(bs, errp) < 0) {
         return -1;
     }
-    return qcow2_write_reftable(bs, rt, rt + 1, errp);
+    return qcow2_flush_reftable(bs, errp);
 }
 
 /* Apply @delta to entries [first, first + n) of block @blk, or refuse. */

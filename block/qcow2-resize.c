@@ -45,7 +45,8 @@ static int qcow2_grow_l1(BlockDriverState *bs, uint64_t entries, GError **errp)
         be[i] = GUINT64_TO_BE(s->l1_table[i]);
     }
     if (qcow2_flush_metadata(bs, errp) < 0 ||
-        qcow2_file_write(bs, off, bytes, be, errp) < 0) {
+        qcow2_file_write(bs, off, bytes, be, errp) < 0 ||
+        qcow2_file_barrier(bs, errp) < 0) { /* the table, then the header */
         return -1;
     }
     qcow2_meta_add(s, off, clusters, QCOW2_META_L1);
@@ -62,6 +63,10 @@ static int qcow2_grow_l1(BlockDriverState *bs, uint64_t entries, GError **errp)
         return 0;
     }
     qcow2_meta_remove(s, old_off, old_clusters);
+    /* the header no longer points there, on disk, before it is freed */
+    if (qcow2_file_barrier(bs, errp) < 0) {
+        return -1;
+    }
     return qcow2_update_refcounts(bs, old_off, old_clusters, -1, errp);
 }
 

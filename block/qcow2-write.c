@@ -5,13 +5,16 @@
  * place; unallocated and zero clusters get new host clusters, all a run
  * needs at once (contiguous at the end of the image), written in one call
  * (plus one per partial cluster, filled from the backing file or zeroes);
- * then the L2 table is updated.  Metadata is written back at the end of
- * each request: refcounts, then L2 tables, then the L1 table.
+ * then the L2 table is updated in the cache.  Metadata is written back at
+ * a flush (or when a cache entry is evicted): refcounts, a barrier, then L2
+ * tables and the L1 table; a new L2 table is written with its L1 entry at
+ * once.
  *
  * Locking (qcow2.h): the chunk is looked up under s->lock; a chunk that
  * allocates records its guest clusters in s->allocs first; guest data is
  * written with the lock dropped.
  */
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -90,6 +93,7 @@ uint64_t qcow2_l2_for_write(BlockDriverState *bs, uint64_t l1i, GError **errp)
     if (!off || !qcow2_cache_get(s->l2_cache, off, true, errp)) {
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_L2_ALLOC_WRITE);
     s->l1_table[l1i] = off | QCOW2_OFLAG_COPIED;
     if (s->l1_dirty_lo == s->l1_dirty_hi) {
         s->l1_dirty_lo = l1i;
@@ -99,7 +103,8 @@ uint64_t qcow2_l2_for_write(BlockDriverState *bs, uint64_t l1i, GError **errp)
         s->l1_dirty_hi = MAX(s->l1_dirty_hi, l1i + 1);
     }
     qcow2_meta_add(s, off, 1, QCOW2_META_L2);
-    return off;
+    /* a new table goes to disk at once, as QEMU's: counted, then linked */
+    return qcow2_flush_metadata(bs, errp) < 0 ? 0 : off;
 }
 
 /* In-place write into @m data clusters from @host: check them first. */
@@ -129,6 +134,7 @@ static int qcow2_write_in_place(BlockDriverState *bs, const uint64_t *ent,
             return -1;
         }
     }
+    bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
     return qcow2_data_write(bs, host, stop - start, data, errp);
 }
 
@@ -146,7 +152,12 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
     uint8_t *bounce = g_aligned_alloc(1, s->cluster_size, QCOW2_BOUNCE_ALIGN);
     uint64_t host = 0;
     int ret = -1;
+    /* QEMU's copy-on-write events only when there is backing data */
+    bool cow = bs->backing && !(*ent & QCOW2_OFLAG_ZERO);
 
+    if (cow) {
+        bdrv_debug_event(bs->file, BLKDBG_COW_READ);
+    }
     if (*ent & QCOW2_OFLAG_ZERO) {
         memset(bounce, 0, s->cluster_size);
     } else if (qcow2_cow_read(bs, gc << s->cluster_bits, s->cluster_size,
@@ -154,7 +165,9 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
         goto out;
     }
     memcpy(bounce + in, data, len);
+    bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC);
     host = qcow2_alloc_clusters(bs, 1, errp);
+    bdrv_debug_event(bs->file, cow ? BLKDBG_COW_WRITE : BLKDBG_WRITE_AIO);
     if (host &&
         qcow2_data_write(bs, host, s->cluster_size, bounce, errp) == 0) {
         *ent = host | QCOW2_OFLAG_COPIED;
@@ -180,7 +193,9 @@ static int qcow2_write_full(BlockDriverState *bs, uint64_t *ent, uint64_t m,
         }
         return 0;
     }
+    bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC);
     host = qcow2_alloc_clusters(bs, m, errp);
+    bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
     if (!host || qcow2_data_write(bs, host, bytes, data, errp) < 0) {
         return -1;
     }
@@ -343,9 +358,8 @@ static int qcow2_store_l2(BlockDriverState *bs, uint64_t l2off, uint64_t idx0,
     for (uint64_t k = lo; k < hi; k++) {
         uint64_t prealloc = old[k] & QCOW2_OFFSET_MASK;
 
-        if ((old[k] & QCOW2_OFLAG_ZERO) && prealloc && ent[k] != old[k] &&
-            qcow2_update_refcounts(bs, prealloc, 1, -1, errp) < 0) {
-            return -1;
+        if ((old[k] & QCOW2_OFLAG_ZERO) && prealloc && ent[k] != old[k]) {
+            qcow2_free_later(s, prealloc);
         }
     }
     return 0;
@@ -456,9 +470,8 @@ static int qcow2_write_data_mode(BlockDriverState *bs, int64_t offset,
         bytes -= chunk;
         p += chunk;
     }
-    if (qcow2_flush_metadata(bs, ret < 0 ? NULL : errp) < 0) {
-        ret = -1;
-    }
+    /* the metadata stays in the caches until a flush (QEMU's write-back):
+     * new refcounts, a barrier, then the L2 and L1 entries using them */
     qcow2_unlock(s);
     return ret;
 }

@@ -55,20 +55,11 @@ static uint64_t qcow2_zero_entry(BlockDriverState *bs, uint64_t old,
     return old; /* v2 over a backing file: discard keeps it */
 }
 
-/* Give a freed host cluster back: refcount, and the file's space. */
+/* Give a freed host cluster back (refcount, and the file's space) once
+ * the L2 change that stopped using it is on disk (qcow2_writeback). */
 static int qcow2_free_host(BlockDriverState *bs, uint64_t host, GError **errp)
 {
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t rc;
-
-    if (qcow2_update_refcounts(bs, host, 1, -1, errp) < 0 ||
-        qcow2_get_refcount(bs, host, &rc, errp) < 0) {
-        return -1;
-    }
-    if (rc == 0) {
-        /* advisory: a file that keeps the bytes is still consistent */
-        bdrv_pdiscard(bs->file, host, s->cluster_size, NULL);
-    }
+    qcow2_free_later(bs->opaque, host);
     return 0;
 }
 
@@ -136,7 +127,8 @@ static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
         ret = qcow2_zero_chunk(bs, gc, n, mode, errp);
         gc += n;
     }
-    if (qcow2_flush_metadata(bs, ret < 0 ? NULL : errp) < 0) {
+    /* freed clusters go back now: the L2 change, a barrier, refcounts */
+    if (qcow2_writeback(bs, ret < 0 ? NULL : errp) < 0) {
         ret = -1;
     }
     qcow2_unlock(s);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 
+#include "block/blkdebug.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
@@ -35,6 +36,7 @@ static void qcow2_free_state(BDRVQcow2State *s)
     g_clear_pointer(&s->l2_cache, qcow2_cache_free);
     g_clear_pointer(&s->rb_cache, qcow2_cache_free);
     g_clear_pointer(&s->metadata, g_hash_table_destroy);
+    g_clear_pointer(&s->pending_frees, g_array_unref);
     s->write_ready = false;
     g_assert(!s->allocs);
     g_mutex_clear(&s->lock);
@@ -127,6 +129,8 @@ static int qcow2_create_caches(BlockDriverState *bs, JsonObject *options,
                                   qcow2_cache_tables(s, rb_bytes), NULL);
     s->l2_cache = qcow2_cache_new(bs, s->cluster_size,
                                   qcow2_cache_tables(s, l2_bytes), s->rb_cache);
+    qcow2_cache_set_debug_event(s->rb_cache, BLKDBG_REFBLOCK_UPDATE_PART);
+    qcow2_cache_set_debug_event(s->l2_cache, BLKDBG_L2_UPDATE);
     return 0;
 }
 
@@ -164,7 +168,7 @@ static void qcow2_close(BlockDriverState *bs)
     BDRVQcow2State *s = bs->opaque;
     g_autoptr(GError) err = NULL;
 
-    if (s->write_ready && qcow2_flush_metadata(bs, &err) < 0) {
+    if (s->write_ready && qcow2_writeback(bs, &err) < 0) {
         g_warning("qcow2 image '%s': metadata lost on close: %s",
                   qcow2_name(bs), err->message);
     }
@@ -249,11 +253,12 @@ static int qcow2_flush(BlockDriverState *bs, GError **errp)
     int ret;
 
     qcow2_lock(s);
-    ret = qcow2_flush_metadata(bs, errp);
+    ret = qcow2_writeback(bs, errp);
     qcow2_unlock(s);
     if (ret < 0) {
         return -1;
     }
+    bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_DISK);
     return bdrv_flush(bs->file, errp);
 }
 
@@ -311,7 +316,7 @@ static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
         int ret;
 
         qcow2_lock(s);
-        ret = qcow2_flush_metadata(bs, errp);
+        ret = qcow2_writeback(bs, errp);
         qcow2_unlock(s);
         return ret;
     }

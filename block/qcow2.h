@@ -133,6 +133,12 @@ typedef struct BDRVQcow2State {
 
     uint64_t *reftable;     /* host-endian copy */
     uint64_t reftable_size; /* entries */
+    /* entries [lo, hi) not yet on disk (a failed write left them) */
+    uint64_t reftable_dirty_lo;
+    uint64_t reftable_dirty_hi;
+    /* host clusters (uint64_t offsets) an L2 change stopped using: their
+     * refcounts drop only once that change is on disk */
+    GArray *pending_frees;
 
     Qcow2Cache *l2_cache;
     Qcow2Cache *rb_cache;
@@ -291,6 +297,22 @@ int qcow2_cache_flush(Qcow2Cache *c, GError **errp);
 
 /* Total host writes issued by the cache (for tests and statistics). */
 uint64_t qcow2_cache_writes(const Qcow2Cache *c);
+/* Does the cache hold changes not yet written? */
+bool qcow2_cache_dirty(const Qcow2Cache *c);
+/*
+ * Write ordering: what was written to the image file before reaches the
+ * disk before what is written after (a flush of bs->file).  Between new
+ * refcounts and the L2/L1 entries that use them, between a refcount block
+ * and the table entry pointing to it, between a new refcount table and the
+ * header: a power cut then leaves leaks, never a cluster in use with
+ * refcount 0 (QEMU's cache dependency flush).
+ */
+int qcow2_file_barrier(BlockDriverState *bs, GError **errp);
+/* Drop a reference to cluster @offset after the next metadata write-back
+ * (the L2 entry that used it reaches the disk first). */
+void qcow2_free_later(BDRVQcow2State *s, uint64_t offset);
+/* The blkdebug event (BlkdebugEvent) announced before each table write. */
+void qcow2_cache_set_debug_event(Qcow2Cache *c, int event);
 
 /* Low-level I/O on bs->file that keeps s->file_size up to date; the lock
  * may or may not be held. */
@@ -323,6 +345,9 @@ void qcow2_meta_add(BDRVQcow2State *s, uint64_t offset, uint64_t n,
 void qcow2_meta_remove(BDRVQcow2State *s, uint64_t offset, uint64_t n);
 
 /* Add @delta to the refcounts of @n clusters from host @offset. */
+/* Write the refcount table entries a failed request left in memory only
+ * (after the refcount blocks they point to). */
+int qcow2_flush_reftable(BlockDriverState *bs, GError **errp);
 int qcow2_update_refcounts(BlockDriverState *bs, uint64_t offset, uint64_t n,
                            int delta, GError **errp);
 
@@ -345,6 +370,9 @@ int qcow2_l1_init(BlockDriverState *bs, GError **errp);
 
 /* Write back dirty refcount blocks, L2 tables and L1 entries, in order. */
 int qcow2_flush_metadata(BlockDriverState *bs, GError **errp);
+/* qcow2_flush_metadata, then the references the written L2 changes dropped
+ * (a barrier first): at a flush, a read-only reopen, a close. */
+int qcow2_writeback(BlockDriverState *bs, GError **errp);
 
 typedef enum Qcow2Kind {
     QCOW2_UNALLOC,

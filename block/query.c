@@ -60,7 +60,9 @@ static bool needs_json(BlockDriverState *bs)
     if (bs->drv->is_protocol) {
         return false;
     }
-    return explicit_backing(bs) || needs_json(bs->file);
+    /* a filter with its own child name (blkdebug's "image") */
+    return bs->drv->file_child_name || explicit_backing(bs) ||
+           needs_json(bs->file);
 }
 
 /* The options that make up the node (QEMU's "full open options"). */
@@ -73,7 +75,9 @@ static JsonObject *full_options(BlockDriverState *bs)
         json_object_set_string_member(o, "filename", bs->filename);
         return o;
     }
-    json_object_set_object_member(o, "file", full_options(bs->file));
+    json_object_set_object_member(
+        o, bs->drv->file_child_name ? bs->drv->file_child_name : "file",
+        full_options(bs->file));
     if (explicit_backing(bs)) {
         if (bs->backing) {
             json_object_set_object_member(o, "backing",

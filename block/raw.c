@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 
+#include "block/blkdebug.h"
 #include "block/graph.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -150,6 +151,7 @@ static int raw_block_status(BlockDriverState *bs, int64_t offset,
 
 static int raw_flush(BlockDriverState *bs, GError **errp)
 {
+    bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_DISK);
     return bdrv_flush(bs->file, errp);
 }
 

@@ -20,7 +20,7 @@
 #include "qemu/osdep.h"
 
 #define NO_FD_MESSAGE "No file descriptor supplied via SCM_RIGHTS"
-/* getfd names per connection: every resource a client makes us hold is
+/* getfd names per monitor: every resource a client makes us hold is
  * bounded. */
 #define MAX_NAMED_FDS 256
 
@@ -226,9 +226,17 @@ bool qmp_marshal_query_fdsets(JsonObject *args, GString *out, GError **errp)
     return true;
 }
 
+/* The current monitor's names (NULL outside a command). */
+static GHashTable *cur_named_fds(void)
+{
+    MonitorConn *conn = monitor_cur_conn();
+
+    return conn ? conn->server->named_fds : NULL;
+}
+
 void qmp_getfd(const char *name, GError **errp)
 {
-    GHashTable *named = monitor_cur_conn()->named_fds;
+    GHashTable *named = cur_named_fds();
     int fd = cur_mon_take_fd();
     gpointer old;
 
@@ -246,17 +254,17 @@ void qmp_getfd(const char *name, GError **errp)
         qemu_close_fd_quietly(GPOINTER_TO_INT(old));
     } else if (g_hash_table_size(named) >= MAX_NAMED_FDS) {
         qemu_close_fd_quietly(fd);
-        error_setg(errp, "Too many named file descriptors on this connection "
+        error_setg(errp, "Too many named file descriptors on this monitor "
                    "(limit %d)", MAX_NAMED_FDS);
         return;
     }
-    /* The connection's table owns @fd from here. */
+    /* The monitor's table owns @fd from here. */
     g_hash_table_replace(named, g_strdup(name), GINT_TO_POINTER(fd));
 }
 
 void qmp_closefd(const char *name, GError **errp)
 {
-    GHashTable *named = monitor_cur_conn()->named_fds;
+    GHashTable *named = cur_named_fds();
     gpointer fd;
 
     if (!g_hash_table_lookup_extended(named, name, NULL, &fd)) {
@@ -269,17 +277,21 @@ void qmp_closefd(const char *name, GError **errp)
 
 int cur_mon_take_named_fd(const char *name, GError **errp)
 {
-    MonitorConn *conn = monitor_cur_conn();
+    GHashTable *named = cur_named_fds();
     gpointer fd;
 
-    if (!conn ||
-        !g_hash_table_lookup_extended(conn->named_fds, name, NULL, &fd)) {
+    if (!named || !g_hash_table_lookup_extended(named, name, NULL, &fd)) {
         error_setg(errp, "File descriptor named '%s' has not been found",
                    name);
         return -1;
     }
-    g_hash_table_remove(conn->named_fds, name); /* the caller owns it now */
+    g_hash_table_remove(named, name); /* the caller owns it now */
     return GPOINTER_TO_INT(fd);
+}
+
+GHashTable *monitor_named_fds_new(void)
+{
+    return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 void monitor_named_fds_close_all(GHashTable *named_fds)

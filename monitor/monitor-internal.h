@@ -26,6 +26,9 @@ struct MonitorServer {
     mode_t mode;
     GArray *peer_uids;        /* uid_t allowed; empty: anyone */
     bool is_monitor;          /* has a QMP monitor attached */
+    /* getfd name -> fd (owned): as in QEMU they belong to the monitor, so
+     * they outlive its connections; closed with the server */
+    GHashTable *named_fds;
 };
 
 /* server.c: every socket, MonitorServer*, owned. */
@@ -42,7 +45,6 @@ typedef struct MonitorConn {
     char *pending_fd_error;   /* fds lost for the next command */
     GString *out;             /* unsent output */
     gsize out_off;            /* bytes of @out already sent */
-    GHashTable *named_fds;    /* getfd name -> fd (owned) */
     bool negotiated;
     bool fdset_events;        /* wants FDSET_* events */
     bool reading_paused;      /* output backlog: input waits */
@@ -108,6 +110,7 @@ int monitor_mainloop_take_events(struct epoll_event *evs, int max);
 void monitor_fds_init(void);
 /* FDSET_* events are recorded only while a connection subscribes to them. */
 void monitor_fds_update_listener(void);
+GHashTable *monitor_named_fds_new(void);
 void monitor_named_fds_close_all(GHashTable *named_fds);
 
 #endif

@@ -199,8 +199,6 @@ static void conn_new(MonitorServer *srv, int fd)
                      monitor_limits.max_json_depth);
     conn->pending_fds = g_array_new(FALSE, FALSE, sizeof(int));
     conn->out = g_string_sized_new(512);
-    conn->named_fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                            NULL);
     g_hash_table_add(conns, conn);
     conn->epoll_events = EPOLLIN;
     epoll_set(fd, EPOLLIN, conn, EPOLL_CTL_ADD);
@@ -303,7 +301,6 @@ static void conn_close(MonitorConn *conn)
     qemu_close_fd_quietly(conn->fd);
     conn->fd = -1;
     close_fd_array(conn->pending_fds);
-    monitor_named_fds_close_all(conn->named_fds);
     fdset_release_owner(conn->owner);
     /* Still in @conns (someone may be iterating it) until freed. */
     g_ptr_array_add(graveyard, conn);
@@ -317,7 +314,6 @@ static void conn_free(gpointer p)
     json_stream_destroy(&conn->stream);
     g_array_unref(conn->pending_fds);
     out_buffer_release(conn->out);
-    g_hash_table_unref(conn->named_fds);
     g_free(conn->pending_fd_error);
     g_free(conn);
 }

@@ -25,6 +25,8 @@ static void server_free(gpointer p)
     MonitorServer *srv = p;
 
     qemu_close_fd_quietly(srv->listen_fd);
+    monitor_named_fds_close_all(srv->named_fds);
+    g_hash_table_unref(srv->named_fds);
     g_array_unref(srv->peer_uids);
     g_free(srv->id);
     g_free(srv->path);
@@ -168,6 +170,7 @@ static MonitorServer *server_new(const char *id, const char *path)
     srv->listen_fd = -1;
     srv->mode = 0600;
     srv->peer_uids = g_array_new(FALSE, FALSE, sizeof(uid_t));
+    srv->named_fds = monitor_named_fds_new();
     return srv;
 }
 

@@ -112,8 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                      limits.max_json_depth);
     conn->pending_fds = g_array_new(FALSE, FALSE, sizeof(int));
     conn->out = g_string_new(NULL);
-    conn->named_fds =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    conn->server = g_new0(MonitorServer, 1); /* only its getfd names */
+    conn->server->named_fds = monitor_named_fds_new();
     return 0;
 }
 
@@ -121,7 +121,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * registry and block layer for the next input. */
 static void reset(void)
 {
-    monitor_named_fds_close_all(conn->named_fds);
+    monitor_named_fds_close_all(conn->server->named_fds);
     fdset_release_owner(conn->owner);
     while (g_main_context_iteration(NULL, FALSE)) {
     }

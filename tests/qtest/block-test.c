@@ -377,18 +377,31 @@ START_TEST(test_reopen_errors)
 }
 END_TEST
 
-/* auto-read-only: no O_RDWR member, so the node settles for read-only. */
+/*
+ * auto-read-only without an O_RDWR member: the node opens read-only (and
+ * says read-only: false, as QEMU 7.2's does); a writer's attach fails
+ * with QEMU's error and leaves the node as it was.
+ */
 START_TEST(test_auto_read_only_falls_back)
 {
     BlockFixture f = bq_start(NULL);
 
-    g_free(qtest_make_file(f.s, "a.img", 65536, 'a'));
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 a.img 1M"));
     bq_add_fd(&f, f.c, "a.img", O_RDONLY, 1);
     bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
                "'node-name': 'f1', 'filename': '/dev/fdset/1', "
                "'auto-read-only': true}}");
-    ck_assert(bq_node_ro(f.c, "f1"));
+    ck_assert(!bq_node_ro(f.c, "f1"));
     ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
+    bq_err(f.c, "Could not dup FD for /dev/fdset/1 flags 2: Permission denied",
+           "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+           "'node-name': 'q1', 'file': 'f1'}}");
+    ck_assert_uint_eq(bq_fds_on(&f, "a.img", "ro"), 2);
+    ck_assert_uint_eq(bq_fds_on(&f, "a.img", NULL), 2);
+    /* a reader fits */
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+               "'node-name': 'q1', 'file': 'f1', 'read-only': true}}");
+    del(f.c, "q1");
     del(f.c, "f1");
     bq_finish(&f);
 }

@@ -241,7 +241,7 @@ START_TEST(test_fdpass_qmp_with_file)
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "\"package\""));
     run_free(&r);
-    /* The fd reaches the command; named fds go with the connection. */
+    /* The fd reaches the command. */
     r = fdpass(&f, NULL, args);
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
     ck_assert_str_eq(g_strstrip(r.out), "{}");
@@ -252,6 +252,12 @@ START_TEST(test_fdpass_qmp_with_file)
     ck_assert_int_eq(r.status, 1);
     ck_assert_str_eq(r.err, "fdpass: No file descriptor supplied via "
                             "SCM_RIGHTS\n");
+    run_free(&r);
+    /* named fds belong to the monitor: the next connection closes it */
+    r = fdpass(&f, NULL,
+               "qmp '{\"execute\": \"closefd\", \"arguments\": "
+               "{\"fdname\": \"x\"}}'");
+    ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
     run_free(&r);
     finish(&f);
 }

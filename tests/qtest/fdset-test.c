@@ -531,23 +531,47 @@ START_TEST(test_getfd_replace_closes_old)
 }
 END_TEST
 
-START_TEST(test_named_fds_closed_on_disconnect)
+/*
+ * getfd names belong to the monitor, as in QEMU 7.2 (fdset-spec §8): they
+ * survive the connection that sent them and a reconnect to the same
+ * socket finds them; another monitor cannot see them; a name is taken
+ * once; closefd closes.  Only the daemon's exit closes the rest.
+ */
+START_TEST(test_named_fds_per_monitor)
 {
-    Fixture f = start(NULL);
-    QTestConn *a = qtest_connect(f.s, 0);
-    int fd = open_img(&f, "a.img", O_RDONLY);
+    QTestState *s = qtest_spawn_full(NULL, 2, NULL, 0);
+    QTestConn *a = qtest_connect(s, 0);
+    QTestConn *other = qtest_connect(s, 1);
+    QTestConn *b;
+    g_autofree char *img = qtest_make_file(s, "a.img", 4096, 'a');
+    int fd = qtest_open_file(s, "a.img", O_RDONLY);
 
     qtest_assert_success(qtest_qmp_fds(a, &fd, 1,
                                        "{'execute': 'getfd', "
                                        "'arguments': {'fdname': 'n'}}"));
+    qtest_assert_success(qtest_qmp_fds(a, &fd, 1,
+                                       "{'execute': 'getfd', "
+                                       "'arguments': {'fdname': 'm'}}"));
     close(fd);
-    qtest_assert_file_fds(f.s, 1);
-    /* Names are per connection. */
-    qtest_assert_error(qtest_qmp(f.c, "{'execute': 'closefd', "
-                                      "'arguments': {'fdname': 'n'}}"),
-                       "GenericError", "File descriptor named 'n' not found");
+    qtest_assert_file_fds(s, 2);
     qtest_disconnect(a);
-    finish(&f, 0); /* the settle loop waits for the disconnect */
+    /* the disconnect is handled: the other monitor answers after it */
+    qtest_assert_error(qtest_qmp(other, "{'execute': 'closefd', "
+                                        "'arguments': {'fdname': 'n'}}"),
+                       "GenericError", "File descriptor named 'n' not found");
+    qtest_assert_file_fds(s, 2); /* kept across the disconnect */
+    b = qtest_connect(s, 0);
+    qtest_assert_success(qtest_qmp(b, "{'execute': 'closefd', "
+                                      "'arguments': {'fdname': 'n'}}"));
+    qtest_assert_file_fds(s, 1);
+    qtest_assert_error(qtest_qmp(b, "{'execute': 'closefd', "
+                                    "'arguments': {'fdname': 'n'}}"),
+                       "GenericError", "File descriptor named 'n' not found");
+    qtest_disconnect(b);
+    qtest_disconnect(other);
+    /* 'm' is still held: the daemon's exit closes it */
+    qtest_assert_file_fds(s, 1);
+    ck_assert_int_eq(qtest_quit(s), 0);
 }
 END_TEST
 
@@ -658,7 +682,7 @@ int main(void)
     tcase_add_test(tc, test_getfd_closefd);
     tcase_add_test(tc, test_getfd_digit_name);
     tcase_add_test(tc, test_getfd_replace_closes_old);
-    tcase_add_test(tc, test_named_fds_closed_on_disconnect);
+    tcase_add_test(tc, test_named_fds_per_monitor);
     tcase_add_test(tc, test_query_member_details);
     tcase_add_test(tc, test_query_direct_flag);
     suite_add_tcase(su, tc);

@@ -147,6 +147,31 @@ START_TEST(test_mirror_write_blocking)
 }
 END_TEST
 
+/* sync none: only what is written during the job reaches the target,
+ * which shows the base elsewhere. */
+START_TEST(test_mirror_none)
+{
+    BlockFixture f = bq_start(NULL);
+
+    make_source(&f, true);
+    g_free(bq_sh(&f, "qemu-img convert -O raw base.img expect.img"));
+    bq_ok(f.c, "{'execute': 'blockdev-mirror', 'arguments': {'job-id': 'm', "
+               "'device': 'd0', 'target': 'tgt', 'sync': 'none'}}");
+    assert_event_ok(f.c, "BLOCK_JOB_READY", "m");
+    guest_write(&f, 0x66, "2M", "64k");
+    guest_write(&f, 0x67, "5M", "4k");
+    bq_ok(f.c, "{'execute': 'job-complete', 'arguments': {'id': 'm'}}");
+    assert_event_ok(f.c, "BLOCK_JOB_COMPLETED", "m");
+    assert_drive_on(&f, "tgt");
+    drop_all(&f, true);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q tgt.qcow2"), 0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect.img tgt.qcow2"),
+                     0);
+    bq_finish(&f);
+}
+END_TEST
+
 /* Cancel after READY: the drive stays on the source.  Without force the
  * job completes (the target holds the copy as of then); with force it is
  * cancelled. */
@@ -356,7 +381,8 @@ static void mirror_enospc(const char *policy)
     qtest_assert_fds_match_registry(f.s, f.c, 0);
     g_free(bq_hmp(f.c, "drive_del d0"));
     if (stop) {
-        ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw "
+        /* 't' is still open read-write here: -U past its image locks */
+        ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -U -q -f raw "
                                           "-F qcow2 expect.img "
                                           "small/t.qcow2"),
                          0);
@@ -394,6 +420,7 @@ int main(void)
     tcase_add_test(tc, test_mirror_full);
     tcase_add_test(tc, test_mirror_top);
     tcase_add_test(tc, test_mirror_write_blocking);
+    tcase_add_test(tc, test_mirror_none);
     tcase_add_test(tc, test_mirror_soft_cancel);
     tcase_add_test(tc, test_mirror_hard_cancel);
     tcase_add_test(tc, test_drive_mirror);

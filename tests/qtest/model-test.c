@@ -42,6 +42,7 @@
 
 #define NFILES 6
 #define MAX_ACTORS 4
+#define MAX_MONITORS 3
 #define OWNER_PROCESS 0
 #define OWNER_ORPHAN (-1)
 #define MATCH_FLAGS (O_ACCMODE | O_DIRECT | O_SYNC | O_DSYNC)
@@ -75,15 +76,17 @@ typedef struct MNode {
     char *name;
     int64_t set;
     int desc; /* description its dup shares */
-    bool ro, direct;
+    bool ro, direct; /* as query-named-block-nodes says */
     bool auto_ro; /* added with auto-read-only: true */
+    bool fd_ro;   /* its dup is O_RDONLY: ro, or auto-read-only without a
+                   * writer (the model adds no format node: never one) */
 } MNode;
 
 typedef struct Actor {
     int id; /* owner id in the model, > 0 */
     guint monitor;
     QTestConn *c;
-    GHashTable *named; /* getfd name -> desc (GINT) */
+    GHashTable *named; /* its monitor's getfd names (borrowed) */
 } Actor;
 
 typedef struct Config {
@@ -110,6 +113,9 @@ typedef struct Model {
     GPtrArray *sets;   /* MSet*, any order */
     GPtrArray *nodes;  /* MNode* */
     GPtrArray *actors; /* Actor* */
+    /* getfd name -> desc (GINT), per monitor: names belong to the monitor
+     * and outlive its connections, as in QEMU */
+    GHashTable *named[MAX_MONITORS];
     int next_actor, next_node;
     GQueue want_events;     /* char* "NAME k=v..." in emission order */
     bool events_unordered;  /* this step's events may come in any order */
@@ -305,12 +311,11 @@ static void descs_collect(Model *m)
     for (guint i = 0; i < m->nodes->len; i++) {
         used[((MNode *)g_ptr_array_index(m->nodes, i))->desc] = true;
     }
-    for (guint i = 0; i < m->actors->len; i++) {
-        Actor *a = g_ptr_array_index(m->actors, i);
+    for (guint i = 0; i < m->cfg.n_monitors; i++) {
         GHashTableIter it;
         gpointer v;
 
-        g_hash_table_iter_init(&it, a->named);
+        g_hash_table_iter_init(&it, m->named[i]);
         while (g_hash_table_iter_next(&it, NULL, &v)) {
             used[GPOINTER_TO_INT(v)] = true;
         }
@@ -635,11 +640,11 @@ static char *check_proc(Model *m)
     for (guint i = 0; i < m->nodes->len; i++) {
         g_array_append_val(want, ((MNode *)m->nodes->pdata[i])->desc);
     }
-    for (guint i = 0; i < m->actors->len; i++) {
+    for (guint i = 0; i < m->cfg.n_monitors; i++) {
         GHashTableIter it;
         gpointer val;
 
-        g_hash_table_iter_init(&it, ((Actor *)m->actors->pdata[i])->named);
+        g_hash_table_iter_init(&it, m->named[i]);
         while (g_hash_table_iter_next(&it, NULL, &val)) {
             int d = GPOINTER_TO_INT(val);
             g_array_append_val(want, d);
@@ -1153,16 +1158,14 @@ static void op_blockdev_add(Model *m)
         direct ? ", \"cache\": {\"direct\": true}" : "");
     model_log(m, "actor %d: %s", a->id, text);
     reply = actor_send(m, a, NULL, 0, false, text);
-    flags = file_flags(ro, direct);
+    flags = file_flags(ro || auto_ro, direct);
     if (node_find(m, name)) {
         err = g_strdup_printf("Duplicate nodes with node-name='%s'", name);
     } else if (id > G_MAXINT32) {
         err = g_strdup_printf("Could not parse fdset /dev/fdset/%" PRId64, id);
     } else if (!set) {
         err = dup_error(id, flags, "No such file or directory");
-    } else if (!(match = set_match(m, set, flags)) && auto_ro) {
-        ro = true;
-        flags = file_flags(true, direct);
+    } else {
         match = set_match(m, set, flags);
     }
     if (!err && !match) {
@@ -1178,6 +1181,7 @@ static void op_blockdev_add(Model *m)
         n->set = id;
         n->desc = match->desc;
         n->ro = ro;
+        n->fd_ro = ro || auto_ro;
         n->direct = direct;
         n->auto_ro = auto_ro;
         g_ptr_array_add(m->nodes, n);
@@ -1258,31 +1262,24 @@ static void op_blockdev_reopen(Model *m)
               n->direct);
     reply = actor_send(m, a, NULL, 0, false, text);
     set = set_find(m, n->set);
-    if (file_flags(ro, direct) == file_flags(n->ro, n->direct)) {
+    /* dynamic auto-read-only: the fd stays read-only without a writer */
+    if (file_flags(ro || auto_ro, direct) ==
+        file_flags(n->fd_ro, n->direct)) {
         expect_ok(m, reply, "blockdev-reopen (same flags)");
-    } else if ((match = set_match(m, set, file_flags(ro, direct)))) {
+    } else if ((match = set_match(m, set, file_flags(ro || auto_ro,
+                                                     direct)))) {
         expect_ok(m, reply, "blockdev-reopen");
         n->desc = match->desc; /* new dup in, old dup out: count stays */
-        n->ro = ro;
-        m->n_reopened++;
-    } else if (auto_ro &&
-               file_flags(true, direct) == file_flags(n->ro, n->direct)) {
-        /* settles for read-only: the fd it has already is that */
-        expect_ok(m, reply, "blockdev-reopen (auto-read-only, kept)");
-        n->ro = true;
-    } else if (auto_ro &&
-               (match = set_match(m, set, file_flags(true, direct)))) {
-        expect_ok(m, reply, "blockdev-reopen (auto-read-only)");
-        n->desc = match->desc;
-        n->ro = true;
         m->n_reopened++;
     } else {
-        g_autofree char *err =
-            dup_error(n->set, file_flags(ro, direct), "Permission denied");
+        g_autofree char *err = dup_error(
+            n->set, file_flags(ro || auto_ro, direct), "Permission denied");
         expect_error(m, reply, "blockdev-reopen", err, false);
         json_node_unref(reply);
         return;
     }
+    n->ro = ro;
+    n->fd_ro = ro || auto_ro;
     n->direct = direct;
     n->auto_ro = auto_ro; /* a reopen sets every option it leaves out */
     json_node_unref(reply);
@@ -1373,7 +1370,7 @@ static Actor *actor_new(Model *m, guint monitor)
     a->id = ++m->next_actor;
     a->monitor = monitor;
     a->c = qtest_connect(m->s, monitor);
-    a->named = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    a->named = m->named[monitor];
     g_ptr_array_add(m->actors, a);
     return a;
 }
@@ -1394,8 +1391,8 @@ static void op_disconnect(Model *m)
 {
     Actor *a = pick_actor(m);
 
-    model_log(m, "disconnect actor %d (%u named fds)", a->id,
-              g_hash_table_size(a->named));
+    model_log(m, "disconnect actor %d (its monitor keeps %u named fds)",
+              a->id, g_hash_table_size(a->named));
     qtest_disconnect(a->c);
     for (guint i = 0; i < m->sets->len;) {
         MSet *set = g_ptr_array_index(m->sets, i);
@@ -1418,7 +1415,6 @@ static void op_disconnect(Model *m)
             i++;
         }
     }
-    g_hash_table_unref(a->named);
     g_ptr_array_remove(m->actors, a);
     g_free(a);
     m->events_unordered = true;
@@ -1626,9 +1622,11 @@ static void model_end(Model *m)
     /* a clean exit releases everything (sanitizer builds check the rest) */
     while (m->actors->len) {
         Actor *a = g_ptr_array_index(m->actors, 0);
-        g_hash_table_unref(a->named);
         g_ptr_array_remove_index(m->actors, 0);
         g_free(a);
+    }
+    for (guint i = 0; i < MAX_MONITORS; i++) {
+        g_clear_pointer(&m->named[i], g_hash_table_unref);
     }
     ck_assert_int_eq(qtest_quit(m->s), 0);
     for (guint i = 0; i < m->descs->len; i++) {
@@ -1667,6 +1665,10 @@ START_TEST(test_model)
     m->sets = g_ptr_array_new_with_free_func((GDestroyNotify)set_free);
     m->nodes = g_ptr_array_new_with_free_func((GDestroyNotify)node_free);
     m->actors = g_ptr_array_new();
+    for (guint i = 0; i < MAX_MONITORS; i++) {
+        m->named[i] =
+            g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    }
     g_queue_init(&m->want_events);
     g_queue_init(&m->log);
     choose_config(m);
@@ -1688,11 +1690,12 @@ START_TEST(test_model)
 END_TEST
 
 /*
- * Found by the model: reopening a read-write node to
- * read-only needs a read-only member (design: "back to read-only after the
- * commit, the old dup released with qemu_close"; "On failure the node
- * keeps its old fd").  A node added with auto-read-only must not take the
- * auto-read-only fallback then: that fallback is for a read-write request.
+ * Found by the model: reopening a read-write node to read-only needs a
+ * read-only member (design: "back to read-only after the commit, the old
+ * dup released with qemu_close"; "On failure the node keeps its old fd").
+ * With auto-read-only the node already opens read-only (QEMU 7.2's dynamic
+ * auto-read-only): without a read-only member its blockdev-add fails, as
+ * QEMU's does (measured).
  */
 START_TEST(test_reopen_auto_ro_to_read_only)
 {
@@ -1703,39 +1706,37 @@ START_TEST(test_reopen_auto_ro_to_read_only)
     int member = qtest_add_fd(c, rw, 1, NULL, NULL);
     JsonNode *r;
     JsonArray *nodes;
-    const char *auto_ro[] = {"false", "true"};
 
-    for (guint i = 0; i < 2; i++) {
-        qtest_assert_success(
-            qtest_qmp(c,
-                      "{'execute': 'blockdev-add', "
-                      "'arguments': {'driver': 'file', 'node-name': 'n', "
-                      "'filename': '/dev/fdset/1', 'read-only': false, "
-                      "'auto-read-only': %s}}",
-                      auto_ro[i]));
-        qtest_assert_error(
-            qtest_qmp(c, "{'execute': 'blockdev-reopen', "
-                         "'arguments': {'options': [{'driver': 'file', "
-                         "'node-name': 'n', "
-                         "'filename': '/dev/fdset/1', 'read-only': true}]}}"),
-            "GenericError",
-            "Could not dup FD for /dev/fdset/1 flags 0: "
-            "Permission denied");
-        /* the node kept its read-write dup and says so */
-        r = qtest_qmp(c, "{'execute': 'query-named-block-nodes'}");
-        nodes = qtest_return_array(r);
-        ck_assert_uint_eq(json_array_get_length(nodes), 1);
-        ck_assert_msg(!json_object_get_boolean_member(
-                          json_array_get_object_element(nodes, 0), "ro"),
-                      "auto-read-only=%s: the failed reopen left the node "
-                      "read-only",
-                      auto_ro[i]);
-        json_node_unref(r);
-        ck_assert_int_eq(qtest_fdset_dup_count(c, 1), 1);
-        qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
-                                          "'arguments': {'node-name': "
-                                          "'n'}}"));
-    }
+    qtest_assert_success(
+        qtest_qmp(c, "{'execute': 'blockdev-add', "
+                     "'arguments': {'driver': 'file', 'node-name': 'n', "
+                     "'filename': '/dev/fdset/1', 'read-only': false}}"));
+    qtest_assert_error(
+        qtest_qmp(c, "{'execute': 'blockdev-reopen', "
+                     "'arguments': {'options': [{'driver': 'file', "
+                     "'node-name': 'n', "
+                     "'filename': '/dev/fdset/1', 'read-only': true}]}}"),
+        "GenericError",
+        "Could not dup FD for /dev/fdset/1 flags 0: Permission denied");
+    /* the node kept its read-write dup and says so */
+    r = qtest_qmp(c, "{'execute': 'query-named-block-nodes'}");
+    nodes = qtest_return_array(r);
+    ck_assert_uint_eq(json_array_get_length(nodes), 1);
+    ck_assert_msg(!json_object_get_boolean_member(
+                      json_array_get_object_element(nodes, 0), "ro"),
+                  "the failed reopen left the node read-only");
+    json_node_unref(r);
+    ck_assert_int_eq(qtest_fdset_dup_count(c, 1), 1);
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
+                                      "'arguments': {'node-name': 'n'}}"));
+    qtest_assert_error(
+        qtest_qmp(c, "{'execute': 'blockdev-add', "
+                     "'arguments': {'driver': 'file', 'node-name': 'n', "
+                     "'filename': '/dev/fdset/1', 'read-only': false, "
+                     "'auto-read-only': true}}"),
+        "GenericError",
+        "Could not dup FD for /dev/fdset/1 flags 0: Permission denied");
+    ck_assert_int_eq(qtest_fdset_dup_count(c, 1), 0);
     ck_assert_str_eq(qtest_fd_mode(s, member), "rw");
     close(rw);
     qtest_assert_fds_match_registry(s, c, 0);
@@ -1744,19 +1745,23 @@ START_TEST(test_reopen_auto_ro_to_read_only)
 END_TEST
 
 /*
- * The same fallback when only cache.direct changes: the node would claim
- * cache.direct=off (and read-only) while its fd still has O_DIRECT.
+ * The same when only cache.direct changes: an auto-read-only node with
+ * cache.direct on a set of an O_RDONLY|O_DIRECT and an O_RDWR member reads
+ * through the first; a reopen without O_DIRECT finds no O_RDONLY member
+ * without it, fails, and the node keeps its fd and says so.
  */
 START_TEST(test_reopen_auto_ro_direct_change)
 {
     QTestState *s = qtest_spawn(NULL);
     QTestConn *c = qtest_connect(s, 0);
     g_autofree char *path = qtest_make_file(s, "d.img", 65536, 'd');
-    int fd = qtest_open_file(s, path, O_RDWR | O_DIRECT);
+    int fd = qtest_open_file(s, path, O_RDONLY | O_DIRECT);
+    int fd2 = qtest_open_file(s, path, O_RDWR);
     JsonNode *r;
     JsonObject *node;
 
     qtest_add_fd(c, fd, 2, NULL, NULL);
+    qtest_add_fd(c, fd2, 2, NULL, NULL);
     qtest_assert_success(
         qtest_qmp(c, "{'execute': 'blockdev-add', "
                      "'arguments': {'driver': 'file', 'node-name': 'n', "
@@ -1767,10 +1772,9 @@ START_TEST(test_reopen_auto_ro_direct_change)
             c, "{'execute': 'blockdev-reopen', "
                "'arguments': {'options': [{'driver': 'file', 'node-name': 'n', "
                "'filename': '/dev/fdset/2', 'read-only': false, "
-               "'cache': {'direct': false}}]}}"),
+               "'auto-read-only': true, 'cache': {'direct': false}}]}}"),
         "GenericError",
-        "Could not dup FD for /dev/fdset/2 flags 2: "
-        "Permission denied");
+        "Could not dup FD for /dev/fdset/2 flags 0: Permission denied");
     r = qtest_qmp(c, "{'execute': 'query-named-block-nodes'}");
     node = json_array_get_object_element(qtest_return_array(r), 0);
     ck_assert(!json_object_get_boolean_member(node, "ro"));
@@ -1780,6 +1784,7 @@ START_TEST(test_reopen_auto_ro_direct_change)
     qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
                                       "'arguments': {'node-name': 'n'}}"));
     close(fd);
+    close(fd2);
     qtest_assert_fds_match_registry(s, c, 0);
     ck_assert_int_eq(qtest_quit(s), 0);
 }

@@ -359,7 +359,7 @@ START_TEST(test_named_fds_are_bounded)
     qtest_assert_error(qtest_qmp_fds(c, &fd, 1, "{'execute': 'getfd', "
                                      "'arguments': {'fdname': 'one-more'}}"),
                        "GenericError", "Too many named file descriptors on "
-                       "this connection (limit 256)");
+                       "this monitor (limit 256)");
     ck_assert_uint_eq(qtest_count_fds(s), before);
     /* replacing a name is still fine */
     qtest_assert_success(qtest_qmp_fds(c, &fd, 1, "{'execute': 'getfd', "

@@ -1073,7 +1073,11 @@ START_TEST(test_many_sets_fast)
         ck_assert(fdset_add_fd(false, -1, fd, NULL, OWNER_A, &out, NULL));
         ck_assert_int_eq(out, id);
     }
-    ck_assert_int_lt(g_get_monotonic_time() - t0, 3 * G_USEC_PER_SEC);
+    /*
+     * Not a speed test (the bench is): a bound a loaded CI machine under
+     * ASan never reaches, that quadratic id search (~10^10 steps) would.
+     */
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 60 * G_USEC_PER_SEC);
 }
 END_TEST
 

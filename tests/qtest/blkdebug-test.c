@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The blkdebug filter under qcow2, one test per injection point: a rule on
+ * the event fails the guest-like request (qemu-io over HMP) or the job that
+ * reaches it with the rule's errno, worded as QEMU 7.2's qemu-io prints it;
+ * the next request succeeds; the image passes qemu-img check (leaked
+ * clusters allowed, as in QEMU) and holds what was written.  Then the rule
+ * semantics (state, set-state, sector, iotype, once) and the open errors,
+ * with QEMU 7.2's texts.
+ */
+#include <signal.h>
+
+#include "block-qtest.h"
+
+static void out_is(QTestConn *c, const char *line, const char *want)
+{
+    g_autofree char *out = bq_hmp(c, line);
+
+    ck_assert_msg(g_str_equal(out, want), "'%s' printed '%s', not '%s'", line,
+                  out, want);
+}
+
+/* qemu-img check: 0 clean, 3 leaks only; 2 (corruption) or 1 fail. */
+static void image_ok(BlockFixture *f, const char *name)
+{
+    int rc = bq_sh_status(f, "qemu-img check -q %s", name);
+
+    ck_assert_msg(rc == 0 || rc == 3, "qemu-img check %s: exit %d", name, rc);
+}
+
+/* qcow2 node "q" on blkdebug node "dbg" on /dev/fdset/1 (@name), with
+ * @rules (the blkdebug members after "image", JSON with single quotes);
+ * with @backing, b.qcow2 is its backing node "base". */
+static void add_q_backing(BlockFixture *f, const char *name, bool backing,
+                          const char *rules)
+{
+    if (backing) {
+        bq_add_fd(f, f->c, "b.qcow2", O_RDONLY, 2);
+        bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+                    "'qcow2', 'node-name': 'base', 'read-only': true, "
+                    "'file': {'driver': 'file', "
+                    "'filename': '/dev/fdset/2'}}}");
+    }
+    bq_add_fd(f, f->c, name, O_RDWR, 1);
+    bq_ok(f->c,
+          "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+          "'node-name': 'q', 'backing': %s, 'file': {'driver': 'blkdebug', "
+          "'node-name': 'dbg', 'image': {'driver': 'file', "
+          "'filename': '/dev/fdset/1'}, %s}}}",
+          backing ? "'base'" : "null", rules);
+}
+
+static void add_q(BlockFixture *f, const char *name, const char *rules)
+{
+    add_q_backing(f, name, false, rules);
+}
+
+static bool has_base(BlockFixture *f)
+{
+    JsonNode *keep;
+    bool has = bq_node(f->c, "base", true, &keep) != NULL;
+
+    json_node_unref(keep);
+    return has;
+}
+
+static void del_q(BlockFixture *f)
+{
+    bq_ok(f->c, "{'execute': 'blockdev-del', "
+                "'arguments': {'node-name': 'q'}}");
+    if (has_base(f)) {
+        bq_ok(f->c, "{'execute': 'blockdev-del', "
+                    "'arguments': {'node-name': 'base'}}");
+    }
+}
+
+/* The pattern @p is at [off, off+len) of the image, read by qemu-io. */
+static void reads_back(BlockFixture *f, const char *name, int p, int64_t off,
+                       int64_t len)
+{
+    g_autofree char *out = bq_sh(
+        f, "qemu-io -r -f qcow2 -c 'read -P %d %" G_GINT64_FORMAT
+           " %" G_GINT64_FORMAT "' %s",
+        p, off, len, name);
+
+    ck_assert_msg(!strstr(out, "failed"), "%s", out);
+}
+
+typedef struct PointCase {
+    const char *event;
+    const char *create; /* qemu-img create options; "backing": on b.qcow2 */
+    const char *setup;  /* qemu-io command run first (may be NULL) */
+    const char *cmd;    /* fails once, then succeeds */
+    const char *fail;   /* its output on failure */
+    const char *ok;     /* and on success */
+    int64_t off, len;   /* what cmd wrote (len 0: nothing to check) */
+} PointCase;
+
+#define W64K "wrote 65536/65536 bytes at offset 0\r\n"
+#define W4K "wrote 4096/4096 bytes at offset 0\r\n"
+#define WFAIL "write failed: Input/output error\r\n"
+
+static const PointCase points[] = {
+    {"write_aio", "", NULL, "write -P 7 0 64k", WFAIL, W64K, 0, 65536},
+    {"read_aio", "", "write -P 7 0 64k", "read -P 7 0 64k",
+     "read failed: Input/output error\r\n",
+     "read 65536/65536 bytes at offset 0\r\n", 0, 65536},
+    {"l1_update", "", NULL, "write -P 7 0 64k", WFAIL, W64K, 0, 65536},
+    {"l2_alloc_write", "", NULL, "write -P 7 0 64k", WFAIL, W64K, 0, 65536},
+    {"l2_update", "", NULL, "write -P 7 0 64k", WFAIL, W64K, 0, 65536},
+    {"cluster_alloc", "", NULL, "write -P 7 0 64k", WFAIL, W64K, 0, 65536},
+    {"refblock_update_part", "", NULL, "write -P 7 0 64k", WFAIL, W64K, 0,
+     65536},
+    /* as in QEMU 7.2, these two never fire here: only compressed writes
+     * allocate bytes, and refcount blocks are written through the cache
+     * (refblock_update_part) */
+    {"cluster_alloc_bytes", "", NULL, "write -P 7 0 4k", W4K, W4K, 0, 4096},
+    {"refblock_update", "", NULL, "write -P 7 0 64k", W64K, W64K, 0, 65536},
+    /* a partial cluster over backing data: copy-on-write */
+    {"cow_read", "backing", NULL, "write -P 7 0 4k", WFAIL, W4K, 0, 4096},
+    {"cow_write", "backing", NULL, "write -P 7 0 4k", WFAIL, W4K, 0, 4096},
+    /* without backing data the cluster is plain data, as QEMU's */
+    {"cow_write", "", NULL, "write -P 7 0 4k", W4K, W4K, 0, 4096},
+    /* 512-byte clusters: a refcount block covers 128 KiB of the file */
+    {"refblock_alloc", "-o cluster_size=512", NULL, "write -P 7 0 256k",
+     WFAIL, "wrote 262144/262144 bytes at offset 0\r\n", 0, 262144},
+    /* ... and the first refcount table 8 MiB */
+    {"reftable_grow", "-o cluster_size=512", NULL, "write -P 7 0 9M", WFAIL,
+     "wrote 9437184/9437184 bytes at offset 0\r\n", 0, 9437184},
+    {"flush_to_disk", "", "write -P 7 0 64k", "flush",
+     "flush failed: Input/output error\r\n", "", 0, 65536},
+    {"pwritev_zero", "", "write -P 7 0 64k", "write -z 0 4k", WFAIL,
+     "wrote 4096/4096 bytes at offset 0\r\n", 0, 0},
+};
+
+START_TEST(test_injection_point)
+{
+    const PointCase *pc = &points[_i];
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *rules = g_strdup_printf(
+        "'inject-error': [{'event': '%s', 'errno': 5, 'once': true}]",
+        pc->event);
+    g_autofree char *line = g_strdup_printf("qemu-io q \"%s\"", pc->cmd);
+
+    bool backing = g_str_equal(pc->create, "backing");
+
+    if (backing) {
+        g_free(bq_sh(&f, "qemu-img create -q -f qcow2 b.qcow2 16M && "
+                         "qemu-io -f qcow2 -c 'write -P 3 0 64k' b.qcow2 "
+                         ">/dev/null && qemu-img create -q -f qcow2 -b "
+                         "b.qcow2 -F qcow2 a.qcow2"));
+    } else {
+        g_free(bq_sh(&f, "qemu-img create -q -f qcow2 %s a.qcow2 16M",
+                     pc->create));
+    }
+    add_q_backing(&f, "a.qcow2", backing, rules);
+    if (pc->setup) {
+        g_autofree char *s = g_strdup_printf("qemu-io q \"%s\"", pc->setup);
+        g_autofree char *out = bq_hmp(f.c, s);
+
+        ck_assert_msg(strstr(out, "wrote"), "%s: %s", s, out);
+    }
+    out_is(f.c, line, pc->fail);
+    out_is(f.c, line, pc->ok);
+    out_is(f.c, "qemu-io q \"flush\"", "");
+    del_q(&f);
+    image_ok(&f, "a.qcow2");
+    if (pc->len) {
+        reads_back(&f, "a.qcow2", 7, pc->off, pc->len);
+    }
+    bq_finish(&f);
+}
+END_TEST
+
+/*
+ * A refcount block whose first write fails stays in use in memory: the
+ * refcount table entry pointing to it must still reach the disk once the
+ * block does (it was lost, and clusters counted there read as refcount 0).
+ * 512-byte clusters: the second block starts at 128 KiB of the file.
+ */
+START_TEST(test_refblock_alloc_failure_keeps_reftable)
+{
+    BlockFixture f = bq_start(NULL);
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 -o cluster_size=512 "
+                     "a.qcow2 16M"));
+    add_q(&f, "a.qcow2",
+          "'inject-error': [{'event': 'refblock_alloc', 'once': true}]");
+    out_is(f.c, "qemu-io q \"write -P 7 0 120k\"",
+           "wrote 122880/122880 bytes at offset 0\r\n");
+    out_is(f.c, "qemu-io q \"write -P 8 120k 8k\"", WFAIL);
+    out_is(f.c, "qemu-io q \"write -P 9 128k 8k\"",
+           "wrote 8192/8192 bytes at offset 131072\r\n");
+    out_is(f.c, "qemu-io q \"flush\"", "");
+    del_q(&f);
+    image_ok(&f, "a.qcow2");
+    reads_back(&f, "a.qcow2", 7, 0, 122880);
+    reads_back(&f, "a.qcow2", 9, 131072, 8192);
+    bq_finish(&f);
+}
+END_TEST
+
+/* cor_write: block-stream copies the backing data up; the job fails with
+ * the error, a second stream completes. */
+START_TEST(test_cor_write_fails_stream)
+{
+    BlockFixture f = bq_start(NULL);
+    JsonNode *keep;
+    JsonObject *d;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 base.qcow2 4M && "
+                     "qemu-io -f qcow2 -c 'write -P 9 0 1M' base.qcow2 >/dev/null && "
+                     "qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "
+                     "top.qcow2"));
+    bq_add_fd(&f, f.c, "base.qcow2", O_RDONLY, 2);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+               "'node-name': 'base', 'read-only': true, 'file': "
+               "{'driver': 'file', 'filename': '/dev/fdset/2'}}}");
+    bq_add_fd(&f, f.c, "top.qcow2", O_RDWR, 1);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+               "'node-name': 'q', 'backing': 'base', 'file': "
+               "{'driver': 'blkdebug', 'inject-error': [{'event': "
+               "'cor_write', 'once': true}], 'image': {'driver': 'file', "
+               "'filename': '/dev/fdset/1'}}}}");
+    bq_ok(f.c, "{'execute': 'block-stream', 'arguments': {'job-id': 's1', "
+               "'device': 'q'}}");
+    d = bq_event(f.c, "BLOCK_JOB_COMPLETED", 20000, &keep);
+    ck_assert_str_eq(json_object_get_string_member(d, "error"),
+                     "Input/output error");
+    json_node_unref(keep);
+    bq_ok(f.c, "{'execute': 'block-stream', 'arguments': {'job-id': 's2', "
+               "'device': 'q'}}");
+    d = bq_event(f.c, "BLOCK_JOB_COMPLETED", 20000, &keep);
+    ck_assert(!json_object_has_member(d, "error"));
+    json_node_unref(keep);
+    bq_wait_status(f.c, "s2", "null");
+    del_q(&f); /* and base */
+    image_ok(&f, "top.qcow2");
+    g_free(bq_sh(&f, "qemu-img rebase -q -u -b '' top.qcow2 && "
+                     "qemu-io -r -f qcow2 -c 'read -P 9 0 1M' top.qcow2 | "
+                     "grep -q '^read 1048576'"));
+    bq_finish(&f);
+}
+END_TEST
+
+/* Without once, the rule fails every matching request until another event
+ * arms new rules; a set-state rule moves the state at the event. */
+START_TEST(test_state_and_persistent_rule)
+{
+    BlockFixture f = bq_start(NULL);
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 a.qcow2 16M"));
+    add_q(&f, "a.qcow2",
+          "'inject-error': [{'event': 'read_aio', 'state': 2, 'errno': 28}],"
+          "'set-state': [{'event': 'write_aio', 'state': 1, 'new_state': 2},"
+          "{'event': 'flush_to_disk', 'new_state': 3}]");
+    /* state 1: reads are fine; the write moves to state 2 */
+    out_is(f.c, "qemu-io q \"write -P 1 0 64k\"", W64K);
+    out_is(f.c, "qemu-io q \"read -P 1 0 64k\"",
+           "read failed: No space left on device\r\n");
+    out_is(f.c, "qemu-io q \"read -P 1 0 64k\"",
+           "read failed: No space left on device\r\n");
+    /* flush_to_disk arms nothing: the read rule stays, flush fails too */
+    out_is(f.c, "qemu-io q \"flush\"",
+           "flush failed: No space left on device\r\n");
+    out_is(f.c, "qemu-io q \"read -P 1 0 64k\"",
+           "read failed: No space left on device\r\n");
+    /* in state 3 the next read_aio arms nothing: its active list stays */
+    out_is(f.c, "qemu-io q \"flush\"",
+           "flush failed: No space left on device\r\n");
+    del_q(&f);
+    image_ok(&f, "a.qcow2");
+    bq_finish(&f);
+}
+END_TEST
+
+/* sector: only requests covering that sector fail; iotype: only that kind. */
+START_TEST(test_sector_and_iotype)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *out = NULL;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f raw a.img 1M"));
+    bq_add_fd(&f, f.c, "a.img", O_RDWR, 1);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'blkdebug', 'node-name': 'dbg', 'inject-error': [{'event': "
+               "'pwritev_zero', 'sector': 8, 'iotype': 'write', 'errno': 1}],"
+               "'image': {'driver': 'file', 'filename': '/dev/fdset/1'}}}");
+    /* sector 8 is byte 4096: a write of [0, 4k) does not cover it */
+    out_is(f.c, "qemu-io dbg \"write -z 0 4k\"",
+           "wrote 4096/4096 bytes at offset 0\r\n");
+    out_is(f.c, "qemu-io dbg \"write 4k 4k\"",
+           "write failed: Operation not permitted\r\n");
+    out_is(f.c, "qemu-io dbg \"write 2k 4k\"",
+           "write failed: Operation not permitted\r\n");
+    out_is(f.c, "qemu-io dbg \"read 4k 4k\"",
+           "read 4096/4096 bytes at offset 4096\r\n");
+    out_is(f.c, "qemu-io dbg \"write 8k 4k\"",
+           "wrote 4096/4096 bytes at offset 8192\r\n");
+    out = bq_hmp(f.c, "qemu-io dbg \"flush\"");
+    ck_assert_str_eq(out, "");
+    bq_ok(f.c, "{'execute': 'blockdev-del', "
+               "'arguments': {'node-name': 'dbg'}}");
+    bq_finish(&f);
+}
+END_TEST
+
+/* x-drop-unflushed: a power cut loses every write since the last flush;
+ * the node fails everything afterwards; after a kill -9 the image holds
+ * exactly what was flushed and passes qemu-img check. */
+START_TEST(test_power_cut_drops_unflushed)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *out = NULL;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 a.qcow2 16M"));
+    add_q(&f, "a.qcow2", "'x-drop-unflushed': true");
+    out_is(f.c, "qemu-io q \"write -P 1 0 64k\"", W64K);
+    out_is(f.c, "qemu-io q \"flush\"", "");
+    out_is(f.c, "qemu-io q \"write -P 2 0 4k\"", W4K);
+    out_is(f.c, "qemu-io q \"write -P 3 1M 64k\"",
+           "wrote 65536/65536 bytes at offset 1048576\r\n");
+    bq_err(f.c, "Parameter 'survivors' expects a percentage",
+           "{'execute': 'blkdebug-power-cut', "
+           "'arguments': {'node-name': 'dbg', 'survivors': 101}}");
+    bq_ok(f.c, "{'execute': 'blkdebug-power-cut', "
+               "'arguments': {'node-name': 'dbg'}}");
+    out_is(f.c, "qemu-io q \"read 0 4k\"",
+           "read failed: Input/output error\r\n");
+    ck_assert_int_eq(kill(qtest_pid(f.s), SIGKILL), 0);
+    while (kill(qtest_pid(f.s), 0) == 0 &&
+           bq_sh_status(&f, "grep -q '^State:.*Z' /proc/%d/status",
+                        (int)qtest_pid(f.s)) != 0) {
+        g_usleep(10000); /* until it is a zombie: its fds are closed */
+    }
+    image_ok(&f, "a.qcow2");
+    reads_back(&f, "a.qcow2", 1, 0, 65536);
+    reads_back(&f, "a.qcow2", 0, 1048576, 65536);
+    qtest_kill(f.s);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+    BlockFixture f = bq_start(NULL);
+
+    g_free(bq_sh(&f, "qemu-img create -q -f raw a.img 1M"));
+    bq_add_fd(&f, f.c, "a.img", O_RDWR, 1);
+    bq_err(f.c, "Cannot meet constraints with align 3",
+           "{'execute': 'blockdev-add', 'arguments': {'driver': 'blkdebug', "
+           "'node-name': 'd', 'align': 3, 'image': {'driver': 'file', "
+           "'filename': '/dev/fdset/1'}}}");
+    bq_err(f.c, "Parameter 'image' is missing",
+           "{'execute': 'blockdev-add', 'arguments': {'driver': 'blkdebug', "
+           "'node-name': 'd'}}");
+    bq_err(f.c, "Cannot find device='nope' nor node-name='nope'",
+           "{'execute': 'blockdev-add', 'arguments': {'driver': 'blkdebug', "
+           "'node-name': 'd', 'image': 'nope'}}");
+    bq_err(f.c, "Failed to find node with node-name='nope'",
+           "{'execute': 'blkdebug-power-cut', "
+           "'arguments': {'node-name': 'nope'}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'blkdebug', 'node-name': 'd', 'image': {'driver': 'file', "
+               "'filename': '/dev/fdset/1'}}}");
+    bq_err(f.c, "Node 'd' is not a blkdebug node with x-drop-unflushed",
+           "{'execute': 'blkdebug-power-cut', "
+           "'arguments': {'node-name': 'd'}}");
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': 'd'}}");
+    bq_finish(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *su = suite_create("blkdebug");
+    TCase *tc = tcase_create("blkdebug");
+    SRunner *r;
+    int failed;
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_injection_point, 0, G_N_ELEMENTS(points));
+    tcase_add_test(tc, test_refblock_alloc_failure_keeps_reftable);
+    tcase_add_test(tc, test_cor_write_fails_stream);
+    tcase_add_test(tc, test_state_and_persistent_rule);
+    tcase_add_test(tc, test_sector_and_iotype);
+    tcase_add_test(tc, test_power_cut_drops_unflushed);
+    tcase_add_test(tc, test_open_errors);
+    suite_add_tcase(su, tc);
+    r = srunner_create(su);
+    srunner_run_all(r, CK_NORMAL);
+    failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
