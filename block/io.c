@@ -687,45 +687,74 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return BDRV_BLOCK_ZERO;
 }
 
+/*
+ * One pass of copy-on-read over [offset, offset + bytes): what this layer
+ * does not allocate is read (from below) and written into it.
+ */
+static int copy_on_read_pass(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, void *buf, int64_t *copied,
+                             GError **errp)
+{
+    const BlockDriver *drv = bs->drv;
+
+    for (int64_t off = offset, n; off < offset + bytes; off += n) {
+        int alloc = 1;
+
+        n = offset + bytes - off;
+        if (drv->bdrv_is_allocated) {
+            alloc = drv->bdrv_is_allocated(bs, off, n, &n, errp);
+        }
+        if (alloc < 0 || n <= 0) {
+            return -1;
+        }
+        if (alloc) {
+            continue;
+        }
+        bdrv_debug_event(bs, BLKDBG_COR_WRITE); /* the copy is next */
+        if (drv->bdrv_pread(bs, off, n, buf, errp) < 0 ||
+            (drv->bdrv_pwrite_unallocated
+                 ? drv->bdrv_pwrite_unallocated(bs, off, n, buf, errp)
+                 : drv->bdrv_pwrite(bs, off, n, buf, errp)) < 0) {
+            return -1;
+        }
+        *copied += n;
+    }
+    return 0;
+}
+
 int bdrv_copy_on_read(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf, int64_t *copied, GError **errp)
 {
+    /* a driver that writes only what is still unallocated needs no drain */
+    bool drain = !bs->drv || !bs->drv->bdrv_pwrite_unallocated;
     int ret = 0;
 
     *copied = 0;
     if (!check_request(bs, offset, bytes, errp)) {
         return -1;
     }
-    /* No write hooks: what reads show does not change (QEMU's "write
-     * unchanged").  One drained section: a guest write from another thread
-     * cannot slip in between the allocation check and the copy, so it is
-     * never overwritten with the older data from below. */
-    bdrv_drained_begin(bs);
+    /*
+     * No write hooks: what reads show does not change (QEMU's "write
+     * unchanged").  A guest write from another thread must not be
+     * overwritten with the older data from below: either the driver's
+     * bdrv_pwrite_unallocated skips what was written meanwhile (qcow2), or
+     * a drained section keeps other writers out for the pass.
+     */
+    if (drain) {
+        bdrv_drained_begin(bs);
+    } else {
+        io_begin(bs);
+    }
     if (bs->read_only) {
         error_setg(errp, "Block node is read-only");
         ret = -1;
+    } else {
+        ret = copy_on_read_pass(bs, offset, bytes, buf, copied, errp);
     }
-    for (int64_t off = offset, n; ret == 0 && off < offset + bytes; off += n) {
-        int alloc = 1;
-
-        n = offset + bytes - off;
-        if (bs->drv->bdrv_is_allocated) {
-            alloc = bs->drv->bdrv_is_allocated(bs, off, n, &n, errp);
-        }
-
-        if (alloc == 0) {
-            bdrv_debug_event(bs, BLKDBG_COR_WRITE); /* the copy is next */
-        }
-        if (alloc < 0 || n <= 0) {
-            ret = -1;
-        } else if (!alloc &&
-                   (bs->drv->bdrv_pread(bs, off, n, buf, errp) < 0 ||
-                    bs->drv->bdrv_pwrite(bs, off, n, buf, errp) < 0)) {
-            ret = -1;
-        } else if (!alloc) {
-            *copied += n;
-        }
+    if (drain) {
+        bdrv_drained_end(bs);
+    } else {
+        io_end(bs);
     }
-    bdrv_drained_end(bs);
     return ret;
 }

@@ -230,9 +230,9 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -1;
     }
     while (bytes > 0 && ret == 0) {
-        g_mutex_lock(&s->lock);
+        qcow2_lock(s);
         ret = qcow2_map(bs, offset, bytes, false, &run, errp);
-        g_mutex_unlock(&s->lock);
+        qcow2_unlock(s);
         if (ret < 0) {
             return -1;
         }
@@ -271,9 +271,9 @@ int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (bytes == 0) {
         return 0;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_map(bs, offset, bytes, true, &run, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     if (ret < 0) {
         return -1;
     }
@@ -294,9 +294,9 @@ int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
         return -EINVAL;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_map(bs, offset, bytes, false, &run, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     if (ret < 0) {
         return -EIO;
     }
@@ -326,9 +326,9 @@ int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
         return -1;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_map(bs, offset, bytes, false, &run, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     if (ret < 0) {
         return -1;
     }
@@ -338,7 +338,8 @@ int qcow2_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return 0;
     }
     return bdrv_map_file(bs->file, run.host,
-                         MIN(run.len, qcow2_file_end(s) - run.host), false, leaf,
+                         MIN(run.len, qcow2_file_end(s) - run.host), false,
+                         leaf,
                          leaf_offset, pnum, errp);
 }
 

@@ -160,7 +160,8 @@ static int qcow2_find_refcount_end(BlockDriverState *bs, uint64_t *end,
 bool qcow2_table_offset_ok(BDRVQcow2State *s, uint64_t off)
 {
     return !(off & (s->cluster_size - 1)) && off >= s->cluster_size &&
-           off <= qcow2_file_end(s) && s->cluster_size <= qcow2_file_end(s) - off;
+           off <= qcow2_file_end(s) &&
+           s->cluster_size <= qcow2_file_end(s) - off;
 }
 
 int qcow2_refcount_init(BlockDriverState *bs, GError **errp)

@@ -41,7 +41,7 @@ void qcow2_alloc_begin(BDRVQcow2State *s, Qcow2Alloc *a, uint64_t first,
                        uint64_t n)
 {
     while (qcow2_alloc_busy(s, first, n)) {
-        g_cond_wait(&s->alloc_cond, &s->lock);
+        qcow2_wait_alloc(s);
     }
     a->first = first;
     a->n = n;
@@ -61,9 +61,9 @@ static int qcow2_data_write(BlockDriverState *bs, uint64_t host,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     ret = qcow2_file_write(bs, host, bytes, data, errp);
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     return ret;
 }
 
@@ -74,9 +74,9 @@ static int qcow2_cow_read(BlockDriverState *bs, uint64_t offset,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     ret = qcow2_read_backing(bs, offset, bytes, buf, errp);
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     return ret;
 }
 
@@ -268,9 +268,30 @@ static uint64_t qcow2_write_run_end(BlockDriverState *bs, const uint64_t *ent,
 }
 
 /* Write [offset, offset + bytes), inside one L2 table, updating @ent. */
+/* The end of the run of unallocated entries from @i (before @j). */
+static uint64_t qcow2_unalloc_run_end(BlockDriverState *bs, const uint64_t *ent,
+                                      uint64_t i, uint64_t j)
+{
+    for (uint64_t k = i + 1; k < j; k++) {
+        Qcow2Kind kind;
+        uint64_t host;
+
+        if (qcow2_classify(bs, ent[k], 0, &kind, &host, NULL) < 0 ||
+            kind != QCOW2_UNALLOC) {
+            return k;
+        }
+    }
+    return j;
+}
+
+/*
+ * Write the runs of one chunk.  With @only_unalloc (copy-on-read), only
+ * clusters still unallocated are written: whatever a guest wrote since the
+ * caller looked stays.
+ */
 static int qcow2_write_runs(BlockDriverState *bs, uint64_t offset,
                             uint64_t bytes, const uint8_t *buf, uint64_t *ent,
-                            uint64_t n, GError **errp)
+                            uint64_t n, bool only_unalloc, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t gc0 = offset >> s->cluster_bits, end = offset + bytes;
@@ -286,6 +307,12 @@ static int qcow2_write_runs(BlockDriverState *bs, uint64_t offset,
             return -1;
         }
         j = qcow2_write_run_end(bs, ent, i, n, kind, host);
+        if (only_unalloc && kind != QCOW2_UNALLOC) {
+            continue;
+        }
+        if (only_unalloc) {
+            j = qcow2_unalloc_run_end(bs, ent, i, j);
+        }
         stop = MIN(end, (gc0 + j) << s->cluster_bits);
         if (kind == QCOW2_COMPRESSED) {
             return qcow2_compressed_error(bs, start, errp);
@@ -382,7 +409,8 @@ static int qcow2_chunk_entries(BlockDriverState *bs, uint64_t gc0, uint64_t n,
  * entries up again after them (one allocates, the other writes in place).
  */
 static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
-                             uint64_t bytes, const uint8_t *buf, GError **errp)
+                             uint64_t bytes, const uint8_t *buf,
+                             bool only_unalloc, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t gc0 = offset >> s->cluster_bits;
@@ -403,13 +431,14 @@ static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
         if (!allocating || !qcow2_alloc_busy(s, gc0, n)) {
             break;
         }
-        g_cond_wait(&s->alloc_cond, &s->lock);
+        qcow2_wait_alloc(s);
     }
     if (allocating) {
         qcow2_alloc_begin(s, &alloc, gc0, n); /* not busy: no wait */
     }
     old = g_memdup2(ent, n * sizeof(uint64_t));
-    ret = qcow2_write_runs(bs, offset, bytes, buf, ent, n, errp);
+    ret = qcow2_write_runs(bs, offset, bytes, buf, ent, n, only_unalloc,
+                           errp);
     if (qcow2_store_l2(bs, l2off, idx0, ent, old, n, ret < 0 ? NULL : errp) <
         0) {
         ret = -1;
@@ -420,8 +449,9 @@ static int qcow2_write_chunk(BlockDriverState *bs, uint64_t offset,
     return ret;
 }
 
-int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                     const void *buf, GError **errp)
+static int qcow2_write_data_mode(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, const void *buf,
+                                 bool only_unalloc, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
@@ -431,17 +461,29 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (qcow2_check_range(bs, offset, bytes, errp) < 0) {
         return -1;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     while (bytes > 0 && ret == 0) {
         uint64_t chunk = MIN((uint64_t)bytes, span - (offset & (span - 1)));
 
-        ret = qcow2_write_chunk(bs, offset, chunk, p, errp);
+        ret = qcow2_write_chunk(bs, offset, chunk, p, only_unalloc, errp);
         offset += chunk;
         bytes -= chunk;
         p += chunk;
     }
     /* the metadata stays in the caches until a flush (QEMU's write-back):
      * new refcounts, a barrier, then the L2 and L1 entries using them */
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
+}
+
+int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const void *buf, GError **errp)
+{
+    return qcow2_write_data_mode(bs, offset, bytes, buf, false, errp);
+}
+
+int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const void *buf, GError **errp)
+{
+    return qcow2_write_data_mode(bs, offset, bytes, buf, true, errp);
 }

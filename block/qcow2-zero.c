@@ -119,7 +119,7 @@ static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
     uint64_t per_table = 1ULL << s->l2_bits;
     int ret = 0;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_write_prepare(bs, errp);
     while (ret == 0 && gc < end) {
         uint64_t n = MIN(end - gc, per_table - (gc & (per_table - 1)));
@@ -131,7 +131,7 @@ static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
     if (qcow2_writeback(bs, ret < 0 ? NULL : errp) < 0) {
         ret = -1;
     }
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 
@@ -143,9 +143,9 @@ static bool qcow2_reads_zero(BlockDriverState *bs, uint64_t offset,
     Qcow2Run run;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_map(bs, offset, bytes, false, &run, NULL);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret == 0 && (run.kind == QCOW2_ZERO ||
                         (run.kind == QCOW2_UNALLOC && !bs->backing));
 }

@@ -227,9 +227,9 @@ static int qcow2_check_write(BlockDriverState *bs, GError **errp)
                    bs->node_name ? bs->node_name : qcow2_name(bs));
         return -1;
     }
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_write_prepare(bs, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 
@@ -242,15 +242,25 @@ static int qcow2_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return qcow2_write_data(bs, offset, bytes, buf, errp);
 }
 
+static int qcow2_pwrite_unallocated(BlockDriverState *bs, int64_t offset,
+                                    int64_t bytes, const void *buf,
+                                    GError **errp)
+{
+    if (qcow2_check_write(bs, errp) < 0) {
+        return -1;
+    }
+    return qcow2_write_unallocated(bs, offset, bytes, buf, errp);
+}
+
 /* Metadata caches to the file, then the file to disk. */
 static int qcow2_flush(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_writeback(bs, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     if (ret < 0) {
         return -1;
     }
@@ -293,9 +303,9 @@ static int qcow2_truncate_locked(BlockDriverState *bs, int64_t size,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_truncate(bs, size, errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 
@@ -311,9 +321,9 @@ static int qcow2_reopen_prepare(BDRVReopenState *state, GError **errp)
     if (state->read_only && !bs->read_only) {
         int ret;
 
-        g_mutex_lock(&s->lock);
+        qcow2_lock(s);
         ret = qcow2_writeback(bs, errp);
-        g_mutex_unlock(&s->lock);
+        qcow2_unlock(s);
         return ret;
     }
     return 0;
@@ -397,10 +407,10 @@ static int qcow2_change_backing_file(BlockDriverState *bs,
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
-    g_mutex_lock(&s->lock);
+    qcow2_lock(s);
     ret = qcow2_change_backing_file_locked(bs, backing_file, backing_fmt,
                                            errp);
-    g_mutex_unlock(&s->lock);
+    qcow2_unlock(s);
     return ret;
 }
 
@@ -428,6 +438,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pread = qcow2_read_data,
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_pwrite_flags = qcow2_pwrite_flags,
+    .bdrv_pwrite_unallocated = qcow2_pwrite_unallocated,
     .bdrv_block_status = qcow2_block_status,
     .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes_checked,
     .bdrv_pdiscard = qcow2_pdiscard,

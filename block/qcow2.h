@@ -162,6 +162,40 @@ typedef struct Qcow2Alloc {
     uint64_t n;
 } Qcow2Alloc;
 
+/*
+ * The metadata lock.  GMutex and GCond are futex-based, which
+ * ThreadSanitizer cannot see: in a TSan build (-Db_sanitize=thread) the
+ * acquire/release edges are announced to it by hand.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define QCOW2_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define QCOW2_TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define QCOW2_TSAN_ACQUIRE(p) ((void)(p))
+#define QCOW2_TSAN_RELEASE(p) ((void)(p))
+#endif
+
+static inline void qcow2_lock(BDRVQcow2State *s)
+{
+    g_mutex_lock(&s->lock);
+    QCOW2_TSAN_ACQUIRE(&s->lock);
+}
+
+static inline void qcow2_unlock(BDRVQcow2State *s)
+{
+    QCOW2_TSAN_RELEASE(&s->lock);
+    g_mutex_unlock(&s->lock);
+}
+
+/* Wait (lock dropped meanwhile) until an allocation in flight ends. */
+static inline void qcow2_wait_alloc(BDRVQcow2State *s)
+{
+    QCOW2_TSAN_RELEASE(&s->lock);
+    g_cond_wait(&s->alloc_cond, &s->lock);
+    QCOW2_TSAN_ACQUIRE(&s->lock);
+}
+
 static inline uint64_t qcow2_file_end(BDRVQcow2State *s)
 {
     return __atomic_load_n(&s->file_size, __ATOMIC_ACQUIRE);
@@ -392,6 +426,10 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, GError **errp);
 int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
+/* Copy-on-read's write: only the clusters still unallocated (the rest
+ * were written meanwhile and keep the newer data). */
+int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const void *buf, GError **errp);
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                             int64_t *pnum, GError **errp);
 int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -108,6 +108,15 @@ struct BlockDriver {
     int (*bdrv_pwrite_flags)(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, const void *buf, int flags,
                              GError **errp);
+    /*
+     * Optional, 0 or -1 and errp: copy-on-read's write, of only the parts
+     * of the range this layer still does not allocate, atomically with
+     * respect to other writes (what a guest wrote meanwhile stays).  With
+     * it bdrv_copy_on_read needs no drained section.
+     */
+    int (*bdrv_pwrite_unallocated)(BlockDriverState *bs, int64_t offset,
+                                   int64_t bytes, const void *buf,
+                                   GError **errp);
     int (*bdrv_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, int flags, GError **errp);
     int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes,

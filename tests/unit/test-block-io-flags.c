@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The flags API through the real block core and file driver, on images made
+ * and checked by qemu-img: qcow2 v3/v2 write-zeroes, discard, block status
+ * down a chain, raw fallocate paths and FUA.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "block-io-test-util.h"
+
+static void expect_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                          int want, int64_t want_pnum, int want_depth)
+{
+    int64_t pnum;
+    int depth;
+    int ret = bdrv_block_status(bs, offset, bytes, &pnum, &depth, NULL);
+
+    ck_assert_msg(ret == want && pnum == want_pnum && depth == want_depth,
+                  "status at %" PRId64 ": %d/%" PRId64 "/%d, want %d/%" PRId64
+                  "/%d", offset, ret, pnum, depth, want, want_pnum,
+                  want_depth);
+}
+
+#define ST_DATA (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED)
+#define ST_ZERO (BDRV_BLOCK_ZERO | BDRV_BLOCK_ALLOCATED)
+
+/*
+ * v3 zeroes: zero clusters (preallocation kept, or freed with MAY_UNMAP),
+ * partial clusters written as zeroes, NO_FALLBACK refused on a partial
+ * data cluster before anything changes and accepted where it reads zero.
+ */
+START_TEST(test_qcow2_zeroes_v3)
+{
+    g_autofree char *img = tq_path("zero3.qcow2");
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 '%s' 1M && "
+             "qemu-io -c 'write -P 0x55 0 256k' '%s' >/dev/null", img, img);
+    bs = open_qcow2(img);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 64 * KiB, 0, NULL), 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 64 * KiB, 1);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 64 * KiB, 64 * KiB,
+                                        BDRV_REQ_MAY_UNMAP, NULL), 0);
+    expect_status(bs, 64 * KiB, 64 * KiB, BDRV_BLOCK_ZERO, 64 * KiB, 0);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 132 * KiB, 4 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), -ENOTSUP);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 4 * KiB, 4 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 196 * KiB, 8 * KiB,
+                                        BDRV_REQ_FUA, NULL), 0);
+    /* whole and partial together, through the end of the image */
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 1000 * KiB, 24 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    bdrv_unref(bs);
+    tq_assert_check_clean(img);
+    tq_sh_ok("qemu-io -c 'read -P 0 0 128k' -c 'read -P 0x55 128k 68k' "
+             "-c 'read -P 0 196k 8k' -c 'read -P 0x55 204k 52k' "
+             "-c 'read -P 0 256k 768k' '%s' >/dev/null", img);
+    /* preallocated zero cluster, then one given back */
+    tq_sh_ok("qemu-img map --output=json '%s' > '%s.map' && grep -q "
+             "'\"start\": 0, \"length\": 65536, \"depth\": 0, "
+             "\"present\": true, \"zero\": true, \"data\": false' "
+             "'%s.map' && grep -q '\"start\": 65536, \"length\": 65536, "
+             "\"depth\": 0, \"present\": false, \"zero\": true' '%s.map'",
+             img, img, img, img);
+}
+END_TEST
+
+/* v2 has no zero flag: deallocation without a backing file, -ENOTSUP
+ * (then zero buffers unless NO_FALLBACK) over one. */
+START_TEST(test_qcow2_zeroes_v2)
+{
+    g_autofree char *img = tq_path("zero2.qcow2");
+    g_autofree char *top = NULL;
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 -o compat=0.10 '%s' 1M && "
+             "qemu-io -c 'write -P 0x55 0 256k' '%s' >/dev/null", img, img);
+    bs = open_qcow2(img);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 128 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    expect_status(bs, 0, MiB, BDRV_BLOCK_ZERO, 128 * KiB, 0);
+    bdrv_unref(bs);
+    tq_assert_check_clean(img);
+
+    top = make_chain("zero2top", "1M", "-o compat=0.10");
+    bs = open_qcow2(top);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 64 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), -ENOTSUP);
+    expect_pattern(bs, 0, 64 * KiB, BASE_BYTE);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 64 * KiB, 0, NULL), 0);
+    expect_pattern(bs, 0, 64 * KiB, 0);
+    expect_status(bs, 0, MiB, ST_DATA, 64 * KiB, 1);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+    tq_sh_ok("qemu-img info '%s' | "
+             "grep -q 'compat: 0.10'", top);
+}
+END_TEST
+
+/*
+ * Discard frees whole clusters (space punched, refcounts 0, no leak);
+ * over a backing file they become zero clusters, not the backing's data;
+ * with discard=ignore nothing happens.
+ */
+START_TEST(test_qcow2_discard)
+{
+    g_autofree char *img = tq_path("discard.qcow2");
+    g_autofree char *top = NULL;
+    BlockDriverState *bs;
+    int64_t before, after;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f qcow2 '%s' 4M && "
+             "qemu-io -c 'write -P 0x55 0 2M' '%s' >/dev/null", img, img);
+    bs = open_qcow2(img);
+    before = bdrv_file_allocated_size(bs->file);
+    /* partial clusters at both ends stay */
+    ck_assert_int_eq(bdrv_pdiscard(bs, 4 * KiB, 1 * MiB + 60 * KiB, NULL), 0);
+    after = bdrv_file_allocated_size(bs->file);
+    ck_assert_int_le(after, before - MiB + 64 * KiB); /* fs slack */
+    expect_pattern(bs, 0, 64 * KiB, 0x55);
+    expect_status(bs, 64 * KiB, 4 * MiB - 64 * KiB, BDRV_BLOCK_ZERO, MiB, 0);
+    expect_pattern(bs, 64 * KiB, MiB, 0);
+    expect_pattern(bs, MiB + 64 * KiB, MiB - 64 * KiB, 0x55);
+    bdrv_unref(bs);
+    tq_assert_check_clean(img);
+
+    top = make_chain("discardtop", "1M", "");
+    tq_sh_ok("qemu-io -c 'write -P 0x66 0 256k' '%s' >/dev/null", top);
+    bs = open_qcow2(top);
+    ck_assert_int_eq(bdrv_pdiscard(bs, 0, 128 * KiB, NULL), 0);
+    expect_pattern(bs, 0, 128 * KiB, 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 128 * KiB, 1);
+    bdrv_unref(bs);
+    tq_assert_check_clean(top);
+
+    bs = open_json("{\"driver\": \"qcow2\", \"file\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}", top); /* discard=ignore */
+    ck_assert_int_eq(bdrv_pdiscard(bs, 128 * KiB, 128 * KiB, NULL), 0);
+    expect_pattern(bs, 128 * KiB, 128 * KiB, 0x66);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/*
+ * Block status down a chain: top qcow2 (data, a zero cluster) over a mid
+ * qcow2 over a raw base whose holes read as zeroes; and a raw node's
+ * holes and data straight from the file (SEEK_DATA/SEEK_HOLE).
+ */
+START_TEST(test_block_status_chain)
+{
+    g_autofree char *base = tq_path("st-base.raw");
+    g_autofree char *mid = tq_path("st-mid.qcow2");
+    g_autofree char *top = tq_path("st-top.qcow2");
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 2M && "
+             "qemu-io -f raw -c 'write -P 1 0 64k' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 -b '%s' -F raw '%s' && "
+             "qemu-io -c 'write -P 2 64k 64k' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 -b '%s' -F qcow2 '%s' && "
+             "qemu-io -c 'write -P 3 128k 64k' -c 'write -z 192k 64k' "
+             "'%s' >/dev/null",
+             base, base, base, mid, mid, mid, top, top);
+    bs = open_qcow2(top);
+    expect_status(bs, 0, 2 * MiB, ST_DATA, 64 * KiB, 3);
+    expect_status(bs, 64 * KiB, 2 * MiB - 64 * KiB, ST_DATA, 64 * KiB, 2);
+    expect_status(bs, 128 * KiB, 2 * MiB - 128 * KiB, ST_DATA, 64 * KiB, 1);
+    expect_status(bs, 192 * KiB, 2 * MiB - 192 * KiB, ST_ZERO, 64 * KiB, 1);
+    /* the base's hole: allocated there (raw holds everything), zero */
+    expect_status(bs, 256 * KiB, 2 * MiB - 256 * KiB, ST_ZERO,
+                  2 * MiB - 256 * KiB, 3);
+    bdrv_unref(bs);
+
+    bs = open_json("{\"driver\": \"raw\", \"file\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}", base);
+    expect_status(bs, 0, 2 * MiB, ST_DATA, 64 * KiB, 1);
+    expect_status(bs, 64 * KiB, 2 * MiB - 64 * KiB, ST_ZERO,
+                  2 * MiB - 64 * KiB, 1);
+    bdrv_unref(bs);
+}
+END_TEST
+
+/* Raw zeroes and discard: holes punched with MAY_UNMAP (discard=unmap),
+ * ZERO_RANGE otherwise, beyond the old end too; FUA writes. */
+START_TEST(test_raw_zeroes_discard_fua)
+{
+    g_autofree char *img = tq_path("rawz.img");
+    uint8_t buf[4 * KiB];
+    BlockDriverState *bs;
+    struct stat st;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-io -f raw -c 'write -P 0x77 0 1M' '%s' >/dev/null",
+             img, img);
+    bs = open_json("{\"driver\": \"raw\", \"discard\": \"unmap\", "
+                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                   img);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 0, 256 * KiB,
+                                        BDRV_REQ_MAY_UNMAP |
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 256 * KiB, 1);
+    ck_assert_int_eq(bdrv_pdiscard(bs, 512 * KiB, 256 * KiB, NULL), 0);
+    expect_status(bs, 512 * KiB, 512 * KiB, ST_ZERO, 256 * KiB, 1);
+    expect_pattern(bs, 512 * KiB, 256 * KiB, 0);
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 300 * KiB, 4 * KiB,
+                                        BDRV_REQ_NO_FALLBACK, NULL), 0);
+    expect_pattern(bs, 300 * KiB, 4 * KiB, 0);
+    expect_pattern(bs, 256 * KiB, 44 * KiB, 0x77);
+    memset(buf, 0x78, sizeof(buf));
+    ck_assert_int_eq(bdrv_pwrite_flags(bs, 800 * KiB, sizeof(buf), buf,
+                                       BDRV_REQ_FUA, NULL), 0);
+    expect_pattern(bs, 800 * KiB, sizeof(buf), 0x78);
+    bdrv_unref(bs);
+    ck_assert_int_eq(stat(img, &st), 0);
+    ck_assert_int_eq(st.st_size, MiB);
+    ck_assert_int_le(st.st_blocks * 512, 600 * KiB);
+    tq_sh_ok("qemu-io -f raw -c 'read -P 0 0 256k' -c 'read -P 0x77 256k 44k' "
+             "-c 'read -P 0 300k 4k' -c 'read -P 0x77 304k 208k' "
+             "-c 'read -P 0 512k 256k' -c 'read -P 0x78 800k 4k' '%s' "
+             ">/dev/null", img);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("block-io-flags");
+    TCase *tc = tcase_create("flags");
+    SRunner *sr;
+    int failed;
+
+    if (!tq_have_qemu()) {
+        return 77;
+    }
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_qcow2_zeroes_v3);
+    tcase_add_test(tc, test_qcow2_zeroes_v2);
+    tcase_add_test(tc, test_qcow2_discard);
+    tcase_add_test(tc, test_block_status_chain);
+    tcase_add_test(tc, test_raw_zeroes_discard_fua);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
