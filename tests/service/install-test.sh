@@ -48,9 +48,11 @@ if command -v man >/dev/null; then
         warn=$(MANWIDTH=80 man --warnings -l "$root/$page" 2>&1 >/dev/null)
         [ -z "$warn" ] || fail "$page: $warn"
         text=$(MANWIDTH=80 man -l "$root/$page" 2>/dev/null)
-        echo "$text" | grep -q '^NAME' || fail "$page does not render"
-        echo "$text" | grep -q '^SYNOPSIS' || fail "$page has no SYNOPSIS"
-        ! echo "$text" | grep -q '@VERSION@' || fail "$page: @VERSION@ left"
+        # here-strings, not echo | grep -q: with pipefail, grep quitting at
+        # its first match can kill echo with SIGPIPE and fail the check
+        grep -q '^NAME' <<<"$text" || fail "$page does not render"
+        grep -q '^SYNOPSIS' <<<"$text" || fail "$page has no SYNOPSIS"
+        ! grep -q '@VERSION@' <<<"$text" || fail "$page: @VERSION@ left"
     done
     echo "man pages render"
 else

@@ -35,15 +35,15 @@ add-fd --file top.qcow2 --mode rw --fdset-id 2
 qmp '{"execute": "block-commit", "arguments": {"job-id": "c0", "device": "top", "top-node": "mid", "base-node": "base", "speed": 16777216}}' --wait
 EOT
 out=$("$fdpass" "$dir/q" session <session.txt) || fail "commit --wait: $out"
-echo "$out" | grep -q '^job c0: running ' || fail "no progress line: $out"
+grep -q '^job c0: running ' <<<"$out" || fail "no progress line: $out"
 [ "$(echo "$out" | tail -n 1)" = "job c0: concluded" ] || fail "end: $out"
-if echo "$out" | grep -q $'\r'; then fail "a bar without a terminal"; fi
+if grep -q $'\r' <<<"$out"; then fail "a bar without a terminal"; fi
 
 err=$("$fdpass" "$dir/q" job-wait c0 2>&1 >/dev/null)
 [ $? -eq 1 ] && [ "$err" = "fdpass: no job 'c0'" ] || fail "gone job: $err"
 err=$("$fdpass" "$dir/q" qmp '{"execute": "query-jobs"}' --wait 2>&1)
 [ $? -eq 2 ] || fail "--wait without job: $err"
-echo "$err" | grep -q 'has no job-id' || fail "--wait text: $err"
+grep -q 'has no job-id' <<<"$err" || fail "--wait text: $err"
 
 "$fdpass" "$dir/q" qmp '{"execute": "quit"}' >/dev/null
 wait "$pid"; pid=
