@@ -178,7 +178,7 @@ static bool make_overlay_image(const char *file, BlockDriverState *node,
     g_autofree char *name = backing_name_for(node, file, errp);
     Qcow2CreatePlan *plan;
     BlockDriverState *fbs;
-    int fd, ret;
+    int fd, fmt, ret;
 
     if (!name) {
         return false;
@@ -186,12 +186,10 @@ static bool make_overlay_image(const char *file, BlockDriverState *node,
     o.size = (uint64_t)bdrv_getlength(node);
     o.has_backing_file = true;
     o.backing_file = name;
-    for (int i = 0; i < BLOCKDEV_DRIVER__MAX; i++) {
-        if (g_str_equal(BlockdevDriver_str(i), node->drv->format_name)) {
-            o.has_backing_fmt = true; /* QEMU records it too */
-            o.backing_fmt = i;
-        }
-    }
+    fmt = qapi_enum_parse(&BlockdevDriver_lookup, node->drv->format_name,
+                          -1);
+    o.has_backing_fmt = fmt >= 0; /* QEMU records it too */
+    o.backing_fmt = o.has_backing_fmt ? fmt : 0;
     plan = qcow2_create_plan(&o, errp);
     if (!plan) {
         return false;
