@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "block/blkdebug.h"
+#include "block/dirty-bitmap.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qemu/error.h"
@@ -439,6 +440,9 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
         ret = -1;
     } else {
         ret = bs->drv->bdrv_truncate(bs, size, errp);
+    }
+    if (ret >= 0) {
+        bdrv_dirty_bitmaps_truncate(bs); /* drained: no write marks them */
     }
     bdrv_drained_end(bs);
     return ret < 0 ? -1 : 0;

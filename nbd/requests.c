@@ -374,40 +374,77 @@ static uint32_t meta_value(int ctx, int st, int depth)
            (st & BDRV_BLOCK_ZERO ? NBD_STATE_ZERO : 0);
 }
 
-/* One context's extents into r->buf (after the 4-byte id): count, or
- * a negative errno. */
+/* A block-status reply being built: extents after the 4-byte id. */
+typedef struct NbdExtents {
+    uint8_t *ext;
+    uint32_t n, max;
+} NbdExtents;
+
+static void extents_init(NbdExtents *e, NbdRequest *r)
+{
+    e->ext = r->buf + 4;
+    e->n = 0;
+    e->max = r->flags & NBD_CMD_FLAG_REQ_ONE ? 1
+                                             : NBD_MAX_BLOCK_STATUS_EXTENTS;
+}
+
+/* Append a run, merged into the last one when it has the same flags;
+ * false once the reply is full (the run is not in it). */
+static bool extents_add(NbdExtents *e, uint64_t len, uint32_t flags)
+{
+    uint8_t *last = e->n ? e->ext + 8 * (e->n - 1) : NULL;
+
+    if (last && nbd_get32(last + 4) == flags) {
+        nbd_put32(last, nbd_get32(last) + len);
+        return true;
+    }
+    if (e->n == e->max) {
+        return false;
+    }
+    nbd_put32(e->ext + 8 * e->n, len);
+    nbd_put32(e->ext + 8 * e->n + 4, flags);
+    e->n++;
+    return true;
+}
+
+/* One allocation context's extents: count, or a negative errno. */
 static int status_extents(NbdRequest *r, BlockDriverState *bs, int ctx,
                           GError **errp)
 {
-    uint32_t max = r->flags & NBD_CMD_FLAG_REQ_ONE
-                       ? 1
-                       : NBD_MAX_BLOCK_STATUS_EXTENTS;
     uint64_t pos = r->offset, end = r->offset + r->len;
-    uint8_t *ext = r->buf + 4;
-    uint32_t n = 0;
+    NbdExtents e;
 
-    while (pos < end && n < max) {
+    extents_init(&e, r);
+    while (pos < end) {
         int64_t pnum;
         int depth;
         int st = bdrv_block_status(bs, pos, end - pos, &pnum, &depth, errp);
-        uint32_t v;
 
         if (st < 0) {
             return st;
         }
-        v = meta_value(ctx, st, depth);
-        if (n && nbd_get32(ext + 8 * (n - 1) + 4) == v) {
-            uint8_t *prev = ext + 8 * (n - 1);
-
-            nbd_put32(prev, nbd_get32(prev) + pnum);
-        } else {
-            nbd_put32(ext + 8 * n, pnum);
-            nbd_put32(ext + 8 * n + 4, v);
-            n++;
+        if (!extents_add(&e, pnum, meta_value(ctx, st, depth))) {
+            break;
         }
         pos += pnum;
     }
-    return n;
+    return e.n;
+}
+
+static bool bitmap_run(void *opaque, uint64_t len, bool dirty)
+{
+    return extents_add(opaque, len, dirty ? NBD_STATE_DIRTY : 0);
+}
+
+/* A qemu:dirty-bitmap context's extents (the bits as they are now, runs
+ * at the bitmap's granularity clipped to the request): count. */
+static int bitmap_extents(NbdRequest *r, BdrvDirtyBitmap *bm)
+{
+    NbdExtents e;
+
+    extents_init(&e, r);
+    bdrv_dirty_bitmap_walk_runs(bm, r->offset, r->len, bitmap_run, &e);
+    return e.n;
 }
 
 static void do_block_status(NbdClient *c, NbdRequest *r,
@@ -423,8 +460,11 @@ static void do_block_status(NbdClient *c, NbdRequest *r,
             continue;
         }
         left &= ~(1U << ctx);
-        /* qemu:dirty-bitmap:NAME contexts fill theirs here (bitmaps) */
-        n = status_extents(r, bs, ctx, &err);
+        if (ctx >= NBD_META_BITMAP_FIRST) {
+            n = bitmap_extents(r, c->exp->bitmaps[ctx - NBD_META_BITMAP_FIRST]);
+        } else {
+            n = status_extents(r, bs, ctx, &err);
+        }
         if (n < 0) {
             send_error(c, r->cookie, nbd_errno(n), err ? err->message : NULL);
             return;
