@@ -265,10 +265,17 @@ static bool replace_followers(BlockDriverState *from, BlockDriverState *to,
     for (GList *l = users; l; l = l->next) {
         BdrvChild *c = l->data;
 
+        bool ok;
+
         if (c->parent || !c->follows_replace) {
             continue;
         }
-        if (!bdrv_child_replace(c, to, errp)) {
+        /* its requests that began on @from end there, later ones go to
+         * @to: none of them reaches @from once the reply is out */
+        bdrv_child_gate_close(c);
+        ok = bdrv_child_replace(c, to, errp);
+        bdrv_child_gate_open(c);
+        if (!ok) {
             return false;
         }
         bdrv_node(from)->blk_users--;

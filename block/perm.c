@@ -257,14 +257,62 @@ static BdrvChild *child_new(BlockDriverState *parent, const char *user,
     c->parent = parent;
     c->name = g_strdup(name);
     c->user = g_strdup(user);
+    g_mutex_init(&c->req_lock);
+    g_cond_init(&c->req_cond);
     return c;
 }
 
 static void child_free(BdrvChild *c)
 {
+    g_assert(c->requests == 0);
+    g_mutex_clear(&c->req_lock);
+    g_cond_clear(&c->req_cond);
     g_free(c->name);
     g_free(c->user);
     g_free(c);
+}
+
+BlockDriverState *bdrv_child_request_begin(BdrvChild *c)
+{
+    BlockDriverState *bs;
+
+    g_mutex_lock(&c->req_lock);
+    while (c->gate_closed) {
+        g_cond_wait(&c->req_cond, &c->req_lock);
+    }
+    c->requests++;
+    bs = c->bs;
+    g_mutex_unlock(&c->req_lock);
+    return bs;
+}
+
+void bdrv_child_request_end(BdrvChild *c)
+{
+    g_mutex_lock(&c->req_lock);
+    g_assert(c->requests > 0);
+    if (--c->requests == 0 && c->gate_closed) {
+        g_cond_broadcast(&c->req_cond);
+    }
+    g_mutex_unlock(&c->req_lock);
+}
+
+void bdrv_child_gate_close(BdrvChild *c)
+{
+    g_mutex_lock(&c->req_lock);
+    g_assert(!c->gate_closed);
+    c->gate_closed = true;
+    while (c->requests > 0) {
+        g_cond_wait(&c->req_cond, &c->req_lock);
+    }
+    g_mutex_unlock(&c->req_lock);
+}
+
+void bdrv_child_gate_open(BdrvChild *c)
+{
+    g_mutex_lock(&c->req_lock);
+    c->gate_closed = false;
+    g_cond_broadcast(&c->req_cond);
+    g_mutex_unlock(&c->req_lock);
 }
 
 /* Enter @c among its node's parents (newest first) and refresh. */

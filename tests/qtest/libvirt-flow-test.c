@@ -337,6 +337,147 @@ START_TEST(test_libvirt_flow)
 }
 END_TEST
 
+/* ---- blockdev-snapshot and the export on its node ---- */
+
+/* base.qcow2 (16M, 0x11 in the first 6M) attached as libvirt does and
+ * exported writable as "disk"; ov.qcow2 made by qemu-img over it. */
+static void export_base(Flow *w)
+{
+    g_autofree char *sock = bq_path(&w->f, "nbd.sock");
+    g_autofree char *bpath = bq_path(&w->f, "base.qcow2");
+
+    g_free(bq_sh(&w->f,
+                 "qemu-img create -q -f qcow2 base.qcow2 16M && "
+                 "qemu-io -c 'write -P 0x11 0 6M' base.qcow2 >/dev/null && "
+                 "qemu-img convert -O raw base.qcow2 ref.raw && "
+                 "qemu-img create -q -f qcow2 -b %s -F qcow2 ov.qcow2",
+                 bpath));
+    w->fds_before = qtest_count_fds(w->f.s);
+    attach_storage(w, "base.qcow2", 5, "libvirt-1-storage");
+    attach_format(w, "libvirt-1-format", "libvirt-1-storage");
+    bq_ok(w->f.c,
+          "{'execute': 'nbd-server-start', 'arguments': {'addr': "
+          "{'type': 'unix', 'data': {'path': '%s'}}}}",
+          sock);
+    bq_ok(w->f.c, "{'execute': 'block-export-add', 'arguments': {'type': "
+                  "'nbd', 'id': 'e0', 'node-name': 'libvirt-1-format', "
+                  "'name': 'disk', 'writable': true}}");
+}
+
+static void unexport(Flow *w)
+{
+    bq_ok(w->f.c, "{'execute': 'block-export-del', 'arguments': {'id': "
+                  "'e0'}}");
+    bq_expect_event(w->f.c, "BLOCK_EXPORT_DELETED", 10000);
+    bq_ok(w->f.c, "{'execute': 'nbd-server-stop'}");
+}
+
+/*
+ * A writer keeps writing through the export while blockdev-snapshot puts
+ * the overlay on its node: the export moves to the overlay, no write
+ * reaches the base after the reply (a request that began on the base ends
+ * before the switch), and overlay + base hold every write.
+ */
+START_TEST(test_snapshot_under_writer)
+{
+    Flow w = {.f = bq_start(NULL)};
+    GPid writer;
+
+    export_base(&w);
+    attach_storage(&w, "ov.qcow2", 6, "libvirt-2-storage");
+    attach_format(&w, "libvirt-2-format", "libvirt-2-storage");
+    writer = spawn_writer(&w);
+    g_usleep(100 * 1000); /* most likely inside the writes by now */
+    bq_ok(w.f.c, "{'execute': 'blockdev-snapshot', 'arguments': {'node': "
+                 "'libvirt-1-format', 'overlay': 'libvirt-2-format'}}");
+    /* the base as it is when the reply is out (flushed by the snapshot) */
+    g_free(bq_sh(&w.f, "qemu-img convert -U -O raw base.qcow2 "
+                       "base-at-snapshot.raw"));
+    assert_export_on(&w, "libvirt-2-format");
+    reap_writer(&w, writer);
+    guest_write(&w);
+    unexport(&w);
+    detach(&w, "libvirt-2-format", "libvirt-2-storage", 6);
+    detach(&w, "libvirt-1-format", "libvirt-1-storage", 5);
+    wait_fd_count(&w, w.fds_before);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img compare -q -f qcow2 -F raw "
+                                        "base.qcow2 base-at-snapshot.raw"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img compare -q -f qcow2 -F raw "
+                                        "ov.qcow2 ref.raw"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img check -q ov.qcow2 && "
+                                        "qemu-img check -q base.qcow2"),
+                     0);
+    bq_finish(&w.f);
+}
+END_TEST
+
+/* A transaction whose later action fails leaves the export on the base,
+ * and writes keep landing there. */
+START_TEST(test_snapshot_abort_keeps_export)
+{
+    Flow w = {.f = bq_start(NULL)};
+
+    export_base(&w);
+    attach_storage(&w, "ov.qcow2", 6, "libvirt-2-storage");
+    attach_format(&w, "libvirt-2-format", "libvirt-2-storage");
+    bq_err(w.f.c, "Cannot find device='nosuch' nor node-name='nosuch'",
+           "{'execute': 'transaction', 'arguments': {'actions': ["
+           "{'type': 'blockdev-snapshot', 'data': {'node': "
+           "'libvirt-1-format', 'overlay': 'libvirt-2-format'}}, "
+           "{'type': 'block-dirty-bitmap-add', 'data': {'node': "
+           "'nosuch', 'name': 'b'}}]}}");
+    assert_export_on(&w, "libvirt-1-format");
+    guest_write(&w);
+    unexport(&w);
+    detach(&w, "libvirt-2-format", "libvirt-2-storage", 6);
+    detach(&w, "libvirt-1-format", "libvirt-1-storage", 5);
+    wait_fd_count(&w, w.fds_before);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img compare -q -f qcow2 -F raw "
+                                        "base.qcow2 ref.raw"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img map --output=json "
+                                        "ov.qcow2 | grep -q '\"depth\": 0'"),
+                     1); /* nothing was written into the overlay */
+    bq_finish(&w.f);
+}
+END_TEST
+
+/* blockdev-snapshot-sync (mode existing, the overlay on a passed fd)
+ * moves the export too. */
+START_TEST(test_snapshot_sync_moves_export)
+{
+    Flow w = {.f = bq_start(NULL)};
+    int fd;
+
+    export_base(&w);
+    fd = qtest_open_file(w.f.s, "ov.qcow2", O_RDWR);
+    qtest_add_fd(w.f.c, fd, 6, "libvirt-2-storage0", NULL);
+    close(fd);
+    guest_write(&w);
+    g_free(bq_sh(&w.f, "cp ref.raw ref-at-snapshot.raw"));
+    bq_ok(w.f.c, "{'execute': 'blockdev-snapshot-sync', 'arguments': "
+                 "{'node-name': 'libvirt-1-format', 'snapshot-file': "
+                 "'/dev/fdset/6', 'snapshot-node-name': 'ov', 'mode': "
+                 "'existing'}}");
+    assert_export_on(&w, "ov");
+    guest_write(&w);
+    unexport(&w);
+    jq_del(w.f.c, "ov");
+    detach(&w, "libvirt-1-format", "libvirt-1-storage", 5);
+    bq_ok(w.f.c, "{'execute': 'remove-fd', 'arguments': {'fdset-id': 6}}");
+    wait_fd_count(&w, w.fds_before);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img compare -q -f qcow2 -F raw "
+                                        "base.qcow2 ref-at-snapshot.raw"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img compare -q -f qcow2 -F raw "
+                                        "ov.qcow2 ref.raw"),
+                     0);
+    bq_finish(&w.f);
+}
+END_TEST
+
 static Suite *flow_suite(void)
 {
     Suite *s = suite_create("libvirt-flow");
@@ -344,6 +485,9 @@ static Suite *flow_suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_libvirt_flow);
+    tcase_add_test(tc, test_snapshot_under_writer);
+    tcase_add_test(tc, test_snapshot_abort_keeps_export);
+    tcase_add_test(tc, test_snapshot_sync_moves_export);
     suite_add_tcase(s, tc);
     return s;
 }
