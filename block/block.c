@@ -256,9 +256,8 @@ bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
     return true;
 }
 
-/* The users that follow their node (exports) move first. */
-static bool replace_followers(BlockDriverState *from, BlockDriverState *to,
-                              GError **errp)
+bool bdrv_replace_followers(BlockDriverState *from, BlockDriverState *to,
+                            GError **errp)
 {
     g_autoptr(GList) users = g_list_copy(bdrv_parents(from));
 
@@ -287,7 +286,8 @@ static bool replace_followers(BlockDriverState *from, BlockDriverState *to,
 bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
                              GError **errp)
 {
-    if (!replace_followers(from, to, errp)) {
+    /* the users that follow their node (exports) move first */
+    if (!bdrv_replace_followers(from, to, errp)) {
         return false;
     }
     for (GList *l = node_list; l; l = l->next) {

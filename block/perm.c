@@ -111,6 +111,17 @@ static void child_perm(BlockDriverState *parent, BdrvChild *c, uint64_t perm,
                        ? BLK_PERM_WRITE | BLK_PERM_RESIZE
                        : 0;
         *nshared |= BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
+    } else if (parent->drv->is_filter) {
+        /* QEMU's copy-on-read: what its users do, plus the unchanged
+         * writes of copying; it lets others do what its users let them
+         * and rewrite data unchanged */
+        *nperm = perm & BLK_PERM_ALL;
+        if (perm & BLK_PERM_WRITE) {
+            *nperm |= BLK_PERM_WRITE_UNCHANGED;
+        }
+        *nshared = (shared & (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE |
+                              BLK_PERM_RESIZE)) |
+                   BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
     } else if (parent->drv == &bdrv_raw) {
         *nperm = perm & BLK_PERM_ALL;
         *nshared = shared & BLK_PERM_ALL;

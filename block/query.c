@@ -61,8 +61,9 @@ static bool needs_json(BlockDriverState *bs)
     if (bs->drv->is_protocol) {
         return false;
     }
-    /* a filter with its own child name (blkdebug's "image") */
-    return bs->drv->file_child_name || explicit_backing(bs) ||
+    /* a filter with its own child name (blkdebug's "image"), a job's */
+    return bs->drv->file_child_name || bs->drv->is_filter ||
+           explicit_backing(bs) ||
            needs_json(bs->file);
 }
 
