@@ -19,6 +19,27 @@ static bool busy_with_job(BlockDriverState *bs, GError **errp)
     return true;
 }
 
+/* A user that does not let @bs be resized (an NBD export): QEMU's
+ * conflict with the resize's own BlockBackend, in QEMU's words. */
+static bool resize_unshared(BlockDriverState *bs, GError **errp)
+{
+    for (GList *l = bdrv_parents(bs); l; l = l->next) {
+        BdrvChild *c = l->data;
+
+        if (!c->parent && !(c->shared & BLK_PERM_RESIZE)) {
+            error_setg(errp,
+                       "Permission conflict on node '%s': permissions "
+                       "'resize' are both required by an unnamed block "
+                       "device (uses node '%s' as 'root' child) and "
+                       "unshared by %s (uses node '%s' as '%s' child).",
+                       bs->node_name, bs->node_name, c->user, bs->node_name,
+                       c->name);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool bdrv_block_resize(const char *device, const char *node_name,
                        int64_t size, GError **errp)
 {
@@ -37,6 +58,9 @@ bool bdrv_block_resize(const char *device, const char *node_name,
     if (bdrv_has_parent(bs)) {
         /* QEMU: its parent does not share RESIZE; the text is QEMU's */
         error_setg(errp, "Device '(null)' is in use");
+        return false;
+    }
+    if (resize_unshared(bs, errp)) {
         return false;
     }
     if (bdrv_truncate(bs, size, errp) < 0) {

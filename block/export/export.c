@@ -65,18 +65,19 @@ static bool check_new_export(const BlockExportOptions *o, GError **errp)
     return true;
 }
 
-/* The export's permissions, as QEMU's: read, write if writable; all
- * shared. */
+/* The export's permissions, as QEMU 7.2's: read, write if writable; all
+ * shared but resize (the size the clients were told stays true).  QEMU's
+ * export is an anonymous BlockBackend: conflicts name it so. */
 static BdrvChild *attach_root(const BlockExportOptions *o,
                               BlockDriverState *bs, GError **errp)
 {
-    g_autofree char *user = g_strdup_printf("block export '%s'", o->id);
     uint64_t perm = BLK_PERM_CONSISTENT_READ;
 
     if (o->has_writable && o->writable) {
         perm |= BLK_PERM_WRITE;
     }
-    return bdrv_child_attach(user, bs, "root", perm, BLK_PERM_ALL, errp);
+    return bdrv_child_attach("an unnamed block device", bs, "root", perm,
+                             BLK_PERM_ALL & ~BLK_PERM_RESIZE, errp);
 }
 
 static NbdExport *create_nbd(BlockExport *exp, const BlockExportOptions *o,
