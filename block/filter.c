@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Filter nodes a job puts above the node it works on when the user names
- * one (filter-node-name), as QEMU 7.2 does: block-stream's "copy-on-read".
- * The filter passes every request to its "file" child; while it is there
+ * one (filter-node-name), as QEMU 7.2 does: block-stream's "copy-on-read",
+ * blockdev-mirror's "mirror_top".  The filter passes every request to its
+ * only child (bs->file; the edge is named "backing" for mirror_top, as in
+ * QEMU); while it is there
  * the node's users that follow it (NBD exports) and its drive use the
  * filter, which query-named-block-nodes and x-debug-query-block-graph
  * show; at the job's end they go back and the filter is deleted.
@@ -90,6 +92,24 @@ const BlockDriver bdrv_copy_on_read_filter = {
     .bdrv_reopen_prepare = filter_reopen_prepare,
 };
 
+/* blockdev-mirror's: QEMU's edge to the source is its "backing", and it
+ * shows the source's filename as its own. */
+const BlockDriver bdrv_mirror_top_filter = {
+    .format_name = "mirror_top",
+    .is_filter = true,
+    .file_child_name = "backing",
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_pwrite = filter_pwrite,
+    .bdrv_pwrite_flags = filter_pwrite_flags,
+    .bdrv_pwrite_zeroes = filter_pwrite_zeroes,
+    .bdrv_pdiscard = filter_pdiscard,
+    .bdrv_flush = filter_flush,
+    .bdrv_truncate = filter_truncate,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
 /* @bs's users that follow it (exports) and its drive go to @to. */
 static bool move_users(BlockDriverState *bs, BlockDriverState *to,
                        GError **errp)
@@ -119,8 +139,6 @@ BlockDriverState *bdrv_filter_insert(const BlockDriver *drv,
         bdrv_unref(filter);
         return NULL;
     }
-    /* the job uses it: blockdev-del says "Node NAME is in use", as QEMU */
-    bdrv_node(filter)->blk_users++;
     return filter;
 }
 
@@ -133,7 +151,6 @@ void bdrv_filter_remove(BlockDriverState *filter)
         return;
     }
     bs = filter->file;
-    bdrv_node(filter)->blk_users--;
     if (!move_users(filter, bs, &err)) {
         /* they had @bs before the filter: only a lock taken meanwhile by
          * another process could refuse it */

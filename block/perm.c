@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "block/filter.h"
 #include "block/graph.h"
 #include "block/perm.h"
 #include "qemu/error.h"
@@ -105,23 +106,24 @@ static bool parents_conflict(BlockDriverState *bs, GError **errp)
 static void child_perm(BlockDriverState *parent, BdrvChild *c, uint64_t perm,
                        uint64_t shared, uint64_t *nperm, uint64_t *nshared)
 {
-    if (g_str_equal(c->name, "backing")) {
-        *nperm = perm & BLK_PERM_CONSISTENT_READ;
-        *nshared = (shared & BLK_PERM_WRITE)
-                       ? BLK_PERM_WRITE | BLK_PERM_RESIZE
-                       : 0;
-        *nshared |= BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
-    } else if (parent->drv->is_filter) {
-        /* QEMU's copy-on-read: what its users do, plus the unchanged
-         * writes of copying; it lets others do what its users let them
-         * and rewrite data unchanged */
+    if (parent->drv->is_filter) {
+        /* QEMU's filters: what their users do (copy-on-read adds the
+         * unchanged writes of copying); they let others do what their
+         * users let them, and rewrite data unchanged */
         *nperm = perm & BLK_PERM_ALL;
-        if (perm & BLK_PERM_WRITE) {
+        if ((perm & BLK_PERM_WRITE) &&
+            parent->drv == &bdrv_copy_on_read_filter) {
             *nperm |= BLK_PERM_WRITE_UNCHANGED;
         }
         *nshared = (shared & (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE |
                               BLK_PERM_RESIZE)) |
                    BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
+    } else if (g_str_equal(c->name, "backing")) {
+        *nperm = perm & BLK_PERM_CONSISTENT_READ;
+        *nshared = (shared & BLK_PERM_WRITE)
+                       ? BLK_PERM_WRITE | BLK_PERM_RESIZE
+                       : 0;
+        *nshared |= BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
     } else if (parent->drv == &bdrv_raw) {
         *nperm = perm & BLK_PERM_ALL;
         *nshared = shared & BLK_PERM_ALL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "block/dirty-bitmap.h"
+#include "block/filter.h"
 #include "block/graph.h"
 
 /* ---- json: filenames ---- */
@@ -96,6 +97,9 @@ char *bdrv_display_filename(BlockDriverState *bs)
     g_autoptr(JsonObject) o = NULL;
     GString *out;
 
+    if (bs->drv == &bdrv_mirror_top_filter) {
+        return bdrv_display_filename(bs->file); /* QEMU shows the source */
+    }
     if (!needs_json(bs)) {
         return g_strdup(bs->filename);
     }

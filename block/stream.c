@@ -167,6 +167,7 @@ static void stream_clean(BlockJob *job)
     block_job_drop_perms(job); /* the writer goes before read-only */
     if (s->filter) {
         bdrv_node(s->filter)->job = NULL;
+        bdrv_node(s->filter)->blk_users--;
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
     if (s->top_was_ro &&
@@ -344,7 +345,10 @@ static bool stream_setup(StreamJob *s, GError **errp)
     if (!s->filter) {
         return false;
     }
-    bdrv_node(s->filter)->job = job; /* no other job on it meanwhile */
+    /* no other job on it meanwhile; and QEMU's job holds it as its root,
+     * so blockdev-del says "Node NAME is in use" (mirror's says "busy") */
+    bdrv_node(s->filter)->job = job;
+    bdrv_node(s->filter)->blk_users++;
     return true;
 }
 

@@ -10,10 +10,12 @@
 
 /* block-stream's filter, "copy-on-read" as QEMU names the driver. */
 extern const BlockDriver bdrv_copy_on_read_filter;
+/* blockdev-mirror's, "mirror_top". */
+extern const BlockDriver bdrv_mirror_top_filter;
 
 /*
- * Put a new filter node @node_name (driver @drv) above @bs: its "file"
- * child is @bs, and @bs's exports and drive move to it.  Returns the
+ * Put a new filter node @node_name (driver @drv) above @bs: its child
+ * (bs->file) is @bs, and @bs's exports and drive move to it.  Returns the
  * filter, whose one reference the caller owns and gives back with
  * bdrv_filter_remove(); NULL with errp ("Duplicate nodes with
  * node-name='x'" and the other name checks, a permission conflict) and

@@ -492,6 +492,112 @@ START_TEST(test_snapshot_sync_moves_export)
 }
 END_TEST
 
+/* ---- blockdev-mirror's filter-node-name under the export ---- */
+
+/* Does x-debug-query-block-graph have an edge @name from @parent to
+ * @child (node names)? */
+static bool graph_has_edge(QTestConn *c, const char *parent, const char *child,
+                           const char *name)
+{
+    g_autoptr(JsonNode) r =
+        qtest_qmp(c, "{'execute': 'x-debug-query-block-graph'}");
+    JsonObject *g = qtest_return_object(r);
+    JsonArray *nodes = json_object_get_array_member(g, "nodes");
+    JsonArray *edges = json_object_get_array_member(g, "edges");
+    gint64 p = -1, ch = -1;
+
+    for (guint i = 0; i < json_array_get_length(nodes); i++) {
+        JsonObject *n = json_array_get_object_element(nodes, i);
+        const char *nn = json_object_get_string_member(n, "name");
+
+        if (g_str_equal(nn, parent)) {
+            p = json_object_get_int_member(n, "id");
+        } else if (g_str_equal(nn, child)) {
+            ch = json_object_get_int_member(n, "id");
+        }
+    }
+    for (guint i = 0; i < json_array_get_length(edges); i++) {
+        JsonObject *e = json_array_get_object_element(edges, i);
+
+        if (json_object_get_int_member(e, "parent") == p &&
+            json_object_get_int_member(e, "child") == ch &&
+            g_str_equal(json_object_get_string_member(e, "name"), name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * blockdev-mirror with filter-node-name, the source exported: while the
+ * job runs a "mirror_top" node of that name (QEMU 7.2) serves the export,
+ * its "backing" edge is the source and it shows the source's filename;
+ * NBD writes meanwhile reach the target; after job-complete the export is
+ * on the target, after a cancel back on the source; the filter is gone
+ * either way.
+ */
+static void mirror_filter(bool complete)
+{
+    Flow w = {.f = bq_start(NULL)};
+    g_autofree char *fname = NULL, *sname = NULL;
+
+    export_base(&w);
+    g_free(bq_sh(&w.f, "qemu-img create -q -f qcow2 new.qcow2 16M"));
+    attach_storage(&w, "new.qcow2", 7, "libvirt-3-storage");
+    attach_format(&w, "libvirt-3-format", "libvirt-3-storage");
+    bq_ok(w.f.c, "{'execute': 'blockdev-mirror', 'arguments': {'job-id': "
+                 "'m', 'device': 'libvirt-1-format', 'target': "
+                 "'libvirt-3-format', 'sync': 'full', 'speed': 1048576, "
+                 "'filter-node-name': 'mt0'}}");
+    assert_export_on(&w, "mt0");
+    fname = bq_node_str(w.f.c, "mt0", "file");
+    sname = bq_node_str(w.f.c, "libvirt-1-format", "file");
+    ck_assert_str_eq(fname, sname);
+    ck_assert(graph_has_edge(w.f.c, "mt0", "libvirt-1-format", "backing"));
+    bq_err(w.f.c, "Node mt0 is in use", /* the export's */
+           "{'execute': 'blockdev-del', 'arguments': {'node-name': 'mt0'}}");
+    guest_write(&w);
+    if (complete) {
+        bq_ok(w.f.c, "{'execute': 'block-job-set-speed', 'arguments': "
+                     "{'device': 'm', 'speed': 0}}");
+        bq_expect_event(w.f.c, "BLOCK_JOB_READY", 30000);
+        bq_ok(w.f.c, "{'execute': 'job-complete', 'arguments': {'id': "
+                     "'m'}}");
+        bq_expect_event(w.f.c, "BLOCK_JOB_COMPLETED", 30000);
+    } else {
+        bq_ok(w.f.c, "{'execute': 'job-cancel', 'arguments': {'id': 'm'}}");
+        bq_expect_event(w.f.c, "BLOCK_JOB_CANCELLED", 30000);
+    }
+    assert_export_on(&w, complete ? "libvirt-3-format" : "libvirt-1-format");
+    ck_assert_int_eq(bq_node_count(w.f.c), 4); /* mt0 gone */
+    guest_write(&w);
+    unexport(&w);
+    detach(&w, "libvirt-3-format", "libvirt-3-storage", 7);
+    detach(&w, "libvirt-1-format", "libvirt-1-storage", 5);
+    wait_fd_count(&w, w.fds_before);
+    ck_assert_int_eq(bq_sh_status(&w.f,
+                                  "qemu-img compare -q -f qcow2 -F raw "
+                                  "%s ref.raw",
+                                  complete ? "new.qcow2" : "base.qcow2"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img check -q new.qcow2 && "
+                                        "qemu-img check -q base.qcow2"),
+                     0);
+    bq_finish(&w.f);
+}
+
+START_TEST(test_mirror_filter_complete)
+{
+    mirror_filter(true);
+}
+END_TEST
+
+START_TEST(test_mirror_filter_cancel)
+{
+    mirror_filter(false);
+}
+END_TEST
+
 static Suite *flow_suite(void)
 {
     Suite *s = suite_create("libvirt-flow");
@@ -502,6 +608,8 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_snapshot_under_writer);
     tcase_add_test(tc, test_snapshot_abort_keeps_export);
     tcase_add_test(tc, test_snapshot_sync_moves_export);
+    tcase_add_test(tc, test_mirror_filter_complete);
+    tcase_add_test(tc, test_mirror_filter_cancel);
     suite_add_tcase(s, tc);
     return s;
 }
