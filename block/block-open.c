@@ -429,6 +429,30 @@ out:
     return bs;
 }
 
+BlockDriverState *bdrv_open_filter(const BlockDriver *drv,
+                                   const char *node_name,
+                                   BlockDriverState *child, GError **errp)
+{
+    NodeOpts no = {.drv = drv, .node_name = node_name};
+    BdrvNode *n;
+    BlockDriverState *bs;
+
+    if (!bdrv_check_new_node_name(node_name, errp)) {
+        return NULL;
+    }
+    n = node_new(&no, NULL);
+    bs = &n->bs;
+    bs->read_only = child->read_only;
+    bs->node_name = g_strdup(node_name);
+    if (!attach_file(bs, child, errp)) {
+        node_discard(n);
+        return NULL;
+    }
+    bs->filename = g_strdup(child->filename);
+    bdrv_register_node(bs);
+    return bs;
+}
+
 /* ---- format probing and backing children ---- */
 
 static const char *probe_format(BlockDriverState *file)
