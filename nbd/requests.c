@@ -25,6 +25,14 @@
 #define NBD_CACHED_BUFFER_MAX (1024 * 1024 + 64)
 /* CACHE reads go through a buffer this big. */
 #define NBD_CACHE_CHUNK (1024 * 1024)
+/*
+ * Reads shorter than this go out as one data chunk without asking block
+ * status first: for a few KiB the probe (on a file, SEEK_DATA/SEEK_HOLE
+ * plus the length checks) costs more than sending the zeroes of a hole
+ * would, and the protocol lets a server send data where it could have sent
+ * a hole.  Copy tools read far larger blocks and still get hole chunks.
+ */
+#define NBD_SPARSE_READ_MIN (64 * 1024)
 
 /* ---- receiving ---- */
 
@@ -307,7 +315,8 @@ static void do_read(NbdClient *c, NbdRequest *r, BlockDriverState *bs)
 {
     if (r->len == 0) {
         send_ok(c, r->cookie);
-    } else if (c->structured && !(r->flags & NBD_CMD_FLAG_DF)) {
+    } else if (c->structured && !(r->flags & NBD_CMD_FLAG_DF) &&
+               r->len >= NBD_SPARSE_READ_MIN) {
         read_sparse(c, r, bs);
     } else {
         read_plain(c, r, bs);
