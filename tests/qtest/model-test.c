@@ -615,6 +615,97 @@ START_TEST(test_reopen_auto_ro_direct_change)
 }
 END_TEST
 
+/* query-named-block-nodes' "ro" of node @name. */
+static bool node_ro(QTestConn *c, const char *name)
+{
+    JsonNode *r = qtest_qmp(c, "{'execute': 'query-named-block-nodes'}");
+    JsonArray *a = qtest_return_array(r);
+    int ro = -1;
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+
+        if (g_str_equal(json_object_get_string_member(o, "node-name"), name)) {
+            ro = json_object_get_boolean_member(o, "ro");
+        }
+    }
+    json_node_unref(r);
+    ck_assert_msg(ro >= 0, "no node '%s'", name);
+    return ro;
+}
+
+/* A qcow2 image of 1 MiB in the scratch dir, by qemu-img. */
+static char *make_qcow2(QTestState *s, const char *name)
+{
+    char *path = g_build_filename(qtest_tmpdir(s), name, NULL);
+    g_autofree char *cmd =
+        g_strdup_printf("qemu-img create -q -f qcow2 %s 1M", path);
+    int status;
+
+    ck_assert(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
+    ck_assert_msg(g_spawn_check_wait_status(status, NULL), "%s failed", cmd);
+    return path;
+}
+
+/* libvirt's two-member set @id on @path and an auto-read-only file node. */
+static void add_image(QTestState *s, QTestConn *c, const char *path,
+                      int64_t id, const char *node)
+{
+    g_autofree char *q = qtest_json_str(node);
+
+    for (int k = 0; k < 2; k++) {
+        int fd = qtest_open_file(s, path, k ? O_RDWR : O_RDONLY);
+
+        qtest_add_fd(c, fd, id, NULL, NULL);
+        close(fd);
+    }
+    qtest_assert_success(qtest_qmp(c,
+                                   "{'execute': 'blockdev-add', 'arguments': "
+                                   "{'driver': 'file', 'node-name': %s, "
+                                   "'filename': '/dev/fdset/%" PRId64 "', "
+                                   "'auto-read-only': true}}",
+                                   q, id));
+}
+
+/*
+ * Found by the model: reopening a qcow2 node read-only made its file node
+ * (added on its own, auto-read-only) read-only too, so a read-write qcow2
+ * node could not use it afterwards.  QEMU reopens only children it opened
+ * implicitly: the file node stays "ro": false, and only its fd follows its
+ * users (measured on QEMU 7.2).
+ */
+START_TEST(test_reopen_format_ro_keeps_auto_ro_file)
+{
+    QTestState *s = qtest_spawn(NULL);
+    QTestConn *c = qtest_connect(s, 0);
+    g_autofree char *path = make_qcow2(s, "a.qcow2");
+
+    add_image(s, c, path, 1, "f");
+    qtest_assert_success(qtest_qmp(
+        c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+           "'node-name': 'q', 'file': 'f', 'backing': null}}"));
+    qtest_assert_success(
+        qtest_qmp(c, "{'execute': 'blockdev-reopen', 'arguments': "
+                     "{'options': [{'driver': 'qcow2', 'node-name': 'q', "
+                     "'file': 'f', 'read-only': true, 'backing': null}]}}"));
+    ck_assert(node_ro(c, "q"));
+    ck_assert_msg(!node_ro(c, "f"), "the file node became read-only");
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
+                                      "'arguments': {'node-name': 'q'}}"));
+    qtest_assert_success(qtest_qmp(
+        c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+           "'node-name': 'q', 'file': 'f', 'read-only': false, "
+           "'backing': null}}"));
+    ck_assert(!node_ro(c, "q"));
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
+                                      "'arguments': {'node-name': 'q'}}"));
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
+                                      "'arguments': {'node-name': 'f'}}"));
+    qtest_assert_fds_match_registry(s, c, 0);
+    ck_assert_int_eq(qtest_quit(s), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("model");
@@ -632,6 +723,7 @@ int main(void)
     tcase_set_timeout(pinned, 60);
     tcase_add_test(pinned, test_reopen_auto_ro_to_read_only);
     tcase_add_test(pinned, test_reopen_auto_ro_direct_change);
+    tcase_add_test(pinned, test_reopen_format_ro_keeps_auto_ro_file);
     suite_add_tcase(su, pinned);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
