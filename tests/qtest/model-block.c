@@ -686,11 +686,16 @@ static char *snapshot_error(Model *m, int b, int o)
         return g_strdup_printf("Cannot find device='q%d' nor node-name='q%d'",
                                o, o);
     }
-    if (b == o || backing_parent(m, o) >= 0 || export_on(m, o, false)) {
+    if (backing_parent(m, o) >= 0 || export_on(m, o, false)) {
         return g_strdup("The overlay is already in use");
     }
     if (img(m, o)->backing >= 0) {
         return g_strdup("The overlay already has a backing image");
+    }
+    if (b == o) {
+        return g_strdup_printf("Making 'q%d' a backing child of 'q%d' would "
+                               "create a cycle",
+                               b, b);
     }
     return NULL;
 }
