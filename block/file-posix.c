@@ -285,6 +285,16 @@ static int64_t file_getlength(BlockDriverState *bs)
     return st.st_size;
 }
 
+/*
+ * A failed read, write or flush: the errno's text alone, as QEMU 7.2's
+ * clients show it ("write failed: No space left on device" in qemu-io, the
+ * error of a job's BLOCK_JOB_COMPLETED); the file is the node's.
+ */
+static void io_error(GError **errp, int err)
+{
+    error_setg(errp, "%s", g_strerror(err));
+}
+
 /* pread until done; what lies beyond the end of the file reads as zeroes */
 static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      void *buf, GError **errp)
@@ -299,7 +309,7 @@ static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
             continue;
         }
         if (n < 0) {
-            error_setg_errno(errp, errno, "Could not read '%s'", bs->filename);
+            io_error(errp, errno);
             return -1;
         }
         if (n == 0) {
@@ -347,8 +357,7 @@ static int write_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
             return -EOPNOTSUPP;
         }
         if (n <= 0) {
-            error_setg_errno(errp, err, "Could not write to '%s'",
-                             bs->filename);
+            io_error(errp, err);
             return -err;
         }
         p += n;
@@ -365,7 +374,7 @@ static int file_fdatasync(BlockDriverState *bs, GError **errp)
     if (fdatasync(s->fd) < 0) {
         int err = errno;
 
-        error_setg_errno(errp, err, "Could not flush '%s'", bs->filename);
+        io_error(errp, err);
         return -err;
     }
     return 0;
@@ -528,8 +537,7 @@ static int file_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
         return -ENOTSUP;
     }
     if (ret < 0) {
-        error_setg_errno(errp, -ret, "Could not write zeroes to '%s'",
-                         bs->filename);
+        io_error(errp, -ret);
     }
     return ret;
 }
@@ -765,8 +773,7 @@ int bdrv_file_fallocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
     err = posix_fallocate(s->fd, offset, bytes); /* safe beside I/O */
     file_data_cache_drop(&s->data_cache);
     if (err) {
-        error_setg_errno(errp, err, "Could not preallocate data for '%s'",
-                         bs->filename);
+        io_error(errp, err); /* the caller says what it preallocated */
         return -1;
     }
     return 0;

@@ -508,7 +508,7 @@ static void run_request(NbdClient *c, NbdRequest *r)
         send_result(c, r, ret, err);
         break;
     case NBD_CMD_FLUSH:
-        ret = bdrv_flush(bs, &err) < 0 ? -EIO : 0;
+        ret = bdrv_flush(bs, &err);
         send_result(c, r, ret, err);
         break;
     case NBD_CMD_TRIM:
