@@ -100,12 +100,16 @@ drive_backup_target(DriveBackup *arg, BlockDriverState *bs, GError **errp)
         arg->has_mode ? arg->mode : NEW_IMAGE_MODE_ABSOLUTE_PATHS;
     const char *format = arg->has_format ? arg->format : NULL;
     const char *backing, *backing_fmt;
+    int64_t size = bdrv_getlength(bs);
 
+    if (size < 0) {
+        error_setg(errp, "bdrv_getlength failed");
+        return NULL;
+    }
     if (mode != NEW_IMAGE_MODE_EXISTING) {
         format = format ? format : bs->drv->format_name;
         if (!new_image_backing(arg, bs, &backing, &backing_fmt, errp) ||
-            !bdrv_format_new_image(arg->target, format,
-                                   (uint64_t)bdrv_getlength(bs), backing,
+            !bdrv_format_new_image(arg->target, format, (uint64_t)size, backing,
                                    backing_fmt, errp)) {
             return NULL;
         }

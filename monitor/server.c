@@ -17,6 +17,7 @@
 #include "qemu/error.h"
 #include "qemu/keyval.h"
 #include "qemu/osdep.h"
+#include "qemu/unix-socket.h"
 
 GPtrArray *monitor_servers;
 
@@ -33,57 +34,20 @@ static void server_free(gpointer p)
     g_free(srv);
 }
 
-/* Remove a stale socket at @path; refuse to replace anything else. */
-static bool clear_socket_path(const char *path, GError **errp)
-{
-    struct stat st;
-
-    if (lstat(path, &st) < 0) {
-        if (errno == ENOENT) {
-            return true;
-        }
-        error_setg_errno(errp, errno, "Failed to stat socket path '%s'", path);
-        return false;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        error_setg(errp, "'%s' exists and is not a socket; not replacing it",
-                   path);
-        return false;
-    }
-    if (unlink(path) < 0) {
-        error_setg_errno(errp, errno, "Failed to unlink socket '%s'", path);
-        return false;
-    }
-    return true;
-}
-
+/* A stale socket at the path is replaced, never another file; the
+ * socket has the monitor's mode from the start. */
 static bool server_bind(MonitorServer *srv, GError **errp)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    QEMU_AUTO_RAW_FD int fd = -1;
-    mode_t old_umask;
-    int ret;
+    UnixSocketSpec spec = {
+        .path = srv->path,
+        .stale = UNIX_SOCKET_STALE_ONLY_SOCKET,
+        .has_mode = true,
+        .mode = srv->mode,
+        .sock_flags = SOCK_NONBLOCK,
+    };
+    QEMU_AUTO_RAW_FD int fd = unix_socket_bind(&spec, errp);
 
-    if (strlen(srv->path) >= sizeof(addr.sun_path)) {
-        error_setg(errp, "UNIX socket path '%s' is too long", srv->path);
-        return false;
-    }
-    strcpy(addr.sun_path, srv->path);
-    if (!clear_socket_path(srv->path, errp)) {
-        return false;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        error_setg_errno(errp, errno, "Failed to create socket");
-        return false;
-    }
-    /* No moment where the socket is reachable with looser permissions. */
-    old_umask = umask(0777 & ~srv->mode);
-    ret = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-    umask(old_umask);
-    if (ret < 0) {
-        error_setg_errno(errp, errno, "Failed to bind socket to %s",
-                         srv->path);
         return false;
     }
     if (chmod(srv->path, srv->mode) < 0 || listen(fd, SOMAXCONN) < 0) {

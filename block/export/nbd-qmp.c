@@ -20,41 +20,20 @@
 #include "qemu/error.h"
 #include "qemu/keyval.h"
 #include "qemu/osdep.h"
+#include "qemu/unix-socket.h"
 
-/* A bound unix socket (an old socket file at @path is replaced, as QEMU
- * does); -1 with errp. */
+/* A bound unix socket: whatever file is at @path is replaced, as QEMU
+ * does; -1 with errp. */
 static int unix_bind(const UnixSocketAddress *a, GError **errp)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    bool abstract = a->has_abstract && a->abstract;
-    bool tight = !a->has_tight || a->tight;
-    size_t plen = strlen(a->path);
-    socklen_t len;
-    int fd;
+    UnixSocketSpec spec = {
+        .path = a->path,
+        .abstract = a->has_abstract && a->abstract,
+        .tight = !a->has_tight || a->tight,
+        .stale = UNIX_SOCKET_STALE_UNLINK,
+    };
 
-    if (plen + abstract > sizeof(sun.sun_path)) {
-        error_setg(errp, "UNIX socket path '%s' is too long", a->path);
-        return -1;
-    }
-    memcpy(sun.sun_path + abstract, a->path, plen);
-    len = abstract && !tight ? sizeof(sun)
-                             : offsetof(struct sockaddr_un, sun_path) +
-                                   abstract + plen + !abstract;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "Failed to create Unix socket");
-        return -1;
-    }
-    if (!abstract) {
-        unlink(a->path);
-    }
-    if (bind(fd, (struct sockaddr *)&sun, len) < 0) {
-        error_setg_errno(errp, errno, "Failed to bind socket to %s",
-                         a->path);
-        qemu_close_fd_quietly(fd);
-        return -1;
-    }
-    return fd;
+    return unix_socket_bind(&spec, errp);
 }
 
 static int inet_bind(const InetSocketAddress *a, GError **errp)

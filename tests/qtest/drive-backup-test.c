@@ -299,8 +299,18 @@ START_TEST(test_errors)
     bq_err(f.c, "Source and target image have different sizes",
            "{'execute': 'drive-backup', 'arguments': {'device': 'src', "
            "'target': '/dev/fdset/3', 'sync': 'full', 'mode': 'existing'}}");
+    /* absolute-paths opens with O_CREAT (0100): QEMU's texts too */
+    bq_err(f.c,
+           "Could not dup FD for /dev/fdset/7 flags 42: No such file or "
+           "directory",
+           "{'execute': 'drive-backup', 'arguments': {'device': 'src', "
+           "'target': '/dev/fdset/7', 'sync': 'full'}}");
+    bq_add_fd(&f, f.c, "small.img", O_RDONLY, 4);
+    bq_err(f.c, "Could not dup FD for /dev/fdset/4 flags 42: Permission denied",
+           "{'execute': 'drive-backup', 'arguments': {'device': 'src', "
+           "'target': '/dev/fdset/4', 'sync': 'full'}}");
     ck_assert_uint_eq(bq_fds_on(&f, "tgt", NULL), 1);
-    ck_assert_uint_eq(bq_fds_on(&f, "small.img", NULL), 1);
+    ck_assert_uint_eq(bq_fds_on(&f, "small.img", NULL), 2); /* 2 members */
     {
         JsonNode *r = qtest_qmp(f.c, "{'execute': 'query-jobs'}");
 
