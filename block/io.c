@@ -660,6 +660,9 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
     }
+    if (bs->drv->is_filter) { /* depths count the layers below it */
+        return bdrv_block_status(bs->file, offset, bytes, pnum, depth, errp);
+    }
     len = bdrv_getlength(bs);
     if (len < 0 || offset + bytes > len || bytes == 0) {
         error_setg(errp, "Invalid block status request on '%s'",

@@ -18,6 +18,7 @@
 
 #include "block/block-backend.h"
 #include "block/blockjob.h"
+#include "block/filter.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qapi/qapi-commands.h"
@@ -42,6 +43,8 @@ typedef struct MirrorJob {
     bool pivoted;
     BdrvWriteHook hook;
     bool hook_added;
+    char *filter_name;          /* filter-node-name, or NULL */
+    BlockDriverState *filter;   /* mirror_top above the source meanwhile */
     GMutex dirty_lock;  /* dirty */
     HBitmap *dirty;
     GMutex copy_lock;   /* a chunk copy or a synchronous copy at a time */
@@ -397,6 +400,15 @@ static void mirror_remove_hook(MirrorJob *s)
     }
 }
 
+/* The filter's users go back to the source (before a pivot moves them). */
+static void mirror_drop_filter(MirrorJob *s)
+{
+    if (s->filter) {
+        bdrv_node(s->filter)->job = NULL;
+        bdrv_filter_remove(g_steal_pointer(&s->filter));
+    }
+}
+
 /* job-complete: every user of the replaced node moves to the target. */
 static int mirror_prepare(BlockJob *job, GError **errp)
 {
@@ -404,6 +416,7 @@ static int mirror_prepare(BlockJob *job, GError **errp)
     BlockBackend *blk;
 
     block_job_drop_perms(job); /* the target takes its users' now */
+    mirror_drop_filter(s);
     if (s->target_backing &&
         !bdrv_set_backing(s->target, s->target_backing, BDRV_BACKING_EXPLICIT,
                           errp)) {
@@ -428,6 +441,8 @@ static void mirror_clean(BlockJob *job)
 
     mirror_remove_hook(s);
     block_job_drop_perms(job);
+    mirror_drop_filter(s);
+    g_free(g_steal_pointer(&s->filter_name));
     if (s->target_was_ro && !s->pivoted &&
         !bdrv_reopen_set_read_only(s->target, true, false, &err)) {
         g_warning("Could not make '%s' read-only again: %s",
@@ -492,10 +507,9 @@ static bool mirror_check_args(MirrorArgs *a, GError **errp)
         error_setg(errp, "Invalid parameter 'buf-size'");
         return false;
     }
-    if (a->filter_node_name) {
-        error_setg(errp, "Parameter 'filter-node-name' is not supported: "
-                         "fdsetd inserts no mirror filter node");
-        return false;
+    if (a->filter_node_name &&
+        !bdrv_check_new_node_name(a->filter_node_name, errp)) {
+        return false; /* QEMU 7.2: without stream's "Could not create" */
     }
     return true;
 }
@@ -598,6 +612,15 @@ static bool mirror_setup(MirrorJob *s, GError **errp)
     s->hook = (BdrvWriteHook) { .after = mirror_after_write, .opaque = s };
     bdrv_write_hook_add(s->source, &s->hook);
     s->hook_added = true;
+    if (!s->filter_name) {
+        return true;
+    }
+    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, s->filter_name,
+                                   s->source, errp);
+    if (!s->filter) {
+        return false;
+    }
+    bdrv_node(s->filter)->job = job; /* no other job on it meanwhile */
     return true;
 }
 
@@ -648,6 +671,7 @@ static void mirror_start(MirrorArgs *a, BlockDriverState *bs,
     s->buf_size = a->buf_size ? a->buf_size : MIRROR_DEFAULT_BUF;
     s->buf_size = MAX(s->buf_size, s->granularity);
     s->sync_writes = a->copy_mode == MIRROR_COPY_MODE_WRITE_BLOCKING;
+    s->filter_name = g_strdup(a->filter_node_name);
     g_mutex_init(&s->dirty_lock);
     g_mutex_init(&s->copy_lock);
     s->dirty = hbitmap_new(len, s->granularity);

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 
 #include "block/block_int.h"
+#include "block/perm.h"
 #include "nbd-internal.h"
 
 /* Cached request buffers above this size are given back. */
@@ -478,7 +479,9 @@ static void do_block_status(NbdClient *c, NbdRequest *r,
 
 static void run_request(NbdClient *c, NbdRequest *r)
 {
-    BlockDriverState *bs = nbd_export_bs(c->exp);
+    /* the request stays on this node even if a snapshot or a mirror's
+     * pivot moves the export meanwhile (perm.h) */
+    BlockDriverState *bs = bdrv_child_request_begin(c->exp->root);
     g_autoptr(GError) err = NULL;
     int ret;
 
@@ -510,6 +513,7 @@ static void run_request(NbdClient *c, NbdRequest *r)
     default:
         g_assert_not_reached(); /* checked by the reader */
     }
+    bdrv_child_request_end(c->exp->root);
 }
 
 /* ---- the reader ---- */

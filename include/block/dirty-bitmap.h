@@ -100,6 +100,9 @@ bool bdrv_dirty_bitmap_granules_clean(BdrvDirtyBitmap *bm,
 typedef struct BlockJob BlockJob;
 BlockJob *bdrv_backup_prepare(BlockdevBackup *args, GError **errp);
 void bdrv_backup_abort_prepared(BlockJob *job);
+/* drive-backup's prepare (backup-qmp.c): the target image made and
+ * opened, then as bdrv_backup_prepare().  May set arg->sync to full. */
+BlockJob *bdrv_drive_backup_prepare(DriveBackup *arg, GError **errp);
 
 /*
  * block-dirty-bitmap-merge (dirty-bitmap-qmp.c): the target, or NULL with
