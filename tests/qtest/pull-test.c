@@ -230,6 +230,7 @@ START_TEST(test_pull_flow)
                      "pit1.raw && qemu-img check -q r.qcow2"));
     del_export(&f, "scratch");
     cancel_job(&f, "b1");
+    g_free(st);
     st = bitmap_state(f.c, "disk", "backup-chk0");
     ck_assert_str_eq(st, "off/free/1179648");
     bq_ok(f.c, "{'execute': 'block-dirty-bitmap-remove', 'arguments': "
