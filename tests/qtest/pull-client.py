@@ -12,11 +12,17 @@
   pull-client.py contexts SOCKET EXPORT
       NBD_OPT_LIST_META_CONTEXT for QEMU's query forms, then block status
       of every context at a few ranges, with and without REQ_ONE: one line
-      each, to compare with what QEMU 7.2 answers.
+      each, to compare with what QEMU 7.2 answers.  Then
+      NBD_OPT_SET_META_CONTEXT (by hand: libnbd 1.14 has no call for it)
+      with the same forms: "SET queries [name, ...]" in id order (the ids
+      themselves are the server's choice: QEMU counts from 0, fdsetd from
+      1; they must be distinct).
 """
 
 import json
 import os
+import socket
+import struct
 import sys
 
 import nbd
@@ -117,10 +123,69 @@ def contexts(sock, export):
     h.shutdown()
 
 
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        got = s.recv(n - len(buf))
+        if not got:
+            raise SystemExit("server closed the connection")
+        buf += got
+    return buf
+
+
+def send_option(s, opt, data):
+    s.sendall(b"IHAVEOPT" + struct.pack(">II", opt, len(data)) + data)
+
+
+def option_replies(s):
+    """(type, data) of each reply up to the final one."""
+    while True:
+        _, _, rtype, length = struct.unpack(">QIII", recv_exact(s, 20))
+        data = recv_exact(s, length)
+        yield rtype, data
+        if rtype != 4:  # NBD_REP_META_CONTEXT
+            return
+
+
+def set_contexts(sock, export, queries):
+    """SET_META_CONTEXT after STRUCTURED_REPLY: [[id, name]...] + final."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    recv_exact(s, 18)
+    s.sendall(struct.pack(">I", 3))  # fixed newstyle, no zeroes
+    send_option(s, 8, b"")  # NBD_OPT_STRUCTURED_REPLY
+    list(option_replies(s))
+    data = struct.pack(">I", len(export)) + export.encode()
+    data += struct.pack(">I", len(queries))
+    for q in queries:
+        data += struct.pack(">I", len(q)) + q.encode()
+    send_option(s, 10, data)
+    out = []
+    for rtype, d in option_replies(s):
+        out.append([struct.unpack(">I", d[:4])[0], d[4:].decode()]
+                   if rtype == 4 else hex(rtype))
+    send_option(s, 2, b"")  # NBD_OPT_ABORT
+    s.close()
+    return out
+
+
+def set_forms(sock, export):
+    for qs in (["qemu:"], ["qemu:dirty-bitmap:"], ["base:"], [],
+               ["qemu:dirty-bitmap:c", "base:allocation"],
+               ["qemu:allocation-depth", "qemu:dirty-bitmap:b"]):
+        replies = set_contexts(sock, export, qs)
+        ctxs = sorted(r for r in replies if isinstance(r, list))
+        if len({i for i, _ in ctxs}) != len(ctxs):
+            raise SystemExit(f"context ids not distinct: {replies}")
+        print("SET", json.dumps(qs),
+              json.dumps([n for _, n in ctxs] + [replies[-1]]))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "incremental":
         incremental(*sys.argv[2:6])
     elif sys.argv[1] == "contexts":
         contexts(*sys.argv[2:4])
+        set_forms(*sys.argv[2:4])
     else:
         raise SystemExit("usage: see the docstring")

@@ -252,8 +252,8 @@ START_TEST(test_pull_flow)
 }
 END_TEST
 
-/* The contexts and extents QEMU 7.2 answers for the same bitmaps
- * (pull-contexts.qemu72, recorded with the same writes). */
+/* The contexts (LIST and SET forms) and extents QEMU 7.2 answers for the
+ * same bitmaps (pull-contexts.qemu72, recorded with the same writes). */
 START_TEST(test_meta_contexts_as_qemu)
 {
     BlockFixture f = bq_start(NULL);
