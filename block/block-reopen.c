@@ -84,7 +84,11 @@ static void queue_add(ReopenQueue *q, BlockDriverState *bs, bool read_only,
         BdrvNode *cn = bdrv_node(child);
         bool cache = cn->inherit_cache;
 
-        queue_add(q, child, read_only, cache ? direct : child->cache_direct,
+        /* A child added on its own keeps its read-only flag (QEMU reopens
+         * only children it opened implicitly); an auto-read-only one still
+         * comes along so that its fd follows its users. */
+        queue_add(q, child, cn->inherit_ro ? read_only : child->read_only,
+                  cache ? direct : child->cache_direct,
                   cache ? no_flush : cn->no_flush, need_write, false);
     } else if (need_write) {
         /* not ours to change, but it must be writable in the end */

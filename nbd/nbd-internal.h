@@ -80,11 +80,12 @@ struct NbdClient {
     GCond cond;
     guint in_flight;
     size_t bytes_in_flight;
-    bool failed;              /* a send failed: stop reading */
+    gint failed;              /* atomic (set under lock): a send failed */
     GSList *free_reqs;        /* NbdRequest* kept for reuse */
     guint n_threads;          /* serving threads, the connection's incl. */
-    guint n_waiting;          /* ... of them waiting to receive */
-    bool stopping;            /* the connection is over: threads leave */
+    gint n_waiting;           /* atomic: ... of them waiting to receive */
+    guint n_cond_waiters;     /* threads in g_cond_wait(&cond) */
+    bool stopping;            /* under recv_lock: the connection is over */
 
     GMutex recv_lock;         /* one thread receives at a time */
 };
