@@ -270,6 +270,7 @@ static void backup_init_copy(BackupJob *s)
         .granularity = BACKUP_CLUSTER,
         .max_chunk = BACKUP_MAX_CHUNK,
         .max_in_flight = BACKUP_IN_FLIGHT,
+        .fleecing = bdrv_chain_contains(s->target, s->source),
         .on_source_error = s->on_source_error,
         .on_target_error = s->on_target_error,
         .copied = backup_copied,

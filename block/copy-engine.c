@@ -481,6 +481,22 @@ static void claim_locked(CopyEngine *e, int64_t start, int64_t end,
     }
 }
 
+/* One claimed range before a guest write; see cfg.fleecing. */
+static int copy_now_range(CopyEngine *e, const CopyRange *r, GError **errp)
+{
+    bool is_read;
+    int ret;
+
+    if (e->cfg.fleecing) {
+        bdrv_drained_begin(e->cfg.target);
+    }
+    ret = copy_range(e, r->offset, r->bytes, &is_read, errp);
+    if (e->cfg.fleecing) {
+        bdrv_drained_end(e->cfg.target);
+    }
+    return ret;
+}
+
 int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
                          bool dirty_only, GError **errp)
 {
@@ -500,10 +516,8 @@ int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
     g_mutex_unlock(&e->lock);
     for (guint i = 0; i < ranges->len; i++) {
         CopyRange *r = &g_array_index(ranges, CopyRange, i);
-        bool is_read;
 
-        if (ret == 0 &&
-            copy_range(e, r->offset, r->bytes, &is_read, errp) < 0) {
+        if (ret == 0 && copy_now_range(e, r, errp) < 0) {
             ret = -1;
         }
         if (ret == 0) {

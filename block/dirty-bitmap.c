@@ -4,7 +4,8 @@
  * write hook marks every enabled bitmap after each write, write of zeroes
  * or discard (also a failed one: its range may have changed in part).
  * bitmaps_lock guards the lists and the bits, since writers run in any
- * thread; the table of nodes is only touched on the main loop.
+ * thread; the table of nodes changes only on the main loop, under the lock
+ * too, since a truncate in another thread looks it up.
  */
 #include <string.h>
 
@@ -60,10 +61,7 @@ static BdrvBitmapNode *bitmap_node(BlockDriverState *bs, bool create)
 {
     BdrvBitmapNode *bn;
 
-    if (!bitmap_nodes) {
-        bitmap_nodes = g_hash_table_new(NULL, NULL);
-    }
-    bn = g_hash_table_lookup(bitmap_nodes, bs);
+    bn = bitmap_nodes ? g_hash_table_lookup(bitmap_nodes, bs) : NULL;
     if (bn || !create) {
         return bn;
     }
@@ -71,7 +69,13 @@ static BdrvBitmapNode *bitmap_node(BlockDriverState *bs, bool create)
     bn->bs = bs;
     bn->hook.after = mark_dirty;
     bn->hook.opaque = bn;
+    /* under the lock for the lookups off the main loop (truncate) */
+    g_mutex_lock(&bitmaps_lock);
+    if (!bitmap_nodes) {
+        bitmap_nodes = g_hash_table_new(NULL, NULL);
+    }
     g_hash_table_insert(bitmap_nodes, bs, bn);
+    g_mutex_unlock(&bitmaps_lock);
     bdrv_write_hook_add(bs, &bn->hook);
     return bn;
 }
@@ -82,7 +86,9 @@ static void bitmap_node_drop_if_empty(BdrvBitmapNode *bn)
         return;
     }
     bdrv_write_hook_remove(bn->bs, &bn->hook); /* waits for its writers */
+    g_mutex_lock(&bitmaps_lock);
     g_hash_table_remove(bitmap_nodes, bn->bs);
+    g_mutex_unlock(&bitmaps_lock);
     g_free(bn);
 }
 
@@ -452,31 +458,40 @@ void bdrv_dirty_bitmap_walk_runs(BdrvDirtyBitmap *bm, uint64_t offset,
     g_mutex_unlock(&bitmaps_lock);
 }
 
+/* @bs's bitmaps from any thread (bitmaps_lock held): a truncate may run
+ * in a job's or a driver's thread. */
+static GList *node_bitmaps_locked(BlockDriverState *bs)
+{
+    BdrvBitmapNode *bn = bitmap_nodes ? g_hash_table_lookup(bitmap_nodes, bs)
+                                      : NULL;
+
+    return bn ? bn->bitmaps : NULL;
+}
+
 bool bdrv_dirty_bitmaps_check_resize(BlockDriverState *bs, GError **errp)
 {
-    BdrvBitmapNode *bn = bitmap_node(bs, false);
+    bool ok = true;
 
-    for (GList *l = bn ? bn->bitmaps : NULL; l; l = l->next) {
+    g_mutex_lock(&bitmaps_lock);
+    for (GList *l = node_bitmaps_locked(bs); l && ok; l = l->next) {
         BdrvDirtyBitmap *bm = l->data;
 
-        if (bm->persistent &&
-            !bdrv_dirty_bitmap_check(bm, BDRV_BITMAP_DEFAULT, errp)) {
-            return false;
-        }
+        ok = !bm->persistent ||
+             bdrv_dirty_bitmap_check(bm, BDRV_BITMAP_DEFAULT, errp);
     }
-    return true;
+    g_mutex_unlock(&bitmaps_lock);
+    return ok;
 }
 
 void bdrv_dirty_bitmaps_truncate(BlockDriverState *bs)
 {
-    BdrvBitmapNode *bn = bitmap_node(bs, false);
-    int64_t size;
+    int64_t size = bdrv_getlength(bs);
 
-    if (!bn || (size = bdrv_getlength(bs)) < 0) {
+    if (size < 0) {
         return;
     }
     g_mutex_lock(&bitmaps_lock);
-    for (GList *l = bn->bitmaps; l; l = l->next) {
+    for (GList *l = node_bitmaps_locked(bs); l; l = l->next) {
         BdrvDirtyBitmap *bm = l->data;
 
         hbitmap_truncate(bm->bits, size);

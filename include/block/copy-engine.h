@@ -40,6 +40,14 @@ typedef struct CopyEngineConfig {
      * policy "ignore") stays dirty and uncopied.
      */
     bool wrap;
+    /*
+     * Image fleecing: the target's backing is the source and clients read
+     * the target (a pull backup's scratch node).  A copy-before-write
+     * drains the target around its copy, so that no read of the target
+     * that fell through to the source is still in flight when the guest's
+     * write lands (QEMU serialises these copies for the same reason).
+     */
+    bool fleecing;
     BlockdevOnError on_source_error, on_target_error;
     /* Called after each copied range (any thread, no lock held). */
     void (*copied)(void *opaque, int64_t bytes);

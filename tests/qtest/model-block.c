@@ -47,6 +47,17 @@ static MExport *export_on(Model *m, int i, bool on_file)
     return NULL;
 }
 
+/* A user taking RESIZE on exported @node: exports share all but resize. */
+static char *resize_conflict(const char *node)
+{
+    return g_strdup_printf("Permission conflict on node '%s': permissions "
+                           "'resize' are both required by an unnamed block "
+                           "device (uses node '%s' as 'root' child) and "
+                           "unshared by an unnamed block device (uses node "
+                           "'%s' as 'root' child).",
+                           node, node, node);
+}
+
 /* The first image whose qcow2 node has qI as its backing, -1 if none. */
 static int backing_parent(Model *m, int i)
 {
@@ -499,6 +510,8 @@ static void op_create_qcow2(Model *m)
                               "'write, resize' are both required by an "
                               "unnamed block device...",
                               im->file_node);
+    } else if (export_on(m, i, true)) {
+        err = resize_conflict(im->file_node); /* the export's */
     }
     run_create(m, opts, err);
     if (!err) {
@@ -960,6 +973,13 @@ static void op_resize(Model *m)
     }
     if (size % 512) {
         err = g_strdup("The new size must be a multiple of 512");
+    } else if (export_on(m, i, false) || export_on(m, i, true)) {
+        /* an export shares all but resize (QEMU's): block_resize's
+         * short-lived user conflicts on the node, or on its file */
+        g_autofree char *node =
+            export_on(m, i, false) ? qname(i) : g_strdup(im->file_node);
+
+        err = resize_conflict(node);
     } else if (im->q_ro) {
         err = g_strdup("Block node is read-only");
     } else if (backing_parent(m, i) >= 0) {
