@@ -40,8 +40,9 @@ static void run_break(BlockDriverState *bs, char **argv, GString *out)
     } else if (g_str_equal(argv[0], "remove_break")) {
         ret = bdrv_debug_remove_breakpoint(bs, argv[1]);
         if (ret < 0) {
-            g_string_append_printf(out, "Could not remove breakpoint %s: "
-                                        "%s\r\n",
+            g_string_append_printf(out,
+                                   "Could not remove breakpoint %s: "
+                                   "%s\r\n",
                                    argv[1], g_strerror(-ret));
         }
     } else if (g_str_equal(argv[0], "resume")) {
@@ -51,8 +52,9 @@ static void run_break(BlockDriverState *bs, char **argv, GString *out)
                                    g_strerror(-ret));
         }
     } else if (!bdrv_debug_wait_break(bs, argv[1], WAIT_BREAK_US)) {
-        g_string_append_printf(out, "wait_break: no request suspended at "
-                                    "'%s'\r\n",
+        g_string_append_printf(out,
+                               "wait_break: no request suspended at "
+                               "'%s'\r\n",
                                argv[1]);
     }
 }
@@ -66,8 +68,9 @@ bool hmp_qemu_io_break(BlockDriverState *bs, char **argv, GString *out)
             continue;
         }
         if (argc != break_cmds[i].args) {
-            g_string_append_printf(out, "bad argument count %d to %s, "
-                                        "expected %d arguments\r\n",
+            g_string_append_printf(out,
+                                   "bad argument count %d to %s, "
+                                   "expected %d arguments\r\n",
                                    argc, argv[0], break_cmds[i].args);
         } else {
             run_break(bs, argv, out);
