@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "block/blkdebug.h"
+#include "block/dirty-bitmap.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qemu/error.h"
@@ -441,6 +442,9 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
     } else {
         ret = bs->drv->bdrv_truncate(bs, size, errp);
     }
+    if (ret >= 0) {
+        bdrv_dirty_bitmaps_truncate(bs); /* drained: no write marks them */
+    }
     bdrv_drained_end(bs);
     return ret < 0 ? -1 : 0;
 }
@@ -656,6 +660,9 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
+    }
+    if (bs->drv->is_filter) { /* depths count the layers below it */
+        return bdrv_block_status(bs->file, offset, bytes, pnum, depth, errp);
     }
     len = bdrv_getlength(bs);
     if (len < 0 || offset + bytes > len || bytes == 0) {

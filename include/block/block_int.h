@@ -35,6 +35,9 @@ struct BlockDriver {
     const char *format_name;  /* "file", "raw", "qcow2" */
     size_t instance_size;     /* bs->opaque is g_malloc0'd to this size */
     bool is_protocol;         /* opens a filename itself (file) */
+    /* A filter a job inserts (filter.h): no data of its own, every request
+     * goes to its "file" child; never opened from options. */
+    bool is_filter;
     /* The option naming the file child: "file" when NULL ("image" for
      * blkdebug). */
     const char *file_child_name;
