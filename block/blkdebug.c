@@ -11,6 +11,9 @@
  *   rule that matches its kind (iotype) and covers its sector; a once rule
  *   is then gone for good, any other stays active.
  *
+ * Breakpoints (qemu-io break/resume) suspend a request at an event:
+ * blkdebug-break.c.
+ *
  * x-drop-unflushed (fdsetd only) journals the old bytes of every write since
  * the last flush, so that blkdebug-power-cut can undo them (power-cut.c).
  */
@@ -220,6 +223,7 @@ static int blkdebug_open(BlockDriverState *bs, JsonObject *options,
     s->rules = g_ptr_array_new_with_free_func(g_free);
     s->active = g_ptr_array_new();
     s->journal = g_ptr_array_new_with_free_func(blkdebug_journal_entry_free);
+    blkdebug_break_init(s);
     s->state = 1;
     s->flushed_len = -1;
     if (json_object_has_member(options, "config")) {
@@ -245,6 +249,7 @@ static void blkdebug_close(BlockDriverState *bs)
     g_ptr_array_unref(s->active);
     g_ptr_array_unref(s->rules);
     g_ptr_array_unref(s->journal);
+    blkdebug_break_cleanup(s);
     g_mutex_clear(&s->mutex);
 }
 
@@ -290,6 +295,7 @@ void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
     }
     s->state = new_state;
     s->events++;
+    blkdebug_break_event_locked(s, event);
     g_mutex_unlock(&s->mutex);
 }
 

@@ -5,7 +5,10 @@
  * write: mirror's dirty tracking, stream's copy-on-read).  The commands
  * are qemu-io's "write [-z] [-P pattern] offset length", "read [-P pattern]
  * offset length" and "flush"; only the first line of qemu-io's report is
- * printed (no timing line).
+ * printed (no timing line).  "aio_write" runs its write in a thread of its
+ * own, "aio_flush" waits for those and prints their reports; with them,
+ * blkdebug's breakpoints: "break EVENT TAG", "remove_break TAG", "resume
+ * TAG", "wait_break TAG" (hmp-qemu-io-break.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -57,7 +60,7 @@ static bool parse_io_cmd(char **argv, IoCmd *cmd, GString *out)
     cmd->name = argv[0];
     cmd->pattern = -1;
     cmd->zeroes = false;
-    if (g_str_equal(cmd->name, "flush")) {
+    if (g_str_equal(cmd->name, "flush") || g_str_equal(cmd->name, "aio_flush")) {
         return true;
     }
     if (argv[i] && g_str_equal(argv[i], "-z") && !cmd->zeroes) {
@@ -129,6 +132,76 @@ static void run_write(BlockDriverState *bs, const IoCmd *cmd, GString *out)
                            cmd->bytes, cmd->bytes, cmd->offset);
 }
 
+/* ---- aio_write, aio_flush ---- */
+
+typedef struct AioWrite {
+    BlockDriverState *bs; /* a reference held */
+    IoCmd cmd;
+    GString *out;
+    gint done;
+    GThread *thread;
+} AioWrite;
+
+static GPtrArray *aio_writes; /* main loop only; oldest first */
+
+static gpointer aio_write_run(gpointer p)
+{
+    AioWrite *w = p;
+
+    run_write(w->bs, &w->cmd, w->out);
+    g_atomic_int_set(&w->done, 1);
+    return NULL;
+}
+
+static void aio_submit(BlockDriverState *bs, const IoCmd *cmd)
+{
+    AioWrite *w = g_new0(AioWrite, 1);
+
+    if (!aio_writes) {
+        aio_writes = g_ptr_array_new();
+    }
+    bdrv_ref(bs);
+    w->bs = bs;
+    w->cmd = *cmd;
+    w->out = g_string_new(NULL);
+    w->thread = g_thread_new("qemu-io-aio", aio_write_run, w);
+    g_ptr_array_add(aio_writes, w);
+}
+
+/*
+ * Wait for the aio writes, report them in order.  A write suspended at a
+ * breakpoint would wait forever (QEMU's aio_flush does): after 30 s the
+ * ones still running are left for a later aio_flush.
+ */
+static void aio_flush(GString *out)
+{
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    guint pending = 0;
+
+    for (guint i = 0; aio_writes && i < aio_writes->len;) {
+        AioWrite *w = g_ptr_array_index(aio_writes, i);
+
+        while (!g_atomic_int_get(&w->done) && g_get_monotonic_time() < end) {
+            g_usleep(1000);
+        }
+        if (!g_atomic_int_get(&w->done)) {
+            pending++;
+            i++;
+            continue;
+        }
+        g_thread_join(w->thread);
+        g_string_append(out, w->out->str);
+        g_string_free(w->out, TRUE);
+        bdrv_unref(w->bs);
+        g_ptr_array_remove_index(aio_writes, i);
+        g_free(w);
+    }
+    if (pending) {
+        g_string_append_printf(out, "aio_flush: %u requests still running\r\n",
+                               pending);
+    }
+}
+
 static bool hmp_qemu_io(const char *args, GString *out, GError **errp)
 {
     g_auto(GStrv) argv = NULL;
@@ -150,14 +223,23 @@ static bool hmp_qemu_io(const char *args, GString *out, GError **errp)
         }
         return false;
     }
-    if (!g_shell_parse_argv(argv[1], NULL, &cmdv, NULL) ||
-        !parse_io_cmd(cmdv, &cmd, out)) {
+    if (!g_shell_parse_argv(argv[1], NULL, &cmdv, NULL)) {
+        return true;
+    }
+    if (hmp_qemu_io_break(bs, cmdv, out)) {
+        return true;
+    }
+    if (!parse_io_cmd(cmdv, &cmd, out)) {
         return true; /* qemu-io reports in its output */
     }
     if (g_str_equal(cmd.name, "read")) {
         run_read(bs, &cmd, out);
     } else if (g_str_equal(cmd.name, "write")) {
         run_write(bs, &cmd, out);
+    } else if (g_str_equal(cmd.name, "aio_write")) {
+        aio_submit(bs, &cmd);
+    } else if (g_str_equal(cmd.name, "aio_flush")) {
+        aio_flush(out);
     } else if (g_str_equal(cmd.name, "flush")) {
         GError *err = NULL;
 

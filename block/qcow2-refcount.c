@@ -515,6 +515,23 @@ uint64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, GError **errp)
     return start;
 }
 
+/*
+ * The write into the @n clusters at @offset that qcow2_alloc_clusters gave
+ * failed: when nothing was allocated after them, give them back, so that
+ * the retry (a job resumed after ENOSPC) takes the same space instead of
+ * more (QEMU frees them too).  Else they stay leaked: harmless, and
+ * qemu-img check reports them.
+ */
+void qcow2_alloc_abort(BlockDriverState *bs, uint64_t offset, uint64_t n)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (offset + (n << s->cluster_bits) == s->alloc_end &&
+        qcow2_update_refcounts(bs, offset, n, -1, NULL) == 0) {
+        s->alloc_end = offset;
+    }
+}
+
 /* Record @n clusters at @offset as @kind; refuse a cluster used twice. */
 static int qcow2_meta_claim(BlockDriverState *bs, uint64_t offset, uint64_t n,
                             Qcow2MetaKind kind, GError **errp)

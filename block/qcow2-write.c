@@ -172,6 +172,8 @@ static int qcow2_write_partial(BlockDriverState *bs, uint64_t *ent, uint64_t gc,
         qcow2_data_write(bs, host, s->cluster_size, bounce, errp) == 0) {
         *ent = host | QCOW2_OFLAG_COPIED;
         ret = 0;
+    } else if (host) {
+        qcow2_alloc_abort(bs, host, 1);
     }
 out:
     g_aligned_free(bounce);
@@ -196,7 +198,11 @@ static int qcow2_write_full(BlockDriverState *bs, uint64_t *ent, uint64_t m,
     bdrv_debug_event(bs->file, BLKDBG_CLUSTER_ALLOC);
     host = qcow2_alloc_clusters(bs, m, errp);
     bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
-    if (!host || qcow2_data_write(bs, host, bytes, data, errp) < 0) {
+    if (!host) {
+        return -1;
+    }
+    if (qcow2_data_write(bs, host, bytes, data, errp) < 0) {
+        qcow2_alloc_abort(bs, host, m);
         return -1;
     }
     for (uint64_t k = 0; k < m; k++) {

@@ -359,6 +359,8 @@ int qcow2_update_refcounts(BlockDriverState *bs, uint64_t offset, uint64_t n,
  * offset, or 0 and errp.
  */
 uint64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n, GError **errp);
+/* Give back the clusters of a failed write when they are the last ones. */
+void qcow2_alloc_abort(BlockDriverState *bs, uint64_t offset, uint64_t n);
 
 /*
  * Build the map of metadata clusters and check it before the first write:

@@ -6,8 +6,8 @@ work on qcow2 images it reaches only through fds (--add-fd), then check.
 The promise checked is QEMU's: a write acknowledged before a completed
 flush (or written with FUA) reads back after any crash, unless written
 again since; a write not flushed may have landed whole, in part or not at
-all (qcow2 writes its metadata back at a flush), so each 4 KiB block must
-hold its flushed value or one written since.
+all (qcow2 writes its metadata back at a flush), so each 512-byte sector
+of a 4 KiB block must hold the block's flushed value or one written since.
 
 Modes (the iterations take them in turn):
   write     guest-like writes (one in ten of zeroes) of random 4 KiB-aligned
@@ -71,6 +71,7 @@ except ImportError:  # libnbd's binding is Debian's, for /usr/bin/python3
     raise
 
 BLOCK = 4096
+SECTOR = 512
 MODES = ['write', 'powercut', 'reorder', 'commit', 'stream', 'nbd', 'mirror',
          'snapshot', 'create', 'nbd-pc', 'commit-pc', 'stream-pc',
          'mirror-pc', 'snapshot-pc', 'create-pc']
@@ -223,13 +224,17 @@ class Model:
         self.writes += 1
 
     def check(self, raw):
+        """Sector by sector: a write not flushed may be torn at the
+        cluster size (512 bytes the smallest): some clusters' L2 entries
+        reached the file, others not."""
         bad = []
         for b, sure in enumerate(self.sure):
-            blk = raw[b * BLOCK:(b + 1) * BLOCK]
             ok = {sure} | self.maybe[b]
-            got = blk[0]
-            if blk != bytes([got]) * BLOCK or got not in ok:
-                bad.append((b, got, sorted(ok)))
+            for s in range(b * BLOCK, (b + 1) * BLOCK, SECTOR):
+                sec = raw[s:s + SECTOR]
+                if sec != bytes([sec[0]]) * SECTOR or sec[0] not in ok:
+                    bad.append((b, sec[0], sorted(ok)))
+                    break
         return bad
 
 
@@ -717,7 +722,7 @@ def report(seed, per_mode, dt):
     for m, st in list(per_mode.items()) + [('total', total)]:
         print('  %-12s' % m + ''.join('%9d' % st.get(c, 0) for c in cols))
     print('  (clean/leaks/corrupt: qemu-img check exit 0 / 3 / other, per '
-          'image; lost: images with a lost flushed or torn write; writes: '
+          'image; lost: images with a lost flushed write; writes: '
           'acknowledged before the kills)')
     for m, st in per_mode.items():
         phases = ['%s %d' % (k[7:], v) for k, v in sorted(st.items())

@@ -21,7 +21,16 @@ typedef struct BDRVBlkdebugState {
     bool powered_off;    /* after blkdebug-power-cut: everything fails */
     GPtrArray *journal;  /* BlkdebugJournalEntry *, oldest first */
     int64_t flushed_len; /* the child's length at the last flush, or -1 */
+    /* breakpoints (blkdebug-break.c) */
+    GPtrArray *breaks;    /* BlkdebugBreak *, owned */
+    GPtrArray *suspended; /* BlkdebugSuspended *, on their waiters' stacks */
+    GCond break_cond;     /* a request suspended or resumed */
 } BDRVBlkdebugState;
+
+void blkdebug_break_init(BDRVBlkdebugState *s);
+void blkdebug_break_cleanup(BDRVBlkdebugState *s);
+/* With s->mutex held: a breakpoint on @event suspends the caller here. */
+void blkdebug_break_event_locked(BDRVBlkdebugState *s, BlkdebugEvent event);
 
 void blkdebug_journal_entry_free(gpointer p);
 /* Write through to the child, the old bytes journaled first. */

@@ -20,4 +20,17 @@ extern const BlockDriver bdrv_blkdebug;
 /* Any thread; @bs may be NULL. */
 void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
 
+/*
+ * Breakpoints on the blkdebug node at or below @bs (qemu-io's break,
+ * remove_break, resume, wait_break).  0, or -ENOTSUP (no blkdebug node),
+ * -ENOENT (unknown event name, no such breakpoint or suspended request).
+ */
+int bdrv_debug_breakpoint(BlockDriverState *bs, const char *event,
+                          const char *tag);
+int bdrv_debug_remove_breakpoint(BlockDriverState *bs, const char *tag);
+int bdrv_debug_resume(BlockDriverState *bs, const char *tag);
+/* Until a request is suspended at @tag (true) or @timeout_us passed. */
+bool bdrv_debug_wait_break(BlockDriverState *bs, const char *tag,
+                           gint64 timeout_us);
+
 #endif

@@ -12,5 +12,8 @@
 void hmp_block_register(void);
 /* qemu-io DEVICE "COMMAND" (hmp-qemu-io.c); hmp_block_register calls it. */
 void hmp_qemu_io_register(void);
+/* qemu-io's breakpoint commands (@argv: the command's words): true when
+ * @argv[0] is one, its report in @out. */
+bool hmp_qemu_io_break(BlockDriverState *bs, char **argv, GString *out);
 
 #endif

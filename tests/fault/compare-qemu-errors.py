@@ -25,6 +25,7 @@ class Session:
         qmp = 'unix:%s,server=on,wait=off' % self.path
         args = ([exe, '-machine', 'none', '-nodefaults', '-display', 'none',
                  '-qmp', qmp] if 'qemu' in exe else [exe, '--qmp', qmp])
+        self.qemu = 'qemu' in exe
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         self.s = socket.socket(socket.AF_UNIX)
@@ -116,6 +117,31 @@ def flow_nbd(s, event='write_aio', op='pwrite'):
         res.append('then: ' + e.string)
     s.settle(0.3)
     return res, s.names()
+
+
+def flow_drive(s):
+    """qemu-io on a drive (QEMU: drive_add if=none, werror=stop; fdsetd:
+    the node): is there a BLOCK_IO_ERROR?"""
+    a = img('a.qcow2')
+    r = None
+    if s.qemu:
+        r = s.x('human-monitor-command', **{'command-line':
+            'drive_add 0 if=none,id=q,driver=qcow2,werror=stop,rerror=stop,'
+            'file.driver=blkdebug,file.inject-error.0.event=write_aio,'
+            'file.inject-error.0.errno=%d,file.inject-error.0.once=on,'
+            'file.image.filename=%s' % (ERRNO, a)})
+    else:
+        s.x('blockdev-add', driver='qcow2', **{'node-name': 'q'},
+            file=dbg(a, 'write_aio'))
+    for _ in range(2):
+        s.x('human-monitor-command',
+            **{'command-line': 'qemu-io q "write 0 64k"'})
+    s.settle(0.3)
+    fails = s.x('query-blockstats', **({} if s.qemu else
+                                       {'query-nodes': True}))['return']
+    fails = [b['stats']['failed_wr_operations'] for b in fails
+             if b.get('node-name') == 'q' or b.get('device') == 'q']
+    return r, 'failed writes %s' % fails, s.names()
 
 
 def flow_stream(s, policy):
@@ -251,7 +277,7 @@ FULL_FLOWS = [('full: qemu-io write, flush', flow_full_hmp),
                        ('qcow2', 'off', 1 << 50),
                        ('file', 'full', 16 << 20),
                        ('file', 'falloc', 16 << 20)]]
-NBD_FLOWS = [('nbd write', flow_nbd),
+NBD_FLOWS = [('drive write', flow_drive), ('nbd write', flow_nbd),
              ('nbd flush', lambda s: flow_nbd(s, 'flush_to_disk', 'flush')),
              ('nbd read', lambda s: flow_nbd(s, 'read_aio', 'pread'))]
 FLOWS = FULL_FLOWS if os.environ.get('FULL') else \

@@ -404,7 +404,7 @@ START_TEST(test_mirror_fills_disk)
     JsonNode *keep;
     JsonObject *d;
 
-    if (!mount_small(&f, "16m", 13)) {
+    if (!mount_small(&f, "8m", 5)) {
         bq_finish(&f);
         return;
     }
