@@ -147,21 +147,45 @@ END_TEST
  * MAJ:MIN:INODE 100 END").  Probing with qemu-img would race with the
  * holder's own lock check.
  */
+/* How many of /proc/locks' lines name @ino. */
+static guint count_locks(const char *ino_tag)
+{
+    g_autofree char *locks = NULL;
+    guint n = 0;
+
+    ck_assert(g_file_get_contents("/proc/locks", &locks, NULL, NULL));
+    for (const char *p = locks; (p = strstr(p, ino_tag)); p++) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * Until another process holds a.qcow2's locks: qemu-io takes its bytes
+ * one at a time (100, then 201, 203...), so wait for byte 100 and then for
+ * the set to stop growing, or a test can race the holder's last byte.
+ */
 static void wait_locked(BlockFixture *f)
 {
     g_autofree char *path = bq_path(f, "a.qcow2");
-    g_autofree char *want = NULL;
+    g_autofree char *want = NULL, *ino_tag = NULL;
+    guint last = 0, stable = 0;
     struct stat st;
 
     ck_assert_int_eq(stat(path, &st), 0);
     want = g_strdup_printf(":%lu 100 ", (unsigned long)st.st_ino);
-    for (int i = 0; i < 500; i++) {
+    ino_tag = g_strdup_printf(":%lu ", (unsigned long)st.st_ino);
+    for (int i = 0; i < 1000; i++) {
         g_autofree char *locks = NULL;
+        guint n;
 
         ck_assert(g_file_get_contents("/proc/locks", &locks, NULL, NULL));
-        if (strstr(locks, want)) {
+        n = strstr(locks, want) ? count_locks(ino_tag) : 0;
+        stable = n && n == last ? stable + 1 : 0;
+        if (stable >= 5) {
             return;
         }
+        last = n;
         g_usleep(20000);
     }
     ck_abort_msg("nobody locked the image");
