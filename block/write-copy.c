@@ -15,14 +15,14 @@
 struct BdrvWriteCopy {
     BlockDriverState *from, *to;
     BdrvWriteHook hook;
-    GMutex lock;     /* dirty, sync, and every copy */
-    HBitmap *dirty;  /* recorded, not yet copied */
-    bool sync;       /* copy each write as it lands */
+    GMutex lock;    /* dirty, sync, and every copy */
+    HBitmap *dirty; /* recorded, not yet copied */
+    bool sync;      /* copy each write as it lands */
 };
 
 /* Under wc->lock. */
-static int copy_range(BdrvWriteCopy *wc, void *buf, int64_t off,
-                      int64_t bytes, GError **errp)
+static int copy_range(BdrvWriteCopy *wc, void *buf, int64_t off, int64_t bytes,
+                      GError **errp)
 {
     for (int64_t done = 0, n; done < bytes; done += n) {
         n = MIN(bytes - done, WRITE_COPY_CHUNK);
@@ -38,8 +38,8 @@ static int copy_range(BdrvWriteCopy *wc, void *buf, int64_t off,
 /* After every write, write of zeroes or discard on @from, in the writer's
  * thread: record it, or copy it now. */
 static void write_copy_after(BdrvWriteHook *hook, BlockDriverState *bs,
-                             int64_t offset, int64_t bytes,
-                             BdrvWriteKind kind, int ret)
+                             int64_t offset, int64_t bytes, BdrvWriteKind kind,
+                             int ret)
 {
     BdrvWriteCopy *wc = hook->opaque;
     int64_t len = hbitmap_size(wc->dirty);
@@ -70,8 +70,8 @@ BdrvWriteCopy *bdrv_write_copy_start(BlockDriverState *from,
     wc->from = from;
     wc->to = to;
     g_mutex_init(&wc->lock);
-    wc->dirty = hbitmap_new(MAX(bdrv_getlength(from), 0),
-                            WRITE_COPY_GRANULARITY);
+    wc->dirty =
+        hbitmap_new(MAX(bdrv_getlength(from), 0), WRITE_COPY_GRANULARITY);
     wc->hook = (BdrvWriteHook){.after = write_copy_after, .opaque = wc};
     bdrv_write_hook_add(from, &wc->hook);
     return wc;
@@ -87,8 +87,7 @@ int bdrv_write_copy_sync(BdrvWriteCopy *wc, GError **errp)
     g_mutex_lock(&wc->lock);
     wc->sync = true;
     while (ret == 0 && hbitmap_next_dirty_area(wc->dirty, 0, len,
-                                               WRITE_COPY_CHUNK, &start,
-                                               &n)) {
+                                               WRITE_COPY_CHUNK, &start, &n)) {
         hbitmap_reset(wc->dirty, start, n);
         ret = copy_range(wc, buf, start, n, errp);
     }
