@@ -668,14 +668,12 @@ static bool commit_reopen_rw(CommitJob *s, GError **errp)
  * backing chain, which fdsetd's chain walks do not look through: the
  * name is checked but no node is inserted there.
  */
-static bool commit_insert_filter(CommitJob *s, const char *name,
-                                 GError **errp)
+static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
 {
     if (!name) {
         return true;
     }
-    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top,
-                                   errp);
+    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
     if (!s->filter) {
         return false;
     }

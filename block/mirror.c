@@ -43,8 +43,8 @@ typedef struct MirrorJob {
     bool pivoted;
     BdrvWriteHook hook;
     bool hook_added;
-    char *filter_name;          /* filter-node-name, or NULL */
-    BlockDriverState *filter;   /* mirror_top above the source meanwhile */
+    char *filter_name;        /* filter-node-name, or NULL */
+    BlockDriverState *filter; /* mirror_top above the source meanwhile */
     GMutex dirty_lock;  /* dirty */
     HBitmap *dirty;
     GMutex copy_lock;   /* a chunk copy or a synchronous copy at a time */
