@@ -233,6 +233,10 @@ static void step_snapshot(Flow *w)
                   "'libvirt-2-format', 'name': 'snap1', 'persistent': true}}"
                   "]}}");
     assert_export_on(w, "libvirt-2-format");
+    /* the old top is reopened read-only as QEMU does: its read-write dup
+     * goes, the set's O_RDWR member stays */
+    ck_assert(bq_node_ro(w->f.c, "libvirt-1-format"));
+    ck_assert_int_eq(bq_fds_on(&w->f, "base.qcow2", "rw"), 1);
     /* from here on the base keeps what it had at the snapshot */
     g_free(bq_sh(&w->f, "cp ref.raw ref-at-snapshot.raw"));
     info = bq_sh(&w->f, "qemu-img info -U ov.qcow2");
