@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * blockdev-backup: a "backup" job copying a point-in-time image of a node
- * to a target, cluster by cluster (BACKUP_CLUSTER bytes).  @copy holds the
- * clusters still to copy; a write hook on the source copies the old data
- * of every cluster a guest write touches before the write lands
- * (copy-before-write).  copy_lock makes a cluster's copy one step, whether
- * the worker or a guest write does it.
+ * to a target.  The copy engine (copy-engine.h) holds the clusters
+ * (BACKUP_CLUSTER bytes) still to copy and copies runs of them, up to
+ * BACKUP_MAX_CHUNK at a time with BACKUP_IN_FLIGHT requests at once, in
+ * one pass.  A write hook on the source copies the old data of every
+ * cluster a guest write touches and that is still to copy before the
+ * write lands (copy-before-write); the engine never copies a cluster
+ * twice at once, so the hook and the job's chunks never race.
  *
  * With a bitmap, its bits are taken at the start (it keeps recording the
  * writes that follow); when the job ends they are given back or not,
  * following bitmap-mode.
  */
+#include <errno.h>
+
 #include "block/blockjob.h"
+#include "block/copy-engine.h"
 #include "block/dirty-bitmap.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
@@ -19,6 +24,8 @@
 #include "qemu/error.h"
 
 #define BACKUP_CLUSTER (64 * 1024)
+#define BACKUP_MAX_CHUNK (1024 * 1024)
+#define BACKUP_IN_FLIGHT 8
 
 typedef struct BackupJob {
     BlockJob common;
@@ -28,8 +35,7 @@ typedef struct BackupJob {
     BdrvDirtyBitmap *bitmap; /* or NULL */
     BitmapSyncMode mode;
     HBitmap *frozen; /* the bitmap's bits at the start */
-    HBitmap *copy;   /* clusters still to copy; under copy_lock */
-    GMutex copy_lock;
+    CopyEngine *engine; /* its dirty map: the clusters still to copy */
     BdrvWriteHook cbw;
     bool hooked;
     BlockdevOnError on_source_error;
@@ -37,43 +43,15 @@ typedef struct BackupJob {
     int64_t len;
 } BackupJob;
 
-/* Copy cluster @off if still needed; copy_lock held.  *is_read tells
- * which side failed. */
-static int copy_cluster_locked(BackupJob *s, int64_t off, void *buf,
-                               bool *is_read, GError **errp)
+/* The engine's progress callback (any thread). */
+static void backup_copied(void *opaque, int64_t bytes)
 {
-    int64_t n = MIN(BACKUP_CLUSTER, s->len - off);
-    int ret;
+    BackupJob *s = opaque;
 
-    if (!hbitmap_get(s->copy, off)) {
-        return 0;
-    }
-    *is_read = true;
-    ret = bdrv_pread(s->source, off, n, buf, errp);
-    if (ret >= 0) {
-        *is_read = false;
-        ret = bdrv_pwrite(s->target, off, n, buf, errp);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    hbitmap_reset(s->copy, off, n);
     if (s->sync == MIRROR_SYNC_MODE_NONE) {
-        block_job_progress_add_total(&s->common, n); /* no plan: grows */
+        block_job_progress_add_total(&s->common, bytes); /* no plan: grows */
     }
-    block_job_progress_update(&s->common, n);
-    return 0;
-}
-
-static int copy_cluster(BackupJob *s, int64_t off, void *buf, bool *is_read,
-                        GError **errp)
-{
-    int ret;
-
-    g_mutex_lock(&s->copy_lock);
-    ret = copy_cluster_locked(s, off, buf, is_read, errp);
-    g_mutex_unlock(&s->copy_lock);
-    return ret;
+    block_job_progress_update(&s->common, bytes);
 }
 
 /* The write hook: the old data of [offset, offset+bytes) goes first. */
@@ -82,19 +60,11 @@ static int backup_before_write(BdrvWriteHook *hook, BlockDriverState *bs,
                                BdrvWriteKind kind, GError **errp)
 {
     BackupJob *s = hook->opaque;
-    g_autofree void *buf = g_malloc(BACKUP_CLUSTER);
-    int64_t end = MIN(offset + bytes, s->len);
 
     (void)bs;
     (void)kind;
-    for (int64_t off = offset - offset % BACKUP_CLUSTER; off < end;
-         off += BACKUP_CLUSTER) {
-        bool is_read;
-        int ret = copy_cluster(s, off, buf, &is_read, errp);
-
-        if (ret < 0) {
-            return ret; /* the guest write fails rather than lose data */
-        }
+    if (copy_engine_copy_now(s->engine, offset, bytes, true, errp) < 0) {
+        return -EIO; /* the guest write fails rather than lose data */
     }
     return 0;
 }
@@ -117,7 +87,7 @@ static int drop_unallocated(BackupJob *s, GError **errp)
                          : (off + pnum) / BACKUP_CLUSTER * BACKUP_CLUSTER;
 
             if (hi > lo) {
-                hbitmap_reset(s->copy, lo, hi - lo);
+                copy_engine_reset_dirty(s->engine, lo, hi - lo);
             }
         }
         off += pnum;
@@ -125,71 +95,18 @@ static int drop_unallocated(BackupJob *s, GError **errp)
     return 0;
 }
 
-/*
- * The worker's copy of cluster @off under the error policies: false with
- * errp when the job must fail.  "stop" parks the job (job-resume retries),
- * "ignore" leaves the cluster uncopied and goes on.
- */
-static bool worker_copy(BackupJob *s, int64_t off, void *buf, GError **errp)
-{
-    for (;;) {
-        GError *err = NULL;
-        bool is_read = false;
-        BlockErrorAction act;
-
-        if (copy_cluster(s, off, buf, &is_read, &err) >= 0) {
-            return true;
-        }
-        act = block_job_error_action(&s->common,
-                                     is_read ? s->on_source_error
-                                             : s->on_target_error,
-                                     is_read, err);
-        if (act == BLOCK_ERROR_ACTION_REPORT) {
-            g_propagate_error(errp, err);
-            return false;
-        }
-        g_error_free(err);
-        if (act == BLOCK_ERROR_ACTION_IGNORE) {
-            return true;
-        }
-        block_job_pause_point(&s->common); /* stop: until job-resume */
-        if (block_job_is_cancelled(&s->common)) {
-            return true;
-        }
-    }
-}
-
 static int backup_run(BlockJob *job, GError **errp)
 {
     BackupJob *s = (BackupJob *)job;
-    g_autofree void *buf = g_malloc(BACKUP_CLUSTER);
-    int64_t off = 0;
 
-    if (s->sync == MIRROR_SYNC_MODE_TOP) {
-        g_mutex_lock(&s->copy_lock);
-        if (drop_unallocated(s, errp) < 0) {
-            g_mutex_unlock(&s->copy_lock);
-            return -1;
-        }
-        g_mutex_unlock(&s->copy_lock);
+    if (s->sync == MIRROR_SYNC_MODE_TOP && drop_unallocated(s, errp) < 0) {
+        return -1;
     }
-    g_mutex_lock(&s->copy_lock);
-    block_job_progress_set_total(job, s->sync == MIRROR_SYNC_MODE_NONE
-                                          ? 0 : hbitmap_count(s->copy));
-    g_mutex_unlock(&s->copy_lock);
-    while (s->sync != MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {
-        g_mutex_lock(&s->copy_lock);
-        off = hbitmap_next_dirty(s->copy, off, s->len);
-        g_mutex_unlock(&s->copy_lock);
-        if (off < 0) {
-            break;
-        }
-        if (!worker_copy(s, off, buf, errp)) {
+    if (s->sync != MIRROR_SYNC_MODE_NONE) {
+        block_job_progress_set_total(job, copy_engine_pending(s->engine));
+        if (copy_engine_run(s->engine, job, errp) < 0) {
             return -1;
         }
-        block_job_ratelimit(job, BACKUP_CLUSTER);
-        block_job_pause_point(job);
-        off += BACKUP_CLUSTER;
     }
     /* sync=none: only copy-before-write, until the job is cancelled */
     while (s->sync == MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {
@@ -229,10 +146,11 @@ static void backup_abort(BlockJob *job)
     }
     if (s->mode == BITMAP_SYNC_MODE_ALWAYS) {
         /* what was not copied stays dirty */
+        g_autoptr(HBitmap) rest = copy_engine_dirty_copy(s->engine);
         g_autoptr(HBitmap) left = hbitmap_copy(s->frozen);
 
         hbitmap_reset_all(left);
-        hbitmap_merge(left, s->copy);
+        hbitmap_merge(left, rest);
         bdrv_dirty_bitmap_merge_bits(s->bitmap, left);
     } else {
         bdrv_dirty_bitmap_merge_bits(s->bitmap, s->frozen);
@@ -249,8 +167,7 @@ static void backup_clean(BlockJob *job)
         bdrv_dirty_bitmap_set_busy(s->bitmap, false);
     }
     g_clear_pointer(&s->frozen, hbitmap_free);
-    g_clear_pointer(&s->copy, hbitmap_free);
-    g_mutex_clear(&s->copy_lock);
+    g_clear_pointer(&s->engine, copy_engine_free);
 }
 
 static const BlockJobDriver backup_driver = {
@@ -346,18 +263,44 @@ static bool backup_check_target(BlockdevBackup *a, BlockDriverState *bs,
 /* What the job copies first: everything, or the bitmap's frozen bits. */
 static void backup_init_copy(BackupJob *s)
 {
-    s->copy = hbitmap_new(s->len, BACKUP_CLUSTER);
+    CopyEngineConfig cfg = {
+        .source = s->source,
+        .target = s->target,
+        .len = s->len,
+        .granularity = BACKUP_CLUSTER,
+        .max_chunk = BACKUP_MAX_CHUNK,
+        .max_in_flight = BACKUP_IN_FLIGHT,
+        .on_source_error = s->on_source_error,
+        .on_target_error = s->on_target_error,
+        .copied = backup_copied,
+        .opaque = s,
+    };
+
+    s->engine = copy_engine_new(&cfg);
     if (s->bitmap) {
         bdrv_dirty_bitmap_set_busy(s->bitmap, true);
         s->frozen = bdrv_dirty_bitmap_take_bits(s->bitmap);
     }
     if (s->sync == MIRROR_SYNC_MODE_BITMAP ||
         s->sync == MIRROR_SYNC_MODE_INCREMENTAL) {
-        hbitmap_merge(s->copy, s->frozen);
+        copy_engine_merge_dirty(s->engine, s->frozen);
     } else {
         /* sync=none too: every cluster's old data goes before a write */
-        hbitmap_set(s->copy, 0, s->len);
+        copy_engine_set_dirty(s->engine, 0, s->len);
     }
+}
+
+/*
+ * QEMU unblocks BACKUP_SOURCE on a backing node (image fleecing: a pull
+ * backup's scratch target has the source as its backing), so only a job
+ * on the source blocks it.
+ */
+static bool source_blocked(BlockDriverState *bs, GError **errp)
+{
+    if (!bdrv_node(bs)->job && bdrv_backing_parent(bs)) {
+        return false;
+    }
+    return bdrv_op_blocked(bs, errp);
 }
 
 BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
@@ -381,7 +324,7 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
         return NULL;
     }
     if (!backup_check_target(a, bs, target, errp) ||
-        bdrv_op_blocked(bs, errp)) {
+        source_blocked(bs, errp)) {
         return NULL;
     }
     s = (BackupJob *)block_job_create(
@@ -402,15 +345,13 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
                                                 : BLOCKDEV_ON_ERROR_REPORT;
     s->on_target_error = a->has_on_target_error ? a->on_target_error
                                                 : BLOCKDEV_ON_ERROR_REPORT;
-    g_mutex_init(&s->copy_lock);
     if (!block_job_add_bdrv(&s->common, "source", bs,
                             BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL, true,
                             errp) ||
+        /* QEMU's: the target shares writes, since the guest's disk may
+         * be its backing (a pull backup's scratch), but not resize */
         !block_job_add_bdrv(&s->common, "target", target, BLK_PERM_WRITE,
-                            BLK_PERM_CONSISTENT_READ |
-                                BLK_PERM_WRITE_UNCHANGED,
-                            true, errp)) {
-        g_mutex_clear(&s->copy_lock);
+                            BLK_PERM_ALL & ~BLK_PERM_RESIZE, true, errp)) {
         block_job_early_fail(&s->common);
         return NULL;
     }

@@ -508,6 +508,7 @@ static BlockDriverState *open_probed(JsonObject *opts, const BdrvInherit *inh,
     JsonObject *file_opts;
     BlockDriverState *file;
     BdrvInherit file_inh;
+    const char *format;
 
     if (json_object_has_member(opts, "driver")) {
         return open_node(opts, NULL, inh, NULL, errp);
@@ -525,7 +526,13 @@ static BlockDriverState *open_probed(JsonObject *opts, const BdrvInherit *inh,
         return NULL;
     }
     copy = object_shallow_copy(opts);
-    json_object_set_string_member(copy, "driver", probe_format(file));
+    format = probe_format(file);
+    json_object_set_string_member(copy, "driver", format);
+    if (g_str_equal(format, "raw") && json_object_has_member(copy, "backing") &&
+        JSON_NODE_HOLDS_NULL(json_object_get_member(copy, "backing"))) {
+        /* "no backing" asked of whatever the probe finds: raw has none */
+        json_object_remove_member(copy, "backing");
+    }
     /* the probed file node is handed over, also on failure */
     return open_node(copy, NULL, inh, file, errp);
 }

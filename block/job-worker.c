@@ -102,6 +102,16 @@ void block_job_pause_point(BlockJob *job)
     g_mutex_unlock(&job->lock);
 }
 
+bool block_job_pause_requested(BlockJob *job)
+{
+    bool ret;
+
+    g_mutex_lock(&job->lock);
+    ret = job->pause_count > 0 && !job->cancelled;
+    g_mutex_unlock(&job->lock);
+    return ret;
+}
+
 void block_job_worker_ready(BlockJob *job)
 {
     g_mutex_lock(&job->lock);

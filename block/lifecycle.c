@@ -6,6 +6,7 @@
 #include "block/blockjob.h"
 #include "block/graph.h"
 #include "block/lifecycle.h"
+#include "block/perm.h"
 #include "qemu/error.h"
 
 static bool busy_with_job(BlockDriverState *bs, GError **errp)
@@ -19,25 +20,20 @@ static bool busy_with_job(BlockDriverState *bs, GError **errp)
     return true;
 }
 
-/* A user that does not let @bs be resized (an NBD export): QEMU's
- * conflict with the resize's own BlockBackend, in QEMU's words. */
-static bool resize_unshared(BlockDriverState *bs, GError **errp)
+/* As QEMU, through a short-lived user that takes RESIZE: a parent that
+ * does not share it (an export, a job) refuses with QEMU's text. */
+static bool resize_as_user(BlockDriverState *bs, int64_t size, GError **errp)
 {
-    for (GList *l = bdrv_parents(bs); l; l = l->next) {
-        BdrvChild *c = l->data;
+    BdrvChild *c = bdrv_child_attach("an unnamed block device", bs, "root",
+                                     BLK_PERM_RESIZE, BLK_PERM_ALL, errp);
+    bool ok;
 
-        if (!c->parent && !(c->shared & BLK_PERM_RESIZE)) {
-            error_setg(errp,
-                       "Permission conflict on node '%s': permissions "
-                       "'resize' are both required by an unnamed block "
-                       "device (uses node '%s' as 'root' child) and "
-                       "unshared by %s (uses node '%s' as '%s' child).",
-                       bs->node_name, bs->node_name, c->user, bs->node_name,
-                       c->name);
-            return true;
-        }
+    if (!c) {
+        return false;
     }
-    return false;
+    ok = bdrv_truncate(bs, size, errp) == 0 && bdrv_flush(bs, errp) == 0;
+    bdrv_child_detach(c);
+    return ok;
 }
 
 bool bdrv_block_resize(const char *device, const char *node_name,
@@ -60,13 +56,7 @@ bool bdrv_block_resize(const char *device, const char *node_name,
         error_setg(errp, "Device '(null)' is in use");
         return false;
     }
-    if (resize_unshared(bs, errp)) {
-        return false;
-    }
-    if (bdrv_truncate(bs, size, errp) < 0) {
-        return false;
-    }
-    return bdrv_flush(bs, errp) == 0;
+    return resize_as_user(bs, size, errp);
 }
 
 /* A root node by drive id or node name: QEMU's qmp_get_root_bs(). */

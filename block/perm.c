@@ -191,14 +191,16 @@ static bool update_node(BdrvPermUpdate *u, BlockDriverState *bs,
     if ((perm & (BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)) &&
         bs->read_only) {
         if (n->reopening && !n->old_read_only) {
-            error_setg(errp, "Cannot make block node read-only, there is "
-                             "a writer on it");
+            error_setg(errp, "Read-only block node '%s' cannot support "
+                             "read-write users",
+                       bs->node_name);
         } else {
             error_setg(errp, "Block node is read-only");
         }
         return false;
     }
-    if (bs->drv->bdrv_perm_prepare) {
+    /* a node being reopened takes its permissions in its reopen prepare */
+    if (bs->drv->bdrv_perm_prepare && !n->reopening) {
         if (g_ptr_array_find(u->nodes, bs, NULL)) {
             bs->drv->bdrv_perm_abort(bs); /* prepared again below */
             g_ptr_array_remove(u->nodes, bs);

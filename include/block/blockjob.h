@@ -131,6 +131,9 @@ bool block_job_is_cancelled(BlockJob *job);
 /* Park here while the job is paused (status paused, or standby once
  * ready); returns at once when it is not, or is cancelled. */
 void block_job_pause_point(BlockJob *job);
+/* A pause is asked for: the worker should let its requests in flight end
+ * and come to its pause point. */
+bool block_job_pause_requested(BlockJob *job);
 /* The worker copied everything and now keeps the copy in sync: READY
  * (BLOCK_JOB_READY) until job-complete or a cancel. */
 void block_job_worker_ready(BlockJob *job);

@@ -176,7 +176,8 @@ void bdrv_parsed_options_clear(BdrvParsedOptions *po);
  */
 BlockDriverState *bdrv_open_options(JsonObject *opts, GError **errp);
 /* The same, but @opts may leave out "driver": the format is then probed
- * from the inline "file" child (qcow2 magic, else raw). */
+ * from the inline "file" child (qcow2 magic, else raw; "backing": null
+ * is dropped for raw). */
 BlockDriverState *bdrv_open_options_probe(JsonObject *opts, GError **errp);
 
 /*

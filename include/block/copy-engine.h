@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The copy engine of the copying jobs (mirror, backup): it copies the
+ * dirty ranges of a map from a source node to the same offsets of a
+ * target node, with several chunks in flight on worker threads.
+ * Contiguous dirty granules go out as one request of up to max_chunk
+ * bytes; what the source reads as zeroes is written to the target as
+ * zeroes (no data read); where both sides keep plain file bytes the kernel
+ * copies them (copy_file_range).
+ *
+ * Ordering: a range is never copied by two requests at once.  A chunk's
+ * bits are cleared when it starts and set again if it fails; a chunk that
+ * would overlap one in flight waits.  So a copy that started later (it
+ * read newer data) can never be overtaken by an older one, and a writer
+ * that sets bits after its write landed (mirror) always gets its range
+ * copied again.
+ *
+ * Threads: copy_engine_run() is the job's worker; copy_engine_copy_now()
+ * may be called from any thread (the write hooks, in the guest's); the
+ * rest from the thread that owns the engine.  One mutex guards the maps.
+ */
+#ifndef BLOCK_COPY_ENGINE_H
+#define BLOCK_COPY_ENGINE_H
+
+#include "block/blockjob.h"
+#include "qemu/hbitmap.h"
+
+typedef struct CopyEngine CopyEngine;
+
+typedef struct CopyEngineConfig {
+    BlockDriverState *source, *target;
+    int64_t len;          /* bytes of the source to consider */
+    int64_t granularity;  /* of the dirty map, a power of 2 */
+    int64_t max_chunk;    /* largest request (rounded to granularity) */
+    int max_in_flight;    /* chunks at once (worker threads) */
+    /*
+     * Wrap: copy_engine_run() goes back to the start of the map when it
+     * reaches its end (mirror: ranges dirtied behind it get copied).
+     * Without, one pass: a range that failed and was left behind (error
+     * policy "ignore") stays dirty and uncopied.
+     */
+    bool wrap;
+    BlockdevOnError on_source_error, on_target_error;
+    /* Called after each copied range (any thread, no lock held). */
+    void (*copied)(void *opaque, int64_t bytes);
+    /* copy_engine_run() returns when this says so (default: cancel). */
+    bool (*should_stop)(BlockJob *job);
+    void *opaque;
+} CopyEngineConfig;
+
+/* An engine with an empty dirty map.  The nodes are borrowed: the job
+ * holds them for the engine's life. */
+CopyEngine *copy_engine_new(const CopyEngineConfig *cfg);
+/* Waits for the chunks in flight, then frees; NULL is fine. */
+void copy_engine_free(CopyEngine *e);
+
+void copy_engine_set_dirty(CopyEngine *e, int64_t offset, int64_t bytes);
+void copy_engine_reset_dirty(CopyEngine *e, int64_t offset, int64_t bytes);
+/* @hb (same length, any granularity) joins the dirty map. */
+void copy_engine_merge_dirty(CopyEngine *e, const HBitmap *hb);
+/* A copy of the dirty map, chunks in flight counted as dirty: what is
+ * not copied yet. */
+HBitmap *copy_engine_dirty_copy(CopyEngine *e);
+/* Dirty bytes plus the bytes of the chunks in flight. */
+int64_t copy_engine_pending(CopyEngine *e);
+
+/*
+ * The worker: copy the dirty map until it is clean (one pass without
+ * wrap) with max_in_flight chunks at once, honouring the job's speed,
+ * pause points (nothing in flight while parked) and the on-error
+ * policies (report fails, stop parks the job then retries, ignore leaves
+ * the range dirty).  0 when clean, 1 when should_stop said stop (nothing
+ * in flight any more), -1 with errp when an error is reported.
+ */
+int copy_engine_run(CopyEngine *e, BlockJob *job, GError **errp);
+
+/*
+ * Copy [offset, offset+bytes) (widened to granules) now, in the calling
+ * thread, after the chunks in flight over it: with @dirty_only just the
+ * granules still dirty (copy-before-write), else all of them (a mirror's
+ * write-blocking copy).  Their bits are cleared; on failure they are set
+ * again and -1 comes back with errp.
+ */
+int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
+                         bool dirty_only, GError **errp);
+
+#endif
