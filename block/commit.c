@@ -12,14 +12,18 @@
  * read-only again afterwards if they were, releasing the read-write fds.
  *
  * Active commit (top is the active layer): copy, then READY; on
- * block-job-complete base takes top's place (drives switch to it) and stays
- * read-write, as QEMU leaves it.
+ * block-job-complete base takes top's place (drives and exports switch to
+ * it) and stays read-write, as QEMU leaves it.  Guest writes to top during
+ * the job reach base too (write-copy.h): recorded while the copy runs,
+ * copied before READY, and from then on copied as they land.
  */
 #include <string.h>
 
 #include "block/block-backend.h"
 #include "block/blockjob.h"
+#include "block/filter.h"
 #include "block/graph.h"
+#include "block/write-copy.h"
 #include "qapi/qapi-commands.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
@@ -36,6 +40,8 @@ typedef struct CommitJob {
     bool overlay_was_ro;
     bool pivoted;
     char *backing_name; /* recorded in overlay (non-active) */
+    BlockDriverState *filter; /* active: mirror_top above top meanwhile */
+    BdrvWriteCopy *wcopy;     /* active: guest writes to top reach base */
     BlockdevOnError on_error;
     int64_t counted_end; /* worker: progress counted up to here */
 } CommitJob;
@@ -323,6 +329,10 @@ static int commit_run(BlockJob *job, GError **errp)
     if (block_job_is_cancelled(job)) {
         return 0;
     }
+    /* what the guest wrote meanwhile; later writes are copied at once */
+    if (s->wcopy && bdrv_write_copy_sync(s->wcopy, errp) < 0) {
+        return -1;
+    }
     return bdrv_flush(s->base, errp);
 }
 
@@ -345,11 +355,26 @@ static int commit_prepare(BlockJob *job, GError **errp)
     return bdrv_set_backing(s->overlay, s->base, mode, errp) ? 0 : -1;
 }
 
+/* The filter's users go back to top (before the pivot moves them). */
+static void commit_drop_filter(CommitJob *s)
+{
+    if (s->filter) {
+        bdrv_node(s->filter)->job = NULL;
+        bdrv_filter_remove(g_steal_pointer(&s->filter));
+    }
+}
+
 static int commit_active_prepare(BlockJob *job, GError **errp)
 {
     CommitJob *s = (CommitJob *)job;
     BlockBackend *blk;
 
+    /* a copy that failed in a writer's thread is retried now */
+    if (bdrv_write_copy_sync(s->wcopy, errp) < 0 ||
+        bdrv_flush(s->base, errp) < 0) {
+        return -1;
+    }
+    commit_drop_filter(s);
     while ((blk = blk_by_root(s->top))) {
         if (!blk_set_root(blk, s->base, errp)) {
             return -1;
@@ -359,6 +384,8 @@ static int commit_active_prepare(BlockJob *job, GError **errp)
         return -1;
     }
     s->pivoted = true;
+    /* no write reaches top any more (the export's gate saw to it) */
+    bdrv_write_copy_stop(g_steal_pointer(&s->wcopy));
     return 0;
 }
 
@@ -377,8 +404,10 @@ static void commit_clean(BlockJob *job)
 {
     CommitJob *s = (CommitJob *)job;
 
+    bdrv_write_copy_stop(g_steal_pointer(&s->wcopy));
     /* writers gone first, so that the nodes may become read-only */
     block_job_drop_perms(job);
+    commit_drop_filter(s);
 
     if (s->overlay && s->overlay_was_ro) {
         reopen_back(s->overlay);
@@ -632,6 +661,26 @@ static bool commit_reopen_rw(CommitJob *s, GError **errp)
     return true;
 }
 
+/*
+ * Active commit with filter-node-name: QEMU 7.2's mirror_top above top
+ * while the job runs (its exports and drive use it).  A non-active
+ * commit's commit_top would sit between top and its overlay, inside the
+ * backing chain, which fdsetd's chain walks do not look through: the
+ * name is checked but no node is inserted there.
+ */
+static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
+{
+    if (!name) {
+        return true;
+    }
+    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
+    if (!s->filter) {
+        return false;
+    }
+    bdrv_node(s->filter)->job = &s->common; /* no other job on it */
+    return true;
+}
+
 static bool commit_start(const CommitArgs *a, BlockDriverState *root,
                          BlockDriverState *top, BlockDriverState *base,
                          GError **errp)
@@ -669,11 +718,15 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
         block_job_early_fail(&s->common);
         return false;
     }
-    if (!commit_take_base(s, errp)) {
+    if (!commit_take_base(s, errp) ||
+        (active && !commit_insert_filter(s, a->filter_node_name, errp))) {
         block_job_drop_perms(&s->common);
         commit_clean(&s->common);
         block_job_early_fail(&s->common);
         return false;
+    }
+    if (active) {
+        s->wcopy = bdrv_write_copy_start(top, base);
     }
     block_job_start(&s->common);
     return true;

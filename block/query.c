@@ -64,8 +64,7 @@ static bool needs_json(BlockDriverState *bs)
     }
     /* a filter with its own child name (blkdebug's "image"), a job's */
     return bs->drv->file_child_name || bs->drv->is_filter ||
-           explicit_backing(bs) ||
-           needs_json(bs->file);
+           explicit_backing(bs) || needs_json(bs->file);
 }
 
 /* The options that make up the node (QEMU's "full open options"). */

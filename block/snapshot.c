@@ -121,6 +121,27 @@ static bool snapshot_prepare(BlkActionState *common, GError **errp)
     return ov && snapshot_prepare_nodes(s, node, ov, errp);
 }
 
+/*
+ * Success: the old top is only read from now on, so it is reopened
+ * read-only as QEMU 7.2 does (an auto-read-only file below goes back to
+ * read-only, its read-write dup and write lock released); failing that it
+ * stays as it is, as in QEMU.
+ */
+static void snapshot_reopen_old_top(SnapshotState *s)
+{
+    GError *err = NULL;
+
+    if (!s->node->read_only &&
+        !bdrv_reopen_set_read_only(s->node, true, false, &err)) {
+        g_error_free(err);
+    }
+}
+
+static void snapshot_commit(BlkActionState *common)
+{
+    snapshot_reopen_old_top((SnapshotState *)common);
+}
+
 static void snapshot_abort(BlkActionState *common)
 {
     SnapshotState *s = (SnapshotState *)common;
@@ -143,6 +164,7 @@ static void snapshot_clean(BlkActionState *common)
 const BlkActionOps bdrv_action_blockdev_snapshot = {
     .instance_size = sizeof(SnapshotState),
     .prepare = snapshot_prepare,
+    .commit = snapshot_commit,
     .abort = snapshot_abort,
     .clean = snapshot_clean,
 };
@@ -315,6 +337,7 @@ static void snapshot_sync_commit(BlkActionState *common)
 {
     SnapshotState *s = (SnapshotState *)common;
 
+    snapshot_reopen_old_top(s);
     if (!bdrv_node(s->overlay)->monitor_owned) {
         bdrv_unref(s->overlay); /* the parents hold it now */
     }

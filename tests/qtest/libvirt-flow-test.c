@@ -233,6 +233,10 @@ static void step_snapshot(Flow *w)
                   "'libvirt-2-format', 'name': 'snap1', 'persistent': true}}"
                   "]}}");
     assert_export_on(w, "libvirt-2-format");
+    /* the old top is reopened read-only as QEMU does: its read-write dup
+     * goes, the set's O_RDWR member stays */
+    ck_assert(bq_node_ro(w->f.c, "libvirt-1-format"));
+    ck_assert_int_eq(bq_fds_on(&w->f, "base.qcow2", "rw"), 1);
     /* from here on the base keeps what it had at the snapshot */
     g_free(bq_sh(&w->f, "cp ref.raw ref-at-snapshot.raw"));
     info = bq_sh(&w->f, "qemu-img info -U ov.qcow2");
@@ -598,6 +602,47 @@ START_TEST(test_mirror_filter_cancel)
 }
 END_TEST
 
+/*
+ * Active commit with filter-node-name (libvirt's "delete the snapshot of
+ * the active layer"): the exported overlay serves through a "mirror_top"
+ * node of that name while the job runs; after the pivot the export is on
+ * the base, which holds every write, those made while the job ran and
+ * after READY included.
+ */
+START_TEST(test_commit_filter)
+{
+    Flow w = {.f = bq_start(NULL)};
+
+    export_base(&w);
+    attach_storage(&w, "ov.qcow2", 6, "libvirt-2-storage");
+    attach_format(&w, "libvirt-2-format", "libvirt-2-storage");
+    bq_ok(w.f.c, "{'execute': 'blockdev-snapshot', 'arguments': {'node': "
+                 "'libvirt-1-format', 'overlay': 'libvirt-2-format'}}");
+    guest_write(&w);
+    bq_ok(w.f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'c', "
+                 "'device': 'libvirt-2-format', 'filter-node-name': 'ct0', "
+                 "'auto-dismiss': false}}");
+    assert_export_on(&w, "ct0");
+    ck_assert(graph_has_edge(w.f.c, "ct0", "libvirt-2-format", "backing"));
+    guest_write(&w);
+    bq_expect_event(w.f.c, "BLOCK_JOB_READY", 30000);
+    guest_write(&w); /* copied to the base as it lands */
+    bq_ok(w.f.c, "{'execute': 'job-complete', 'arguments': {'id': 'c'}}");
+    finish_job(&w, "c");
+    assert_export_on(&w, "libvirt-1-format");
+    guest_write(&w);
+    unexport(&w);
+    detach(&w, "libvirt-2-format", "libvirt-2-storage", 6);
+    detach(&w, "libvirt-1-format", "libvirt-1-storage", 5);
+    wait_fd_count(&w, w.fds_before);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img compare -q -f qcow2 -F raw "
+                                        "base.qcow2 ref.raw"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&w.f, "qemu-img check -q base.qcow2"), 0);
+    bq_finish(&w.f);
+}
+END_TEST
+
 static Suite *flow_suite(void)
 {
     Suite *s = suite_create("libvirt-flow");
@@ -610,6 +655,7 @@ static Suite *flow_suite(void)
     tcase_add_test(tc, test_snapshot_sync_moves_export);
     tcase_add_test(tc, test_mirror_filter_complete);
     tcase_add_test(tc, test_mirror_filter_cancel);
+    tcase_add_test(tc, test_commit_filter);
     suite_add_tcase(s, tc);
     return s;
 }

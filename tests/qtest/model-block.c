@@ -36,6 +36,18 @@ static char *qname(int i)
 
 /* ---- what the model derives -------------------------------------------- */
 
+/* An export does not share resize (QEMU 7.2): what taking it on @node
+ * answers, as QEMU words it (both users are unnamed block devices). */
+static char *export_resize_conflict(const char *node)
+{
+    return g_strdup_printf("Permission conflict on node '%s': permissions "
+                           "'resize' are both required by an unnamed block "
+                           "device (uses node '%s' as 'root' child) and "
+                           "unshared by an unnamed block device (uses node "
+                           "'%s' as 'root' child).",
+                           node, node, node);
+}
+
 static MExport *export_on(Model *m, int i, bool on_file)
 {
     for (guint k = 0; k < m->bw->exports->len; k++) {
@@ -45,17 +57,6 @@ static MExport *export_on(Model *m, int i, bool on_file)
         }
     }
     return NULL;
-}
-
-/* A user taking RESIZE on exported @node: exports share all but resize. */
-static char *resize_conflict(const char *node)
-{
-    return g_strdup_printf("Permission conflict on node '%s': permissions "
-                           "'resize' are both required by an unnamed block "
-                           "device (uses node '%s' as 'root' child) and "
-                           "unshared by an unnamed block device (uses node "
-                           "'%s' as 'root' child).",
-                           node, node, node);
 }
 
 /* The first image whose qcow2 node has qI as its backing, -1 if none. */
@@ -511,7 +512,7 @@ static void op_create_qcow2(Model *m)
                               "unnamed block device...",
                               im->file_node);
     } else if (export_on(m, i, true)) {
-        err = resize_conflict(im->file_node); /* the export's */
+        err = export_resize_conflict(im->file_node);
     }
     run_create(m, opts, err);
     if (!err) {
@@ -717,6 +718,7 @@ static void snapshot_apply(Model *m, int b, int o)
 {
     move_parents(m, b, o);
     img(m, o)->backing = b;
+    img(m, b)->q_ro = true; /* the old top is reopened read-only (QEMU) */
 }
 
 static char *snapshot_action(int b, int o)
@@ -971,19 +973,18 @@ static void op_resize(Model *m)
     if (!im->q) {
         return;
     }
-    if (size % 512) {
-        err = g_strdup("The new size must be a multiple of 512");
-    } else if (export_on(m, i, false) || export_on(m, i, true)) {
-        /* an export shares all but resize (QEMU's): block_resize's
-         * short-lived user conflicts on the node, or on its file */
-        g_autofree char *node =
-            export_on(m, i, false) ? qname(i) : g_strdup(im->file_node);
+    /* fdsetd's (and QEMU's) order: the op blocker, the export's
+     * permission conflict, then the driver's checks */
+    if (backing_parent(m, i) >= 0) {
+        err = g_strdup("Device '(null)' is in use");
+    } else if (export_on(m, i, false)) {
+        g_autofree char *node = g_strdup_printf("q%d", i);
 
-        err = resize_conflict(node);
+        err = export_resize_conflict(node);
+    } else if (size % 512) {
+        err = g_strdup("The new size must be a multiple of 512");
     } else if (im->q_ro) {
         err = g_strdup("Block node is read-only");
-    } else if (backing_parent(m, i) >= 0) {
-        err = g_strdup("Device '(null)' is in use");
     } else if (size < im->size) {
         err = g_strdup_printf("fdsetd cannot shrink qcow2 image '%s'", path);
     }
