@@ -25,7 +25,7 @@
 
 #define BACKUP_CLUSTER (64 * 1024)
 #define BACKUP_MAX_CHUNK (1024 * 1024)
-#define BACKUP_IN_FLIGHT 8
+#define BACKUP_IN_FLIGHT 4
 
 typedef struct BackupJob {
     BlockJob common;
@@ -270,6 +270,9 @@ static void backup_init_copy(BackupJob *s)
         .granularity = BACKUP_CLUSTER,
         .max_chunk = BACKUP_MAX_CHUNK,
         .max_in_flight = BACKUP_IN_FLIGHT,
+        .point_in_time = true,
+        /* sync=none has no worker to handle a deferred write's failure */
+        .defer_cbw = s->sync != MIRROR_SYNC_MODE_NONE,
         .on_source_error = s->on_source_error,
         .on_target_error = s->on_target_error,
         .copied = backup_copied,
