@@ -96,7 +96,7 @@ static void close_all(BlockFixture *f)
 {
     bq_ok(f->c, "{'execute': 'block-export-del', 'arguments': {'id': 'e0', "
                 "'mode': 'hard'}}");
-    qtest_event_wait(f->c, "BLOCK_EXPORT_DELETED", 30000);
+    json_node_unref(qtest_event_wait(f->c, "BLOCK_EXPORT_DELETED", 30000));
     jq_del(f->c, "tgt");
     jq_del(f->c, "src");
     qtest_assert_fds_match_registry(f->s, f->c, 0);
