@@ -103,7 +103,7 @@ static void close_all(BlockFixture *f)
 }
 
 /*
- * A mirror of 96 MiB (16 chunks of 1 MiB in flight) while the guest
+ * A mirror of 96 MiB (4 chunks of 1 MiB in flight) while the guest
  * writes over NBD, before and after READY; then the guest stops and
  * job-complete drains the rest: the target must equal the source.
  */
