@@ -93,10 +93,14 @@ class Fdsetd(Target):
     """The image passed by add-fd, opened via /dev/fdset/1, exported over
     QMP.  The QMP connection stays open: it owns the fdset's member."""
 
+    def __init__(self, name, workdir, args, binary):
+        super().__init__(name, workdir, args)
+        self.binary = binary
+
     def _start(self, image, fmt):
         qmp = self.path("qmp")
         sock = self.path("nbd")
-        p = self.spawn([self.args.fdsetd, "--qmp",
+        p = self.spawn([self.binary, "--qmp",
                         f"unix:{qmp},server=on,wait=off"])
         wait_unix(qmp, p.p)
         try:
@@ -165,7 +169,9 @@ class Nbdkit(Target):
 
 def make_target(name, workdir, args) -> Target:
     if name == "fdsetd":
-        return Fdsetd(name, workdir, args)
+        return Fdsetd(name, workdir, args, args.fdsetd)
+    if name == "fdsetd-base":
+        return Fdsetd(name, workdir, args, args.baseline)
     if name.startswith("qsd-"):
         return Qsd(name, workdir, args, name[4:])
     return Nbdkit(name, workdir, args, name.split("-", 1)[1])
@@ -319,6 +325,8 @@ class Bench:
                     if f and peers else None
                 row["fdsetd_vs_better_qsd"] = (f / max(qsds)) \
                     if f and qsds else None
+                base = row["targets"].get("fdsetd-base", {}).get("iops")
+                row["fdsetd_vs_base"] = f / base if f and base else None
                 rows.append(row)
         return rows
 
@@ -330,6 +338,8 @@ class Bench:
         print("cells: IOPS / MiB/s; ratios are fdsetd's IOPS over the best "
               "peer (qsd x2, nbdkit-file) and over the better qsd\n", file=out)
         header = ["job", "fmt"] + a.targets + ["fdsetd/best", "fdsetd/qsd"]
+        if a.baseline:
+            header.append("fdsetd/base")
         body = []
         for row in rows:
             cells = [row["job"], row["format"]]
@@ -339,6 +349,8 @@ class Bench:
                              f"{fmt_iops(v['iops'])} / {v['mibs']:.0f}")
             cells.append(ratio(row["fdsetd_vs_best_peer"], 1))
             cells.append(ratio(row["fdsetd_vs_better_qsd"], 1))
+            if a.baseline:
+                cells.append(ratio(row["fdsetd_vs_base"], 1))
             body.append(cells)
         print_table(header, body, out)
         print("\nserver CPU per I/O (us, utime+stime from /proc/PID/stat)\n",
@@ -387,6 +399,9 @@ def parse_args(argv=None):
     default_fdsetd = os.path.join(os.path.dirname(here), "build", "fdsetd")
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--fdsetd", default=default_fdsetd)
+    ap.add_argument("--baseline", metavar="FDSETD",
+                    help="another fdsetd binary (e.g. main's) measured in "
+                    "the same rounds as column fdsetd-base; not in the goals")
     ap.add_argument("--qsd", default=shutil.which("qemu-storage-daemon")
                     or "qemu-storage-daemon")
     ap.add_argument("--nbdkit", default=shutil.which("nbdkit") or "nbdkit")
@@ -414,8 +429,13 @@ def parse_args(argv=None):
     a.no_multi_conn = a.no_multi_conn or q
     a.targets = [t for t in a.targets.split(",") if t]
     a.formats = [f for f in a.formats.split(",") if f]
+    if a.baseline and "fdsetd-base" not in a.targets:
+        a.targets.insert(a.targets.index("fdsetd") + 1
+                         if "fdsetd" in a.targets else 0, "fdsetd-base")
     for t in a.targets:
-        if t not in TARGETS:
+        if t == "fdsetd-base" and not a.baseline:
+            ap.error("target fdsetd-base needs --baseline FDSETD")
+        if t not in TARGETS + ["fdsetd-base"]:
             ap.error(f"unknown target {t}; known: {','.join(TARGETS)}")
     return a
 

@@ -293,6 +293,19 @@ static void backup_init_copy(BackupJob *s)
     }
 }
 
+/*
+ * QEMU unblocks BACKUP_SOURCE on a backing node (image fleecing: a pull
+ * backup's scratch target has the source as its backing), so only a job
+ * on the source blocks it.
+ */
+static bool source_blocked(BlockDriverState *bs, GError **errp)
+{
+    if (!bdrv_node(bs)->job && bdrv_backing_parent(bs)) {
+        return false;
+    }
+    return bdrv_op_blocked(bs, errp);
+}
+
 BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
 {
     BlockDriverState *bs = bdrv_lookup_bs(a->device, a->device, errp);
@@ -314,7 +327,7 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
         return NULL;
     }
     if (!backup_check_target(a, bs, target, errp) ||
-        bdrv_op_blocked(bs, errp)) {
+        source_blocked(bs, errp)) {
         return NULL;
     }
     s = (BackupJob *)block_job_create(
@@ -338,10 +351,10 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
     if (!block_job_add_bdrv(&s->common, "source", bs,
                             BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL, true,
                             errp) ||
+        /* QEMU's: the target shares writes, since the guest's disk may
+         * be its backing (a pull backup's scratch), but not resize */
         !block_job_add_bdrv(&s->common, "target", target, BLK_PERM_WRITE,
-                            BLK_PERM_CONSISTENT_READ |
-                                BLK_PERM_WRITE_UNCHANGED,
-                            true, errp)) {
+                            BLK_PERM_ALL & ~BLK_PERM_RESIZE, true, errp)) {
         block_job_early_fail(&s->common);
         return NULL;
     }

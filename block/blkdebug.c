@@ -346,18 +346,36 @@ static int blkdebug_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bdrv_pread(bs->file, offset, bytes, buf, errp);
 }
 
-static int blkdebug_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                           const void *buf, GError **errp)
+/*
+ * The flags API: 0 or a negative errno, never the -1 of the old one, so an
+ * injected EPERM (-1) stays EPERM on its way to an NBD client.
+ */
+static int blkdebug_pwrite_flags(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, const void *buf, int flags,
+                                 GError **errp)
 {
     int ret = rule_check(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE);
 
     if (ret < 0) {
         return injected(ret, errp);
     }
-    if (blkdebug_state(bs)->drop_unflushed) {
-        return blkdebug_journal_write(bs, offset, bytes, buf, errp);
+    if (!blkdebug_state(bs)->drop_unflushed) {
+        return bdrv_pwrite_flags(bs->file, offset, bytes, buf, flags, errp);
     }
-    return bdrv_pwrite(bs->file, offset, bytes, buf, errp);
+    if (blkdebug_journal_write(bs, offset, bytes, buf, errp) < 0) {
+        return -EIO;
+    }
+    /* FUA: the journal forgets only whole flushes (a stronger FUA) */
+    if ((flags & BDRV_REQ_FUA) && blkdebug_journal_flush(bs, errp) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+static int blkdebug_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                           const void *buf, GError **errp)
+{
+    return blkdebug_pwrite_flags(bs, offset, bytes, buf, 0, errp);
 }
 
 static int blkdebug_flush(BlockDriverState *bs, GError **errp)
@@ -414,11 +432,13 @@ const BlockDriver bdrv_blkdebug = {
     .format_name = "blkdebug",
     .instance_size = sizeof(BDRVBlkdebugState),
     .file_child_name = "image",
+    .returns_errno = true,
     .bdrv_open = blkdebug_open,
     .bdrv_close = blkdebug_close,
     .bdrv_getlength = blkdebug_getlength,
     .bdrv_pread = blkdebug_pread,
     .bdrv_pwrite = blkdebug_pwrite,
+    .bdrv_pwrite_flags = blkdebug_pwrite_flags,
     .bdrv_flush = blkdebug_flush,
     .bdrv_truncate = blkdebug_truncate,
     .bdrv_is_allocated = blkdebug_is_allocated,

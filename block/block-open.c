@@ -429,6 +429,30 @@ out:
     return bs;
 }
 
+BlockDriverState *bdrv_open_filter(const BlockDriver *drv,
+                                   const char *node_name,
+                                   BlockDriverState *child, GError **errp)
+{
+    NodeOpts no = {.drv = drv, .node_name = node_name};
+    BdrvNode *n;
+    BlockDriverState *bs;
+
+    if (!bdrv_check_new_node_name(node_name, errp)) {
+        return NULL;
+    }
+    n = node_new(&no, NULL);
+    bs = &n->bs;
+    bs->read_only = child->read_only;
+    bs->node_name = g_strdup(node_name);
+    if (!attach_file(bs, child, errp)) {
+        node_discard(n);
+        return NULL;
+    }
+    bs->filename = g_strdup(child->filename);
+    bdrv_register_node(bs);
+    return bs;
+}
+
 /* ---- format probing and backing children ---- */
 
 static const char *probe_format(BlockDriverState *file)
@@ -484,6 +508,7 @@ static BlockDriverState *open_probed(JsonObject *opts, const BdrvInherit *inh,
     JsonObject *file_opts;
     BlockDriverState *file;
     BdrvInherit file_inh;
+    const char *format;
 
     if (json_object_has_member(opts, "driver")) {
         return open_node(opts, NULL, inh, NULL, errp);
@@ -501,7 +526,13 @@ static BlockDriverState *open_probed(JsonObject *opts, const BdrvInherit *inh,
         return NULL;
     }
     copy = object_shallow_copy(opts);
-    json_object_set_string_member(copy, "driver", probe_format(file));
+    format = probe_format(file);
+    json_object_set_string_member(copy, "driver", format);
+    if (g_str_equal(format, "raw") && json_object_has_member(copy, "backing") &&
+        JSON_NODE_HOLDS_NULL(json_object_get_member(copy, "backing"))) {
+        /* "no backing" asked of whatever the probe finds: raw has none */
+        json_object_remove_member(copy, "backing");
+    }
     /* the probed file node is handed over, also on failure */
     return open_node(copy, NULL, inh, file, errp);
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Reopen: change read-only and cache modes of a set of nodes as one
- * transaction.  Every driver prepares (the file driver opens its new fd
- * then); if anything fails, everything prepared is aborted and the nodes are
- * as they were.  Only then are the changes committed (old fds released).
+ * transaction.  First the permissions the nodes' children take under the
+ * new modes are computed and checked (a writer on a node becoming
+ * read-only, another process's image lock); then every driver prepares
+ * (the file driver opens its new fd, locked for those new permissions).
+ * If anything fails, everything is undone and the nodes are as they were.
+ * Only then are the changes committed (old fds released).
  */
 #include "block/blockjob.h"
 #include "block/graph.h"
@@ -81,7 +84,11 @@ static void queue_add(ReopenQueue *q, BlockDriverState *bs, bool read_only,
         BdrvNode *cn = bdrv_node(child);
         bool cache = cn->inherit_cache;
 
-        queue_add(q, child, read_only, cache ? direct : child->cache_direct,
+        /* A child added on its own keeps its read-only flag (QEMU reopens
+         * only children it opened implicitly); an auto-read-only one still
+         * comes along so that its fd follows its users. */
+        queue_add(q, child, cn->inherit_ro ? read_only : child->read_only,
+                  cache ? direct : child->cache_direct,
                   cache ? no_flush : cn->no_flush, need_write, false);
     } else if (need_write) {
         /* not ours to change, but it must be writable in the end */
@@ -218,38 +225,75 @@ static void queue_undrain(GPtrArray *order)
     g_ptr_array_free(order, TRUE);
 }
 
-/* Flush, prepare and commit with no request running on any queued node. */
-static bool queue_run_drained(ReopenQueue *q, GError **errp)
-{
-    if (!queue_flush(q, errp) || !queue_prepare(q, errp)) {
-        return false;
-    }
-    if (!queue_check_writable(q, errp)) {
-        queue_abort(q);
-        return false;
-    }
-    queue_commit(q);
-    return true;
-}
-
 /*
- * The children's permissions (and so image locks and auto-read-only fds)
- * follow the nodes' new modes.  After the commit, so a failure (a lock
- * another process took meanwhile) can only be logged: doing this inside
- * the transaction is still to come (docs/dev-notes/issue-11-lock.md).
+ * The queued nodes take their new read-only modes for the permission
+ * computation (perm.c sees "reopening" and the old mode), or go back.
  */
-static void queue_refresh_perms(ReopenQueue *q)
+static void queue_set_tentative(ReopenQueue *q, bool tentative)
 {
     for (guint i = 0; i < q->items->len; i++) {
         ReopenItem *it = g_ptr_array_index(q->items, i);
-        GError *err = NULL;
+        BlockDriverState *bs = it->e.state.bs;
+        BdrvNode *n = bdrv_node(bs);
 
-        if (!bdrv_refresh_perms(it->e.state.bs, &err)) {
-            g_warning("reopen of '%s': permissions not updated: %s",
-                      it->e.state.bs->node_name, err->message);
-            g_error_free(err);
+        if (tentative) {
+            n->old_read_only = bs->read_only;
+            bs->read_only = it->e.state.read_only;
+        } else {
+            bs->read_only = n->old_read_only;
+        }
+        n->reopening = tentative;
+    }
+}
+
+/*
+ * The children's permissions under the new modes, checked (conflicts,
+ * writers on a node becoming read-only, other processes' locks on files
+ * that are not reopened).  A reopened file node's own fd switch takes its
+ * new permissions in its prepare (perm.c leaves reopening nodes to it).
+ * NULL with errp: nothing changed.
+ */
+static BdrvPermUpdate *queue_update_perms(ReopenQueue *q, GError **errp)
+{
+    BdrvPermUpdate *u = bdrv_perm_update_begin();
+
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+
+        if (!bdrv_perm_update_add(u, it->e.state.bs, errp)) {
+            bdrv_perm_update_end(u, false);
+            return NULL;
         }
     }
+    return u;
+}
+
+/* Flush, prepare and commit with no request running on any queued node. */
+static bool queue_run_drained(ReopenQueue *q, GError **errp)
+{
+    BdrvPermUpdate *u;
+
+    if (!queue_flush(q, errp)) {
+        return false;
+    }
+    queue_set_tentative(q, true);
+    u = queue_update_perms(q, errp);
+    if (!u || !queue_prepare(q, errp) || !queue_check_writable(q, errp)) {
+        if (u) {
+            queue_abort(q); /* no-op for what did not prepare */
+            bdrv_perm_update_end(u, false);
+        }
+        queue_set_tentative(q, false);
+        return false;
+    }
+    queue_commit(q);
+    bdrv_perm_update_end(u, true);
+    for (guint i = 0; i < q->items->len; i++) {
+        ReopenItem *it = g_ptr_array_index(q->items, i);
+
+        bdrv_node(it->e.state.bs)->reopening = false;
+    }
+    return true;
 }
 
 static bool queue_run(ReopenQueue *q, GError **errp)
@@ -258,9 +302,6 @@ static bool queue_run(ReopenQueue *q, GError **errp)
     bool ok = queue_run_drained(q, errp);
 
     queue_undrain(order);
-    if (ok) {
-        queue_refresh_perms(q);
-    }
     return ok;
 }
 

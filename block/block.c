@@ -256,19 +256,25 @@ bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
     return true;
 }
 
-/* The users that follow their node (exports) move first. */
-static bool replace_followers(BlockDriverState *from, BlockDriverState *to,
-                              GError **errp)
+bool bdrv_replace_followers(BlockDriverState *from, BlockDriverState *to,
+                            GError **errp)
 {
     g_autoptr(GList) users = g_list_copy(bdrv_parents(from));
 
     for (GList *l = users; l; l = l->next) {
         BdrvChild *c = l->data;
 
+        bool ok;
+
         if (c->parent || !c->follows_replace) {
             continue;
         }
-        if (!bdrv_child_replace(c, to, errp)) {
+        /* its requests that began on @from end there, later ones go to
+         * @to: none of them reaches @from once the reply is out */
+        bdrv_child_gate_close(c);
+        ok = bdrv_child_replace(c, to, errp);
+        bdrv_child_gate_open(c);
+        if (!ok) {
             return false;
         }
         bdrv_node(from)->blk_users--;
@@ -280,7 +286,8 @@ static bool replace_followers(BlockDriverState *from, BlockDriverState *to,
 bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
                              GError **errp)
 {
-    if (!replace_followers(from, to, errp)) {
+    /* the users that follow their node (exports) move first */
+    if (!bdrv_replace_followers(from, to, errp)) {
         return false;
     }
     for (GList *l = node_list; l; l = l->next) {

@@ -212,3 +212,81 @@ bool bdrv_create_job_start(const char *job_id, BlockdevCreateOptions *options,
     block_job_start(&s->common);
     return true;
 }
+
+/* ---- a new image made on the main loop (drive-backup) ---- */
+
+static bool format_raw(const char *filename, uint64_t size, GError **errp)
+{
+    QEMU_AUTO_FD int fd = qemu_create(filename, O_RDWR, 0644, errp);
+
+    if (fd < 0) {
+        return false;
+    }
+    /* QEMU's order: drop the old contents, then reach the size */
+    if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0) {
+        error_setg_errno(errp, errno, "Could not resize file");
+        return false;
+    }
+    return true;
+}
+
+static bool format_qcow2(const char *filename, uint64_t size,
+                         const char *backing_file, const char *backing_fmt,
+                         GError **errp)
+{
+    BlockdevCreateOptionsQcow2 o = {0};
+    g_autoptr(JsonObject) opts = json_object_new();
+    Qcow2CreatePlan *plan;
+    BlockDriverState *file;
+    int fd, ret;
+
+    o.size = size;
+    o.has_backing_file = backing_file != NULL;
+    o.backing_file = (char *)backing_file;
+    if (backing_fmt) {
+        int fmt = qapi_enum_parse(&BlockdevDriver_lookup, backing_fmt, -1);
+
+        o.has_backing_fmt = fmt >= 0;
+        o.backing_fmt = o.has_backing_fmt ? fmt : 0;
+    }
+    plan = qcow2_create_plan(&o, errp);
+    if (!plan) {
+        return false;
+    }
+    fd = qemu_create(filename, O_RDWR, 0644, errp); /* a path may not exist */
+    if (fd < 0) {
+        qcow2_create_plan_free(plan);
+        return false;
+    }
+    qemu_close(fd);
+    json_object_set_string_member(opts, "driver", "file");
+    json_object_set_string_member(opts, "filename", filename);
+    file = bdrv_open_options(opts, errp);
+    ret = file ? qcow2_create_write(file, plan, errp) : -1;
+    if (file) {
+        bdrv_unref(file);
+    }
+    qcow2_create_plan_free(plan);
+    return ret == 0;
+}
+
+bool bdrv_format_new_image(const char *filename, const char *format,
+                           uint64_t size, const char *backing_file,
+                           const char *backing_fmt, GError **errp)
+{
+    if (g_str_equal(format, "qcow2")) {
+        return format_qcow2(filename, size, backing_file, backing_fmt, errp);
+    }
+    if (!g_str_equal(format, "raw")) {
+        error_setg(errp, "fdsetd creates qcow2 and raw images only: cannot "
+                         "create '%s' as '%s'",
+                   filename, format);
+        return false;
+    }
+    if (backing_file) {
+        error_setg(errp, "Backing file not supported for file format '%s'",
+                   format);
+        return false;
+    }
+    return format_raw(filename, size, errp);
+}

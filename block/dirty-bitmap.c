@@ -431,6 +431,59 @@ bool bdrv_dirty_bitmap_granules_clean(BdrvDirtyBitmap *bm,
     return clean;
 }
 
+void bdrv_dirty_bitmap_walk_runs(BdrvDirtyBitmap *bm, uint64_t offset,
+                                 uint64_t bytes, BdrvDirtyRunFn *fn,
+                                 void *opaque)
+{
+    uint64_t pos = offset, end = offset + bytes, start, len;
+
+    g_mutex_lock(&bitmaps_lock);
+    while (pos < end) {
+        if (!hbitmap_next_dirty_area(bm->bits, pos, end, 0, &start, &len)) {
+            fn(opaque, end - pos, false);
+            break;
+        }
+        if ((start > pos && !fn(opaque, start - pos, false)) ||
+            !fn(opaque, len, true)) {
+            break;
+        }
+        pos = start + len;
+    }
+    g_mutex_unlock(&bitmaps_lock);
+}
+
+bool bdrv_dirty_bitmaps_check_resize(BlockDriverState *bs, GError **errp)
+{
+    BdrvBitmapNode *bn = bitmap_node(bs, false);
+
+    for (GList *l = bn ? bn->bitmaps : NULL; l; l = l->next) {
+        BdrvDirtyBitmap *bm = l->data;
+
+        if (bm->persistent &&
+            !bdrv_dirty_bitmap_check(bm, BDRV_BITMAP_DEFAULT, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void bdrv_dirty_bitmaps_truncate(BlockDriverState *bs)
+{
+    BdrvBitmapNode *bn = bitmap_node(bs, false);
+    int64_t size;
+
+    if (!bn || (size = bdrv_getlength(bs)) < 0) {
+        return;
+    }
+    g_mutex_lock(&bitmaps_lock);
+    for (GList *l = bn->bitmaps; l; l = l->next) {
+        BdrvDirtyBitmap *bm = l->data;
+
+        hbitmap_truncate(bm->bits, size);
+    }
+    g_mutex_unlock(&bitmaps_lock);
+}
+
 static BlockDirtyInfo *dirty_info(BdrvDirtyBitmap *bm)
 {
     BlockDirtyInfo *info = g_new0(BlockDirtyInfo, 1);

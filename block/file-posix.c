@@ -9,7 +9,8 @@
  * read-modify-write, which must not interleave with another write of the
  * same blocks: it holds rmw_lock as writer, other writes hold it as reader.
  * FUA is pwritev2(RWF_DSYNC) (or a write and fdatasync); zeroes and
- * discard are fallocate; block status is SEEK_DATA/SEEK_HOLE.
+ * discard are fallocate; block status is SEEK_DATA/SEEK_HOLE, with the
+ * runs of data it finds kept in a FileDataCache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include "block/graph.h"
 #include "block/perm.h"
+#include "file-data-cache.h"
 #include "file-lock.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -48,6 +50,7 @@ typedef struct BDRVFileState {
     bool locking;     /* locking=on/auto: QEMU's OFD image locks */
     FileLock lock;    /* what this node holds on fd's description */
     FileSwitch perm_switch; /* bdrv_perm_prepare's */
+    FileDataCache data_cache; /* what block status found to be data */
 } BDRVFileState;
 
 static const char *const aio_values[] = {"threads", "native", "io_uring", NULL};
@@ -108,6 +111,7 @@ static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
     s->fd = fd; /* the node owns it from here */
     s->open_flags = flags;
     g_rw_lock_init(&s->rmw_lock);
+    file_data_cache_init(&s->data_cache);
     s->lock.fd = fd; /* no parents yet: nothing to lock */
     if (s->locking) {
         file_lock_register(&s->lock);
@@ -199,6 +203,7 @@ static void file_switch_commit(BlockDriverState *bs, FileSwitch *sw)
             (void)file_lock_sync(old, NULL);
         }
         qemu_close(old);
+        file_data_cache_drop(&s->data_cache); /* a reopen may be another file */
     }
     if (s->locking) {
         s->lock.perm = sw->perm;
@@ -260,6 +265,7 @@ static void file_close(BlockDriverState *bs)
         qemu_close(s->fd);
         s->fd = -1;
         g_rw_lock_clear(&s->rmw_lock);
+        file_data_cache_destroy(&s->data_cache);
     }
 }
 
@@ -279,6 +285,16 @@ static int64_t file_getlength(BlockDriverState *bs)
     return st.st_size;
 }
 
+/*
+ * A failed read, write or flush: the errno's text alone, as QEMU 7.2's
+ * clients show it ("write failed: No space left on device" in qemu-io, the
+ * error of a job's BLOCK_JOB_COMPLETED); the file is the node's.
+ */
+static void io_error(GError **errp, int err)
+{
+    error_setg(errp, "%s", g_strerror(err));
+}
+
 /* pread until done; what lies beyond the end of the file reads as zeroes */
 static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      void *buf, GError **errp)
@@ -293,7 +309,7 @@ static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
             continue;
         }
         if (n < 0) {
-            error_setg_errno(errp, errno, "Could not read '%s'", bs->filename);
+            io_error(errp, errno);
             return -1;
         }
         if (n == 0) {
@@ -341,8 +357,7 @@ static int write_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
             return -EOPNOTSUPP;
         }
         if (n <= 0) {
-            error_setg_errno(errp, err, "Could not write to '%s'",
-                             bs->filename);
+            io_error(errp, err);
             return -err;
         }
         p += n;
@@ -359,7 +374,7 @@ static int file_fdatasync(BlockDriverState *bs, GError **errp)
     if (fdatasync(s->fd) < 0) {
         int err = errno;
 
-        error_setg_errno(errp, err, "Could not flush '%s'", bs->filename);
+        io_error(errp, err);
         return -err;
     }
     return 0;
@@ -487,6 +502,9 @@ static int file_fallocate(BlockDriverState *bs, int mode, int64_t offset,
     if (direct) {
         g_rw_lock_reader_unlock(&s->rmw_lock);
     }
+    if (ret == 0) {
+        file_data_cache_drop(&s->data_cache); /* holes, or unwritten extents */
+    }
     return ret;
 }
 
@@ -519,8 +537,7 @@ static int file_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
         return -ENOTSUP;
     }
     if (ret < 0) {
-        error_setg_errno(errp, -ret, "Could not write zeroes to '%s'",
-                         bs->filename);
+        io_error(errp, -ret);
     }
     return ret;
 }
@@ -549,8 +566,14 @@ static int file_block_status(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, int64_t *pnum, GError **errp)
 {
     BDRVFileState *s = bs->opaque;
+    int64_t known = file_data_cache_lookup(&s->data_cache, offset, bytes);
+    uint32_t gen = file_data_cache_gen(&s->data_cache);
     off_t data, hole;
 
+    if (known > 0) {
+        *pnum = known;
+        return BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_DATA;
+    }
     *pnum = bytes;
     data = lseek(s->fd, offset, SEEK_DATA);
     if (data < 0) {
@@ -565,6 +588,7 @@ static int file_block_status(BlockDriverState *bs, int64_t offset,
     hole = lseek(s->fd, offset, SEEK_HOLE);
     if (hole > offset) {
         *pnum = MIN(bytes, hole - offset);
+        file_data_cache_fill(&s->data_cache, gen, offset, hole);
     }
     return BDRV_BLOCK_ALLOCATED | BDRV_BLOCK_DATA;
 }
@@ -572,9 +596,11 @@ static int file_block_status(BlockDriverState *bs, int64_t offset,
 static int file_truncate(BlockDriverState *bs, int64_t size, GError **errp)
 {
     BDRVFileState *s = bs->opaque;
+    int err = ftruncate(s->fd, size) < 0 ? errno : 0;
 
-    if (ftruncate(s->fd, size) < 0) {
-        error_setg_errno(errp, errno, "Could not resize '%s'", bs->filename);
+    file_data_cache_drop(&s->data_cache); /* a shrink and regrow: a hole */
+    if (err) {
+        error_setg_errno(errp, err, "Could not resize '%s'", bs->filename);
         return -1;
     }
     return 0;
@@ -679,6 +705,10 @@ int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,
         }
         done += n;
     }
+    if (done != 0) {
+        /* a file system that clones extents can carry holes over */
+        file_data_cache_drop(&out->data_cache);
+    }
     return done;
 }
 
@@ -741,9 +771,9 @@ int bdrv_file_fallocate(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -1;
     }
     err = posix_fallocate(s->fd, offset, bytes); /* safe beside I/O */
+    file_data_cache_drop(&s->data_cache);
     if (err) {
-        error_setg_errno(errp, err, "Could not preallocate data for '%s'",
-                         bs->filename);
+        io_error(errp, err); /* the caller says what it preallocated */
         return -1;
     }
     return 0;

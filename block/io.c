@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "block/blkdebug.h"
+#include "block/dirty-bitmap.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qemu/error.h"
@@ -335,19 +336,19 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
 }
 
 /* The driver's flush; 0 on a read-only node (nothing to make durable). */
+/* A driver's -1 is EIO; a driver that knows the errno (blkdebug) returns
+ * it. */
+static int driver_errno(const BlockDriver *drv, int ret)
+{
+    return ret == -1 && !drv->returns_errno ? -EIO : MIN(ret, 0);
+}
+
 static int driver_flush(BlockDriverState *bs, GError **errp)
 {
     if (!bs->drv->bdrv_flush || bs->read_only) {
         return 0;
     }
-    return bs->drv->bdrv_flush(bs, errp) < 0 ? -EIO : 0;
-}
-
-/* A driver's -1 is EIO; a driver that knows the errno (blkdebug) returns
- * it. */
-static int driver_errno(int ret)
-{
-    return ret == -1 ? -EIO : MIN(ret, 0);
+    return driver_errno(bs->drv, bs->drv->bdrv_flush(bs, errp));
 }
 
 /* A write, made durable for FUA by the driver or by a flush after it. */
@@ -371,7 +372,8 @@ static int driver_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      : 0;
     }
     if (bytes) {
-        ret = driver_errno(drv->bdrv_pwrite(bs, offset, bytes, buf, errp));
+        ret = driver_errno(drv,
+                           drv->bdrv_pwrite(bs, offset, bytes, buf, errp));
     }
     if (ret == 0 && (flags & BDRV_REQ_FUA)) {
         ret = driver_flush(bs, errp);
@@ -420,7 +422,7 @@ int bdrv_flush(BlockDriverState *bs, GError **errp)
     ret = driver_flush(bs, errp);
     io_end(bs);
     bdrv_account_io(bs, BDRV_ACCT_FLUSH, 0, bdrv_account_now() - t0, ret);
-    return ret < 0 ? -1 : 0;
+    return ret;
 }
 
 /* A resize changes what every request sees: it runs drained. */
@@ -439,6 +441,9 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
         ret = -1;
     } else {
         ret = bs->drv->bdrv_truncate(bs, size, errp);
+    }
+    if (ret >= 0) {
+        bdrv_dirty_bitmaps_truncate(bs); /* drained: no write marks them */
     }
     bdrv_drained_end(bs);
     return ret < 0 ? -1 : 0;
@@ -655,6 +660,9 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
     if (!check_request(bs, offset, bytes, errp)) {
         return -EINVAL;
+    }
+    if (bs->drv->is_filter) { /* depths count the layers below it */
+        return bdrv_block_status(bs->file, offset, bytes, pnum, depth, errp);
     }
     len = bdrv_getlength(bs);
     if (len < 0 || offset + bytes > len || bytes == 0) {

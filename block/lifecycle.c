@@ -6,6 +6,7 @@
 #include "block/blockjob.h"
 #include "block/graph.h"
 #include "block/lifecycle.h"
+#include "block/perm.h"
 #include "qemu/error.h"
 
 static bool busy_with_job(BlockDriverState *bs, GError **errp)
@@ -17,6 +18,22 @@ static bool busy_with_job(BlockDriverState *bs, GError **errp)
                "Node '%s' is busy: block device is in use by block job: %s",
                bs->node_name, block_job_type(bdrv_node(bs)->job));
     return true;
+}
+
+/* As QEMU, through a short-lived user that takes RESIZE: a parent that
+ * does not share it (an export, a job) refuses with QEMU's text. */
+static bool resize_as_user(BlockDriverState *bs, int64_t size, GError **errp)
+{
+    BdrvChild *c = bdrv_child_attach("an unnamed block device", bs, "root",
+                                     BLK_PERM_RESIZE, BLK_PERM_ALL, errp);
+    bool ok;
+
+    if (!c) {
+        return false;
+    }
+    ok = bdrv_truncate(bs, size, errp) == 0 && bdrv_flush(bs, errp) == 0;
+    bdrv_child_detach(c);
+    return ok;
 }
 
 bool bdrv_block_resize(const char *device, const char *node_name,
@@ -39,10 +56,7 @@ bool bdrv_block_resize(const char *device, const char *node_name,
         error_setg(errp, "Device '(null)' is in use");
         return false;
     }
-    if (bdrv_truncate(bs, size, errp) < 0) {
-        return false;
-    }
-    return bdrv_flush(bs, errp) == 0;
+    return resize_as_user(bs, size, errp);
 }
 
 /* A root node by drive id or node name: QEMU's qmp_get_root_bs(). */

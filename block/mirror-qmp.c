@@ -52,10 +52,9 @@ static bool mirror_check_args(MirrorArgs *a, GError **errp)
         error_setg(errp, "Invalid parameter 'buf-size'");
         return false;
     }
-    if (a->filter_node_name) {
-        error_setg(errp, "Parameter 'filter-node-name' is not supported: "
-                         "fdsetd inserts no mirror filter node");
-        return false;
+    if (a->filter_node_name &&
+        !bdrv_check_new_node_name(a->filter_node_name, errp)) {
+        return false; /* QEMU 7.2: without stream's "Could not create" */
     }
     return true;
 }

@@ -20,6 +20,7 @@
 
 #include "block/block-backend.h"
 #include "block/copy-engine.h"
+#include "block/filter.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qemu/error.h"
@@ -47,6 +48,8 @@ typedef struct MirrorJob {
     bool pivoted;
     BdrvWriteHook hook;
     bool hook_added;
+    char *filter_name;          /* filter-node-name, or NULL */
+    BlockDriverState *filter;   /* mirror_top above the source meanwhile */
     CopyEngine *engine;
     /* Readers: the hook deciding between marking and copying; the writer:
      * the worker switching to synchronous copies. */
@@ -192,6 +195,15 @@ static void mirror_remove_hook(MirrorJob *s)
     }
 }
 
+/* The filter's users go back to the source (before a pivot moves them). */
+static void mirror_drop_filter(MirrorJob *s)
+{
+    if (s->filter) {
+        bdrv_node(s->filter)->job = NULL;
+        bdrv_filter_remove(g_steal_pointer(&s->filter));
+    }
+}
+
 /* job-complete: every user of the replaced node moves to the target. */
 static int mirror_prepare(BlockJob *job, GError **errp)
 {
@@ -199,6 +211,7 @@ static int mirror_prepare(BlockJob *job, GError **errp)
     BlockBackend *blk;
 
     block_job_drop_perms(job); /* the target takes its users' now */
+    mirror_drop_filter(s);
     if (s->target_backing &&
         !bdrv_set_backing(s->target, s->target_backing, BDRV_BACKING_EXPLICIT,
                           errp)) {
@@ -224,6 +237,8 @@ static void mirror_clean(BlockJob *job)
     mirror_remove_hook(s); /* waits for the writers in the hook */
     g_clear_pointer(&s->engine, copy_engine_free);
     block_job_drop_perms(job);
+    mirror_drop_filter(s);
+    g_free(g_steal_pointer(&s->filter_name));
     if (s->target_was_ro && !s->pivoted &&
         !bdrv_reopen_set_read_only(s->target, true, false, &err)) {
         g_warning("Could not make '%s' read-only again: %s",
@@ -298,6 +313,15 @@ static bool mirror_setup(MirrorJob *s, GError **errp)
     s->hook = (BdrvWriteHook) { .after = mirror_after_write, .opaque = s };
     bdrv_write_hook_add(s->source, &s->hook);
     s->hook_added = true;
+    if (!s->filter_name) {
+        return true;
+    }
+    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, s->filter_name,
+                                   s->source, errp);
+    if (!s->filter) {
+        return false;
+    }
+    bdrv_node(s->filter)->job = job; /* no other job on it meanwhile */
     return true;
 }
 
@@ -322,6 +346,7 @@ void mirror_job_start(const MirrorArgs *a, const char *job_id,
         bdrv_ref(s->target_backing);
     }
     s->sync_writes = a->copy_mode == MIRROR_COPY_MODE_WRITE_BLOCKING;
+    s->filter_name = g_strdup(a->filter_node_name);
     g_rw_lock_init(&s->mode_lock);
     s->engine = mirror_engine(s, a);
     if (!mirror_setup(s, errp)) {

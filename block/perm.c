@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "block/filter.h"
 #include "block/graph.h"
 #include "block/perm.h"
 #include "qemu/error.h"
@@ -105,7 +106,19 @@ static bool parents_conflict(BlockDriverState *bs, GError **errp)
 static void child_perm(BlockDriverState *parent, BdrvChild *c, uint64_t perm,
                        uint64_t shared, uint64_t *nperm, uint64_t *nshared)
 {
-    if (g_str_equal(c->name, "backing")) {
+    if (parent->drv->is_filter) {
+        /* QEMU's filters: what their users do (copy-on-read adds the
+         * unchanged writes of copying); they let others do what their
+         * users let them, and rewrite data unchanged */
+        *nperm = perm & BLK_PERM_ALL;
+        if ((perm & BLK_PERM_WRITE) &&
+            parent->drv == &bdrv_copy_on_read_filter) {
+            *nperm |= BLK_PERM_WRITE_UNCHANGED;
+        }
+        *nshared = (shared & (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE |
+                              BLK_PERM_RESIZE)) |
+                   BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
+    } else if (g_str_equal(c->name, "backing")) {
         *nperm = perm & BLK_PERM_CONSISTENT_READ;
         *nshared = (shared & BLK_PERM_WRITE)
                        ? BLK_PERM_WRITE | BLK_PERM_RESIZE
@@ -178,14 +191,16 @@ static bool update_node(BdrvPermUpdate *u, BlockDriverState *bs,
     if ((perm & (BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)) &&
         bs->read_only) {
         if (n->reopening && !n->old_read_only) {
-            error_setg(errp, "Cannot make block node read-only, there is "
-                             "a writer on it");
+            error_setg(errp, "Read-only block node '%s' cannot support "
+                             "read-write users",
+                       bs->node_name);
         } else {
             error_setg(errp, "Block node is read-only");
         }
         return false;
     }
-    if (bs->drv->bdrv_perm_prepare) {
+    /* a node being reopened takes its permissions in its reopen prepare */
+    if (bs->drv->bdrv_perm_prepare && !n->reopening) {
         if (g_ptr_array_find(u->nodes, bs, NULL)) {
             bs->drv->bdrv_perm_abort(bs); /* prepared again below */
             g_ptr_array_remove(u->nodes, bs);
@@ -257,14 +272,62 @@ static BdrvChild *child_new(BlockDriverState *parent, const char *user,
     c->parent = parent;
     c->name = g_strdup(name);
     c->user = g_strdup(user);
+    g_mutex_init(&c->req_lock);
+    g_cond_init(&c->req_cond);
     return c;
 }
 
 static void child_free(BdrvChild *c)
 {
+    g_assert(c->requests == 0);
+    g_mutex_clear(&c->req_lock);
+    g_cond_clear(&c->req_cond);
     g_free(c->name);
     g_free(c->user);
     g_free(c);
+}
+
+BlockDriverState *bdrv_child_request_begin(BdrvChild *c)
+{
+    BlockDriverState *bs;
+
+    g_mutex_lock(&c->req_lock);
+    while (c->gate_closed) {
+        g_cond_wait(&c->req_cond, &c->req_lock);
+    }
+    c->requests++;
+    bs = c->bs;
+    g_mutex_unlock(&c->req_lock);
+    return bs;
+}
+
+void bdrv_child_request_end(BdrvChild *c)
+{
+    g_mutex_lock(&c->req_lock);
+    g_assert(c->requests > 0);
+    if (--c->requests == 0 && c->gate_closed) {
+        g_cond_broadcast(&c->req_cond);
+    }
+    g_mutex_unlock(&c->req_lock);
+}
+
+void bdrv_child_gate_close(BdrvChild *c)
+{
+    g_mutex_lock(&c->req_lock);
+    g_assert(!c->gate_closed);
+    c->gate_closed = true;
+    while (c->requests > 0) {
+        g_cond_wait(&c->req_cond, &c->req_lock);
+    }
+    g_mutex_unlock(&c->req_lock);
+}
+
+void bdrv_child_gate_open(BdrvChild *c)
+{
+    g_mutex_lock(&c->req_lock);
+    c->gate_closed = false;
+    g_cond_broadcast(&c->req_cond);
+    g_mutex_unlock(&c->req_lock);
 }
 
 /* Enter @c among its node's parents (newest first) and refresh. */

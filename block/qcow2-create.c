@@ -435,6 +435,16 @@ static int write_l1(BlockDriverState *file, const Qcow2CreatePlan *p,
     return 0;
 }
 
+/*
+ * The texts of a failure in each step are QEMU 7.2's (measured on a full
+ * tmpfs), whose create makes a small image and then resizes it: growing
+ * its L1 table, allocating the clusters (metadata), preallocating the file.
+ */
+#define RESIZE_TEXT "Could not resize image: "
+#define GROW_L1_TEXT RESIZE_TEXT "Failed to grow the L1 table: "
+#define ALLOC_TEXT RESIZE_TEXT "Allocating clusters failed: "
+#define FILE_TEXT RESIZE_TEXT "Failed to resize underlying file: "
+
 /* falloc reserves the data clusters, full writes them: they read zero. */
 static int write_data(BlockDriverState *file, const Qcow2CreatePlan *p,
                       const Qcow2Layout *l, GError **errp)
@@ -443,17 +453,27 @@ static int write_data(BlockDriverState *file, const Qcow2CreatePlan *p,
     g_autofree uint8_t *zero = NULL;
 
     if (p->prealloc == PREALLOC_MODE_METADATA) {
-        return bdrv_truncate(file, (int64_t)end, errp);
+        if (bdrv_truncate(file, (int64_t)end, errp) < 0) {
+            g_prefix_error(errp, ALLOC_TEXT);
+            return -1;
+        }
+        return 0;
     }
     if (p->prealloc == PREALLOC_MODE_FALLOC) {
-        return bdrv_file_fallocate(file, (int64_t)l->data,
-                                   (int64_t)(end - l->data), errp);
+        if (bdrv_file_fallocate(file, (int64_t)l->data,
+                                (int64_t)(end - l->data), errp) < 0) {
+            g_prefix_error(errp, FILE_TEXT "Could not preallocate new data: ");
+            return -1;
+        }
+        return 0;
     }
     zero = g_malloc0(QCOW2_CREATE_ZERO_CHUNK);
     for (uint64_t off = l->data; off < end;) {
         uint64_t n = MIN(QCOW2_CREATE_ZERO_CHUNK, end - off);
 
         if (bdrv_pwrite(file, off, n, zero, errp) < 0) {
+            g_prefix_error(errp,
+                           FILE_TEXT "Could not write zeros for preallocation: ");
             return -1;
         }
         off += n;
@@ -469,10 +489,21 @@ int qcow2_create_write(BlockDriverState *file, const Qcow2CreatePlan *p,
 
     layout_offsets(p, &l);
     buf = g_malloc0(l.cs);
-    if (bdrv_truncate(file, 0, errp) < 0 ||
-        write_refcounts(file, p, &l, buf, errp) < 0 ||
-        write_l1(file, p, &l, buf, errp) < 0 ||
-        write_l2_tables(file, p, &l, buf, errp) < 0) {
+    if (bdrv_truncate(file, 0, errp) < 0) {
+        return -1;
+    }
+    /* the refcounts cover the preallocated clusters too */
+    if (write_refcounts(file, p, &l, buf, errp) < 0) {
+        g_prefix_error(errp, p->prealloc == PREALLOC_MODE_OFF ? GROW_L1_TEXT
+                                                             : ALLOC_TEXT);
+        return -1;
+    }
+    if (write_l1(file, p, &l, buf, errp) < 0) {
+        g_prefix_error(errp, GROW_L1_TEXT);
+        return -1;
+    }
+    if (write_l2_tables(file, p, &l, buf, errp) < 0) {
+        g_prefix_error(errp, ALLOC_TEXT);
         return -1;
     }
     if (p->data_clusters && write_data(file, p, &l, errp) < 0) {

@@ -4,6 +4,7 @@
  * table when the new size needs one.  Shrinking is refused: QEMU 7.2 does
  * shrink an image without internal snapshots, fdsetd does not (yet).
  */
+#include "block/dirty-bitmap.h"
 #include "block/qcow2.h"
 #include "qemu/error.h"
 
@@ -78,6 +79,11 @@ int qcow2_truncate(BlockDriverState *bs, int64_t size, GError **errp)
 
     if (size % 512) {
         error_setg(errp, "The new size must be a multiple of 512");
+        return -1;
+    }
+    /* QEMU's rule: a persistent bitmap that cannot follow the new size
+     * (stored later at it) stops the resize */
+    if (!bdrv_dirty_bitmaps_check_resize(bs, errp)) {
         return -1;
     }
     if ((uint64_t)size < old_size) {

@@ -258,14 +258,15 @@ static int qcow2_flush(BlockDriverState *bs, GError **errp)
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
+    qcow2_take_write_errno(); /* start clean */
     qcow2_lock(s);
     ret = qcow2_writeback(bs, errp);
     qcow2_unlock(s);
     if (ret < 0) {
-        return -1;
+        return -qcow2_take_write_errno();
     }
     bdrv_debug_event(bs->file, BLKDBG_FLUSH_TO_DISK);
-    return bdrv_flush(bs->file, errp);
+    return bdrv_flush(bs->file, errp); /* 0 or a negative errno */
 }
 
 static int qcow2_pwrite_flags(BlockDriverState *bs, int64_t offset,
@@ -276,10 +277,7 @@ static int qcow2_pwrite_flags(BlockDriverState *bs, int64_t offset,
     if (qcow2_pwrite(bs, offset, bytes, buf, errp) < 0) {
         return -qcow2_take_write_errno();
     }
-    if ((flags & BDRV_REQ_FUA) && qcow2_flush(bs, errp) < 0) {
-        return -EIO;
-    }
-    return 0;
+    return flags & BDRV_REQ_FUA ? qcow2_flush(bs, errp) : 0;
 }
 
 static int qcow2_pwrite_zeroes_checked(BlockDriverState *bs, int64_t offset,
@@ -431,6 +429,7 @@ static const char *qcow2_get_backing_format(BlockDriverState *bs)
 const BlockDriver bdrv_qcow2 = {
     .format_name = "qcow2",
     .instance_size = sizeof(BDRVQcow2State),
+    .returns_errno = true, /* qcow2_flush's; writes have the flags API */
     .is_protocol = false,
     .bdrv_open = qcow2_open,
     .bdrv_close = qcow2_close,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "block/dirty-bitmap.h"
+#include "block/filter.h"
 #include "block/graph.h"
 
 /* ---- json: filenames ---- */
@@ -61,8 +62,9 @@ static bool needs_json(BlockDriverState *bs)
     if (bs->drv->is_protocol) {
         return false;
     }
-    /* a filter with its own child name (blkdebug's "image") */
-    return bs->drv->file_child_name || explicit_backing(bs) ||
+    /* a filter with its own child name (blkdebug's "image"), a job's */
+    return bs->drv->file_child_name || bs->drv->is_filter ||
+           explicit_backing(bs) ||
            needs_json(bs->file);
 }
 
@@ -95,6 +97,9 @@ char *bdrv_display_filename(BlockDriverState *bs)
     g_autoptr(JsonObject) o = NULL;
     GString *out;
 
+    if (bs->drv == &bdrv_mirror_top_filter) {
+        return bdrv_display_filename(bs->file); /* QEMU shows the source */
+    }
     if (!needs_json(bs)) {
         return g_strdup(bs->filename);
     }

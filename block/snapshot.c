@@ -86,7 +86,15 @@ static bool switch_to_overlay(SnapshotState *s, GError **errp)
 static bool snapshot_prepare_nodes(SnapshotState *s, BlockDriverState *node,
                                    BlockDriverState *ov, GError **errp)
 {
+    g_autoptr(GError) err = NULL;
+
     if (!check_overlay(node, ov, errp)) {
+        return false;
+    }
+    /* what was written before the snapshot is on disk in the base (QEMU
+     * flushes here too, with this text) */
+    if (!node->read_only && bdrv_flush(node, &err) < 0) {
+        error_setg(errp, "An IO error has occurred");
         return false;
     }
     s->node = node;

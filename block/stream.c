@@ -9,11 +9,15 @@
  * the set needs an O_RDWR member) and read-only again at its end.  The
  * header's new backing name is @backing-file, else what the lowest streamed
  * layer's header called base; a /dev/fdset/ path is never recorded.
+ * With filter-node-name a "copy-on-read" filter of that name sits above
+ * the image while the job runs (filter.h), as in QEMU 7.2: the image's
+ * exports and drive use it meanwhile.
  */
 #include <string.h>
 
 #include "block/block-backend.h"
 #include "block/blockjob.h"
+#include "block/filter.h"
 #include "block/graph.h"
 #include "qapi/qapi-commands.h"
 #include "qemu/error.h"
@@ -27,6 +31,8 @@ typedef struct StreamJob {
     BlockDriverState *base;       /* kept; NULL: the whole chain */
     BlockDriverState *above_base; /* the lowest streamed layer */
     char *backing_name;           /* for the header; NULL without base */
+    char *filter_name;            /* filter-node-name, or NULL */
+    BlockDriverState *filter;     /* while inserted */
     BlockdevOnError on_error;
     bool top_was_ro;
 } StreamJob;
@@ -51,15 +57,13 @@ static int64_t stream_chunk_size(StreamJob *s)
     return CLAMP(speed / 8, 64 * 1024, STREAM_CHUNK) & ~(int64_t)4095;
 }
 
-/* One chunk: 1 when data was copied, 0 when none was needed, -1 on error
- * (*is_read tells which side failed). */
+/* One chunk: 1 when data was copied, 0 when none was needed, -1 on error. */
 static int stream_chunk(StreamJob *s, void *buf, int64_t off, int64_t *n,
-                        bool *is_read, GError **errp)
+                        GError **errp)
 {
     int64_t copied;
     int ret;
 
-    *is_read = true;
     ret = bdrv_is_allocated(s->top, off, *n, n, errp);
     if (ret != 0) {
         return ret < 0 ? -1 : 0; /* the image has it already */
@@ -68,7 +72,6 @@ static int stream_chunk(StreamJob *s, void *buf, int64_t off, int64_t *n,
     if (ret <= 0) {
         return ret; /* the base (or nothing) shows through: keep it so */
     }
-    *is_read = false;
     return bdrv_copy_on_read(s->top, off, *n, buf, &copied, errp) < 0 ? -1 : 1;
 }
 
@@ -89,17 +92,18 @@ static int stream_run(BlockJob *job, GError **errp)
     buf = g_malloc(STREAM_CHUNK);
     for (int64_t off = 0, n; off < len; off += n) {
         GError *err = NULL;
-        bool is_read;
 
         block_job_pause_point(job);
         if (block_job_is_cancelled(job)) {
             break;
         }
         n = MIN(chunk, len - off);
-        ret = stream_chunk(s, buf, off, &n, &is_read, &err);
+        ret = stream_chunk(s, buf, off, &n, &err);
         if (ret < 0) {
+            /* "read" even when the copy's write failed, as QEMU 7.2 (its
+             * stream copies by copy-on-read reads: measured) */
             BlockErrorAction act =
-                block_job_error_action(job, s->on_error, is_read, err);
+                block_job_error_action(job, s->on_error, true, err);
 
             if (act == BLOCK_ERROR_ACTION_STOP) {
                 g_error_free(err);
@@ -159,6 +163,11 @@ static void stream_clean(BlockJob *job)
     GError *err = NULL;
 
     block_job_drop_perms(job); /* the writer goes before read-only */
+    if (s->filter) {
+        bdrv_node(s->filter)->job = NULL;
+        bdrv_node(s->filter)->blk_users--;
+        bdrv_filter_remove(g_steal_pointer(&s->filter));
+    }
     if (s->top_was_ro &&
         !bdrv_reopen_set_read_only(s->top, true, false, &err)) {
         g_warning("Could not make '%s' read-only again: %s",
@@ -166,6 +175,7 @@ static void stream_clean(BlockJob *job)
         g_error_free(err);
     }
     g_free(s->backing_name);
+    g_free(s->filter_name);
 }
 
 static const BlockJobDriver stream_driver = {
@@ -322,7 +332,22 @@ static bool stream_setup(StreamJob *s, GError **errp)
         s->top_was_ro = false;
         return false;
     }
-    return block_job_add_user(job, s->top, basic, BLK_PERM_ALL, errp) != NULL;
+    if (!block_job_add_user(job, s->top, basic, BLK_PERM_ALL, errp)) {
+        return false;
+    }
+    if (!s->filter_name) {
+        return true;
+    }
+    s->filter = bdrv_filter_insert(&bdrv_copy_on_read_filter, s->filter_name,
+                                   s->top, errp);
+    if (!s->filter) {
+        return false;
+    }
+    /* no other job on it meanwhile; and QEMU's job holds it as its root,
+     * so blockdev-del says "Node NAME is in use" (mirror's says "busy") */
+    bdrv_node(s->filter)->job = job;
+    bdrv_node(s->filter)->blk_users++;
+    return true;
 }
 
 static const char *stream_job_id(const StreamArgs *a, BlockDriverState *bs)
@@ -360,6 +385,7 @@ static void stream_start(const StreamArgs *a, BlockDriverState *bs,
     s->above_base = above_base;
     s->on_error = a->on_error;
     s->backing_name = g_steal_pointer(&name);
+    s->filter_name = g_strdup(a->filter_node_name);
     if (!stream_setup(s, errp)) {
         stream_clean(&s->common);
         block_job_early_fail(&s->common);
@@ -386,9 +412,9 @@ static void stream_run_checks(const StreamArgs *a, GError **errp)
                          "chain");
         return;
     }
-    if (a->filter_node_name) {
-        error_setg(errp, "Parameter 'filter-node-name' is not supported: "
-                         "fdsetd inserts no copy-on-read filter");
+    if (a->filter_node_name &&
+        !bdrv_check_new_node_name(a->filter_node_name, errp)) {
+        g_prefix_error(errp, "Could not create node: ");
         return;
     }
     stream_start(a, bs, base, above_base, errp);

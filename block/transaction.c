@@ -37,6 +37,7 @@ static const BlkActionOps *const action_table[TRANSACTION_ACTION_KIND__MAX] = {
         &bdrv_action_blockdev_snapshot,
     [TRANSACTION_ACTION_KIND_BLOCKDEV_SNAPSHOT_SYNC] =
         &bdrv_action_blockdev_snapshot_sync,
+    [TRANSACTION_ACTION_KIND_DRIVE_BACKUP] = &bdrv_action_drive_backup,
 };
 
 static BlkActionState *action_new(const TransactionAction *action,

@@ -308,37 +308,109 @@ static int opt_list(NbdClient *c, uint32_t len)
 
 /* ---- metadata contexts ---- */
 
-static const char *const meta_names[] = {
-    [NBD_META_BASE_ALLOCATION] = "base:allocation",
-    [NBD_META_ALLOCATION_DEPTH] = "qemu:allocation-depth",
-};
-
-static bool meta_available(NbdExport *exp, int i)
+static guint meta_count(NbdExport *exp)
 {
-    return i == NBD_META_BASE_ALLOCATION ||
-           (i == NBD_META_ALLOCATION_DEPTH && exp->allocation_depth);
+    return NBD_META_BITMAP_FIRST + exp->n_bitmaps;
 }
 
-/* Contexts a query names: exact names, and for LIST a bare namespace. */
-static uint32_t meta_match(NbdExport *exp, const char *q, bool list)
+static const char *meta_name(NbdExport *exp, guint i)
+{
+    switch (i) {
+    case NBD_META_BASE_ALLOCATION:
+        return "base:allocation";
+    case NBD_META_ALLOCATION_DEPTH:
+        return "qemu:allocation-depth";
+    default:
+        return exp->bitmap_contexts[i - NBD_META_BITMAP_FIRST];
+    }
+}
+
+static bool meta_available(NbdExport *exp, guint i)
+{
+    return i != NBD_META_ALLOCATION_DEPTH || exp->allocation_depth;
+}
+
+/* Every context of the export: LIST with no query. */
+static uint32_t meta_all(NbdExport *exp)
 {
     uint32_t set = 0;
 
-    for (int i = 0; i < (int)G_N_ELEMENTS(meta_names); i++) {
-        const char *name = meta_names[i];
-        const char *colon = strchr(name, ':');
-        size_t ns = colon - name + 1;
+    for (guint i = 0; i < meta_count(exp); i++) {
+        set |= meta_available(exp, i) ? 1U << i : 0;
+    }
+    return set;
+}
+
+/*
+ * Contexts a query names, as QEMU 7.2 matches them: an exact name (the
+ * first bitmap of that name), and for LIST only a bare namespace ("base:",
+ * "qemu:") or "qemu:dirty-bitmap:" for all it holds.
+ */
+static uint32_t meta_match(NbdExport *exp, const char *q, bool list)
+{
+    static const char bitmap_ns[] = "qemu:dirty-bitmap:";
+    uint32_t set = 0;
+
+    for (guint i = 0; i < meta_count(exp); i++) {
+        const char *name = meta_name(exp, i);
+        size_t ns = strchr(name, ':') - name + 1;
+        bool bitmap = i >= NBD_META_BITMAP_FIRST;
 
         if (!meta_available(exp, i)) {
             continue;
         }
-        if (!strcmp(q, name) ||
-            (list && strlen(q) == ns && !strncmp(q, name, ns))) {
+        if (!strcmp(q, name)) {
+            set |= 1U << i;
+            if (bitmap) {
+                break;
+            }
+        } else if (list && ((strlen(q) == ns && !strncmp(q, name, ns)) ||
+                            (bitmap && !strcmp(q, bitmap_ns)))) {
             set |= 1U << i;
         }
     }
-    /* qemu:dirty-bitmap:NAME matching goes here (bitmap branch) */
     return set;
+}
+
+/*
+ * Parse the queries of a LIST/SET_META_CONTEXT for @name's export and
+ * copy out the selected names (nbd_lock held: the export may close
+ * meanwhile).  *set: the selection; *names: its names in id order.
+ * Returns 0, or the NBD_REP_ERR_* to answer.
+ */
+static uint32_t meta_select(const char *name, const uint8_t *d, uint32_t len,
+                            uint32_t pos, bool list, uint32_t *set,
+                            GPtrArray *names)
+{
+    NbdExport *exp = nbd_export_lookup_locked(name);
+    uint32_t n_q = nbd_get32(d + pos - 4);
+
+    for (uint32_t i = 0; exp && i < n_q; i++) {
+        g_autofree char *q = NULL;
+        uint32_t ql;
+
+        if (len - pos < 4 || (ql = nbd_get32(d + pos)) > len - pos - 4) {
+            return NBD_REP_ERR_INVALID;
+        }
+        q = g_strndup((const char *)d + pos + 4, ql);
+        pos += 4 + ql;
+        *set |= meta_match(exp, q, list);
+    }
+    if (!exp) {
+        return NBD_REP_ERR_UNKNOWN;
+    }
+    if (pos != len) {
+        return NBD_REP_ERR_INVALID;
+    }
+    if (list && n_q == 0) {
+        *set = meta_all(exp);
+    }
+    for (guint i = 0; i < meta_count(exp); i++) {
+        if (*set & (1U << i)) {
+            g_ptr_array_add(names, g_strdup(meta_name(exp, i)));
+        }
+    }
+    return 0;
 }
 
 /* Data: u32 name length, name, u32 count, count (u32 length, query). */
@@ -346,9 +418,9 @@ static int opt_meta(NbdClient *c, uint32_t opt, const uint8_t *d,
                     uint32_t len)
 {
     bool list = opt == NBD_OPT_LIST_META_CONTEXT;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     g_autofree char *name = NULL;
-    uint32_t name_len, n_q, pos, set = 0;
-    NbdExport *exp;
+    uint32_t name_len, set = 0, err, left;
 
     if (!list && !c->structured) {
         return send_rep_err(c, opt, NBD_REP_ERR_INVALID,
@@ -360,46 +432,25 @@ static int opt_meta(NbdClient *c, uint32_t opt, const uint8_t *d,
                             "Invalid length for option");
     }
     name = g_strndup((const char *)d + 4, name_len);
-    n_q = nbd_get32(d + 4 + name_len);
     g_mutex_lock(&nbd_lock);
-    exp = nbd_export_lookup_locked(name);
-    pos = 8 + name_len;
-    for (uint32_t i = 0; exp && i < n_q; i++) {
-        g_autofree char *q = NULL;
-        uint32_t ql;
-
-        if (len - pos < 4 || (ql = nbd_get32(d + pos)) > len - pos - 4) {
-            exp = NULL;
-            n_q = G_MAXUINT32;
-            break;
-        }
-        q = g_strndup((const char *)d + pos + 4, ql);
-        pos += 4 + ql;
-        set |= meta_match(exp, q, list);
-    }
-    if (exp && list && n_q == 0) {
-        for (int i = 0; i < (int)G_N_ELEMENTS(meta_names); i++) {
-            set |= meta_available(exp, i) ? 1U << i : 0;
-        }
-    }
+    err = meta_select(name, d, len, 8 + name_len, list, &set, names);
     g_mutex_unlock(&nbd_lock);
-    if (n_q == G_MAXUINT32 || (exp && pos != len)) {
-        return send_rep_err(c, opt, NBD_REP_ERR_INVALID,
-                            "Invalid length for option");
+    if (err == NBD_REP_ERR_INVALID) {
+        return send_rep_err(c, opt, err, "Invalid length for option");
     }
-    if (!exp) {
-        return send_rep_err(c, opt, NBD_REP_ERR_UNKNOWN,
-                            "export '%.256s' not present", name);
+    if (err) {
+        return send_rep_err(c, opt, err, "export '%.256s' not present", name);
     }
-    for (int i = 0; i < (int)G_N_ELEMENTS(meta_names); i++) {
-        size_t nl = strlen(meta_names[i]);
-        uint8_t buf[4 + 64];
+    left = set;
+    for (guint k = 0; k < names->len; k++) {
+        const char *ctx = names->pdata[k];
+        size_t nl = strlen(ctx);
+        g_autofree uint8_t *buf = g_malloc(4 + nl);
+        int i = __builtin_ctz(left);
 
-        if (!(set & (1U << i))) {
-            continue;
-        }
+        left &= left - 1;
         nbd_put32(buf, list ? 0 : i + 1);
-        memcpy(buf + 4, meta_names[i], nl);
+        memcpy(buf + 4, ctx, nl);
         if (send_rep(c, opt, NBD_REP_META_CONTEXT, buf, 4 + nl) < 0) {
             return -1;
         }

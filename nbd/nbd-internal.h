@@ -27,8 +27,8 @@
 enum {
     NBD_META_BASE_ALLOCATION = 0,
     NBD_META_ALLOCATION_DEPTH = 1,
-    /* qemu:dirty-bitmap:NAME contexts will follow from here (bitmap
-     * branch): ids NBD_META_BITMAP_FIRST + 1 + index */
+    /* then the export's qemu:dirty-bitmap:NAME contexts: bit
+     * NBD_META_BITMAP_FIRST + index, id NBD_META_BITMAP_FIRST + 1 + index */
     NBD_META_BITMAP_FIRST = 2,
 };
 
@@ -40,6 +40,9 @@ struct NbdExport {
     bool writable;
     bool writethrough;
     bool allocation_depth;
+    BdrvDirtyBitmap **bitmaps;  /* borrowed, busy while exported */
+    char **bitmap_contexts;     /* "qemu:dirty-bitmap:NAME" of each */
+    guint n_bitmaps;
     bool closing;             /* no new clients; under nbd_lock */
     guint n_clients;          /* under nbd_lock */
     NbdExportGoneFn *gone;
@@ -77,11 +80,12 @@ struct NbdClient {
     GCond cond;
     guint in_flight;
     size_t bytes_in_flight;
-    bool failed;              /* a send failed: stop reading */
+    gint failed;              /* atomic (set under lock): a send failed */
     GSList *free_reqs;        /* NbdRequest* kept for reuse */
     guint n_threads;          /* serving threads, the connection's incl. */
-    guint n_waiting;          /* ... of them waiting to receive */
-    bool stopping;            /* the connection is over: threads leave */
+    gint n_waiting;           /* atomic: ... of them waiting to receive */
+    guint n_cond_waiters;     /* threads in g_cond_wait(&cond) */
+    bool stopping;            /* under recv_lock: the connection is over */
 
     GMutex recv_lock;         /* one thread receives at a time */
 };

@@ -96,6 +96,8 @@
 /* base:allocation states */
 #define NBD_STATE_HOLE            (1 << 0)
 #define NBD_STATE_ZERO            (1 << 1)
+/* qemu:dirty-bitmap:NAME */
+#define NBD_STATE_DIRTY           (1 << 0)
 
 /* errors */
 #define NBD_EPERM                 1

@@ -65,6 +65,19 @@ BlockDriverState *nbd_export_bs(NbdExport *exp)
     return __atomic_load_n(&exp->root->bs, __ATOMIC_ACQUIRE);
 }
 
+static void export_set_bitmaps(NbdExport *exp, BdrvDirtyBitmap *const *bms,
+                               guint n)
+{
+    exp->n_bitmaps = n;
+    exp->bitmaps = g_new0(BdrvDirtyBitmap *, n);
+    exp->bitmap_contexts = g_new0(char *, n + 1);
+    for (guint i = 0; i < n; i++) {
+        exp->bitmaps[i] = bms[i];
+        exp->bitmap_contexts[i] = g_strdup_printf(
+            "qemu:dirty-bitmap:%s", bdrv_dirty_bitmap_name(bms[i]));
+    }
+}
+
 NbdExport *nbd_export_new(const NbdExportConfig *cfg, BdrvChild *root,
                           NbdExportGoneFn *gone, void *opaque, GError **errp)
 {
@@ -90,6 +103,11 @@ NbdExport *nbd_export_new(const NbdExportConfig *cfg, BdrvChild *root,
                    cfg->name);
         return NULL;
     }
+    if (cfg->n_bitmaps > NBD_MAX_EXPORT_BITMAPS) {
+        error_setg(errp, "An NBD export offers at most %d bitmaps",
+                   NBD_MAX_EXPORT_BITMAPS);
+        return NULL;
+    }
     len = bdrv_getlength(root->bs);
     if (len < 0) {
         error_setg(errp, "Failed to get the length of node '%s'",
@@ -104,6 +122,7 @@ NbdExport *nbd_export_new(const NbdExportConfig *cfg, BdrvChild *root,
     exp->writable = cfg->writable;
     exp->writethrough = cfg->writethrough;
     exp->allocation_depth = cfg->allocation_depth;
+    export_set_bitmaps(exp, cfg->bitmaps, cfg->n_bitmaps);
     exp->gone = gone;
     exp->opaque = opaque;
     g_mutex_lock(&nbd_lock);
@@ -129,6 +148,8 @@ static void export_free(NbdExport *exp)
 {
     g_free(exp->name);
     g_free(exp->description);
+    g_free(exp->bitmaps);
+    g_strfreev(exp->bitmap_contexts);
     g_free(exp);
 }
 

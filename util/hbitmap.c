@@ -20,6 +20,12 @@ struct HBitmap {
     uint64_t count;       /* dirty granules */
 };
 
+/* Length of summary[] for @nwords words. */
+static uint64_t summary_words(uint64_t nwords)
+{
+    return (nwords + WORD_BITS - 1) / WORD_BITS;
+}
+
 HBitmap *hbitmap_new(uint64_t size, uint64_t granularity)
 {
     HBitmap *hb = g_new0(HBitmap, 1);
@@ -30,7 +36,7 @@ HBitmap *hbitmap_new(uint64_t size, uint64_t granularity)
     hb->nbits = (size + granularity - 1) >> hb->gran_shift;
     hb->nwords = MAX((hb->nbits + WORD_BITS - 1) / WORD_BITS, 1);
     hb->words = g_new0(uint64_t, hb->nwords);
-    hb->summary = g_new0(uint64_t, (hb->nwords + WORD_BITS - 1) / WORD_BITS);
+    hb->summary = g_new0(uint64_t, summary_words(hb->nwords));
     return hb;
 }
 
@@ -130,8 +136,7 @@ void hbitmap_reset(HBitmap *hb, uint64_t offset, uint64_t bytes)
 void hbitmap_reset_all(HBitmap *hb)
 {
     memset(hb->words, 0, hb->nwords * sizeof(uint64_t));
-    memset(hb->summary, 0,
-           (hb->nwords + WORD_BITS - 1) / WORD_BITS * sizeof(uint64_t));
+    memset(hb->summary, 0, summary_words(hb->nwords) * sizeof(uint64_t));
     hb->count = 0;
 }
 
@@ -241,6 +246,30 @@ void hbitmap_merge(HBitmap *dst, const HBitmap *src)
         hbitmap_set(dst, start, len);
         off = start + len;
     }
+}
+
+void hbitmap_truncate(HBitmap *hb, uint64_t size)
+{
+    uint64_t nbits = (size + hbitmap_granularity(hb) - 1) >> hb->gran_shift;
+    uint64_t nwords = MAX((nbits + WORD_BITS - 1) / WORD_BITS, 1);
+    uint64_t old_sw = summary_words(hb->nwords), new_sw = summary_words(nwords);
+
+    if (nbits < hb->nbits) {
+        /* what lies past the new end is gone, and so are its bits */
+        change_bits(hb, nbits, hb->nbits - 1, false);
+    }
+    hb->words = g_renew(uint64_t, hb->words, nwords);
+    if (nwords > hb->nwords) {
+        memset(hb->words + hb->nwords, 0,
+               (nwords - hb->nwords) * sizeof(uint64_t));
+    }
+    hb->summary = g_renew(uint64_t, hb->summary, new_sw);
+    if (new_sw > old_sw) {
+        memset(hb->summary + old_sw, 0, (new_sw - old_sw) * sizeof(uint64_t));
+    }
+    hb->size = size;
+    hb->nbits = nbits;
+    hb->nwords = nwords;
 }
 
 HBitmap *hbitmap_copy(const HBitmap *hb)

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "block/dirty-bitmap.h"
 #include "block/export.h"
 #include "block/graph.h"
 #include "block/perm.h"
@@ -21,6 +22,8 @@ typedef struct BlockExport {
     BlockExportType type;
     BdrvChild *root;
     NbdExport *nbd;
+    GPtrArray *bitmaps;  /* BdrvDirtyBitmap *: busy while exported */
+    GPtrArray *bm_nodes; /* their nodes (blk_users held, as the root's) */
     bool shutting_down;
 } BlockExport;
 
@@ -38,6 +41,30 @@ static BlockExport *blk_exp_find(const char *id)
     return NULL;
 }
 
+/* No client reads them any more: free for other users. */
+static void release_bitmaps(BlockExport *exp)
+{
+    for (guint i = 0; i < exp->bitmaps->len; i++) {
+        BlockDriverState *bs = exp->bm_nodes->pdata[i];
+
+        bdrv_dirty_bitmap_set_busy(exp->bitmaps->pdata[i], false);
+        bdrv_node(bs)->blk_users--;
+    }
+    g_ptr_array_set_size(exp->bitmaps, 0);
+    g_ptr_array_set_size(exp->bm_nodes, 0);
+}
+
+static void blk_exp_free(BlockExport *exp)
+{
+    if (exp) {
+        g_ptr_array_unref(exp->bitmaps);
+        g_ptr_array_unref(exp->bm_nodes);
+        g_free(exp->id);
+        g_free(exp);
+    }
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BlockExport, blk_exp_free)
+
 /* Main loop, once the NBD export's clients are gone. */
 static void blk_exp_gone(void *opaque)
 {
@@ -45,11 +72,11 @@ static void blk_exp_gone(void *opaque)
     BlockDriverState *bs = exp->root->bs;
 
     block_exports = g_list_remove(block_exports, exp);
+    release_bitmaps(exp);
     bdrv_node(bs)->blk_users--;
     bdrv_child_detach(exp->root);
     qapi_event_send_block_export_deleted(exp->id);
-    g_free(exp->id);
-    g_free(exp);
+    blk_exp_free(exp);
 }
 
 static bool check_new_export(const BlockExportOptions *o, GError **errp)
@@ -66,17 +93,83 @@ static bool check_new_export(const BlockExportOptions *o, GError **errp)
 }
 
 /* The export's permissions, as QEMU's: read, write if writable; all
- * shared. */
+ * shared but RESIZE (the size clients were told must hold; QEMU names
+ * the export "an unnamed block device" in a conflict). */
 static BdrvChild *attach_root(const BlockExportOptions *o,
                               BlockDriverState *bs, GError **errp)
 {
-    g_autofree char *user = g_strdup_printf("block export '%s'", o->id);
     uint64_t perm = BLK_PERM_CONSISTENT_READ;
 
     if (o->has_writable && o->writable) {
         perm |= BLK_PERM_WRITE;
     }
-    return bdrv_child_attach(user, bs, "root", perm, BLK_PERM_ALL, errp);
+    return bdrv_child_attach("an unnamed block device", bs, "root", perm,
+                             BLK_PERM_ALL & ~BLK_PERM_RESIZE, errp);
+}
+
+/*
+ * A bitmap named in @bitmaps, as QEMU 7.2 finds it: a plain name on @bs or
+ * down its backing chain (refused when it records writes to a writable
+ * node and the export is read-only: its bits would move under the
+ * reader), {node, name} on any node.  *pbs: the bitmap's node.
+ */
+static BdrvDirtyBitmap *find_export_bitmap(BlockDriverState *bs,
+                                           const BlockDirtyBitmapOrStr *b,
+                                           bool readonly,
+                                           BlockDriverState **pbs,
+                                           GError **errp)
+{
+    BdrvDirtyBitmap *bm = NULL;
+
+    if (b->type != QTYPE_QSTRING) {
+        return bdrv_dirty_bitmap_lookup(b->u.external.node,
+                                        b->u.external.name, pbs, errp);
+    }
+    while (bs && !(bm = bdrv_find_dirty_bitmap(bs, b->u.local))) {
+        bs = bs->backing;
+    }
+    if (!bm) {
+        error_setg(errp, "Bitmap '%s' is not found", b->u.local);
+        return NULL;
+    }
+    if (readonly && !bs->read_only && bdrv_dirty_bitmap_enabled(bm)) {
+        error_setg(errp, "Enabled bitmap '%s' incompatible with readonly "
+                   "export", b->u.local);
+        return NULL;
+    }
+    *pbs = bs;
+    return bm;
+}
+
+/* Resolve every bitmap first (QEMU's checks), then take them all: busy,
+ * and their nodes held so none can go while a client reads it. */
+static bool take_bitmaps(BlockExport *exp, const BlockExportOptions *o,
+                         GError **errp)
+{
+    const BlockExportOptionsNbd *n = &o->u.nbd;
+    bool readonly = !(o->has_writable && o->writable);
+    g_autoptr(GPtrArray) bms = g_ptr_array_new();
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new();
+
+    for (BlockDirtyBitmapOrStrList *l = n->has_bitmaps ? n->bitmaps : NULL;
+         l; l = l->next) {
+        BlockDriverState *bm_bs = NULL;
+        BdrvDirtyBitmap *bm = find_export_bitmap(exp->root->bs, l->value,
+                                                 readonly, &bm_bs, errp);
+
+        if (!bm || !bdrv_dirty_bitmap_check(bm, BDRV_BITMAP_ALLOW_RO, errp)) {
+            return false;
+        }
+        g_ptr_array_add(bms, bm);
+        g_ptr_array_add(nodes, bm_bs);
+    }
+    for (guint i = 0; i < bms->len; i++) {
+        bdrv_dirty_bitmap_set_busy(bms->pdata[i], true);
+        bdrv_node(nodes->pdata[i])->blk_users++;
+        g_ptr_array_add(exp->bitmaps, bms->pdata[i]);
+        g_ptr_array_add(exp->bm_nodes, nodes->pdata[i]);
+    }
+    return true;
 }
 
 static NbdExport *create_nbd(BlockExport *exp, const BlockExportOptions *o,
@@ -90,18 +183,23 @@ static NbdExport *create_nbd(BlockExport *exp, const BlockExportOptions *o,
         .writethrough = o->has_writethrough && o->writethrough,
         .allocation_depth = n->has_allocation_depth && n->allocation_depth,
     };
+    NbdExport *nbd;
 
-    if (n->has_bitmaps && n->bitmaps) {
-        /* no dirty bitmaps yet (the bitmap branch adds them) */
-        error_setg(errp, "Bitmap '%s' is not found", n->bitmaps->value);
+    if (!take_bitmaps(exp, o, errp)) {
         return NULL;
     }
-    return nbd_export_new(&cfg, exp->root, blk_exp_gone, exp, errp);
+    cfg.bitmaps = (BdrvDirtyBitmap *const *)exp->bitmaps->pdata;
+    cfg.n_bitmaps = exp->bitmaps->len;
+    nbd = nbd_export_new(&cfg, exp->root, blk_exp_gone, exp, errp);
+    if (!nbd) {
+        release_bitmaps(exp);
+    }
+    return nbd;
 }
 
 bool blk_exp_add(const BlockExportOptions *o, GError **errp)
 {
-    g_autofree BlockExport *exp = NULL;
+    g_autoptr(BlockExport) exp = NULL;
     BlockDriverState *bs;
 
     if (!check_new_export(o, errp)) {
@@ -126,6 +224,8 @@ bool blk_exp_add(const BlockExportOptions *o, GError **errp)
     }
     exp = g_new0(BlockExport, 1);
     exp->type = o->type;
+    exp->bitmaps = g_ptr_array_new();
+    exp->bm_nodes = g_ptr_array_new();
     exp->root = attach_root(o, bs, errp);
     if (!exp->root) {
         return false;
@@ -230,7 +330,11 @@ void qmp_nbd_server_add(NbdServerAddOptions *arg, GError **errp)
         .has_writable = arg->has_writable,
         .writable = arg->writable,
     };
-    strList bitmap = { .value = arg->bitmap };
+    BlockDirtyBitmapOrStr name = {
+        .type = QTYPE_QSTRING,
+        .u.local = arg->bitmap,
+    };
+    BlockDirtyBitmapOrStrList bitmap = { .value = &name };
 
     o.u.nbd.has_name = arg->has_name;
     o.u.nbd.name = arg->name;

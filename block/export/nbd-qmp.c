@@ -286,7 +286,8 @@ bool blk_exp_cmdline_export(const char *optarg, GError **errp)
     g_autoptr(Keyval) kv = keyval_parse(optarg, NULL);
     BlockExportOptions o = { .type = BLOCK_EXPORT_TYPE_NBD };
     BlockExportOptionsNbd *nbd = &o.u.nbd;
-    strList bitmap = { 0 };
+    BlockDirtyBitmapOrStr name = { .type = QTYPE_QSTRING };
+    BlockDirtyBitmapOrStrList bitmap = { .value = &name };
     const char *type;
 
     if (!keyval_validate(kv, export_keys, errp) ||
@@ -311,7 +312,7 @@ bool blk_exp_cmdline_export(const char *optarg, GError **errp)
     nbd->has_name = nbd->name != NULL;
     nbd->description = (char *)keyval_get(kv, "description");
     nbd->has_description = nbd->description != NULL;
-    if ((bitmap.value = (char *)keyval_get(kv, "bitmaps"))) {
+    if ((name.u.local = (char *)keyval_get(kv, "bitmaps"))) {
         nbd->has_bitmaps = true;
         nbd->bitmaps = &bitmap;
     }

@@ -35,9 +35,16 @@ struct BlockDriver {
     const char *format_name;  /* "file", "raw", "qcow2" */
     size_t instance_size;     /* bs->opaque is g_malloc0'd to this size */
     bool is_protocol;         /* opens a filename itself (file) */
+    /* A filter a job inserts (filter.h): no data of its own, every request
+     * goes to its "file" child; never opened from options. */
+    bool is_filter;
     /* The option naming the file child: "file" when NULL ("image" for
      * blkdebug). */
     const char *file_child_name;
+    /* bdrv_flush (and bdrv_pwrite, unless there is bdrv_pwrite_flags) fails
+     * with a negative errno, so -1 is EPERM (blkdebug's injected one), not
+     * the -1 that io.c reads as EIO. */
+    bool returns_errno;
 
     /*
      * Open: a protocol driver uses bs->filename, bs->read_only and
@@ -196,6 +203,8 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
+/* 0, or a negative errno (-EIO when the driver did not tell) and errp: an
+ * NBD client's flush gets ENOSPC as such. */
 int bdrv_flush(BlockDriverState *bs, GError **errp);
 /*
  * Copy-on-read for block-stream: fill the ranges of [offset, offset+bytes)

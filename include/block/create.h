@@ -19,6 +19,17 @@
 bool bdrv_create_job_start(const char *job_id, BlockdevCreateOptions *options,
                            GError **errp);
 
+/*
+ * Format @filename (qemu_create: normally /dev/fdset/N) as a new @format
+ * image ("qcow2" or "raw") of @size bytes, on the calling thread; qcow2
+ * records @backing_file / @backing_fmt (either may be NULL).  Errors:
+ * qemu_create's, qcow2_create_plan's, "fdsetd creates qcow2 and raw
+ * images only: ...", "Backing file not supported for file format 'raw'".
+ */
+bool bdrv_format_new_image(const char *filename, const char *format,
+                           uint64_t size, const char *backing_file,
+                           const char *backing_fmt, GError **errp);
+
 /* ---- qcow2 (qcow2-create.c) ---- */
 
 typedef struct Qcow2CreatePlan Qcow2CreatePlan;

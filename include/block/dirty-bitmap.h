@@ -100,6 +100,9 @@ bool bdrv_dirty_bitmap_granules_clean(BdrvDirtyBitmap *bm,
 typedef struct BlockJob BlockJob;
 BlockJob *bdrv_backup_prepare(BlockdevBackup *args, GError **errp);
 void bdrv_backup_abort_prepared(BlockJob *job);
+/* drive-backup's prepare (backup-qmp.c): the target image made and
+ * opened, then as bdrv_backup_prepare().  May set arg->sync to full. */
+BlockJob *bdrv_drive_backup_prepare(DriveBackup *arg, GError **errp);
 
 /*
  * block-dirty-bitmap-merge (dirty-bitmap-qmp.c): the target, or NULL with
@@ -110,6 +113,27 @@ BdrvDirtyBitmap *bdrv_merge_dirty_bitmaps(const char *node,
                                           const char *target,
                                           BlockDirtyBitmapOrStrList *bitmaps,
                                           HBitmap **backup, GError **errp);
+
+/*
+ * The runs of [@offset, @offset + @bytes) in order, dirty and clean
+ * alternating (dirty ones whole granules, clipped to the range; past the
+ * bitmap's end is clean), each given to @fn under the bitmap lock until it
+ * returns false.  An NBD export's qemu:dirty-bitmap context.
+ */
+typedef bool BdrvDirtyRunFn(void *opaque, uint64_t len, bool dirty);
+void bdrv_dirty_bitmap_walk_runs(BdrvDirtyBitmap *bm, uint64_t offset,
+                                 uint64_t bytes, BdrvDirtyRunFn *fn,
+                                 void *opaque);
+
+/*
+ * Before a qcow2 resize: false with QEMU's error when a persistent bitmap
+ * of @bs is busy, read-only or inconsistent (it could not be stored at
+ * the new size).
+ */
+bool bdrv_dirty_bitmaps_check_resize(BlockDriverState *bs, GError **errp);
+/* After a resize (bdrv_truncate, drained): every bitmap of @bs takes the
+ * node's new length, as QEMU's do. */
+void bdrv_dirty_bitmaps_truncate(BlockDriverState *bs);
 
 /* The node's bitmaps, oldest first; free the list (not the bitmaps). */
 GList *bdrv_dirty_bitmaps(BlockDriverState *bs);

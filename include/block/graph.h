@@ -117,6 +117,10 @@ void bdrv_drop_children(BlockDriverState *bs);
 bool bdrv_replace_in_parents(BlockDriverState *from, BlockDriverState *to,
                              GError **errp);
 
+/* Only the users that follow their node (exports) move from @from to @to;
+ * the same contract as bdrv_replace_in_parents. */
+bool bdrv_replace_followers(BlockDriverState *from, BlockDriverState *to,
+                            GError **errp);
 /* The drive id whose root is @bs, else its node name. */
 const char *bdrv_device_or_node_name(BlockDriverState *bs);
 
@@ -172,9 +176,18 @@ void bdrv_parsed_options_clear(BdrvParsedOptions *po);
  */
 BlockDriverState *bdrv_open_options(JsonObject *opts, GError **errp);
 /* The same, but @opts may leave out "driver": the format is then probed
- * from the inline "file" child (qcow2 magic, else raw). */
+ * from the inline "file" child (qcow2 magic, else raw; "backing": null
+ * is dropped for raw). */
 BlockDriverState *bdrv_open_options_probe(JsonObject *opts, GError **errp);
 
+/*
+ * A new filter node @node_name (driver @drv, filter.h) whose "file" child is
+ * @child, registered, read-only as @child is; one reference for the
+ * caller.  NULL with errp: a bad or taken name, a permission conflict.
+ */
+BlockDriverState *bdrv_open_filter(const BlockDriver *drv,
+                                   const char *node_name,
+                                   BlockDriverState *child, GError **errp);
 /*
  * blockdev-add: open @opts (which must give "node-name": "'node-name' must
  * be specified for the root node") as a node the monitor owns, so that

@@ -62,6 +62,12 @@ struct BdrvChild {
      * bdrv_replace_in_parents() replaces it (mirror's pivot); it counts
      * as a BlockBackend user (blk_users) of whichever node it is on */
     bool follows_replace;
+    /* the requests a follower runs through this child right now, and
+     * whether a replace holds new ones back (bdrv_child_request_begin) */
+    GMutex req_lock;
+    GCond req_cond;
+    guint requests;
+    bool gate_closed;
 };
 
 /*
@@ -123,6 +129,20 @@ BdrvChild *bdrv_attach_node_child(BlockDriverState *parent,
 /* Point @c at @to (which must not be NULL), keeping its permissions where
  * they allow it: false with errp, and nothing changed, if they do not. */
 bool bdrv_child_replace(BdrvChild *c, BlockDriverState *to, GError **errp);
+
+/*
+ * For a user that follows its node (an export) and runs requests from
+ * other threads: the node @c is on, which stays so until the matching
+ * bdrv_child_request_end(), so that every request lands on one node and a
+ * replace (snapshot, pivot) never lets a request that started before it
+ * reach the old node after it.  Waits while a replace of @c runs.
+ */
+BlockDriverState *bdrv_child_request_begin(BdrvChild *c);
+void bdrv_child_request_end(BdrvChild *c);
+/* Main loop, around a replace of @c: waits for its running requests and
+ * holds new ones back until the gate opens again. */
+void bdrv_child_gate_close(BdrvChild *c);
+void bdrv_child_gate_open(BdrvChild *c);
 
 /* The node's parents, newest first (borrowed). */
 GList *bdrv_parents(BlockDriverState *bs);

@@ -45,6 +45,9 @@ extern const BlkActionOps bdrv_action_dirty_bitmap_disable;
 extern const BlkActionOps bdrv_action_dirty_bitmap_merge;
 extern const BlkActionOps bdrv_action_blockdev_backup;
 
+/* Row of the table (block/backup-qmp.c). */
+extern const BlkActionOps bdrv_action_drive_backup;
+
 /* Run @actions all or nothing. */
 bool bdrv_transaction(const TransactionActionList *actions,
                       ActionCompletionMode mode, GError **errp);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "block/dirty-bitmap.h"
 #include "block/perm.h"
 
 typedef struct NbdExport NbdExport;
@@ -58,14 +59,21 @@ typedef struct NbdExportConfig {
     bool writable;
     bool writethrough;
     bool allocation_depth;
+    /* offered as qemu:dirty-bitmap:NAME, in this order; borrowed: the
+     * caller keeps them alive (busy) until @gone ran */
+    BdrvDirtyBitmap *const *bitmaps;
+    guint n_bitmaps;
 } NbdExportConfig;
+
+/* Bitmaps one export can offer (one context bit each per client). */
+#define NBD_MAX_EXPORT_BITMAPS 30
 
 /*
  * Offer @root's node under cfg->name.  @root stays the caller's (valid
  * until @gone ran); the export reads its node from it on every request,
  * so a replaced child is followed.  Errors: "NBD server not running",
  * "NBD server already has export named 'X'", "export name 'X' too long",
- * "export description 'X' too long".
+ * "export description 'X' too long", too many bitmaps.
  */
 NbdExport *nbd_export_new(const NbdExportConfig *cfg, BdrvChild *root,
                           NbdExportGoneFn *gone, void *opaque,

@@ -54,6 +54,11 @@ bool hbitmap_next_dirty_area(const HBitmap *hb, uint64_t offset,
 
 /* @dst |= @src.  Sizes must be equal; granularities may differ. */
 void hbitmap_merge(HBitmap *dst, const HBitmap *src);
+/*
+ * Cover @size bytes from now on (block_resize): a grown bitmap is clean
+ * past the old end, a shrunk one forgets the bits past the new end.
+ */
+void hbitmap_truncate(HBitmap *hb, uint64_t size);
 /* A copy of @hb. */
 HBitmap *hbitmap_copy(const HBitmap *hb);
 

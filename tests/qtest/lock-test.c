@@ -377,6 +377,63 @@ START_TEST(test_reopen_follows)
 }
 END_TEST
 
+/*
+ * blockdev-reopen is refused, and the nodes stay as they were, when the
+ * new modes' permissions cannot be had (QEMU 7.2's texts, measured): a
+ * reader elsewhere that does not share writing, a writer on a node that
+ * would become read-only.
+ */
+START_TEST(test_reopen_refused_keeps_node)
+{
+    BlockFixture f = with_image();
+    const char *reopen =
+        "{'execute': 'blockdev-reopen', 'arguments': {'options': [{'driver': "
+        "'qcow2', 'node-name': 'q0', 'file': 'f0', 'read-only': false}]}}";
+    Holder h;
+    guint fds;
+
+    bq_add_fd(&f, f.c, "a.qcow2", O_RDONLY, 1);
+    bq_add_fd(&f, f.c, "a.qcow2", O_RDWR, 1);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
+               "'node-name': 'f0', 'filename': '/dev/fdset/1', "
+               "'auto-read-only': true}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+               "'node-name': 'q0', 'file': 'f0', 'read-only': true}}");
+    h = hold(&f, "-r"); /* a reader that does not share writing */
+    fds = qtest_count_fds(f.s);
+    bq_err(f.c, LOCK_W, reopen);
+    ck_assert(bq_node_ro(f.c, "q0"));
+    ck_assert_uint_eq(qtest_count_fds(f.s), fds);
+    ck_assert_uint_eq(bq_fds_on(&f, "a.qcow2", "rw"), 1); /* member only */
+    g_free(bq_hmp(f.c, "qemu-io q0 \"read 0 64k\""));
+    stop(&h);
+    allowed(&f, INFO); /* fdsetd still only reads */
+    bq_ok(f.c, reopen);
+    ck_assert(!bq_node_ro(f.c, "q0"));
+    ck_assert_uint_eq(bq_fds_on(&f, "a.qcow2", "rw"), 2);
+    refused(&f, WRITE, LOCK_W);
+
+    /* q0 writes through f0: f0 cannot become read-only under it */
+    bq_ok(f.c, "{'execute': 'blockdev-reopen', 'arguments': {'options': "
+               "[{'driver': 'file', 'node-name': 'f0', 'filename': "
+               "'/dev/fdset/1'}]}}"); /* auto-read-only off: rw, no switch */
+    fds = qtest_count_fds(f.s);
+    bq_err(f.c, "Read-only block node 'f0' cannot support read-write users",
+           "{'execute': 'blockdev-reopen', 'arguments': {'options': "
+           "[{'driver': 'file', 'node-name': 'f0', 'filename': "
+           "'/dev/fdset/1', 'read-only': true}]}}");
+    ck_assert(!bq_node_ro(f.c, "f0"));
+    ck_assert_uint_eq(qtest_count_fds(f.s), fds);
+    g_free(bq_hmp(f.c, "qemu-io q0 \"write -P 0x5a 0 64k\""));
+    refused(&f, WRITE, LOCK_W);
+    del(&f, "q0");
+    del(&f, "f0");
+    allowed(&f, "qemu-io -c 'read -P 0x5a 0 64k' a.qcow2");
+    allowed(&f, "qemu-img check -q a.qcow2");
+    bq_finish(&f);
+}
+END_TEST
+
 static Suite *lock_suite(void)
 {
     Suite *s = suite_create("lock");
@@ -391,6 +448,7 @@ static Suite *lock_suite(void)
     tcase_add_test(tc, test_qemu_both_directions);
     tcase_add_test(tc, test_auto_read_only_steps);
     tcase_add_test(tc, test_reopen_follows);
+    tcase_add_test(tc, test_reopen_refused_keeps_node);
     suite_add_tcase(s, tc);
     return s;
 }

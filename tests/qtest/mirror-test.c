@@ -282,9 +282,8 @@ START_TEST(test_mirror_errors)
     bq_err(f.c, "Parameter 'granularity' expects a power of 2",
            MIRROR(", 'granularity': 65537"));
     bq_err(f.c, "Invalid parameter 'buf-size'", MIRROR(", 'buf-size': -1"));
-    bq_err(f.c, "Parameter 'filter-node-name' is not supported: fdsetd "
-                "inserts no mirror filter node",
-           MIRROR(", 'filter-node-name': 'mf'"));
+    bq_err(f.c, "Duplicate nodes with node-name='tgt'",
+           MIRROR(", 'filter-node-name': 'tgt'"));
     bq_err(f.c, "Sync mode 'incremental' not supported",
            "{'execute': 'blockdev-mirror', 'arguments': {'job-id': 'm', "
            "'device': 'd0', 'target': 'tgt', 'sync': 'incremental'}}");

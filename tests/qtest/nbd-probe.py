@@ -62,6 +62,18 @@ def probe_rw():
     assert ents and ents[0][0] == "base:allocation", ents
     # hole chunks: a structured read of an unwritten range still reads 0
     assert h.pread(4096, 14 << 20) == bytes(4096)
+    # reads of 64 KiB or more send a hole as a hole chunk; shorter ones
+    # skip the block-status probe and send the zeroes as data
+    seen = []
+
+    def chunk(buf, off, status, err):
+        seen.append((status, off, len(buf)))
+        return 0
+    h.pread_structured(1 << 20, 14 << 20, chunk)
+    assert seen == [(nbd.READ_HOLE, 14 << 20, 1 << 20)], seen
+    seen.clear()
+    h.pread_structured(4096, 14 << 20, chunk)
+    assert seen == [(nbd.READ_DATA, 14 << 20, 4096)], seen
     expect_error(lambda: h.pread(512, 0, 0x80), errno.EINVAL, "bad flags")
     h.shutdown()
 

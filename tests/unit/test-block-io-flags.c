@@ -2,7 +2,7 @@
 /*
  * The flags API through the real block core and file driver, on images made
  * and checked by qemu-img: qcow2 v3/v2 write-zeroes, discard, block status
- * down a chain, raw fallocate paths and FUA.
+ * down a chain, raw fallocate paths and FUA, the file driver's status cache.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -231,6 +231,128 @@ START_TEST(test_raw_zeroes_discard_fua)
 }
 END_TEST
 
+/*
+ * The file driver's cache of known data: a fully written file's status
+ * comes from it once probed (a hole punched behind the node's back still
+ * reads as data: the cache's safe answer), and every call of the node's
+ * own that makes holes (discard, zeroes, truncate) is seen at once.
+ */
+START_TEST(test_raw_status_cache)
+{
+    g_autofree char *img = tq_path("rawcache.img");
+    uint8_t buf[4 * KiB];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-io -f raw -c 'write -P 0x55 0 1M' '%s' >/dev/null",
+             img, img);
+    bs = open_json("{\"driver\": \"raw\", \"discard\": \"unmap\", "
+                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                   img);
+    expect_status(bs, 0, MiB, ST_DATA, MiB, 1);
+    expect_status(bs, 512 * KiB, 4 * KiB, ST_DATA, 4 * KiB, 1);
+    /* another process's punch: the cached answer stands, reads are right */
+    tq_sh_ok("fallocate -p -o 0 -l 64KiB '%s'", img);
+    expect_status(bs, 0, MiB, ST_DATA, MiB, 1);
+    expect_pattern(bs, 0, 64 * KiB, 0);
+
+    ck_assert_int_eq(bdrv_pdiscard(bs, 256 * KiB, 256 * KiB, NULL), 0);
+    expect_status(bs, 0, MiB, ST_ZERO, 64 * KiB, 1);
+    expect_status(bs, 64 * KiB, MiB - 64 * KiB, ST_DATA, 192 * KiB, 1);
+    expect_status(bs, 256 * KiB, 768 * KiB, ST_ZERO, 256 * KiB, 1);
+    memset(buf, 0x56, sizeof(buf));
+    ck_assert_int_eq(bdrv_pwrite(bs, 256 * KiB, sizeof(buf), buf, NULL), 0);
+    expect_status(bs, 256 * KiB, 768 * KiB, ST_DATA, 4 * KiB, 1);
+
+    ck_assert_int_eq(bdrv_pwrite_zeroes(bs, 768 * KiB, 64 * KiB,
+                                        BDRV_REQ_MAY_UNMAP, NULL), 0);
+    expect_status(bs, 768 * KiB, 256 * KiB, ST_ZERO, 64 * KiB, 1);
+    expect_status(bs, 832 * KiB, 192 * KiB, ST_DATA, 192 * KiB, 1);
+    ck_assert_int_eq(bdrv_truncate(bs, 900 * KiB, NULL), 0);
+    ck_assert_int_eq(bdrv_truncate(bs, MiB, NULL), 0);
+    expect_status(bs, 832 * KiB, 192 * KiB, ST_DATA, 68 * KiB, 1);
+    expect_status(bs, 900 * KiB, 124 * KiB, ST_ZERO, 124 * KiB, 1);
+    bdrv_unref(bs);
+}
+END_TEST
+
+typedef struct StatusProber {
+    BlockDriverState *bs;
+    gint *stop;
+    unsigned seed;
+    bool dropper; /* punches the scratch block instead: empties the cache */
+} StatusProber;
+
+#define SCRATCH (960 * KiB) /* [SCRATCH, 1M): the dropper's block */
+
+/* Block status all over the file, filling the cache, until told to stop. */
+static gpointer prober_run(gpointer opaque)
+{
+    StatusProber *p = opaque;
+
+    while (!g_atomic_int_get(p->stop)) {
+        int64_t off = (rand_r(&p->seed) % 256) * 4 * KiB;
+        int64_t pnum;
+        int depth;
+
+        if (p->dropper) {
+            ck_assert_int_eq(bdrv_pdiscard(p->bs, SCRATCH, MiB - SCRATCH,
+                                           NULL), 0);
+            continue;
+        }
+        ck_assert_int_ge(bdrv_block_status(p->bs, off, MiB - off, &pnum,
+                                           &depth, NULL), 0);
+    }
+    return NULL;
+}
+
+/*
+ * Probes racing with punches: a probe that saw data before a discard must
+ * not put its answer back after the discard returned, so the punched
+ * range reads as a hole right after every discard, and as data after the
+ * rewrite.  A fourth thread keeps emptying the cache (punching a block of
+ * its own), so that the probers keep asking the kernel.
+ */
+START_TEST(test_raw_status_cache_races)
+{
+    g_autofree char *img = tq_path("rawrace.img");
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    StatusProber p[4];
+    GThread *th[4];
+    gint stop = 0;
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-io -f raw -c 'write -P 0x33 0 1M' '%s' >/dev/null",
+             img, img);
+    bs = open_json("{\"driver\": \"raw\", \"discard\": \"unmap\", "
+                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                   img);
+    memset(buf, 0x33, 64 * KiB);
+    for (int i = 0; i < 4; i++) {
+        p[i] = (StatusProber){
+            .bs = bs, .stop = &stop, .seed = i + 1, .dropper = i == 3};
+        th[i] = g_thread_new("prober", prober_run, &p[i]);
+    }
+    for (int i = 0; i < 2000; i++) {
+        int64_t off = (i * 7 % 15) * 64 * KiB; /* below SCRATCH */
+
+        ck_assert_int_eq(bdrv_pdiscard(bs, off, 64 * KiB, NULL), 0);
+        expect_status(bs, off, 64 * KiB, ST_ZERO, 64 * KiB, 1);
+        ck_assert_int_eq(bdrv_pwrite(bs, off, 64 * KiB, buf, NULL), 0);
+        expect_status(bs, off, 64 * KiB, ST_DATA, 64 * KiB, 1);
+    }
+    g_atomic_int_set(&stop, 1);
+    for (int i = 0; i < 4; i++) {
+        g_thread_join(th[i]);
+    }
+    expect_pattern(bs, 0, SCRATCH, 0x33);
+    bdrv_unref(bs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("block-io-flags");
@@ -247,6 +369,8 @@ int main(void)
     tcase_add_test(tc, test_qcow2_discard);
     tcase_add_test(tc, test_block_status_chain);
     tcase_add_test(tc, test_raw_zeroes_discard_fua);
+    tcase_add_test(tc, test_raw_status_cache);
+    tcase_add_test(tc, test_raw_status_cache_races);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

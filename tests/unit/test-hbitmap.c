@@ -187,6 +187,36 @@ START_TEST(test_sha256_as_qemu)
 }
 END_TEST
 
+START_TEST(test_truncate_as_qemu)
+{
+    /* Digests QEMU 7.2 gave for the same writes and block_resizes
+     * (x-debug-block-dirty-bitmap-sha256 on a raw node, 4 KiB granules). */
+    g_autoptr(HBitmap) hb = hbitmap_new(1 << 20, 4096);
+    g_autofree char *grown = NULL, *shrunk = NULL;
+
+    hbitmap_set(hb, 1044480, 4096);
+    hbitmap_truncate(hb, 2 << 20);
+    ck_assert(!hbitmap_get(hb, 1 << 20)); /* clean past the old end */
+    hbitmap_set(hb, 2093056, 4096);
+    ck_assert_uint_eq(hbitmap_count(hb), 8192);
+    grown = hbitmap_sha256(hb);
+    ck_assert_str_eq(grown, "12d9775bb769dcd5ba53b30741b953fc"
+                            "cd709078be48b4c7d0f94266711b0508");
+    hbitmap_truncate(hb, 1000448);
+    ck_assert_uint_eq(hbitmap_count(hb), 0);
+    ck_assert_uint_eq(hbitmap_size(hb), 1000448);
+    ck_assert_int_eq(hbitmap_next_dirty(hb, 0, 1 << 20), -1);
+    shrunk = hbitmap_sha256(hb);
+    ck_assert_str_eq(shrunk, "66687aadf862bd776c8fc18b8e9f8e20"
+                             "089714856ee233b3902a591d0d5f2925");
+    /* growing again brings no old bit back */
+    hbitmap_truncate(hb, 2 << 20);
+    ck_assert_uint_eq(hbitmap_count(hb), 0);
+    hbitmap_set(hb, (2 << 20) - 1, 1);
+    ck_assert_uint_eq(hbitmap_count(hb), 4096);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hbitmap");
@@ -200,6 +230,7 @@ int main(void)
     tcase_add_test(tc, test_serialize_round_trip);
     tcase_add_test(tc, test_merge_copy_and_granularity);
     tcase_add_test(tc, test_sha256_as_qemu);
+    tcase_add_test(tc, test_truncate_as_qemu);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Filter nodes a job puts above the node it works on when the user names
+ * one (filter-node-name), as QEMU 7.2 does: block-stream's "copy-on-read",
+ * blockdev-mirror's "mirror_top".  The filter passes every request to its
+ * only child (bs->file; the edge is named "backing" for mirror_top, as in
+ * QEMU); while it is there
+ * the node's users that follow it (NBD exports) and its drive use the
+ * filter, which query-named-block-nodes and x-debug-query-block-graph
+ * show; at the job's end they go back and the filter is deleted.
+ *
+ * Reads are passed through, not copied up: the job does the copying, and
+ * a guest read copied into the image would have to know the job's base.
+ */
+#include "block/block-backend.h"
+#include "block/filter.h"
+#include "block/graph.h"
+#include "qemu/error.h"
+
+static int64_t filter_getlength(BlockDriverState *bs)
+{
+    return bdrv_getlength(bs->file);
+}
+
+static int filter_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        void *buf, GError **errp)
+{
+    return bdrv_pread(bs->file, offset, bytes, buf, errp);
+}
+
+static int filter_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                         const void *buf, GError **errp)
+{
+    return bdrv_pwrite(bs->file, offset, bytes, buf, errp);
+}
+
+static int filter_pwrite_flags(BlockDriverState *bs, int64_t offset,
+                               int64_t bytes, const void *buf, int flags,
+                               GError **errp)
+{
+    return bdrv_pwrite_flags(bs->file, offset, bytes, buf, flags, errp);
+}
+
+static int filter_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                                int64_t bytes, int flags, GError **errp)
+{
+    return bdrv_pwrite_zeroes(bs->file, offset, bytes, flags, errp);
+}
+
+static int filter_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                           GError **errp)
+{
+    return bdrv_pdiscard(bs->file, offset, bytes, errp);
+}
+
+static int filter_flush(BlockDriverState *bs, GError **errp)
+{
+    return bdrv_flush(bs->file, errp);
+}
+
+static int filter_truncate(BlockDriverState *bs, int64_t size, GError **errp)
+{
+    return bdrv_truncate(bs->file, size, errp);
+}
+
+/* The filter holds nothing itself: everything shows through its child
+ * (bdrv_block_status skips filters, so allocation depths stay the
+ * child's). */
+static int filter_is_allocated(BlockDriverState *bs, int64_t offset,
+                               int64_t bytes, int64_t *pnum, GError **errp)
+{
+    return bdrv_is_allocated(bs->file, offset, bytes, pnum, errp);
+}
+
+static int filter_reopen_prepare(BDRVReopenState *state, GError **errp)
+{
+    return 0;
+}
+
+const BlockDriver bdrv_copy_on_read_filter = {
+    .format_name = "copy-on-read",
+    .is_filter = true,
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_pwrite = filter_pwrite,
+    .bdrv_pwrite_flags = filter_pwrite_flags,
+    .bdrv_pwrite_zeroes = filter_pwrite_zeroes,
+    .bdrv_pdiscard = filter_pdiscard,
+    .bdrv_flush = filter_flush,
+    .bdrv_truncate = filter_truncate,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
+/* blockdev-mirror's: QEMU's edge to the source is its "backing", and it
+ * shows the source's filename as its own. */
+const BlockDriver bdrv_mirror_top_filter = {
+    .format_name = "mirror_top",
+    .is_filter = true,
+    .file_child_name = "backing",
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_pwrite = filter_pwrite,
+    .bdrv_pwrite_flags = filter_pwrite_flags,
+    .bdrv_pwrite_zeroes = filter_pwrite_zeroes,
+    .bdrv_pdiscard = filter_pdiscard,
+    .bdrv_flush = filter_flush,
+    .bdrv_truncate = filter_truncate,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
+/* @bs's users that follow it (exports) and its drive go to @to. */
+static bool move_users(BlockDriverState *bs, BlockDriverState *to,
+                       GError **errp)
+{
+    BlockBackend *blk = blk_by_root(bs);
+
+    if (!bdrv_replace_followers(bs, to, errp)) {
+        return false;
+    }
+    if (blk && !blk_set_root(blk, to, errp)) {
+        bdrv_replace_followers(to, bs, NULL); /* they were there */
+        return false;
+    }
+    return true;
+}
+
+BlockDriverState *bdrv_filter_insert(const BlockDriver *drv,
+                                     const char *node_name,
+                                     BlockDriverState *bs, GError **errp)
+{
+    BlockDriverState *filter = bdrv_open_filter(drv, node_name, bs, errp);
+
+    if (!filter) {
+        return NULL;
+    }
+    if (!move_users(bs, filter, errp)) {
+        bdrv_unref(filter);
+        return NULL;
+    }
+    return filter;
+}
+
+void bdrv_filter_remove(BlockDriverState *filter)
+{
+    BlockDriverState *bs;
+    GError *err = NULL;
+
+    if (!filter) {
+        return;
+    }
+    bs = filter->file;
+    if (!move_users(filter, bs, &err)) {
+        /* they had @bs before the filter: only a lock taken meanwhile by
+         * another process could refuse it */
+        g_warning("Could not take filter '%s' out: %s", filter->node_name,
+                  err->message);
+        g_error_free(err);
+    }
+    bdrv_unref(filter); /* the last reference unless that failed */
+}
