@@ -22,13 +22,22 @@ from benchlib import Fdsetd, Qemu, QMPFailure, now_ns, rotate  # noqa: E402
 from peers import (Unavailable, fdatasync_path, load,  # noqa: E402
                    make_qcow2_from, make_raw, print_table, ratio, sh)
 
-ROWS = ["mirror", "stream", "backup-full", "backup-incremental"]
+ROWS = ["mirror", "stream", "backup-full", "backup-incremental",
+        "backup-guest"]
 LABELS = {
     "mirror": "blockdev-mirror sync=full qcow2 -> new qcow2",
     "stream": "block-stream (base qcow2 -> empty overlay)",
     "backup-full": "blockdev-backup sync=full -> new qcow2",
     "backup-incremental": "blockdev-backup incremental, 10% changed",
+    "backup-guest": "guest 4k randwrite QD16 over NBD during "
+                    "blockdev-backup sync=full",
 }
+# The guest row: fio against an NBD export of the source, alone and then
+# while a full backup runs (its speed set so that it lasts 1.5x fio's
+# runtime: fio never runs without the backup), then the backup's speed
+# is lifted and it is waited for.  Its result is the pair of IOPS.
+GUEST_FIO = ["--rw=randwrite", "--bs=4k", "--iodepth=16", "--randrepeat=0"]
+GUEST_BACKUP_STRETCH = 1.5
 CHUNK = 1 << 20          # the incremental rows change 1 MiB of every 10
 STRIDE = 10 << 20
 
@@ -191,16 +200,60 @@ class Bench:
         os.fdatasync(t2fd)
         return (now_ns() - t0) / 1e9
 
-    def guest_writes(self, s: Session):
-        """Change 10% of the disk through the server (an NBD export of the
-        source), so its dirty bitmap sees the writes."""
+    def export_source(self, s: Session) -> str:
         sock = self.p(f"{s.server.kind}-guest.nbd")
         s.cmd("nbd-server-start",
               {"addr": {"type": "unix", "data": {"path": sock}}})
         s.cmd("block-export-add", {"type": "nbd", "id": "g0",
                                    "node-name": "src", "writable": True,
                                    "name": "src"})
-        argv = ["qemu-io", "-f", "raw", f"nbd+unix:///src?socket={sock}"]
+        return f"nbd+unix:///src?socket={sock}"
+
+    def guest_fio(self, uri: str, seconds: int) -> float:
+        out = self.p("guest-fio.json")
+        argv = [self.args.fio, "--name=guest", "--ioengine=nbd",
+                f"--uri={uri}", f"--size={self.size}", "--time_based",
+                f"--runtime={seconds}", "--output-format=json",
+                f"--output={out}"] + GUEST_FIO
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True,
+                           timeout=seconds + 120)
+        if p.returncode != 0:
+            raise Unavailable("fio failed: " +
+                              (p.stderr or p.stdout).strip()[-200:])
+        with open(out) as f:
+            job = json.load(f)["jobs"][0]
+        if job.get("error"):
+            raise Unavailable(f"fio job error {job['error']}")
+        return job["write"]["iops"]
+
+    def backup_guest(self, s: Session):
+        """(IOPS alone, IOPS during a full backup) of the guest's fio."""
+        if not shutil.which(self.args.fio):
+            raise Unavailable("fio is not installed")
+        s.node(self.p("src.qcow2"), "qcow2", "src")
+        tfd = s.node(self.new_qcow2("tgt.qcow2"), "qcow2", "tgt")
+        uri = self.export_source(s)
+        t = self.args.guest_runtime
+        alone = self.guest_fio(uri, t)
+        speed = int(self.size / (GUEST_BACKUP_STRETCH * t))
+        s.cmd("blockdev-backup", {"job-id": "b0", "device": "src",
+                                  "target": "tgt", "sync": "full",
+                                  "speed": speed})
+        during = self.guest_fio(uri, t)
+        try:
+            s.cmd("block-job-set-speed", {"device": "b0", "speed": 0})
+        except QMPFailure as e:
+            if "not found" not in str(e):
+                raise  # else the backup ended already (guest copies count)
+        s.wait_job("b0")
+        os.fdatasync(tfd)
+        return (alone, during)
+
+    def guest_writes(self, s: Session):
+        """Change 10% of the disk through the server (an NBD export of the
+        source), so its dirty bitmap sees the writes."""
+        argv = ["qemu-io", "-f", "raw", self.export_source(s)]
         for off, n in changed_ranges(self.size):
             argv += ["-c", f"write -q -P 0x33 {off} {n}"]
         sh(argv)
@@ -226,6 +279,15 @@ class Bench:
     # back as its source
     def check(self, row, kind):
         if (row, kind) in self.checked or row == "backup-incremental":
+            return
+        if row == "backup-guest":
+            # the source moved under fio: the copy is only checked sane
+            p = subprocess.run(["qemu-img", "check", "-q",
+                                self.p("tgt.qcow2")],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                raise QMPFailure(f"{row}: qemu-img check: "
+                                 f"{(p.stdout + p.stderr).strip()[:200]}")
             return
         self.checked.add((row, kind))
         a, b = (self.p("top.qcow2"), self.p("src.qcow2")) \
@@ -253,6 +315,8 @@ class Bench:
                 t = self.mirror(s)
             elif row == "stream":
                 t = self.stream(s)
+            elif row == "backup-guest":
+                t = self.backup_guest(s)
             else:
                 t = self.backup(s, row == "backup-incremental")
         except (QMPFailure, OSError, subprocess.CalledProcessError):
@@ -265,8 +329,9 @@ class Bench:
 
     def run(self):
         self.images()
-        kinds = [k for k in ("fdsetd", "qemu") if self.bins.get(k)] + ["cp"]
+        servers = [k for k in ("fdsetd", "qemu") if self.bins.get(k)]
         for row in self.args.rows:
+            kinds = servers + ([] if row == "backup-guest" else ["cp"])
             for r in range(self.args.rounds):
                 for k in rotate(kinds, r):
                     if (row, k) in self.why:
@@ -280,6 +345,11 @@ class Bench:
                         self.log(f"  {row} {k}: n/a: {e}")
                         continue
                     self.res[row].setdefault(k, []).append(t)
+                    if row == "backup-guest":
+                        self.log(f"  {row} round {r + 1} {k:6} guest "
+                                 f"{t[0]:7.0f} IOPS alone, {t[1]:7.0f} "
+                                 f"during the backup")
+                        continue
                     self.log(f"  {row} round {r + 1} {k:6} {t:7.2f} s "
                              f"{self.mib(row) / t:7.0f} MiB/s")
 
@@ -288,9 +358,49 @@ class Bench:
             return len(changed_ranges(self.size)) * CHUNK / (1 << 20)
         return self.size / (1 << 20)
 
+    def guest_summary(self):
+        """The guest row: per server, median IOPS alone / during and the
+        ratio of the medians."""
+        d = {"row": "backup-guest", "label": LABELS["backup-guest"],
+             "targets": {}}
+        for k in ("fdsetd", "qemu"):
+            v = self.res["backup-guest"].get(k)
+            if not v:
+                d["targets"][k] = {"n/a": self.why.get(("backup-guest", k),
+                                                       "not run")}
+                continue
+            alone = statistics.median(x[0] for x in v)
+            during = statistics.median(x[1] for x in v)
+            d["targets"][k] = {"iops_alone": alone, "iops_during": during,
+                               "ratio": during / alone if alone else None,
+                               "runs": v}
+        return d
+
+    def print_guest(self, d, out):
+        print(f"\n{d['label']} (fio {' '.join(GUEST_FIO)}, "
+              f"{self.args.guest_runtime} s each; backup speed set to last "
+              f"{GUEST_BACKUP_STRETCH}x that)\n", file=out)
+        body = []
+        for k in ("fdsetd", "qemu"):
+            v = d["targets"][k]
+            if "n/a" in v:
+                body.append([k, "n/a", "n/a", "-"])
+                continue
+            body.append([k, f"{v['iops_alone']:.0f}",
+                         f"{v['iops_during']:.0f}", ratio(v["ratio"], 1)])
+        print_table(["server", "IOPS alone", "IOPS during backup",
+                     "during/alone"], body, out)
+        r = d["targets"]["fdsetd"].get("ratio")
+        verdict = "n/a" if r is None else ("PASS" if r >= 0.8 else "MISS")
+        print(f"  {verdict:4} issue 14: guest during backup >= 0.8x its "
+              f"speed alone: {ratio(r, 1)}", file=out)
+
     def summary(self):
         rows = []
         for row in self.args.rows:
+            if row == "backup-guest":
+                rows.append(self.guest_summary())
+                continue
             d = {"row": row, "label": LABELS[row], "mib": self.mib(row),
                  "targets": {}}
             for k in ("fdsetd", "qemu", "cp"):
@@ -319,6 +429,8 @@ class Bench:
         print("cells: seconds / MiB/s (from the command to the job's end; "
               "mirror: READY + block-job-complete + COMPLETED)\n", file=out)
         body = []
+        guest = [d for d in rows if d["row"] == "backup-guest"]
+        rows = [d for d in rows if d["row"] != "backup-guest"]
         for d in rows:
             cells = [d["label"], f"{d['mib']:.0f}"]
             for k in ("fdsetd", "qemu", "cp"):
@@ -339,6 +451,8 @@ class Bench:
                 else "MISS")
             print(f"  {verdict:4} {d['label']}: vs QEMU {ratio(q, 1)}, "
                   f"vs cp {ratio(c, 1)}", file=out)
+        for d in guest:
+            self.print_guest(d, out)
         if self.why:
             print("\nn/a reasons:", file=out)
             for (row, k), why in sorted(self.why.items()):
@@ -358,12 +472,16 @@ def parse_args(argv=None):
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--size-mib", type=int)
     ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--fio", default=shutil.which("fio") or "fio")
+    ap.add_argument("--guest-runtime", type=int,
+                    help="seconds of each fio run of the guest row")
     ap.add_argument("--workdir")
     ap.add_argument("--json")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     a.rounds = a.rounds or (1 if a.quick else 3)
     a.size = (a.size_mib or (64 if a.quick else 1024)) << 20
+    a.guest_runtime = a.guest_runtime or (2 if a.quick else 5)
     a.rows = [r for r in a.rows.split(",") if r]
     for r in a.rows:
         if r not in ROWS:

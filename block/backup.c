@@ -25,7 +25,7 @@
 
 #define BACKUP_CLUSTER (64 * 1024)
 #define BACKUP_MAX_CHUNK (1024 * 1024)
-#define BACKUP_IN_FLIGHT 8
+#define BACKUP_IN_FLIGHT 4
 
 typedef struct BackupJob {
     BlockJob common;
@@ -271,6 +271,11 @@ static void backup_init_copy(BackupJob *s)
         .max_chunk = BACKUP_MAX_CHUNK,
         .max_in_flight = BACKUP_IN_FLIGHT,
         .fleecing = bdrv_chain_contains(s->target, s->source),
+        .point_in_time = true,
+        /* sync=none has no worker to handle a deferred write's failure;
+         * fleecing must write before the guest's write lands */
+        .defer_cbw = s->sync != MIRROR_SYNC_MODE_NONE &&
+                     !bdrv_chain_contains(s->target, s->source),
         .on_source_error = s->on_source_error,
         .on_target_error = s->on_target_error,
         .copied = backup_copied,

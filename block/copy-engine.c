@@ -3,10 +3,16 @@
  * The copy engine of mirror and backup (copy-engine.h): dirty granules out
  * as large requests, several at once on a thread pool, zeroes as zeroes.
  *
- * @busy marks the ranges being copied (by a pool chunk or by
- * copy_engine_copy_now); nothing starts over a busy range, which is what
- * keeps the copies of one range in order.  Failed chunks are queued for
- * the worker, which applies the job's error policy to them.
+ * A chunk is copied in two phases: read (block status, then the data into
+ * a buffer, or a kernel copy), then write.  @busy marks the ranges being
+ * copied, @reading those whose read phase is not over.  Nothing starts
+ * over a busy range, which keeps the copies of one range in order.  A
+ * copy-before-write needs less: only that the old data was read, so it
+ * waits for @reading (point_in_time) and may leave the write to the pool
+ * (defer_cbw).  Failed chunks are queued for the worker, which applies the
+ * job's error policy; a point-in-time chunk whose write failed keeps the
+ * data it read (the source may have changed since) and is written again,
+ * never read again.
  */
 #include <errno.h>
 
@@ -20,10 +26,37 @@
 /* The target's file is handed to writeback after this much was written,
  * so the flush at the end finds little left to do. */
 #define COPY_ENGINE_WRITEBACK_BYTES (32 * 1024 * 1024)
+/* Copy-before-write data read but not yet written, at most (beyond it a
+ * guest write waits for its copy's write). */
+#define COPY_ENGINE_DEFER_BYTES (32 * 1024 * 1024)
+
+typedef enum CopyRunKind {
+    COPY_RUN_DATA, /* in the chunk's buffer */
+    COPY_RUN_ZERO, /* reads as zeroes: written as zeroes */
+    COPY_RUN_DONE, /* copied by the kernel in the read phase */
+} CopyRunKind;
+
+typedef struct CopyRun {
+    int64_t offset, bytes;
+    CopyRunKind kind;
+} CopyRun;
+
+typedef struct CopyChunk {
+    int64_t offset, bytes;
+    void *buf;      /* the DATA runs, at run offset - chunk offset */
+    GArray *runs;   /* CopyRun, from the read phase */
+    bool read_done;
+    bool deferred;  /* a copy-before-write's write (deferred_bytes) */
+} CopyChunk;
+
+typedef struct CopyRange {
+    int64_t offset, bytes;
+} CopyRange;
 
 typedef struct CopyFailure {
     int64_t offset, bytes;
     bool is_read;
+    CopyChunk *chunk; /* point in time: the data read, its range busy */
     GError *err;
 } CopyFailure;
 
@@ -31,26 +64,94 @@ struct CopyEngine {
     CopyEngineConfig cfg;
     GThreadPool *pool;
     GMutex lock;   /* everything below */
-    GCond cond;    /* a copy ended */
+    GCond cond;    /* a read phase or a copy ended */
     HBitmap *dirty;
     HBitmap *busy;
+    HBitmap *reading;
     int64_t busy_bytes;
-    int in_flight;  /* pool chunks */
-    int64_t cursor; /* the worker's next look */
+    int in_flight;   /* the worker's chunks on the pool */
+    int pool_tasks;  /* every chunk on the pool */
+    int64_t deferred_bytes;
+    int64_t cursor;  /* the worker's next look */
     GQueue failures; /* CopyFailure*, for the worker */
+    GQueue retry;    /* CopyChunk* to write again (policy "stop") */
     gint unflushed;  /* bytes written since the last writeback hint */
 };
 
-typedef struct CopyRange {
-    int64_t offset, bytes;
-} CopyRange;
+/* ---- one chunk, in the calling thread ---- */
 
-typedef struct CopyChunk {
-    CopyEngine *e;
-    int64_t offset, bytes;
-} CopyChunk;
+static CopyChunk *chunk_new(int64_t offset, int64_t bytes)
+{
+    CopyChunk *c = g_new0(CopyChunk, 1);
 
-/* ---- one range, in the calling thread ---- */
+    c->offset = offset;
+    c->bytes = bytes;
+    c->runs = g_array_new(FALSE, FALSE, sizeof(CopyRun));
+    return c;
+}
+
+static void chunk_free(CopyChunk *c)
+{
+    if (c) {
+        g_free(c->buf);
+        g_array_unref(c->runs);
+        g_free(c);
+    }
+}
+
+static void add_run(CopyChunk *c, int64_t offset, int64_t bytes,
+                    CopyRunKind kind)
+{
+    CopyRun r = { .offset = offset, .bytes = bytes, .kind = kind };
+
+    g_array_append_val(c->runs, r);
+}
+
+/* The read phase: a run of one block status at a time.  -1 with errp and
+ * *is_read telling which side failed (a kernel copy writes too). */
+static int chunk_read(CopyEngine *e, CopyChunk *c, bool *is_read,
+                      GError **errp)
+{
+    int64_t end = c->offset + c->bytes;
+
+    g_array_set_size(c->runs, 0);
+    for (int64_t off = c->offset, n; off < end; off += n) {
+        int64_t done;
+        int depth;
+        int st;
+
+        *is_read = true;
+        st = bdrv_block_status(e->cfg.source, off, end - off, &n, &depth,
+                               errp);
+        if (st < 0) {
+            return -1;
+        }
+        if (st & BDRV_BLOCK_ZERO) {
+            add_run(c, off, n, COPY_RUN_ZERO);
+            continue;
+        }
+        *is_read = false;
+        done = bdrv_copy_range(e->cfg.source, e->cfg.target, off, n, errp);
+        if (done < 0) {
+            return -1;
+        }
+        if (done > 0) {
+            add_run(c, off, done, COPY_RUN_DONE);
+            n = done;
+            continue;
+        }
+        if (!c->buf) {
+            c->buf = g_malloc(c->bytes);
+        }
+        *is_read = true;
+        if (bdrv_pread(e->cfg.source, off, n,
+                       (uint8_t *)c->buf + (off - c->offset), errp) < 0) {
+            return -1;
+        }
+        add_run(c, off, n, COPY_RUN_DATA);
+    }
+    return 0;
+}
 
 static void start_writeback(CopyEngine *e, int64_t bytes)
 {
@@ -69,64 +170,26 @@ static void start_writeback(CopyEngine *e, int64_t bytes)
     }
 }
 
-/* Data of [offset, offset+bytes): offloaded where possible, else read and
- * written through a buffer of at most max_chunk bytes. */
-static int copy_data(CopyEngine *e, int64_t offset, int64_t bytes,
-                     bool *is_read, GError **errp)
+/* The write phase: what the read phase found, into the target. */
+static int chunk_write(CopyEngine *e, CopyChunk *c, GError **errp)
 {
-    g_autofree void *buf = NULL;
-    int64_t done;
+    for (guint i = 0; i < c->runs->len; i++) {
+        CopyRun *r = &g_array_index(c->runs, CopyRun, i);
+        int ret = 0;
 
-    *is_read = false;
-    done = bdrv_copy_range(e->cfg.source, e->cfg.target, offset, bytes, errp);
-    if (done < 0) {
-        return -1;
-    }
-    while (done < bytes) {
-        int64_t n = MIN(bytes - done, e->cfg.max_chunk);
-
-        if (!buf) {
-            buf = g_malloc(n);
+        if (r->kind == COPY_RUN_ZERO) {
+            ret = bdrv_pwrite_zeroes(e->cfg.target, r->offset, r->bytes,
+                                     BDRV_REQ_MAY_UNMAP, errp);
+        } else if (r->kind == COPY_RUN_DATA) {
+            ret = bdrv_pwrite(e->cfg.target, r->offset, r->bytes,
+                              (uint8_t *)c->buf + (r->offset - c->offset),
+                              errp);
         }
-        *is_read = true;
-        if (bdrv_pread(e->cfg.source, offset + done, n, buf, errp) < 0) {
-            return -1;
-        }
-        *is_read = false;
-        if (bdrv_pwrite(e->cfg.target, offset + done, n, buf, errp) < 0) {
-            return -1;
-        }
-        done += n;
-    }
-    return 0;
-}
-
-/* [offset, offset+bytes) source -> target, a run of one block status at a
- * time.  -1 with errp and *is_read telling which side failed. */
-static int copy_range(CopyEngine *e, int64_t offset, int64_t bytes,
-                      bool *is_read, GError **errp)
-{
-    for (int64_t end = offset + bytes, n; offset < end; offset += n) {
-        int depth;
-        int st;
-
-        *is_read = true;
-        st = bdrv_block_status(e->cfg.source, offset, end - offset, &n,
-                               &depth, errp);
-        if (st < 0) {
-            return -1;
-        }
-        if (st & BDRV_BLOCK_ZERO) {
-            *is_read = false;
-            if (bdrv_pwrite_zeroes(e->cfg.target, offset, n,
-                                   BDRV_REQ_MAY_UNMAP, errp) < 0) {
-                return -1;
-            }
-        } else if (copy_data(e, offset, n, is_read, errp) < 0) {
+        if (ret < 0) {
             return -1;
         }
     }
-    start_writeback(e, bytes);
+    start_writeback(e, c->bytes);
     return 0;
 }
 
@@ -137,40 +200,93 @@ static void report_copied(CopyEngine *e, int64_t bytes)
     }
 }
 
-/* ---- pool chunks ---- */
+/* ---- range states ---- */
 
-static void chunk_end_locked(CopyEngine *e, int64_t offset, int64_t bytes)
+static void claim_range_locked(CopyEngine *e, int64_t offset, int64_t bytes)
 {
+    hbitmap_reset(e->dirty, offset, bytes);
+    hbitmap_set(e->busy, offset, bytes);
+    hbitmap_set(e->reading, offset, bytes);
+    e->busy_bytes += bytes;
+}
+
+static void read_end_locked(CopyEngine *e, CopyChunk *c)
+{
+    hbitmap_reset(e->reading, c->offset, c->bytes);
+    g_cond_broadcast(&e->cond);
+}
+
+/* The range is copied (or, @dirty, still to copy). */
+static void range_end_locked(CopyEngine *e, int64_t offset, int64_t bytes,
+                             bool dirty)
+{
+    hbitmap_reset(e->reading, offset, bytes);
     hbitmap_reset(e->busy, offset, bytes);
+    if (dirty) {
+        hbitmap_set(e->dirty, offset, bytes);
+    }
     e->busy_bytes -= bytes;
     g_cond_broadcast(&e->cond);
+}
+
+/* ---- pool chunks ---- */
+
+/* A chunk's end on the pool: copied, or a failure for the worker. */
+static void chunk_finish(CopyEngine *e, CopyChunk *c, int ret, bool is_read,
+                         GError *err)
+{
+    if (ret == 0) {
+        report_copied(e, c->bytes);
+    }
+    g_mutex_lock(&e->lock);
+    if (c->deferred) {
+        e->deferred_bytes -= c->bytes;
+    } else {
+        e->in_flight--;
+    }
+    e->pool_tasks--;
+    if (ret < 0) {
+        /* what was read before the source changed cannot be read again */
+        bool keep = e->cfg.point_in_time && c->read_done;
+        CopyFailure *f = g_new0(CopyFailure, 1);
+
+        *f = (CopyFailure) { .offset = c->offset, .bytes = c->bytes,
+                             .is_read = is_read, .err = err };
+        if (keep) {
+            c->deferred = false; /* the worker's from now on */
+            f->chunk = g_steal_pointer(&c);
+        } else {
+            range_end_locked(e, f->offset, f->bytes, true);
+        }
+        g_queue_push_tail(&e->failures, f);
+    } else {
+        range_end_locked(e, c->offset, c->bytes, false);
+    }
+    g_cond_broadcast(&e->cond);
+    g_mutex_unlock(&e->lock);
+    chunk_free(c);
 }
 
 static void chunk_worker(gpointer data, gpointer user_data)
 {
     CopyChunk *c = data;
-    CopyEngine *e = c->e;
+    CopyEngine *e = user_data;
     GError *err = NULL;
-    bool is_read;
-    int ret = copy_range(e, c->offset, c->bytes, &is_read, &err);
+    bool is_read = false;
+    int ret = 0;
 
-    (void)user_data;
+    if (!c->read_done) {
+        ret = chunk_read(e, c, &is_read, &err);
+        g_mutex_lock(&e->lock);
+        c->read_done = ret == 0;
+        read_end_locked(e, c);
+        g_mutex_unlock(&e->lock);
+    }
     if (ret == 0) {
-        report_copied(e, c->bytes);
+        is_read = false;
+        ret = chunk_write(e, c, &err);
     }
-    g_mutex_lock(&e->lock);
-    if (ret < 0) {
-        CopyFailure *f = g_new(CopyFailure, 1);
-
-        *f = (CopyFailure) { .offset = c->offset, .bytes = c->bytes,
-                             .is_read = is_read, .err = err };
-        g_queue_push_tail(&e->failures, f);
-        hbitmap_set(e->dirty, c->offset, c->bytes);
-    }
-    e->in_flight--;
-    chunk_end_locked(e, c->offset, c->bytes);
-    g_mutex_unlock(&e->lock);
-    g_free(c);
+    chunk_finish(e, c, ret, is_read, err);
 }
 
 /* The first dirty run in [from, end) not over a busy range (clipped
@@ -197,9 +313,20 @@ static bool pick_locked(CopyEngine *e, int64_t from, int64_t end, int64_t max,
     return false;
 }
 
-/* Start the next chunk of at most @max bytes on the pool: its size, or 0
- * when none can start now (all slots taken, or nothing dirty that is not
- * busy). */
+static void push_locked(CopyEngine *e, CopyChunk *c)
+{
+    if (c->deferred) {
+        e->deferred_bytes += c->bytes;
+    } else {
+        e->in_flight++;
+    }
+    e->pool_tasks++;
+    g_thread_pool_push(e->pool, c, NULL);
+}
+
+/* Start the next chunk of at most @max bytes on the pool (a chunk to
+ * write again first): its size, or 0 when none can start now (all slots
+ * taken, or nothing dirty that is not busy). */
 static int64_t start_chunk_locked(CopyEngine *e, int64_t max)
 {
     int64_t len = e->cfg.len, start, n;
@@ -208,32 +335,28 @@ static int64_t start_chunk_locked(CopyEngine *e, int64_t max)
     if (e->in_flight >= e->cfg.max_in_flight) {
         return 0;
     }
+    c = g_queue_pop_head(&e->retry);
+    if (c) {
+        push_locked(e, c);
+        return c->bytes;
+    }
     if (!pick_locked(e, e->cursor, len, max, &start, &n) &&
         !(e->cfg.wrap && pick_locked(e, 0, len, max, &start, &n))) {
         return 0;
     }
-    hbitmap_reset(e->dirty, start, n);
-    hbitmap_set(e->busy, start, n);
-    e->busy_bytes += n;
-    e->in_flight++;
+    claim_range_locked(e, start, n);
     e->cursor = start + n;
-    c = g_new(CopyChunk, 1);
-    *c = (CopyChunk) { .e = e, .offset = start, .bytes = n };
-    g_thread_pool_push(e->pool, c, NULL);
+    push_locked(e, chunk_new(start, n));
     return n;
 }
 
-static void drain_locked(CopyEngine *e)
-{
-    while (e->in_flight > 0) {
-        g_cond_wait(&e->cond, &e->lock);
-    }
-}
-
+/* The worker's chunks on the pool are over. */
 static void drain(CopyEngine *e)
 {
     g_mutex_lock(&e->lock);
-    drain_locked(e);
+    while (e->in_flight > 0) {
+        g_cond_wait(&e->cond, &e->lock);
+    }
     g_mutex_unlock(&e->lock);
 }
 
@@ -242,6 +365,7 @@ static void free_failure(gpointer p)
     CopyFailure *f = p;
 
     g_clear_error(&f->err);
+    chunk_free(f->chunk);
     g_free(f);
 }
 
@@ -262,8 +386,10 @@ CopyEngine *copy_engine_new(const CopyEngineConfig *cfg)
     g_cond_init(&e->cond);
     e->dirty = hbitmap_new(cfg->len, cfg->granularity);
     e->busy = hbitmap_new(cfg->len, cfg->granularity);
+    e->reading = hbitmap_new(cfg->len, cfg->granularity);
     g_queue_init(&e->failures);
-    e->pool = g_thread_pool_new(chunk_worker, NULL, e->cfg.max_in_flight,
+    g_queue_init(&e->retry);
+    e->pool = g_thread_pool_new(chunk_worker, e, e->cfg.max_in_flight,
                                 FALSE, NULL);
     return e;
 }
@@ -273,11 +399,12 @@ void copy_engine_free(CopyEngine *e)
     if (!e) {
         return;
     }
-    drain(e);
-    g_thread_pool_free(e->pool, FALSE, TRUE);
+    g_thread_pool_free(e->pool, FALSE, TRUE); /* every chunk ends */
     g_queue_clear_full(&e->failures, free_failure);
+    g_queue_clear_full(&e->retry, (GDestroyNotify)chunk_free);
     hbitmap_free(e->dirty);
     hbitmap_free(e->busy);
+    hbitmap_free(e->reading);
     g_mutex_clear(&e->lock);
     g_cond_clear(&e->cond);
     g_free(e);
@@ -341,6 +468,7 @@ int64_t copy_engine_pending(CopyEngine *e)
 }
 
 /* ---- the worker ---- */
+/* ---- the worker ---- */
 
 /* The largest chunk under the job's speed: about 8 chunks a second, so
  * the rate limit's sleeps stay short. */
@@ -390,13 +518,20 @@ static int handle_failure(CopyEngine *e, BlockJob *job, CopyFailure *f,
     if (act == BLOCK_ERROR_ACTION_REPORT) {
         g_propagate_error(errp, g_steal_pointer(&f->err));
         ret = -1;
-    } else if (act == BLOCK_ERROR_ACTION_STOP) {
-        /* parked at the next pause point; the range is dirty again and
-         * is copied after job-resume */
-        g_mutex_lock(&e->lock);
-        e->cursor = MIN(e->cursor, f->offset);
-        g_mutex_unlock(&e->lock);
     }
+    g_mutex_lock(&e->lock);
+    if (act == BLOCK_ERROR_ACTION_STOP) {
+        /* parked at the next pause point; then copied again (or, with
+         * the data it read kept, written again) */
+        if (f->chunk) {
+            g_queue_push_tail(&e->retry, g_steal_pointer(&f->chunk));
+        }
+        e->cursor = MIN(e->cursor, f->offset);
+    } else if (f->chunk) {
+        /* left uncopied (ignore), or the job fails (report) */
+        range_end_locked(e, f->offset, f->bytes, true);
+    }
+    g_mutex_unlock(&e->lock);
     free_failure(f);
     return ret;
 }
@@ -441,7 +576,7 @@ int copy_engine_run(CopyEngine *e, BlockJob *job, GError **errp)
             continue;
         }
         if (block_job_pause_requested(job)) {
-            drain(e); /* nothing in flight while paused */
+            drain(e); /* nothing of the job's in flight while paused */
             if (!failures_queued(e)) {
                 block_job_pause_point(job);
             } /* else those first: each under the policy, as QEMU */
@@ -455,45 +590,91 @@ int copy_engine_run(CopyEngine *e, BlockJob *job, GError **errp)
 
 /* ---- copies in the caller's thread (write hooks) ---- */
 
-/* Mark the ranges of [start, end) to copy now busy (into @ranges), after
- * the copies in flight over them. */
-static void claim_locked(CopyEngine *e, int64_t start, int64_t end,
-                         bool dirty_only, GArray *ranges)
+/*
+ * Claim the ranges of [start, end) to copy now (into @ranges, pieces of at
+ * most max_chunk), after the copies over them: a copy-before-write of a
+ * point-in-time engine waits only for their read phases (and skips what
+ * they hold), anything else for the whole copy.
+ */
+static void claim_now_locked(CopyEngine *e, int64_t start, int64_t end,
+                             bool dirty_only, GArray *ranges)
 {
-    uint64_t s, n;
+    HBitmap *wait = dirty_only && e->cfg.point_in_time ? e->reading : e->busy;
+    int64_t s, n;
 
-    while (hbitmap_next_dirty(e->busy, start, end) >= 0) {
+    while (hbitmap_next_dirty(wait, start, end) >= 0) {
         g_cond_wait(&e->cond, &e->lock);
     }
     for (int64_t from = start; from < end; from = s + n) {
+        CopyRange r;
+
         if (!dirty_only) {
-            s = start;
-            n = end - start;
-        } else if (!hbitmap_next_dirty_area(e->dirty, from, end, 0, &s, &n)) {
+            s = from;
+            n = MIN(end - from, e->cfg.max_chunk);
+        } else if (!pick_locked(e, from, end, e->cfg.max_chunk, &s, &n)) {
             break;
         }
-        CopyRange r = { .offset = s, .bytes = n };
-
+        r = (CopyRange) { .offset = s, .bytes = n };
         g_array_append_val(ranges, r);
-        hbitmap_reset(e->dirty, s, n);
-        hbitmap_set(e->busy, s, n);
-        e->busy_bytes += n;
+        claim_range_locked(e, s, n);
     }
 }
 
-/* One claimed range before a guest write; see cfg.fleecing. */
-static int copy_now_range(CopyEngine *e, const CopyRange *r, GError **errp)
+/* The write of a copy-before-write, off the guest's path when the
+ * engine may defer it and the budget allows: true when handed over. */
+static bool defer_write(CopyEngine *e, CopyChunk *c, bool dirty_only)
 {
+    bool ok;
+
+    if (!dirty_only || !e->cfg.defer_cbw) {
+        return false;
+    }
+    g_mutex_lock(&e->lock);
+    ok = e->deferred_bytes + c->bytes <= COPY_ENGINE_DEFER_BYTES;
+    if (ok) {
+        c->deferred = true;
+        push_locked(e, c);
+    }
+    g_mutex_unlock(&e->lock);
+    return ok;
+}
+
+/* One claimed range now; -1 with errp (the range is dirty again). */
+static int copy_now_range(CopyEngine *e, const CopyRange *r, bool dirty_only,
+                          GError **errp)
+{
+    CopyChunk *c = chunk_new(r->offset, r->bytes);
     bool is_read;
     int ret;
 
     if (e->cfg.fleecing) {
+        /* see cfg.fleecing: no target read falls through meanwhile */
         bdrv_drained_begin(e->cfg.target);
     }
-    ret = copy_range(e, r->offset, r->bytes, &is_read, errp);
+    ret = chunk_read(e, c, &is_read, errp);
+
+    g_mutex_lock(&e->lock);
+    c->read_done = ret == 0;
+    read_end_locked(e, c);
+    g_mutex_unlock(&e->lock);
+    if (ret == 0 && !e->cfg.fleecing && defer_write(e, c, dirty_only)) {
+        return 0; /* the pool writes it, the worker hears of failures */
+    }
+    if (ret == 0) {
+        ret = chunk_write(e, c, errp);
+    }
     if (e->cfg.fleecing) {
         bdrv_drained_end(e->cfg.target);
     }
+    if (ret == 0) {
+        report_copied(e, r->bytes);
+    }
+    /* on failure the caller's write does not happen: reading it again
+     * later finds the same data */
+    g_mutex_lock(&e->lock);
+    range_end_locked(e, r->offset, r->bytes, ret < 0);
+    g_mutex_unlock(&e->lock);
+    chunk_free(c);
     return ret;
 }
 
@@ -501,8 +682,7 @@ int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
                          bool dirty_only, GError **errp)
 {
     int64_t g = e->cfg.granularity;
-    int64_t start;
-    int64_t end;
+    int64_t start, end;
     g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(CopyRange));
     int ret = 0;
 
@@ -512,23 +692,18 @@ int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
     start = offset - offset % g;
     end = MIN((offset + bytes + g - 1) / g * g, e->cfg.len);
     g_mutex_lock(&e->lock);
-    claim_locked(e, start, end, dirty_only, ranges);
+    claim_now_locked(e, start, end, dirty_only, ranges);
     g_mutex_unlock(&e->lock);
     for (guint i = 0; i < ranges->len; i++) {
         CopyRange *r = &g_array_index(ranges, CopyRange, i);
 
-        if (ret == 0 && copy_now_range(e, r, errp) < 0) {
-            ret = -1;
-        }
-        if (ret == 0) {
-            report_copied(e, r->bytes);
-        }
-        g_mutex_lock(&e->lock);
         if (ret < 0) {
-            hbitmap_set(e->dirty, r->offset, r->bytes); /* still to copy */
+            g_mutex_lock(&e->lock); /* not tried: still to copy */
+            range_end_locked(e, r->offset, r->bytes, true);
+            g_mutex_unlock(&e->lock);
+        } else {
+            ret = copy_now_range(e, r, dirty_only, errp);
         }
-        chunk_end_locked(e, r->offset, r->bytes);
-        g_mutex_unlock(&e->lock);
     }
     return ret;
 }

@@ -48,6 +48,20 @@ typedef struct CopyEngineConfig {
      * write lands (QEMU serialises these copies for the same reason).
      */
     bool fleecing;
+    /*
+     * Point in time (backup): what a chunk read is what the target must
+     * get, even if the source changes after the read (copy-before-write
+     * waits only for reads).  A chunk whose write fails keeps its data
+     * and is written again, never read again.
+     */
+    bool point_in_time;
+    /*
+     * A copy-before-write only reads in the guest's thread and leaves the
+     * write to the pool (up to 32 MiB of such data at a time); a failed
+     * one is the worker's to handle, so copy_engine_run() must be running
+     * (or the map clean) while the hooks copy.
+     */
+    bool defer_cbw;
     BlockdevOnError on_source_error, on_target_error;
     /* Called after each copied range (any thread, no lock held). */
     void (*copied)(void *opaque, int64_t bytes);
@@ -85,9 +99,10 @@ int copy_engine_run(CopyEngine *e, BlockJob *job, GError **errp);
 /*
  * Copy [offset, offset+bytes) (widened to granules) now, in the calling
  * thread, after the chunks in flight over it: with @dirty_only just the
- * granules still dirty (copy-before-write), else all of them (a mirror's
- * write-blocking copy).  Their bits are cleared; on failure they are set
- * again and -1 comes back with errp.
+ * granules still dirty (copy-before-write: with point_in_time it waits
+ * only for the reads in flight, with defer_cbw the pool may do the
+ * writes), else all of them (a mirror's write-blocking copy).  Their bits
+ * are cleared; on failure they are set again and -1 comes back with errp.
  */
 int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
                          bool dirty_only, GError **errp);
