@@ -25,7 +25,7 @@ typedef struct FileQueuedCall FileQueuedCall;
  * the queue hands each call's result from one thread to another. */
 typedef struct FileWriteQueue {
     pthread_mutex_t lock;
-    bool busy;              /* a thread has the turn */
+    bool busy; /* a thread has the turn */
     FileQueuedCall *head, *tail;
 } FileWriteQueue;
 
