@@ -2,8 +2,8 @@
 /*
  * The file driver's cache of known data (see file-data-cache.h).  Every
  * access to the shared fields is a sequentially consistent atomic, which
- * is what makes the lock-free lookup a correct sequence-count read (and
- * keeps TSan informed).
+ * is what makes the lock-free lookup a correct sequence-count read, and
+ * the lock is a pthread mutex, not a GMutex (invisible to ThreadSanitizer).
  */
 #include "file-data-cache.h"
 
@@ -12,14 +12,14 @@
 
 void file_data_cache_init(FileDataCache *c)
 {
-    g_mutex_init(&c->lock);
+    pthread_mutex_init(&c->lock, NULL);
     c->seq = c->gen = 0;
     c->start = c->end = 0;
 }
 
 void file_data_cache_destroy(FileDataCache *c)
 {
-    g_mutex_clear(&c->lock);
+    pthread_mutex_destroy(&c->lock);
 }
 
 int64_t file_data_cache_lookup(FileDataCache *c, int64_t offset, int64_t bytes)
@@ -49,31 +49,33 @@ uint32_t file_data_cache_gen(FileDataCache *c)
 /* Under c->lock: publish a new run. */
 static void set_run_locked(FileDataCache *c, int64_t start, int64_t end)
 {
-    STORE(&c->seq, c->seq + 1);
+    STORE(&c->seq, LOAD(&c->seq) + 1);
     STORE(&c->start, start);
     STORE(&c->end, end);
-    STORE(&c->seq, c->seq + 1);
+    STORE(&c->seq, LOAD(&c->seq) + 1);
 }
 
 void file_data_cache_fill(FileDataCache *c, uint32_t gen, int64_t start,
                           int64_t end)
 {
-    g_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     if (LOAD(&c->gen) == gen && start < end) {
+        int64_t cs = LOAD(&c->start), ce = LOAD(&c->end);
+
         /* two runs seen with no drop between them are both still data */
-        if (c->start < c->end && start <= c->end && end >= c->start) {
-            start = MIN(start, c->start);
-            end = MAX(end, c->end);
+        if (cs < ce && start <= ce && end >= cs) {
+            start = MIN(start, cs);
+            end = MAX(end, ce);
         }
         set_run_locked(c, start, end);
     }
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void file_data_cache_drop(FileDataCache *c)
 {
-    g_mutex_lock(&c->lock);
-    STORE(&c->gen, c->gen + 1);
+    pthread_mutex_lock(&c->lock);
+    STORE(&c->gen, LOAD(&c->gen) + 1);
     set_run_locked(c, 0, 0);
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
 }

@@ -21,12 +21,13 @@
 #define BLOCK_FILE_DATA_CACHE_H
 
 #include <glib.h>
+#include <pthread.h>
 #include <stdint.h>
 
 typedef struct FileDataCache {
-    GMutex lock;   /* fills and drops, one at a time */
-    uint32_t seq;  /* atomic: odd while start/end change */
-    uint32_t gen;  /* atomic: bumped by every drop */
+    pthread_mutex_t lock; /* fills and drops, one at a time */
+    uint32_t seq;         /* atomic: odd while start/end change */
+    uint32_t gen;         /* atomic: bumped by every drop */
     int64_t start; /* atomic: [start, end) is data; empty when end <= start */
     int64_t end;
 } FileDataCache;

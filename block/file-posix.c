@@ -23,6 +23,7 @@
 #include "block/graph.h"
 #include "block/perm.h"
 #include "file-data-cache.h"
+#include "file-write-queue.h"
 #include "file-lock.h"
 #include "block/options.h"
 #include "qemu/error.h"
@@ -51,6 +52,7 @@ typedef struct BDRVFileState {
     FileLock lock;    /* what this node holds on fd's description */
     FileSwitch perm_switch; /* bdrv_perm_prepare's */
     FileDataCache data_cache; /* what block status found to be data */
+    FileWriteQueue write_queue; /* buffered writes, one at a time */
 } BDRVFileState;
 
 static const char *const aio_values[] = {"threads", "native", "io_uring", NULL};
@@ -112,6 +114,7 @@ static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
     s->open_flags = flags;
     g_rw_lock_init(&s->rmw_lock);
     file_data_cache_init(&s->data_cache);
+    file_write_queue_init(&s->write_queue);
     s->lock.fd = fd; /* no parents yet: nothing to lock */
     if (s->locking) {
         file_lock_register(&s->lock);
@@ -266,6 +269,7 @@ static void file_close(BlockDriverState *bs)
         s->fd = -1;
         g_rw_lock_clear(&s->rmw_lock);
         file_data_cache_destroy(&s->data_cache);
+        file_write_queue_destroy(&s->write_queue);
     }
 }
 
@@ -436,6 +440,37 @@ static int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
+typedef struct QueuedWrite {
+    BlockDriverState *bs;
+    int64_t offset, bytes;
+    const void *buf;
+    GError **errp;
+} QueuedWrite;
+
+static int queued_write(void *opaque)
+{
+    QueuedWrite *w = opaque;
+
+    return write_full(w->bs, w->offset, w->bytes, w->buf, false, w->errp);
+}
+
+/*
+ * Buffered writes go through the write queue (file-write-queue.h says
+ * why); durable ones do not, so that a disk flush never holds it.
+ */
+static int write_buffered(BlockDriverState *bs, int64_t offset,
+                          int64_t bytes, const void *buf, bool fua,
+                          GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    QueuedWrite w = {bs, offset, bytes, buf, errp};
+
+    if (fua && !bdrv_node(bs)->no_flush) {
+        return write_durable(bs, offset, bytes, buf, true, errp);
+    }
+    return file_write_queue_run(&s->write_queue, queued_write, &w);
+}
+
 /* The write; an unaligned O_DIRECT one read-modify-writes its span. */
 static int file_pwrite_flags(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, const void *buf, int flags,
@@ -448,15 +483,12 @@ static int file_pwrite_flags(BlockDriverState *bs, int64_t offset,
     int ret;
 
     if (!needs_bounce(bs, offset, bytes, buf)) {
-        bool direct = s->open_flags & O_DIRECT;
-
-        if (direct) {
-            g_rw_lock_reader_lock(&s->rmw_lock);
+        if (!(s->open_flags & O_DIRECT)) {
+            return write_buffered(bs, offset, bytes, buf, fua, errp);
         }
+        g_rw_lock_reader_lock(&s->rmw_lock);
         ret = write_durable(bs, offset, bytes, buf, fua, errp);
-        if (direct) {
-            g_rw_lock_reader_unlock(&s->rmw_lock);
-        }
+        g_rw_lock_reader_unlock(&s->rmw_lock);
         return ret;
     }
     bounce = bounce_span(offset, bytes, &start, &len);
