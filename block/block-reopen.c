@@ -21,6 +21,8 @@ typedef struct ReopenItem {
 
 typedef struct ReopenQueue {
     GPtrArray *items; /* ReopenItem*, parents before children */
+    bool check_users; /* blockdev-reopen: no writing user of a node that
+                       * becomes read-only (jobs drop theirs themselves) */
 } ReopenQueue;
 
 static ReopenQueue *queue_new(void)
@@ -141,6 +143,35 @@ static bool queue_prepare(ReopenQueue *q, GError **errp)
     return true;
 }
 
+/* Does @c still write to its node after the reopen of @q?  A parent node
+ * that becomes read-only in the same reopen stops writing. */
+static bool user_keeps_writing(ReopenQueue *q, BdrvChild *c)
+{
+    ReopenItem *parent = c->parent ? queue_find(q, c->parent) : NULL;
+
+    if (!(c->perm & (BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED))) {
+        return false;
+    }
+    return !parent || !parent->e.state.read_only;
+}
+
+/* QEMU's check: a read-only node has no user that writes (an export, a
+ * read-write format node on it). */
+static bool check_no_writer(ReopenQueue *q, BlockDriverState *bs,
+                            GError **errp)
+{
+    for (GList *l = bdrv_parents(bs); l; l = l->next) {
+        if (user_keeps_writing(q, l->data)) {
+            error_setg(errp,
+                       "Read-only block node '%s' cannot support read-write "
+                       "users",
+                       bs->node_name);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Everything data is written to must be writable once committed. */
 static bool queue_check_writable(ReopenQueue *q, GError **errp)
 {
@@ -149,6 +180,10 @@ static bool queue_check_writable(ReopenQueue *q, GError **errp)
 
         if (it->e.need_write && it->e.state.read_only) {
             error_setg(errp, "Block node is read-only");
+            return false;
+        }
+        if (q->check_users && it->e.state.read_only &&
+            !check_no_writer(q, it->e.state.bs, errp)) {
             return false;
         }
     }
@@ -460,6 +495,7 @@ bool bdrv_reopen_options(JsonArray *options, GError **errp)
     static const ReopenDefaults top_defaults = {false, false, false};
     g_autoptr(ReopenQueue) q = queue_new();
 
+    q->check_users = true;
     for (guint i = 0; i < json_array_get_length(options); i++) {
         JsonNode *n = json_array_get_element(options, i);
         BlockDriverState *bs;

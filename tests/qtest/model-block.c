@@ -138,7 +138,8 @@ void block_world_node_lines(Model *m, GPtrArray *lines)
              * says read-write whatever its fd is */
             g_ptr_array_add(lines, g_strdup_printf("%s ro=%d direct=0",
                                                    im->file_node,
-                                                   im->implicit && im->q_ro));
+                                                   im->implicit &&
+                                                       !q_writable(m, i)));
         }
         if (im->q) {
             g_ptr_array_add(lines,
@@ -711,6 +712,10 @@ static char *snapshot_error(Model *m, int b, int o)
                                "create a cycle",
                                b, b);
     }
+    if (img(m, o)->q_ro && export_on(m, b, false) &&
+        export_on(m, b, false)->writable) {
+        return g_strdup("Block node is read-only"); /* the export moves */
+    }
     return NULL;
 }
 
@@ -845,20 +850,53 @@ static void op_snapshot_sync(Model *m)
     snapshot_apply(m, b, o);
 }
 
+/*
+ * The stream job takes every layer below qT sharing no write: a writable
+ * export on one of them conflicts.  The text, or NULL.
+ */
+static char *stream_conflict(Model *m, int t, const char *id)
+{
+    int n = 0;
+    char *first = NULL;
+
+    for (int k = img(m, t)->backing; k >= 0; k = img(m, k)->backing) {
+        MExport *e = export_on(m, k, false);
+
+        if (e && e->writable && !n++) {
+            first = g_strdup_printf(
+                "Permission conflict on node 'q%d': permissions 'write' are "
+                "both required by block export '%s' (uses node 'q%d' as "
+                "'root' child) and unshared by stream job '%s' (uses node "
+                "'q%d' as 'intermediate node' child).",
+                k, e->id, k, id, k);
+        }
+    }
+    if (n > 1) {
+        g_free(first);
+        first = g_strdup("Permission conflict on node '...");
+    }
+    return first;
+}
+
 static void op_stream(Model *m)
 {
     int i = pick_img(m);
     g_autofree char *id = NULL;
     g_autofree char *err = NULL;
+    g_autofree char *conflict = NULL;
 
     if (!img(m, i)->q || img(m, i)->backing < 0) {
         return;
     }
     id = new_job_id(m);
-    bw_expect(m, NULL,
+    conflict = stream_conflict(m, i, id);
+    bw_expect(m, conflict,
               "{\"execute\": \"block-stream\", \"arguments\": {\"job-id\": "
               "\"%s\", \"device\": \"q%d\"}}",
               id, i);
+    if (conflict) {
+        return;
+    }
     wait_job(m, id, "null", &err);
     if (err) {
         model_fail(m, "stream %s failed: %s", id, err);
@@ -872,10 +910,27 @@ static bool q_is_root(Model *m, int i)
     return backing_parent(m, i) < 0 && !export_on(m, i, false);
 }
 
+/* A non-active commit's link to base qB shares no write: a writable export on it
+ * conflicts.  The text, or NULL. */
+static char *commit_base_conflict(Model *m, int b)
+{
+    MExport *e = export_on(m, b, false);
+
+    if (!e || !e->writable) {
+        return NULL;
+    }
+    return g_strdup_printf("Permission conflict on node 'q%d': permissions "
+                           "'write' are both required by block export '%s' "
+                           "(uses node 'q%d' as 'root' child) and unshared "
+                           "by ...",
+                           b, e->id, b);
+}
+
 /* Commit qT (backing of root qP) into its backing qB. */
 static void op_commit(Model *m)
 {
     int t = pick_img(m), p, b;
+    bool base_grows;
     g_autofree char *id = NULL;
     g_autofree char *err = NULL;
 
@@ -885,15 +940,20 @@ static void op_commit(Model *m)
     b = img(m, t)->backing;
     p = backing_parent(m, t);
     id = new_job_id(m);
+    base_grows = img(m, b)->size < img(m, t)->size;
     if (p < 0) {
         if (!q_is_root(m, t)) {
             return;
         }
-        /* active: it waits in READY for job-complete or job-cancel */
+        /* active: it waits in READY for job-complete or job-cancel; its
+         * link to the base shares writes (QEMU's mirror onto a backing) */
         bw_expect(m, NULL,
                   "{\"execute\": \"block-commit\", \"arguments\": {\"job-id\": "
                   "\"%s\", \"device\": \"q%d\", \"base-node\": \"q%d\"}}",
                   id, t, b);
+        if (base_grows) { /* the job grows a shorter base first */
+            img(m, b)->size = img(m, t)->size;
+        }
         m->bw->job = JOB_ACTIVE_COMMIT;
         m->bw->job_id = g_steal_pointer(&id);
         m->bw->job_src = t;
@@ -904,14 +964,34 @@ static void op_commit(Model *m)
     if (backing_parents(m, t) > 1 || !q_is_root(m, p)) {
         return;
     }
-    bw_expect(m, NULL,
+    err = commit_base_conflict(m, b);
+    if (err && export_on(m, t, false)) {
+        g_free(err);
+        err = g_strdup("Permission conflict on node '...");
+    } else if (export_on(m, t, false)) {
+        /* the job takes the intermediate node sharing no consistent read */
+        err = g_strdup_printf("Permission conflict on node 'q%d': "
+                              "permissions 'consistent read' are both "
+                              "required by block export '%s' (uses node "
+                              "'q%d' as 'root' child) and unshared by commit "
+                              "job '%s' (uses node 'q%d' as 'intermediate "
+                              "node' child).",
+                              t, export_on(m, t, false)->id, t, id, t);
+    }
+    bw_expect(m, err,
               "{\"execute\": \"block-commit\", \"arguments\": {\"job-id\": "
               "\"%s\", \"device\": \"q%d\", \"top-node\": \"q%d\", "
               "\"base-node\": \"q%d\", \"backing-file\": \"base.qcow2\"}}",
               id, p, t, b);
+    if (err) {
+        return;
+    }
     wait_job(m, id, "null", &err);
     if (err) {
         model_fail(m, "commit %s failed: %s", id, err);
+    }
+    if (base_grows) {
+        img(m, b)->size = img(m, t)->size;
     }
     img(m, p)->backing = b; /* qT keeps its own backing link */
 }
@@ -927,6 +1007,14 @@ static void op_mirror(Model *m)
         return;
     }
     id = new_job_id(m);
+    if (backing_parent(m, s) >= 0) {
+        bw_expect(m, "Need a root block node",
+                  "{\"execute\": \"blockdev-mirror\", \"arguments\": "
+                  "{\"job-id\": \"%s\", \"device\": \"q%d\", \"target\": "
+                  "\"q%d\", \"sync\": \"full\"}}",
+                  id, s, t);
+        return;
+    }
     bw_expect(m, NULL,
               "{\"execute\": \"blockdev-mirror\", \"arguments\": {\"job-id\": "
               "\"%s\", \"device\": \"q%d\", \"target\": \"q%d\", "
@@ -955,6 +1043,11 @@ static void op_finish_job(Model *m)
     }
     if (complete) {
         move_parents(m, bw->job_src, bw->job_tgt);
+    }
+    if (complete && bw->job == JOB_ACTIVE_COMMIT) {
+        /* the base took the top's place: it stays writable (as QEMU's,
+         * which reopens it read-only again only when the job is aborted) */
+        img(m, bw->job_tgt)->q_ro = false;
     }
     bw->job = JOB_NONE;
     g_clear_pointer(&bw->job_id, g_free);

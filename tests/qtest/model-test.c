@@ -706,6 +706,62 @@ START_TEST(test_reopen_format_ro_keeps_auto_ro_file)
 }
 END_TEST
 
+/*
+ * Found by the model: blockdev-reopen made a qcow2 node read-only under a
+ * writable NBD export (and its file node went to its read-only dup).
+ * QEMU 7.2 refuses, measured: "Read-only block node 'q' cannot support
+ * read-write users"; nothing changes.
+ */
+START_TEST(test_reopen_ro_under_writable_export)
+{
+    QTestState *s = qtest_spawn(NULL);
+    QTestConn *c = qtest_connect(s, 0);
+    g_autofree char *path = make_qcow2(s, "a.qcow2");
+    g_autofree char *sock = g_build_filename(qtest_tmpdir(s), "nbd.sock", NULL);
+    g_autofree char *qsock = qtest_json_str(sock);
+    JsonNode *ev;
+
+    add_image(s, c, path, 1, "f");
+    qtest_assert_success(qtest_qmp(
+        c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'qcow2', "
+           "'node-name': 'q', 'file': 'f', 'backing': null}}"));
+    qtest_assert_success(qtest_qmp(c,
+                                   "{'execute': 'nbd-server-start', "
+                                   "'arguments': {'addr': {'type': 'unix', "
+                                   "'data': {'path': %s}}}}",
+                                   qsock));
+    qtest_assert_success(qtest_qmp(
+        c, "{'execute': 'block-export-add', 'arguments': {'type': 'nbd', "
+           "'id': 'e', 'node-name': 'q', 'writable': true}}"));
+    qtest_assert_error(
+        qtest_qmp(c, "{'execute': 'blockdev-reopen', 'arguments': "
+                     "{'options': [{'driver': 'qcow2', 'node-name': 'q', "
+                     "'file': 'f', 'read-only': true, 'backing': null}]}}"),
+        "GenericError",
+        "Read-only block node 'q' cannot support read-write users");
+    ck_assert(!node_ro(c, "q"));
+    ck_assert(!node_ro(c, "f"));
+    /* the file node kept its read-write dup: the export still writes */
+    ck_assert_int_eq(qtest_fdset_dup_count(c, 1), 1);
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'nbd-server-stop'}"));
+    ev = qtest_event_wait(c, "BLOCK_EXPORT_DELETED", 20000);
+    ck_assert_msg(ev, "no BLOCK_EXPORT_DELETED");
+    json_node_unref(ev);
+    /* without the export the same reopen works */
+    qtest_assert_success(
+        qtest_qmp(c, "{'execute': 'blockdev-reopen', 'arguments': "
+                     "{'options': [{'driver': 'qcow2', 'node-name': 'q', "
+                     "'file': 'f', 'read-only': true, 'backing': null}]}}"));
+    ck_assert(node_ro(c, "q"));
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
+                                      "'arguments': {'node-name': 'q'}}"));
+    qtest_assert_success(qtest_qmp(c, "{'execute': 'blockdev-del', "
+                                      "'arguments': {'node-name': 'f'}}"));
+    qtest_assert_fds_match_registry(s, c, 0);
+    ck_assert_int_eq(qtest_quit(s), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("model");
@@ -724,6 +780,7 @@ int main(void)
     tcase_add_test(pinned, test_reopen_auto_ro_to_read_only);
     tcase_add_test(pinned, test_reopen_auto_ro_direct_change);
     tcase_add_test(pinned, test_reopen_format_ro_keeps_auto_ro_file);
+    tcase_add_test(pinned, test_reopen_ro_under_writable_export);
     suite_add_tcase(su, pinned);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
