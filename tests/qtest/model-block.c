@@ -1199,6 +1199,44 @@ static void op_export_del(Model *m)
     }
 }
 
+/*
+ * A guest write of 64 KiB through qI (HMP qemu-io, through the block
+ * layer and its write hooks), so that jobs have data to copy and qcow2
+ * allocates; also while a job waits in READY.
+ */
+static void op_guest_write(Model *m, int i)
+{
+    MImage *im = img(m, i);
+    int64_t off = (int64_t)rnd(m, MAX(im->size / 65536, 1)) * 65536;
+    g_autofree char *line = g_strdup_printf("qemu-io q%d \"write -P 0x%02x "
+                                            "%" PRId64 " 64k\"",
+                                            i, 1 + rnd(m, 254), off);
+    g_autofree char *q = qtest_json_str(line);
+    g_autofree char *text = g_strdup_printf(
+        "{\"execute\": \"human-monitor-command\", \"arguments\": "
+        "{\"command-line\": %s}}",
+        q);
+    JsonNode *r;
+    JsonNode *out;
+
+    if (!q_writable(m, i) || off + 65536 > im->size) {
+        return;
+    }
+    r = bw_send(m, text);
+    out = json_object_get_member(json_node_get_object(r), "return");
+    if (!out || !g_str_has_prefix(json_node_get_string(out), "wrote ")) {
+        g_autofree char *t = json_to_string(r, FALSE);
+        model_fail(m, "%s: %s", line, t);
+    }
+    json_node_unref(r);
+    m->bw->n_writes++;
+}
+
+static void op_write_any(Model *m)
+{
+    op_guest_write(m, pick_img(m));
+}
+
 void block_world_step(Model *m)
 {
     static void (*const ops[])(Model *) = {
@@ -1208,10 +1246,12 @@ void block_world_step(Model *m)
         op_snapshot,    op_transaction,  op_snapshot_sync, op_stream,
         op_commit,      op_commit,       op_mirror,       op_mirror,
         op_resize,      op_nbd,          op_export_add,   op_export_add,
-        op_export_del,
+        op_export_del,  op_write_any,    op_write_any,    op_write_any,
     };
 
-    if (m->bw->job) {
+    if (m->bw->job && chance(m, 40)) {
+        op_guest_write(m, m->bw->job_src);
+    } else if (m->bw->job) {
         op_finish_job(m);
     } else {
         ops[rnd(m, G_N_ELEMENTS(ops))](m);
@@ -1263,15 +1303,39 @@ void block_world_start(Model *m)
     m->bw->nbd_path = g_build_filename(m->pool_dir, "nbd.sock", NULL);
 }
 
+/* After the daemon is gone: every qcow2 image it wrote passes qemu-img
+ * check. */
+void block_world_check_images(Model *m)
+{
+    for (int i = 0; i < NIMG; i++) {
+        g_autofree char *cmd = NULL;
+        g_autofree char *out = NULL;
+        int status;
+
+        if (img(m, i)->fmt != IMG_QCOW2) {
+            continue;
+        }
+        /* without its backing: a commit records the name "base.qcow2" */
+        cmd = g_strdup_printf("qemu-img check 'json:{\"driver\": \"qcow2\", "
+                              "\"file\": {\"driver\": \"file\", "
+                              "\"filename\": \"%s\"}, \"backing\": null}'",
+                              m->files[NFILES + i]);
+        ck_assert(g_spawn_command_line_sync(cmd, &out, NULL, &status, NULL));
+        if (!g_spawn_check_wait_status(status, NULL)) {
+            model_fail(m, "%s failed:\n%s", cmd, out);
+        }
+    }
+}
+
 void block_world_end(Model *m)
 {
     BlockWorld *bw = m->bw;
 
-    qtest_events_clear(bw->c);
     fprintf(stderr,
             "model seed %u, block world: %u commands (%u refused as "
-            "predicted), %u jobs, %u exports\n",
-            m->seed, bw->n_ops, bw->n_refused, bw->n_jobs, bw->n_exports);
+            "predicted), %u jobs, %u exports, %u guest writes\n",
+            m->seed, bw->n_ops, bw->n_refused, bw->n_jobs, bw->n_exports,
+            bw->n_writes);
     for (int i = 0; i < NIMG; i++) {
         g_free(img(m, i)->file_node);
     }

@@ -451,8 +451,10 @@ static void model_end(Model *m)
     for (guint i = 0; i < MAX_MONITORS; i++) {
         g_clear_pointer(&m->named[i], g_hash_table_unref);
     }
-    block_world_end(m);
+    qtest_events_clear(m->bw->c);
     ck_assert_int_eq(qtest_quit(m->s), 0);
+    block_world_check_images(m);
+    block_world_end(m);
     for (guint i = 0; i < m->descs->len; i++) {
         if (desc_at(m, i)->tfd >= 0) {
             close(desc_at(m, i)->tfd);

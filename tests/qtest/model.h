@@ -118,7 +118,7 @@ typedef struct BlockWorld {
     int job_src, job_tgt; /* mirror: source, target; commit: top, base */
     bool job_base_was_ro;
     int next_export, next_job;
-    guint n_ops, n_jobs, n_refused, n_exports;
+    guint n_ops, n_jobs, n_refused, n_exports, n_writes;
 } BlockWorld;
 
 typedef struct Config {
@@ -234,6 +234,7 @@ void op_disconnect(Model *m);
 void block_world_args(Model *m, GString *args, GArray *inherit);
 void block_world_start(Model *m);
 void block_world_end(Model *m);
+void block_world_check_images(Model *m);
 void block_world_step(Model *m);
 void block_world_want_fds(Model *m, GArray *want);
 int block_world_dups(Model *m, int64_t set);
