@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Shared by nbd/server.c (listener, clients, exports), nbd/handshake.c
- * (option haggling) and nbd/requests.c (transmission phase).
+ * (option haggling), nbd/requests.c (transmission phase: receiving and
+ * its threads) and nbd/commands.c (its commands and replies).
  */
 #ifndef NBD_INTERNAL_H
 #define NBD_INTERNAL_H
@@ -22,6 +23,16 @@
 #define NBD_SOCKET_BUFFER (4 * 1024 * 1024)
 /* Size of the connection thread's receive buffer. */
 #define NBD_RECV_BUFFER (64 * 1024)
+/* CACHE reads go through a buffer this big. */
+#define NBD_CACHE_CHUNK (1024 * 1024)
+/*
+ * Reads shorter than this go out as one data chunk without asking block
+ * status first: for a few KiB the probe (on a file, SEEK_DATA/SEEK_HOLE
+ * plus the length checks) costs more than sending the zeroes of a hole
+ * would, and the protocol lets a server send data where it could have sent
+ * a hole.  Copy tools read far larger blocks and still get hole chunks.
+ */
+#define NBD_SPARSE_READ_MIN (64 * 1024)
 
 /* Metadata contexts: bit i of a client's selection is context id i + 1. */
 enum {
@@ -113,6 +124,15 @@ int nbd_writev_full(NbdClient *c, struct iovec *iov, int iovcnt);
 /* handshake.c: true once the client is in the transmission phase. */
 bool nbd_handshake(NbdClient *c);
 uint16_t nbd_export_tx_flags(NbdClient *c, NbdExport *exp);
+
+/* commands.c */
+/* Run a received, checked request and send its reply. */
+void nbd_run_request(NbdClient *c, NbdRequest *r);
+/* An error reply (a structured error chunk with @msg when negotiated). */
+void nbd_send_error(NbdClient *c, uint64_t cookie, uint32_t err,
+                    const char *msg);
+/* A send failed: the connection is over for everyone on it. */
+void nbd_client_fail(NbdClient *c);
 
 /* requests.c */
 /*
