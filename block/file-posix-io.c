@@ -166,6 +166,37 @@ int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
     return ret;
 }
 
+/*
+ * Buffered only (an O_DIRECT read always waits for the disk): what the
+ * page cache holds, with RWF_NOWAIT; beyond the end of the file, zeroes.
+ */
+int file_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf)
+{
+    BDRVFileState *s = bs->opaque;
+    char *p = buf;
+
+    if (s->open_flags & O_DIRECT) {
+        return -EAGAIN;
+    }
+    while (bytes > 0) {
+        struct iovec iov = {.iov_base = p, .iov_len = bytes};
+        ssize_t n = preadv2(s->fd, &iov, 1, offset, RWF_NOWAIT);
+
+        if (n < 0) {
+            return -EAGAIN; /* not cached, EINTR, an error: the slow path */
+        }
+        if (n == 0) {
+            memset(p, 0, bytes);
+            break;
+        }
+        p += n;
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
 typedef struct QueuedWrite {
     BlockDriverState *bs;
     int64_t offset, bytes;

@@ -45,6 +45,8 @@ int64_t file_getlength(BlockDriverState *bs);
 void file_io_error(GError **errp, int err);
 int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
+int file_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf);
 int file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
 int file_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,

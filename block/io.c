@@ -74,26 +74,32 @@ static void io_end(BlockDriverState *bs)
 }
 
 /*
- * Count a request in; while another thread drains @bs, wait outside.
+ * Count a request in, unless another thread drains @bs (false then).
  * The increment comes before the look at quiesce, and the drainer's
  * increment of quiesce before its look at in_flight (both full barriers):
  * one of the two always sees the other.
  */
+static bool io_try_begin(BlockDriverState *bs, bool nested)
+{
+    if (req_depth < REQ_NEST_MAX) {
+        req_nodes[req_depth] = bs;
+    }
+    req_depth++;
+    g_atomic_int_inc(&bs->in_flight);
+    if (nested || !g_atomic_int_get(&bs->quiesce) ||
+        g_atomic_pointer_get(&bs->drainer) == g_thread_self()) {
+        return true;
+    }
+    io_end(bs);
+    return false;
+}
+
+/* Count a request in; while another thread drains @bs, wait outside. */
 static void io_begin(BlockDriverState *bs)
 {
     bool nested = req_nested(bs);
 
-    for (;;) {
-        if (req_depth < REQ_NEST_MAX) {
-            req_nodes[req_depth] = bs;
-        }
-        req_depth++;
-        g_atomic_int_inc(&bs->in_flight);
-        if (nested || !g_atomic_int_get(&bs->quiesce) ||
-            g_atomic_pointer_get(&bs->drainer) == g_thread_self()) {
-            return;
-        }
-        io_end(bs);
+    while (!io_try_begin(bs, nested)) {
         g_mutex_lock(&bs->drain_lock);
         while (g_atomic_int_get(&bs->quiesce)) {
             g_cond_wait(&bs->drain_cond, &bs->drain_lock);
@@ -239,6 +245,29 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
     io_end(bs);
     bdrv_account_io(bs, BDRV_ACCT_READ, bytes, bdrv_account_now() - t0, ret);
     return ret < 0 ? -1 : 0;
+}
+
+int bdrv_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf)
+{
+    int64_t t0;
+    int ret;
+
+    if (!bs->drv || !bs->drv->bdrv_pread_nowait || bytes <= 0 ||
+        !check_request(bs, offset, bytes, NULL)) {
+        return -EAGAIN;
+    }
+    t0 = bdrv_account_now();
+    if (!io_try_begin(bs, req_nested(bs))) {
+        return -EAGAIN; /* drained: the slow path waits for the end */
+    }
+    ret = bs->drv->bdrv_pread_nowait(bs, offset, bytes, buf);
+    io_end(bs);
+    if (ret < 0) {
+        return -EAGAIN;
+    }
+    bdrv_account_io(bs, BDRV_ACCT_READ, bytes, bdrv_account_now() - t0, 0);
+    return 0;
 }
 
 int bdrv_map_file(BlockDriverState *bs, int64_t offset, int64_t bytes,

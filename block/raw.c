@@ -85,6 +85,17 @@ static int raw_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return bdrv_pread(bs->file, s->offset + offset, bytes, buf, errp);
 }
 
+static int raw_pread_nowait(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, void *buf)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (!raw_check(bs, offset, bytes, NULL)) {
+        return -EAGAIN; /* bdrv_pread reports it */
+    }
+    return bdrv_pread_nowait(bs->file, s->offset + offset, bytes, buf);
+}
+
 static int raw_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, GError **errp)
 {
@@ -201,6 +212,7 @@ const BlockDriver bdrv_raw = {
     .bdrv_open = raw_open,
     .bdrv_getlength = raw_getlength,
     .bdrv_pread = raw_pread,
+    .bdrv_pread_nowait = raw_pread_nowait,
     .bdrv_pwrite = raw_pwrite,
     .bdrv_pwrite_flags = raw_pwrite_flags,
     .bdrv_pwrite_zeroes = raw_pwrite_zeroes,

@@ -70,6 +70,14 @@ struct BlockDriver {
                       void *buf, GError **errp);
     int (*bdrv_pwrite)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        const void *buf, GError **errp);
+    /*
+     * Optional: the read of bdrv_pread, but only if it needs no waiting
+     * (the data is in the page cache, no metadata to read): 0 when done,
+     * -EAGAIN when not done (whatever the reason; errors show in the
+     * bdrv_pread the caller makes then).
+     */
+    int (*bdrv_pread_nowait)(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, void *buf);
     int (*bdrv_flush)(BlockDriverState *bs, GError **errp);
     /* Protocol drivers: resize the file. */
     int (*bdrv_truncate)(BlockDriverState *bs, int64_t size, GError **errp);
@@ -203,6 +211,13 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
+/*
+ * A read that never waits (for the disk, a drained section, a lock): 0
+ * when done, -EAGAIN when the caller must bdrv_pread instead.  For a
+ * server's fast path: what is in the page cache is answered in place.
+ */
+int bdrv_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf);
 /* 0, or a negative errno (-EIO when the driver did not tell) and errp: an
  * NBD client's flush gets ENOSPC as such. */
 int bdrv_flush(BlockDriverState *bs, GError **errp);
