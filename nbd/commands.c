@@ -133,22 +133,82 @@ static void send_result(NbdClient *c, NbdRequest *r, int ret, GError *err)
     }
 }
 
+void nbd_send_read_replies(NbdClient *c, NbdRequest **reqs, int n)
+{
+    struct iovec iov[2 * NBD_BATCH_MAX];
+
+    g_assert(n <= NBD_BATCH_MAX);
+    for (int i = 0; i < n; i++) {
+        iov[2 * i].iov_base = reqs[i]->reply_hdr;
+        iov[2 * i].iov_len = reqs[i]->reply_hdr_len;
+        iov[2 * i + 1].iov_base = reqs[i]->buf;
+        iov[2 * i + 1].iov_len = reqs[i]->len;
+    }
+    send_iov(c, iov, 2 * n);
+}
+
 /* ---- commands ---- */
+
+/* The header of a successful read's reply of r->buf (a simple reply, or
+ * one OFFSET_DATA chunk and its offset) into r->reply_hdr: its length. */
+static size_t read_reply_header(NbdClient *c, NbdRequest *r)
+{
+    uint8_t *h = r->reply_hdr;
+
+    if (!c->structured) {
+        nbd_put32(h, NBD_SIMPLE_REPLY_MAGIC);
+        nbd_put32(h + 4, 0);
+        nbd_put64(h + 8, r->cookie);
+        return NBD_SIMPLE_REPLY_SIZE;
+    }
+    nbd_put32(h, NBD_STRUCTURED_REPLY_MAGIC);
+    nbd_put16(h + 4, NBD_REPLY_FLAG_DONE);
+    nbd_put16(h + 6, NBD_REPLY_TYPE_OFFSET_DATA);
+    nbd_put64(h + 8, r->cookie);
+    nbd_put32(h + 16, 8 + r->len);
+    nbd_put64(h + NBD_CHUNK_HEADER_SIZE, r->offset);
+    return NBD_CHUNK_HEADER_SIZE + 8;
+}
 
 static void read_plain(NbdClient *c, NbdRequest *r, BlockDriverState *bs)
 {
     g_autoptr(GError) err = NULL;
-    uint8_t off[8];
+    struct iovec iov[2];
 
     if (bdrv_pread(bs, r->offset, r->len, r->buf, &err) < 0) {
         nbd_send_error(c, r->cookie, NBD_EIO, err ? err->message : NULL);
-    } else if (!c->structured) {
-        send_simple(c, r->cookie, 0, r->buf, r->len);
-    } else {
-        nbd_put64(off, r->offset);
-        send_chunk(c, r->cookie, NBD_REPLY_FLAG_DONE,
-                   NBD_REPLY_TYPE_OFFSET_DATA, off, 8, r->buf, r->len);
+        return;
     }
+    iov[0].iov_base = r->reply_hdr;
+    iov[0].iov_len = read_reply_header(c, r);
+    iov[1].iov_base = r->buf;
+    iov[1].iov_len = r->len;
+    send_iov(c, iov, 2);
+}
+
+/* A read that goes out as one piece of data (no hole chunks). */
+static bool read_is_plain(NbdClient *c, NbdRequest *r)
+{
+    return !c->structured || (r->flags & NBD_CMD_FLAG_DF) ||
+           r->len < NBD_SPARSE_READ_MIN;
+}
+
+bool nbd_read_nowait(NbdClient *c, NbdRequest *r)
+{
+    BlockDriverState *bs;
+    int ret;
+
+    if (r->type != NBD_CMD_READ || r->len == 0 || !read_is_plain(c, r)) {
+        return false;
+    }
+    bs = bdrv_child_request_begin(c->exp->root);
+    ret = bdrv_pread_nowait(bs, r->offset, r->len, r->buf);
+    bdrv_child_request_end(c->exp->root);
+    if (ret < 0) {
+        return false;
+    }
+    r->reply_hdr_len = read_reply_header(c, r);
+    return true;
 }
 
 /* Structured read without DF: holes go as hole chunks, data as data. */
@@ -190,11 +250,10 @@ static void do_read(NbdClient *c, NbdRequest *r, BlockDriverState *bs)
 {
     if (r->len == 0) {
         send_ok(c, r->cookie);
-    } else if (c->structured && !(r->flags & NBD_CMD_FLAG_DF) &&
-               r->len >= NBD_SPARSE_READ_MIN) {
-        read_sparse(c, r, bs);
-    } else {
+    } else if (read_is_plain(c, r)) {
         read_plain(c, r, bs);
+    } else {
+        read_sparse(c, r, bs);
     }
 }
 

@@ -34,6 +34,10 @@
  */
 #define NBD_SPARSE_READ_MIN (64 * 1024)
 
+/* Reads the receiving thread answers in place before it sends their
+ * replies together (less than NBD_MAX_IN_FLIGHT: the others progress). */
+#define NBD_BATCH_MAX 4
+
 /* Metadata contexts: bit i of a client's selection is context id i + 1. */
 enum {
     NBD_META_BASE_ALLOCATION = 0,
@@ -71,6 +75,9 @@ typedef struct NbdRequest {
     uint32_t len;
     uint8_t *buf;             /* payload / reply data, buf_size bytes */
     size_t buf_size;
+    /* a read's reply header (and chunk offset), reply_hdr_len bytes */
+    uint8_t reply_hdr[NBD_CHUNK_HEADER_SIZE + 8];
+    size_t reply_hdr_len;
 } NbdRequest;
 
 struct NbdClient {
@@ -99,6 +106,9 @@ struct NbdClient {
     bool stopping;            /* under recv_lock: the connection is over */
 
     GMutex recv_lock;         /* one thread receives at a time */
+    /* under recv_lock: reads answered in place, replies not sent yet */
+    NbdRequest *batch[NBD_BATCH_MAX];
+    int batch_n;
 };
 
 /* server.c */
@@ -133,6 +143,14 @@ void nbd_send_error(NbdClient *c, uint64_t cookie, uint32_t err,
                     const char *msg);
 /* A send failed: the connection is over for everyone on it. */
 void nbd_client_fail(NbdClient *c);
+/*
+ * A READ whose data the node gives without waiting (in the page cache):
+ * read into r->buf with its reply header in r->reply_hdr, for the caller
+ * to send.  False: nothing done, run it as any other.
+ */
+bool nbd_read_nowait(NbdClient *c, NbdRequest *r);
+/* The replies of @n (at most NBD_BATCH_MAX) such reads, in one sendmsg. */
+void nbd_send_read_replies(NbdClient *c, NbdRequest **reqs, int n);
 
 /* requests.c */
 /*

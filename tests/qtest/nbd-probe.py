@@ -124,8 +124,84 @@ def probe_unknown_option():
     s.close()
 
 
+def tagged(k):
+    return struct.pack(">I", k) * 1024  # 4 KiB block k
+
+
+def probe_pipelined_reads():
+    """Reads in flight by the hundred, with structured and simple replies:
+    those the page cache answers are served by the receiving thread and
+    their replies sent together; each must carry its own data."""
+    h = connect("disk0")
+    base = 12 << 20
+    h.pwrite(b"".join(tagged(k) for k in range(256)), base)
+    h.shutdown()
+    for structured in (True, False):
+        h = connect("disk0", structured)
+        reads = []
+        for i in range(512):
+            k = i * 97 % 256
+            buf = nbd.Buffer(4096)
+            reads.append((h.aio_pread(buf, base + k * 4096), buf, k))
+        while h.aio_in_flight() > 0:
+            h.poll(-1)
+        for cookie, buf, k in reads:
+            assert h.aio_command_completed(cookie)
+            assert bytes(buf.to_bytearray()) == tagged(k), (structured, k)
+        h.shutdown()
+
+
+def raw_connect(name):
+    """Fixed newstyle by hand, NBD_OPT_EXPORT_NAME: simple replies."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(SOCK)
+    s.recv(18, socket.MSG_WAITALL)
+    s.sendall(struct.pack(">I", 1))
+    s.sendall(struct.pack(">QII", 0x49484156454F5054, 1, len(name)) +
+              name.encode())
+    s.recv(134, socket.MSG_WAITALL)
+    return s
+
+
+def request(cmd, cookie, offset, length, flags=0):
+    return struct.pack(">IHHQQI", 0x25609513, flags, cmd, cookie, offset,
+                       length)
+
+
+def probe_pipelined_mixed():
+    """One burst of reads with a bad read, a write and a read of what it
+    wrote among them: every cookie gets its one right answer."""
+    s = raw_connect("disk0")
+    base = 12 << 20
+    burst = [request(0, k, base + k * 4096, 4096) for k in range(12)]
+    burst.insert(5, request(0, 99, 1 << 40, 4096))       # past EOF
+    burst.insert(8, request(1, 100, base + 300 * 4096, 4096) + tagged(300))
+    s.sendall(b"".join(burst))
+    want = {k: tagged(k) for k in range(12)}
+    got = {}
+    while len(got) < 14:
+        magic, err, cookie = struct.unpack(">IIQ",
+                                           s.recv(16, socket.MSG_WAITALL))
+        assert magic == 0x67446698, hex(magic)
+        if cookie in want and not err:
+            got[cookie] = s.recv(4096, socket.MSG_WAITALL)
+        else:
+            got[cookie] = err
+    assert got[99] == errno.EINVAL and got[100] == 0, got
+    for k in range(12):
+        assert got[k] == want[k], k
+    s.sendall(request(0, 7, base + 300 * 4096, 4096))
+    assert struct.unpack(">IIQ", s.recv(16, socket.MSG_WAITALL))[1:] == (0, 7)
+    assert s.recv(4096, socket.MSG_WAITALL) == tagged(300)
+    # a burst of reads, then the client goes without reading the replies
+    s.sendall(b"".join(request(0, k, base, 65536) for k in range(16)))
+    s.close()
+
+
 probe_rw()
 probe_ro()
+probe_pipelined_reads()
+probe_pipelined_mixed()
 probe_unknown_export()
 probe_disconnect_mid_request()
 probe_unknown_option()

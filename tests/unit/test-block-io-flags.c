@@ -8,7 +8,11 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "block-io-test-util.h"
 
@@ -353,6 +357,81 @@ START_TEST(test_raw_status_cache_races)
 }
 END_TEST
 
+/* Drop @img's clean pages from the page cache; false where that is not
+ * possible (tmpfs keeps them: they are the file). */
+static bool drop_page_cache(const char *img)
+{
+    struct statfs fs;
+    int fd = open(img, O_RDONLY);
+    bool ok;
+
+    ck_assert_int_ge(fd, 0);
+    ok = fstatfs(fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC &&
+         fdatasync(fd) == 0 &&
+         posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+    close(fd);
+    return ok;
+}
+
+static gpointer nowait_read_32k(gpointer bs)
+{
+    uint8_t buf[4 * KiB];
+
+    return GINT_TO_POINTER(bdrv_pread_nowait(bs, 32 * KiB, sizeof(buf), buf));
+}
+
+/*
+ * The never-waiting read: what the page cache holds comes back (and is
+ * counted), what it does not is -EAGAIN with nothing reported; so is
+ * O_DIRECT, a range beyond a raw window, a drained node and a driver
+ * without it (qcow2).
+ */
+START_TEST(test_pread_nowait)
+{
+    g_autofree char *img = tq_path("nowait.img");
+    g_autofree char *q = tq_path("nowait.qcow2");
+    uint8_t buf[8 * KiB];
+    BlockDriverState *bs;
+
+    TQ_REQUIRE_QEMU();
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-io -f raw -c 'write -P 0x5c 0 1M' '%s' >/dev/null && "
+             "qemu-img create -q -f qcow2 '%s' 1M", img, img, q);
+    bs = open_json("{\"driver\": \"raw\", \"offset\": 4096, \"size\": 65536, "
+                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                   img);
+    ck_assert_int_eq(bdrv_pread(bs, 0, sizeof(buf), buf, NULL), 0);
+    memset(buf, 0, sizeof(buf));
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 0, sizeof(buf), buf), 0);
+    ck_assert(all_bytes(buf, sizeof(buf), 0x5c));
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 60 * KiB, 8 * KiB, buf), -EAGAIN);
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 0, 0, buf), -EAGAIN);
+    if (drop_page_cache(img)) {
+        ck_assert_int_eq(bdrv_pread_nowait(bs, 32 * KiB, 4 * KiB, buf),
+                         -EAGAIN);
+        ck_assert_int_eq(bdrv_pread(bs, 32 * KiB, 4 * KiB, buf, NULL), 0);
+        ck_assert_int_eq(bdrv_pread_nowait(bs, 32 * KiB, 4 * KiB, buf), 0);
+    }
+    /* drained by this thread: another one's read does not wait */
+    bdrv_drained_begin(bs->file);
+    ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(g_thread_new(
+                         "nowait", nowait_read_32k, bs))), -EAGAIN);
+    bdrv_drained_end(bs->file);
+    ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(g_thread_new(
+                         "nowait", nowait_read_32k, bs))), 0);
+    bdrv_unref(bs);
+
+    bs = open_json("{\"driver\": \"raw\", \"cache\": {\"direct\": true}, "
+                   "\"file\": {\"driver\": \"file\", \"filename\": \"%s\"}}",
+                   img);
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 0, 4 * KiB, buf), -EAGAIN);
+    bdrv_unref(bs);
+    bs = open_qcow2(q);
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 0, 4 * KiB, buf), -EAGAIN);
+    bdrv_unref(bs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("block-io-flags");
@@ -371,6 +450,7 @@ int main(void)
     tcase_add_test(tc, test_raw_zeroes_discard_fua);
     tcase_add_test(tc, test_raw_status_cache);
     tcase_add_test(tc, test_raw_status_cache_races);
+    tcase_add_test(tc, test_pread_nowait);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
