@@ -20,7 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Client, QMPFailure, rotate  # noqa: E402
 from peers import (Proc, Unavailable, load, make_qcow2_from,  # noqa: E402
-                   make_raw, print_table, proc_cpu_s, ratio, wait_unix)
+                   make_raw, print_table, proc_cpu_s, ratio,
+                   settle_page_cache, wait_unix)
 
 EXPORT = "disk"
 
@@ -251,6 +252,8 @@ class Bench:
             return
         if t.name == "nbdkit-memory" and fmt != self.args.formats[0]:
             return      # format-independent floor: measured once
+        if t.name != "nbdkit-memory":
+            settle_page_cache(image)
         try:
             uri = t.start(image, fmt)
         except Unavailable as e:

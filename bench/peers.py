@@ -106,6 +106,22 @@ def fdatasync_path(path: str):
         os.close(fd)
 
 
+def settle_page_cache(path: str):
+    """The same page cache state for every target: @path written back,
+    dropped and read once in full (clean, all cached, as after it was
+    made).  Without it the randwrite rows depend on the previous target's
+    dirty pages and on the folios they left (kernel 6.18 ext4: a 4k write
+    into a large folio walks all its buffer heads)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        while os.read(fd, 1 << 20):
+            pass
+    finally:
+        os.close(fd)
+
+
 def print_table(header: list[str], rows: list[list[str]], out):
     widths = [max(len(str(r[i])) for r in [header] + rows)
               for i in range(len(header))]
