@@ -213,6 +213,17 @@ uint8_t *qcow2_cache_get(Qcow2Cache *c, uint64_t offset, bool fresh,
     return e->data;
 }
 
+const uint8_t *qcow2_cache_peek(Qcow2Cache *c, uint64_t offset)
+{
+    Qcow2CacheEntry *e = g_hash_table_lookup(c->index, &offset);
+
+    if (!e) {
+        return NULL;
+    }
+    e->last_use = ++c->clock;
+    return e->data;
+}
+
 void qcow2_cache_mark_dirty(Qcow2Cache *c, uint64_t offset, uint32_t lo,
                             uint32_t hi)
 {

@@ -75,9 +75,11 @@ int qcow2_classify(BlockDriverState *bs, uint64_t e, uint64_t gc,
     return 0;
 }
 
-/* The cached L2 table of L1 entry @l1i; *table = NULL when there is none. */
+/* The cached L2 table of L1 entry @l1i; *table = NULL when there is none.
+ * With @cached_only, -1 (errp unset) when it would have to be read. */
 static int qcow2_l2_table(BlockDriverState *bs, uint64_t l1i,
-                          const uint8_t **table, GError **errp)
+                          bool cached_only, const uint8_t **table,
+                          GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t off = s->l1_table[l1i] & QCOW2_OFFSET_MASK;
@@ -86,7 +88,8 @@ static int qcow2_l2_table(BlockDriverState *bs, uint64_t l1i,
     if (!off) {
         return 0;
     }
-    *table = qcow2_cache_get(s->l2_cache, off, false, errp);
+    *table = cached_only ? qcow2_cache_peek(s->l2_cache, off)
+                         : qcow2_cache_get(s->l2_cache, off, false, errp);
     return *table ? 0 : -1;
 }
 
@@ -110,8 +113,9 @@ static bool qcow2_extends_run(BDRVQcow2State *s, bool alloc_only,
  * kind, with contiguous host clusters for data.  With @alloc_only, only
  * allocated/unallocated matters.
  */
-int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                     bool alloc_only, Qcow2Run *run, GError **errp)
+static int map_run(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                   bool alloc_only, bool cached_only, Qcow2Run *run,
+                   GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t gc0 = offset >> s->cluster_bits, gc = gc0;
@@ -122,7 +126,8 @@ int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     while (run->len < bytes) {
         const uint8_t *t;
 
-        if (qcow2_l2_table(bs, gc >> s->l2_bits, &t, errp) < 0) {
+        if (qcow2_l2_table(bs, gc >> s->l2_bits, cached_only, &t, errp) <
+            0) {
             return -1;
         }
         for (uint64_t i = gc & (l2n - 1); i < l2n && run->len < bytes;
@@ -147,6 +152,18 @@ int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
 done:
     run->host = host0 + in;
     return 0;
+}
+
+int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+              bool alloc_only, Qcow2Run *run, GError **errp)
+{
+    return map_run(bs, offset, bytes, alloc_only, false, run, errp);
+}
+
+int qcow2_map_cached(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     Qcow2Run *run)
+{
+    return map_run(bs, offset, bytes, false, true, run, NULL);
 }
 
 int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,
@@ -255,6 +272,73 @@ int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
         p += run.len;
     }
     return ret;
+}
+
+/* A run's bytes without waiting: 0, or -EAGAIN. */
+static int read_run_nowait(BlockDriverState *bs, const Qcow2Run *run,
+                           uint64_t offset, uint8_t *p)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t avail = 0;
+    int64_t blen;
+
+    switch (run->kind) {
+    case QCOW2_ZERO:
+        memset(p, 0, run->len);
+        return 0;
+    case QCOW2_DATA: /* clipped to the file's end, as qcow2_read_data */
+        if (run->host < qcow2_file_end(s)) {
+            avail = MIN(run->len, qcow2_file_end(s) - run->host);
+        }
+        if (avail && bdrv_pread_nowait(bs->file, run->host, avail, p) < 0) {
+            return -EAGAIN;
+        }
+        memset(p + avail, 0, run->len - avail);
+        return 0;
+    case QCOW2_UNALLOC:
+        blen = bs->backing ? bdrv_getlength(bs->backing) : 0;
+        if (blen < 0) {
+            return -EAGAIN;
+        }
+        if (offset < (uint64_t)blen) {
+            avail = MIN(run->len, (uint64_t)blen - offset);
+        }
+        if (avail && bdrv_pread_nowait(bs->backing, offset, avail, p) < 0) {
+            return -EAGAIN;
+        }
+        memset(p + avail, 0, run->len - avail);
+        return 0;
+    default:
+        return -EAGAIN; /* compressed: qcow2_read_data says why */
+    }
+}
+
+int qcow2_read_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t *p = buf;
+    Qcow2Run run;
+    int ret;
+
+    if (qcow2_check_range(bs, offset, bytes, NULL) < 0) {
+        return -EAGAIN;
+    }
+    while (bytes > 0) {
+        /* the lock may be held across a table read: never wait for it */
+        if (!qcow2_trylock(s)) {
+            return -EAGAIN;
+        }
+        ret = qcow2_map_cached(bs, offset, bytes, &run);
+        qcow2_unlock(s);
+        if (ret < 0 || read_run_nowait(bs, &run, offset, p) < 0) {
+            return -EAGAIN;
+        }
+        offset += run.len;
+        bytes -= run.len;
+        p += run.len;
+    }
+    return 0;
 }
 
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,

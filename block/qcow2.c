@@ -435,6 +435,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_close = qcow2_close,
     .bdrv_getlength = qcow2_getlength,
     .bdrv_pread = qcow2_read_data,
+    .bdrv_pread_nowait = qcow2_read_nowait,
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_pwrite_flags = qcow2_pwrite_flags,
     .bdrv_pwrite_unallocated = qcow2_pwrite_unallocated,

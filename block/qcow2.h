@@ -182,6 +182,15 @@ static inline void qcow2_lock(BDRVQcow2State *s)
     QCOW2_TSAN_ACQUIRE(&s->lock);
 }
 
+static inline bool qcow2_trylock(BDRVQcow2State *s)
+{
+    if (!g_mutex_trylock(&s->lock)) {
+        return false;
+    }
+    QCOW2_TSAN_ACQUIRE(&s->lock);
+    return true;
+}
+
 static inline void qcow2_unlock(BDRVQcow2State *s)
 {
     QCOW2_TSAN_RELEASE(&s->lock);
@@ -290,6 +299,10 @@ void qcow2_cache_free(Qcow2Cache *c);
  */
 uint8_t *qcow2_cache_get(Qcow2Cache *c, uint64_t offset, bool fresh,
                          GError **errp);
+
+/* The table at host @offset if it is cached (no I/O), else NULL; valid
+ * as qcow2_cache_get's. */
+const uint8_t *qcow2_cache_peek(Qcow2Cache *c, uint64_t offset);
 
 /* Mark bytes [lo, hi) of the table at @offset (which is cached) dirty. */
 void qcow2_cache_mark_dirty(Qcow2Cache *c, uint64_t offset, uint32_t lo,
@@ -410,6 +423,10 @@ int qcow2_classify(BlockDriverState *bs, uint64_t e, uint64_t gc,
  */
 int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
               bool alloc_only, Qcow2Run *run, GError **errp);
+/* qcow2_map from the cached L2 tables only: -1 (errp unset) when one is
+ * not cached or an entry is malformed. */
+int qcow2_map_cached(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     Qcow2Run *run);
 /* Guest range of the backing file, zeroes past its end or without one
  * (lock not needed: it touches only the backing child). */
 int qcow2_read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
@@ -426,6 +443,10 @@ int qcow2_compressed_error(BlockDriverState *bs, uint64_t offset,
  */
 int qcow2_read_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                     void *buf, GError **errp);
+/* bdrv_pread_nowait: cached L2 tables, the lock not contended, data and
+ * backing read without waiting; else -EAGAIN. */
+int qcow2_read_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      void *buf);
 int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
 /* Copy-on-read's write: only the clusters still unallocated (the rest

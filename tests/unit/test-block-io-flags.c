@@ -383,8 +383,8 @@ static gpointer nowait_read_32k(gpointer bs)
 /*
  * The never-waiting read: what the page cache holds comes back (and is
  * counted), what it does not is -EAGAIN with nothing reported; so is
- * O_DIRECT, a range beyond a raw window, a drained node and a driver
- * without it (qcow2).
+ * O_DIRECT, a range beyond a raw window, a drained node and a node
+ * without it (blkdebug under a qcow2).
  */
 START_TEST(test_pread_nowait)
 {
@@ -426,8 +426,24 @@ START_TEST(test_pread_nowait)
                    img);
     ck_assert_int_eq(bdrv_pread_nowait(bs, 0, 4 * KiB, buf), -EAGAIN);
     bdrv_unref(bs);
+    /* qcow2: cached tables, then data in the page cache or zeroes */
     bs = open_qcow2(q);
-    ck_assert_int_eq(bdrv_pread_nowait(bs, 0, 4 * KiB, buf), -EAGAIN);
+    memset(buf, 0x11, sizeof(buf));
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 0, sizeof(buf), buf), 0);
+    ck_assert(all_bytes(buf, sizeof(buf), 0));
+    memset(buf, 0x77, sizeof(buf));
+    ck_assert_int_eq(bdrv_pwrite(bs, 64 * KiB, sizeof(buf), buf, NULL), 0);
+    memset(buf, 0, sizeof(buf));
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 64 * KiB, sizeof(buf), buf), 0);
+    ck_assert(all_bytes(buf, sizeof(buf), 0x77));
+    bdrv_unref(bs);
+    /* ... but not through a node without it */
+    bs = open_json("{\"driver\": \"qcow2\", \"file\": {\"driver\": "
+                   "\"blkdebug\", \"image\": {\"driver\": \"file\", "
+                   "\"filename\": \"%s\"}}}", q);
+    ck_assert_int_eq(bdrv_pread_nowait(bs, 64 * KiB, 4 * KiB, buf), -EAGAIN);
+    ck_assert_int_eq(bdrv_pread(bs, 64 * KiB, 4 * KiB, buf, NULL), 0);
+    ck_assert(all_bytes(buf, 4 * KiB, 0x77));
     bdrv_unref(bs);
 }
 END_TEST
