@@ -49,6 +49,7 @@ struct NbdExport {
     char **bitmap_contexts;     /* "qemu:dirty-bitmap:NAME" of each */
     guint n_bitmaps;
     bool closing;             /* no new clients; under nbd_lock */
+    bool closer_waits;        /* nbd_export_close runs @gone; nbd_lock */
     guint n_clients;          /* under nbd_lock */
     NbdExportGoneFn *gone;
     void *opaque;

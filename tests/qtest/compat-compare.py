@@ -182,7 +182,127 @@ def context_matrix(d):
         d.qmp.events()
 
 
+# ---- 2. BLOCK_EXPORT_DELETED and the reply ----
+
+def nbd_client(d, export):
+    """A client past NBD_OPT_GO on @export, left connected."""
+    import importlib
+    client = importlib.import_module('pull-client')
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.path('nbd.sock'))
+    client.recv_exact(s, 18)
+    s.sendall(b'\0\0\0\3')
+    if not client.go(s, export):
+        raise SystemExit('GO refused')
+    return s
+
+
+def trace_cmd(d, _name, **args):
+    """@_name's reply and the events around it, in arrival order."""
+    start = len(d.qmp.trace)
+    d.cmd(_name, **args)
+    d.qmp.events()
+    for msg in d.qmp.trace[start:]:
+        pr(' ', msg)
+
+
+def export_deleted(d):
+    qcow2_node(d, 'disk', '4M')
+    pr('no server'); trace_cmd(d, 'nbd-server-stop')
+    d.nbd_start()
+    for mode in (None, 'safe', 'hard'):
+        args = {'mode': mode} if mode else {}
+        pr('del, no client', args)
+        d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'})
+        trace_cmd(d, 'block-export-del', id='e0', **args)
+        trace_cmd(d, 'query-block-exports')
+    for mode in ('safe', 'hard'):
+        pr('del, a client attached', mode)
+        d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'})
+        s = nbd_client(d, 'disk')
+        trace_cmd(d, 'block-export-del', id='e0', mode=mode)
+        trace_cmd(d, 'block-export-del', id='e0', mode=mode)
+        trace_cmd(d, 'query-block-exports')
+        pr('client closes')
+        s.close()
+        d.qmp.events(1.0)
+        trace_cmd(d, 'query-block-exports')
+        if mode == 'safe':
+            pr('del once the client is gone')
+            trace_cmd(d, 'block-export-del', id='e0')
+    pr('nbd-server-remove, no client')
+    d.cmd('nbd-server-add', device='disk', name='n0')
+    trace_cmd(d, 'nbd-server-remove', name='n0')
+    pr('nbd-server-remove hard, a client')
+    d.cmd('nbd-server-add', device='disk', name='n0')
+    s = nbd_client(d, 'n0')
+    trace_cmd(d, 'nbd-server-remove', name='n0')
+    trace_cmd(d, 'nbd-server-remove', name='n0', mode='hard')
+    s.close()
+    d.qmp.events(1.0)
+    pr('nbd-server-stop, two exports, no client')
+    for i in (0, 1):
+        d.cmd('block-export-add', type='nbd', id='e%d' % i,
+              name='x%d' % i, **{'node-name': 'disk'})
+    trace_cmd(d, 'nbd-server-stop')
+    trace_cmd(d, 'query-block-exports')
+    pr('nbd-server-stop, e0 with a client, e1 without')
+    d.nbd_start()
+    d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'})
+    d.cmd('block-export-add', type='nbd', id='e1', name='x1',
+          **{'node-name': 'disk'})
+    s = nbd_client(d, 'disk')
+    trace_cmd(d, 'nbd-server-stop')
+    trace_cmd(d, 'query-block-exports')
+    s.close()
+    d.qmp.events(1.0)
+    trace_cmd(d, 'query-block-exports')
+
+
+# ---- 3. block_resize of file and raw nodes ----
+
+def node_sizes(d):
+    r = d.cmd('query-named-block-nodes', flat=True)['return']
+    return {n['node-name']: n['image']['virtual-size'] for n in r}
+
+
+def export_size(d, node):
+    d.nbd_start()
+    d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': node})
+    out = d.sh("nbdinfo --size 'nbd+unix:///%s?socket=nbd.sock'" % node)
+    d.cmd('block-export-del', id='e0')
+    d.qmp.events()
+    d.cmd('nbd-server-stop')
+    return out.strip()
+
+
+def resize(d):
+    for k, (top, start) in enumerate((('file', 1048576), ('raw', 1048576),
+                                      ('file', 1000000), ('raw', 1000000))):
+        img = 'r%d.img' % k
+        d.sh('truncate -s %d %s' % (start, img))
+        d.add_fd(img, 10 + k)
+        f, r = 'f%d' % k, 'r%d' % k
+        d.cmd('blockdev-add', driver='file', **{'node-name': f},
+              filename='/dev/fdset/%d' % (10 + k))
+        if top == 'raw':
+            d.cmd('blockdev-add', driver='raw', **{'node-name': r}, file=f)
+        node = f if top == 'file' else r
+        pr(top, 'start', start, node_sizes(d))
+        for size in (1000000, 2000001, 2097152, 500000, 524288, 511, 1):
+            pr(top, size, d.cmd('block_resize', **{'node-name': node},
+                                size=size), node_sizes(d),
+               os.stat(d.path(img)).st_size, export_size(d, node))
+        pr(top, 'qemu-img info', json.loads(d.sh(
+            'qemu-img info -U --output=json ' + img))['virtual-size'])
+        if top == 'raw':
+            d.cmd('blockdev-del', **{'node-name': r})
+        d.cmd('blockdev-del', **{'node-name': f})
+
+
 SCENARIOS = {
+    'resize': resize,
+    'export-deleted': export_deleted,
     'contexts': contexts,
     'context-matrix': context_matrix,
 }
