@@ -412,7 +412,7 @@ static void do_block_status(NbdClient *c, NbdRequest *r,
             nbd_send_error(c, r->cookie, nbd_errno(n), err ? err->message : NULL);
             return;
         }
-        nbd_put32(r->buf, ctx + 1);
+        nbd_put32(r->buf, ctx);
         send_chunk(c, r->cookie, left ? 0 : NBD_REPLY_FLAG_DONE,
                    NBD_REPLY_TYPE_BLOCK_STATUS, r->buf, 4 + 8 * (size_t)n,
                    NULL, 0);

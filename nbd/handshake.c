@@ -449,7 +449,7 @@ static int opt_meta(NbdClient *c, uint32_t opt, const uint8_t *d,
         int i = __builtin_ctz(left);
 
         left &= left - 1;
-        nbd_put32(buf, list ? 0 : i + 1);
+        nbd_put32(buf, list ? 0 : i);
         memcpy(buf + 4, ctx, nl);
         if (send_rep(c, opt, NBD_REP_META_CONTEXT, buf, 4 + nl) < 0) {
             return -1;

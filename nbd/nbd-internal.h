@@ -38,12 +38,17 @@
  * replies together (less than NBD_MAX_IN_FLIGHT: the others progress). */
 #define NBD_BATCH_MAX 4
 
-/* Metadata contexts: bit i of a client's selection is context id i + 1. */
+/*
+ * Metadata contexts: bit i of a client's selection is context id i, as
+ * QEMU 7.2 numbers them (fixed per export: base:allocation 0,
+ * qemu:allocation-depth 1 even when the export does not offer it, then
+ * the bitmaps in the export's order).
+ */
 enum {
     NBD_META_BASE_ALLOCATION = 0,
     NBD_META_ALLOCATION_DEPTH = 1,
-    /* then the export's qemu:dirty-bitmap:NAME contexts: bit
-     * NBD_META_BITMAP_FIRST + index, id NBD_META_BITMAP_FIRST + 1 + index */
+    /* then the export's qemu:dirty-bitmap:NAME contexts: bit and id
+     * NBD_META_BITMAP_FIRST + index */
     NBD_META_BITMAP_FIRST = 2,
 };
 
@@ -59,6 +64,7 @@ struct NbdExport {
     char **bitmap_contexts;     /* "qemu:dirty-bitmap:NAME" of each */
     guint n_bitmaps;
     bool closing;             /* no new clients; under nbd_lock */
+    bool closer_waits;        /* nbd_export_close runs @gone; nbd_lock */
     guint n_clients;          /* under nbd_lock */
     NbdExportGoneFn *gone;
     void *opaque;

@@ -34,7 +34,7 @@ static NbdServer *server;
 static GHashTable *exports;    /* name -> NbdExport*, open ones */
 static GList *clients;         /* every NbdClient with a live thread */
 static guint n_handshaking;
-static GCond clients_cond;     /* clients became empty */
+static GCond clients_cond;     /* a client's thread finished */
 /* max-connections=1 clears multi-conn (QEMU 7.2); read by client threads */
 bool nbd_multi_conn_allowed = true;
 
@@ -163,13 +163,12 @@ static gboolean export_gone(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-void nbd_export_close(NbdExport *exp)
+void nbd_export_close(NbdExport *exp, bool wait)
 {
-    bool idle;
-
     g_mutex_lock(&nbd_lock);
     g_assert(!exp->closing);
     exp->closing = true;
+    exp->closer_waits = wait;
     if (exports && g_hash_table_lookup(exports, exp->name) == exp) {
         g_hash_table_remove(exports, exp->name);
     }
@@ -180,10 +179,14 @@ void nbd_export_close(NbdExport *exp)
             shutdown(c->fd, SHUT_RDWR); /* its thread sees EOF/EPIPE */
         }
     }
-    idle = exp->n_clients == 0;
+    /* the client threads run no main-loop work, so they finish alone */
+    while (wait && exp->n_clients) {
+        g_cond_wait(&clients_cond, &nbd_lock);
+    }
+    wait = exp->n_clients == 0;
     g_mutex_unlock(&nbd_lock);
-    if (idle) {
-        g_idle_add(export_gone, exp);
+    if (wait) {
+        export_gone(exp);
     }
 }
 
@@ -233,13 +236,12 @@ static void client_finish(NbdClient *c)
     clients = g_list_remove(clients, c);
     if (exp) {
         exp->n_clients--;
-        last = exp->closing && exp->n_clients == 0;
+        last = exp->closing && exp->n_clients == 0 && !exp->closer_waits;
     } else {
         n_handshaking--;
     }
-    if (!clients) {
-        g_cond_broadcast(&clients_cond);
-    }
+    /* for nbd_server_shutdown (no clients) and a waiting export closer */
+    g_cond_broadcast(&clients_cond);
     g_mutex_unlock(&nbd_lock);
     qemu_close_fd_quietly(c->fd);
     client_free(c);

@@ -243,10 +243,11 @@ bool blk_exp_add(const BlockExportOptions *o, GError **errp)
     return true;
 }
 
-static void blk_exp_request_close(BlockExport *exp)
+/* May free @exp before it returns (see nbd_export_close). */
+static void blk_exp_request_close(BlockExport *exp, bool wait)
 {
     exp->shutting_down = true;
-    nbd_export_close(exp->nbd);
+    nbd_export_close(exp->nbd, wait);
 }
 
 bool blk_exp_del(const char *id, bool hard, GError **errp)
@@ -265,24 +266,27 @@ bool blk_exp_del(const char *id, bool hard, GError **errp)
         error_setg(errp, "export '%s' still in use", id);
         return false;
     }
-    blk_exp_request_close(exp);
+    blk_exp_request_close(exp, false);
     return true;
 }
 
-void blk_exp_close_all(void)
+void blk_exp_close_all(bool wait)
 {
-    for (GList *l = block_exports; l; l = l->next) {
+    GList *next;
+
+    for (GList *l = block_exports; l; l = next) {
         BlockExport *exp = l->data;
 
+        next = l->next; /* @l goes with @exp */
         if (!exp->shutting_down) {
-            blk_exp_request_close(exp);
+            blk_exp_request_close(exp, wait);
         }
     }
 }
 
 void blk_exp_shutdown(void)
 {
-    blk_exp_close_all();
+    blk_exp_close_all(false);
     nbd_server_shutdown();
     /* the exports' "gone" calls are queued on the main loop: run them */
     while (block_exports && g_main_context_iteration(NULL, FALSE)) {
@@ -365,6 +369,7 @@ void qmp_nbd_server_stop(GError **errp)
         error_setg(errp, "NBD server not running");
         return;
     }
-    blk_exp_close_all();
+    /* QEMU 7.2 replies once every export is gone */
+    blk_exp_close_all(true);
     nbd_server_stop();
 }

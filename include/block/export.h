@@ -15,8 +15,9 @@
 bool blk_exp_add(const BlockExportOptions *o, GError **errp);
 /* block-export-del: safe refuses while clients are connected. */
 bool blk_exp_del(const char *id, bool hard, GError **errp);
-/* Ask every export to close (nbd-server-stop). */
-void blk_exp_close_all(void);
+/* Ask every export to close; @wait: until their clients are gone and
+ * BLOCK_EXPORT_DELETED is sent (nbd-server-stop). */
+void blk_exp_close_all(bool wait);
 /* At exit, before bdrv_close_all(): every export and client is gone. */
 void blk_exp_shutdown(void);
 

@@ -50,7 +50,7 @@ bool nbd_server_start_listen_fd(int fd, GError **errp);
 void nbd_server_stop(void);
 
 /* What to call on the main loop once a closed export's last client is
- * gone. */
+ * gone (see nbd_export_close). */
 typedef void NbdExportGoneFn(void *opaque);
 
 typedef struct NbdExportConfig {
@@ -84,10 +84,14 @@ guint nbd_export_client_count(NbdExport *exp);
 
 /*
  * Hide the export from new clients and disconnect its clients; @gone runs
- * on the main loop (never inside this call) once they are gone, and the
- * export is freed after it.
+ * once they are gone, and the export is freed after it.  With no client
+ * attached, @gone runs inside this call (QEMU 7.2 sends
+ * BLOCK_EXPORT_DELETED before the command's reply).  Otherwise, with
+ * @wait, this call waits for the clients' threads to finish and runs
+ * @gone itself (nbd-server-stop, as QEMU); without, @gone runs later on
+ * the main loop (block-export-del mode=hard).  Main loop only.
  */
-void nbd_export_close(NbdExport *exp);
+void nbd_export_close(NbdExport *exp, bool wait);
 
 /*
  * At exit: stop the server, disconnect every client and wait until their

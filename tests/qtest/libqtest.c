@@ -56,6 +56,7 @@ struct QTestConn {
     bool negotiated; /* qmp_capabilities succeeded on it */
     GQueue msgs;     /* JsonNode*: responses (and the greeting) */
     GQueue events;   /* JsonNode*: events */
+    GString *trace;  /* arrival order: event names, "return", "error" */
     char *greeting;
 };
 
@@ -451,6 +452,14 @@ const char *qtest_tmpdir(QTestState *s)
 
 /* ------------------------------------------------------------ messages */
 
+static void trace_add(QTestConn *c, const char *what)
+{
+    if (c->trace->len) {
+        g_string_append_c(c->trace, ' ');
+    }
+    g_string_append(c->trace, what);
+}
+
 static void enqueue_message(QTestConn *c, const char *text, gsize len)
 {
     GError *err = NULL;
@@ -466,8 +475,11 @@ static void enqueue_message(QTestConn *c, const char *text, gsize len)
         !json_object_has_member(obj, "return") &&
         !json_object_has_member(obj, "error")) {
         g_queue_push_tail(&c->events, node);
+        trace_add(c, json_object_get_string_member(obj, "event"));
     } else {
         g_queue_push_tail(&c->msgs, node);
+        trace_add(c, obj && json_object_has_member(obj, "error") ? "error"
+                                                                  : "return");
     }
 }
 
@@ -604,6 +616,14 @@ JsonNode *qtest_event_wait(QTestConn *c, const char *name, int timeout_ms)
     return ev;
 }
 
+char *qtest_trace_take(QTestConn *c)
+{
+    char *t = g_strdup(c->trace->str);
+
+    g_string_truncate(c->trace, 0);
+    return t;
+}
+
 void qtest_events_clear(QTestConn *c)
 {
     g_queue_clear_full(&c->events, (GDestroyNotify)json_node_unref);
@@ -647,6 +667,7 @@ QTestConn *qtest_connect_raw(QTestState *s, guint monitor)
     c->s = s;
     c->monitor = monitor;
     c->rbuf = g_string_new(NULL);
+    c->trace = g_string_new(NULL);
     g_queue_init(&c->msgs);
     g_queue_init(&c->events);
     if (s->spare[monitor] >= 0) {
@@ -680,6 +701,7 @@ void qtest_disconnect(QTestConn *c)
     g_queue_clear_full(&c->msgs, (GDestroyNotify)json_node_unref);
     g_queue_clear_full(&c->events, (GDestroyNotify)json_node_unref);
     g_string_free(c->rbuf, TRUE);
+    g_string_free(c->trace, TRUE);
     g_free(c->greeting);
     g_free(c);
 }

@@ -64,6 +64,9 @@ JsonNode *qtest_recv_response(QTestConn *c, int timeout_ms);
 /* Next event named @name (queued or new; NULL @name: the next event of any
  * name, in arrival order); NULL on timeout. */
 JsonNode *qtest_event_wait(QTestConn *c, const char *name, int timeout_ms);
+/* What arrived since the last call, in order, space-separated: event
+ * names, "return" or "error" for a response (the greeting too).  Free. */
+char *qtest_trace_take(QTestConn *c);
 /* Drop queued events. */
 void qtest_events_clear(QTestConn *c);
 /* True when the peer closed the connection (reads EOF within timeout_ms). */

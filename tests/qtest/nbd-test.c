@@ -296,6 +296,93 @@ START_TEST(test_qmp_errors)
 }
 END_TEST
 
+/* @cmd's response and the events around it, in arrival order. */
+static char *trace_of(BlockFixture *f, const char *cmd)
+{
+    g_autoptr(JsonNode) r = NULL;
+
+    g_free(qtest_trace_take(f->c));
+    r = qtest_qmp(f->c, "%s", cmd);
+    return qtest_trace_take(f->c);
+}
+
+static void assert_trace(BlockFixture *f, const char *cmd, const char *want)
+{
+    g_autofree char *got = trace_of(f, cmd);
+
+    ck_assert_str_eq(got, want);
+}
+
+static void assert_deleted_id(BlockFixture *f, const char *id)
+{
+    g_autoptr(JsonNode) ev = qtest_event_wait(f->c, "BLOCK_EXPORT_DELETED",
+                                              5000);
+    JsonObject *data;
+
+    ck_assert_ptr_nonnull(ev);
+    data = json_object_get_object_member(json_node_get_object(ev), "data");
+    ck_assert_str_eq(json_object_get_string_member(data, "id"), id);
+}
+
+/*
+ * When BLOCK_EXPORT_DELETED comes, relative to the reply, as measured on
+ * QEMU 7.2 (tests/qtest/compat-compare.py export-deleted): before it when
+ * no client is attached (block-export-del in any mode, nbd-server-remove)
+ * and for nbd-server-stop even with a client (it waits for the client to
+ * go); after it for mode=hard with a client.
+ */
+START_TEST(test_export_deleted_order)
+{
+    static const char del[] = "{'execute': 'block-export-del', 'arguments': "
+                              "{'id': 'e0'%s}}";
+    BlockFixture f = bq_start(NULL);
+    static const char *const modes[] = {"", ", 'mode': 'safe'",
+                                        ", 'mode': 'hard'"};
+    char c;
+    int fd;
+
+    setup_disk(&f, "qcow2", true);
+    for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+        g_autofree char *cmd = g_strdup_printf(del, modes[i]);
+
+        add_export(&f, "");
+        assert_trace(&f, cmd, "BLOCK_EXPORT_DELETED return");
+        assert_deleted_id(&f, "e0");
+    }
+    add_export(&f, "");
+    fd = raw_client(&f, "disk0");
+    {
+        g_autofree char *safe = g_strdup_printf(del, modes[1]);
+        g_autofree char *hard = g_strdup_printf(del, modes[2]);
+        g_autofree char *t = NULL;
+
+        assert_trace(&f, safe, "error");
+        t = trace_of(&f, hard);
+        ck_assert(g_str_has_prefix(t, "return"));
+    }
+    assert_deleted_id(&f, "e0");
+    ck_assert_int_eq(recv(fd, &c, 1, 0), 0); /* disconnected */
+    close(fd);
+    bq_ok(f.c, "{'execute': 'nbd-server-add', 'arguments': {'device': "
+               "'disk0', 'name': 'n0'}}");
+    assert_trace(&f, "{'execute': 'nbd-server-remove', 'arguments': "
+                     "{'name': 'n0'}}", "BLOCK_EXPORT_DELETED return");
+    assert_deleted_id(&f, "n0");
+    /* e0 with a client, e1 without: both gone before the reply */
+    add_export(&f, "");
+    bq_ok(f.c, "{'execute': 'block-export-add', 'arguments': {'type': "
+               "'nbd', 'id': 'e1', 'name': 'x1', 'node-name': 'disk0'}}");
+    fd = raw_client(&f, "disk0");
+    assert_trace(&f, "{'execute': 'nbd-server-stop'}",
+                 "BLOCK_EXPORT_DELETED BLOCK_EXPORT_DELETED return");
+    assert_deleted_id(&f, "e0");
+    assert_deleted_id(&f, "e1");
+    ck_assert_int_eq(recv(fd, &c, 1, 0), 0);
+    close(fd);
+    finish_checked(&f, "qcow2");
+}
+END_TEST
+
 /* nbdsh (python3-libnbd) strict-mode probes: nbd-probe.py. */
 START_TEST(test_protocol_probes)
 {
@@ -602,6 +689,7 @@ static Suite *nbd_suite(void)
     tcase_add_test(tc, test_clients_raw);
     tcase_add_test(tc, test_allocation_depth);
     tcase_add_test(tc, test_qmp_errors);
+    tcase_add_test(tc, test_export_deleted_order);
     tcase_add_test(tc, test_protocol_probes);
     tcase_add_test(tc, test_qemu_client);
     tcase_add_test(tc, test_fio);

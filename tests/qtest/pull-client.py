@@ -14,9 +14,10 @@
       of every context at a few ranges, with and without REQ_ONE: one line
       each, to compare with what QEMU 7.2 answers.  Then
       NBD_OPT_SET_META_CONTEXT (by hand: libnbd 1.14 has no call for it)
-      with the same forms: "SET queries [name, ...]" in id order (the ids
-      themselves are the server's choice: QEMU counts from 0, fdsetd from
-      1; they must be distinct).
+      with the same forms: "SET queries [[id, name], ..., final, {status:
+      [ids]}]", the replies in wire order, then the context ids of one
+      BLOCK_STATUS's chunks in wire order (QEMU 7.2's ids are fixed per
+      export: base:allocation 0, qemu:allocation-depth 1, bitmaps from 2).
 """
 
 import json
@@ -147,8 +148,38 @@ def option_replies(s):
             return
 
 
+def go(s, export):
+    """NBD_OPT_GO; False if the server refused it."""
+    send_option(s, 7, struct.pack(">I", len(export)) + export.encode() +
+                struct.pack(">H", 0))
+    while True:
+        _, _, rtype, length = struct.unpack(">QIII", recv_exact(s, 20))
+        recv_exact(s, length)
+        if rtype == 1:  # NBD_REP_ACK
+            return True
+        if rtype & 0x80000000:
+            return False
+
+
+def status_ids(s):
+    """Context ids of the chunks of one BLOCK_STATUS, in wire order."""
+    s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 7, 1, 0, 65536))
+    ids = []
+    while True:
+        _, flags, ctype, _, length = struct.unpack(">IHHQI",
+                                                   recv_exact(s, 20))
+        data = recv_exact(s, length)
+        if ctype == 5:  # NBD_REPLY_TYPE_BLOCK_STATUS
+            ids.append(struct.unpack(">I", data[:4])[0])
+        elif ctype:
+            ids.append(hex(ctype))
+        if flags & 1:  # NBD_REPLY_FLAG_DONE
+            return ids
+
+
 def set_contexts(sock, export, queries):
-    """SET_META_CONTEXT after STRUCTURED_REPLY: [[id, name]...] + final."""
+    """SET_META_CONTEXT after STRUCTURED_REPLY: [id, name]... and the
+    final reply, in wire order; then GO and the ids of one block status."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock)
     recv_exact(s, 18)
@@ -164,7 +195,9 @@ def set_contexts(sock, export, queries):
     for rtype, d in option_replies(s):
         out.append([struct.unpack(">I", d[:4])[0], d[4:].decode()]
                    if rtype == 4 else hex(rtype))
-    send_option(s, 2, b"")  # NBD_OPT_ABORT
+    if go(s, export):
+        out.append({"status": status_ids(s)})
+        s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 2, 2, 0, 0))
     s.close()
     return out
 
@@ -172,13 +205,12 @@ def set_contexts(sock, export, queries):
 def set_forms(sock, export):
     for qs in (["qemu:"], ["qemu:dirty-bitmap:"], ["base:"], [],
                ["qemu:dirty-bitmap:c", "base:allocation"],
-               ["qemu:allocation-depth", "qemu:dirty-bitmap:b"]):
-        replies = set_contexts(sock, export, qs)
-        ctxs = sorted(r for r in replies if isinstance(r, list))
-        if len({i for i, _ in ctxs}) != len(ctxs):
-            raise SystemExit(f"context ids not distinct: {replies}")
-        print("SET", json.dumps(qs),
-              json.dumps([n for _, n in ctxs] + [replies[-1]]))
+               ["qemu:allocation-depth", "qemu:dirty-bitmap:b"],
+               ["qemu:dirty-bitmap:c", "qemu:dirty-bitmap:b",
+                "qemu:allocation-depth", "base:allocation"],
+               ["qemu:dirty-bitmap:b", "qemu:dirty-bitmap:b"]):
+        print("SET", json.dumps(qs), json.dumps(set_contexts(sock, export,
+                                                             qs)))
 
 
 if __name__ == "__main__":

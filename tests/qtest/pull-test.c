@@ -252,8 +252,10 @@ START_TEST(test_pull_flow)
 }
 END_TEST
 
-/* The contexts (LIST and SET forms) and extents QEMU 7.2 answers for the
- * same bitmaps (pull-contexts.qemu72, recorded with the same writes). */
+/* The contexts (LIST and SET forms, with their ids and wire order) and
+ * extents QEMU 7.2 answers for the same bitmaps (pull-contexts.qemu72,
+ * recorded with the same writes by tests/qtest/compat-compare.py
+ * contexts). */
 START_TEST(test_meta_contexts_as_qemu)
 {
     BlockFixture f = bq_start(NULL);

@@ -1,0 +1,323 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Scenarios where fdsetd follows QEMU 7.2's wire behaviour, run on either
+daemon (images reached only through add-fd), printing what a client sees
+so that the two runs can be diffed:
+
+    compat-compare.py SCENARIO qemu > a
+    compat-compare.py SCENARIO fdsetd [BINARY] > b
+    diff a b
+
+Not run by meson (it needs QEMU 7.2).  The recorded expectations in the
+qtests come from the qemu runs.  Scenarios: see SCENARIOS below.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+class Qmp:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        for _ in range(200):
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.buf = b''
+        self.trace = []        # replies and events, in arrival order
+        self._read()           # greeting
+        self.cmd('qmp_capabilities')
+
+    def _read(self):
+        while b'\n' not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError('QMP connection closed')
+            self.buf += data
+        line, self.buf = self.buf.split(b'\n', 1)
+        msg = json.loads(line)
+        msg.pop('timestamp', None)
+        return msg
+
+    def cmd(self, _name, fds=None, **args):
+        msg = {'execute': _name}
+        if args:
+            msg['arguments'] = args
+        data = json.dumps(msg).encode()
+        if fds:
+            socket.send_fds(self.sock, [data], fds)
+        else:
+            self.sock.sendall(data)
+        while True:
+            msg = self._read()
+            self.trace.append(msg)
+            if 'event' not in msg:
+                return msg
+
+    def events(self, wait=0.5):
+        """Events that arrive within @wait seconds (also traced)."""
+        out = []
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                msg = self._read()
+                self.trace.append(msg)
+                out.append(msg)
+        except socket.timeout:
+            pass
+        self.sock.settimeout(None)
+        return out
+
+
+class Daemon:
+    def __init__(self, kind, binary=None):
+        self.dir = tempfile.mkdtemp(prefix='compat-%s-' % kind)
+        sock = self.path('qmp.sock')
+        if kind == 'qemu':
+            argv = [binary or 'qemu-system-x86_64', '-machine', 'none',
+                    '-nodefaults', '-display', 'none']
+        else:
+            argv = [binary or os.path.join(HERE, '../../build/fdsetd')]
+        argv += ['-qmp', 'unix:%s,server=on,wait=off' % sock]
+        self.proc = subprocess.Popen(argv, cwd=self.dir,
+                                     stdout=subprocess.DEVNULL)
+        self.qmp = Qmp(sock)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def sh(self, cmd):
+        return subprocess.run(cmd, shell=True, cwd=self.dir, text=True,
+                              capture_output=True).stdout
+
+    def cmd(self, _name, fds=None, **args):
+        return self.qmp.cmd(_name, fds, **args)
+
+    def add_fd(self, name, fdset, mode=os.O_RDWR):
+        fd = os.open(self.path(name), mode | os.O_CLOEXEC)
+        try:
+            return self.cmd('add-fd', [fd], **{'fdset-id': fdset})
+        finally:
+            os.close(fd)
+
+    def hmp(self, line):
+        return self.cmd('human-monitor-command', **{'command-line': line})
+
+    def nbd_start(self):
+        return self.cmd('nbd-server-start', addr={
+            'type': 'unix', 'data': {'path': self.path('nbd.sock')}})
+
+    def quit(self):
+        self.cmd('quit')
+        self.proc.wait(10)
+
+
+def pr(*args):
+    print(*(a if isinstance(a, str) else json.dumps(a) for a in args))
+    sys.stdout.flush()
+
+
+def qcow2_node(d, name, size, fdset=1, args=''):
+    d.sh('qemu-img create -q -f qcow2 %s %s.qcow2 %s' % (args, name, size))
+    d.add_fd(name + '.qcow2', fdset)
+    return d.cmd('blockdev-add', driver='qcow2', **{'node-name': name},
+                 file={'driver': 'file', 'filename': '/dev/fdset/%d' % fdset})
+
+
+# ---- 1. NBD meta context ids ----
+
+def contexts(d):
+    """pull-test.c's test_meta_contexts_as_qemu: pull-client.py contexts."""
+    qcow2_node(d, 'disk', '4M')
+    d.nbd_start()
+    d.cmd('block-dirty-bitmap-add', node='disk', name='b', granularity=65536)
+    d.cmd('block-dirty-bitmap-add', node='disk', name='c', granularity=4096)
+    for w in ('write 0 512', 'write 196608 65536', 'write 262144 1',
+              'write 1048576 200000', 'write 4190208 4096'):
+        d.hmp('qemu-io disk "%s"' % w)
+    for n in 'bc':
+        d.cmd('block-dirty-bitmap-disable', node='disk', name=n)
+    d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'},
+          bitmaps=['b', 'c'], **{'allocation-depth': True})
+    out = subprocess.run(['/usr/bin/python3', os.path.join(HERE,
+                          'pull-client.py'), 'contexts', d.path('nbd.sock'),
+                          'disk'], capture_output=True, text=True)
+    sys.stdout.write(out.stdout)
+
+
+def context_matrix(d):
+    """SET_META_CONTEXT ids for exports with and without allocation-depth
+    and bitmaps in either order."""
+    import importlib
+    client = importlib.import_module('pull-client')
+    qcow2_node(d, 'disk', '4M')
+    d.nbd_start()
+    for n, g in (('b', 65536), ('c', 4096)):
+        d.cmd('block-dirty-bitmap-add', node='disk', name=n, granularity=g)
+        d.cmd('block-dirty-bitmap-disable', node='disk', name=n)
+    configs = [{'bitmaps': ['b', 'c'], 'allocation-depth': True},
+               {'bitmaps': ['c']},
+               {'bitmaps': ['c', 'b'], 'allocation-depth': False},
+               {'allocation-depth': True}, {}]
+    queries = [['base:allocation'], ['qemu:allocation-depth'],
+               ['qemu:dirty-bitmap:b'], ['qemu:dirty-bitmap:c'],
+               ['qemu:dirty-bitmap:c', 'qemu:dirty-bitmap:b',
+                'qemu:allocation-depth', 'base:allocation']]
+    for k, extra in enumerate(configs):
+        pr(extra, d.cmd('block-export-add', type='nbd', id='e%d' % k,
+                        name='x', **{'node-name': 'disk'}, **extra))
+        for q in queries:
+            pr(q, client.set_contexts(d.path('nbd.sock'), 'x', q))
+        time.sleep(0.5)  # let the server see the clients go
+        pr(d.cmd('block-export-del', id='e%d' % k))
+        d.qmp.events()
+
+
+# ---- 2. BLOCK_EXPORT_DELETED and the reply ----
+
+def nbd_client(d, export):
+    """A client past NBD_OPT_GO on @export, left connected."""
+    import importlib
+    client = importlib.import_module('pull-client')
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(d.path('nbd.sock'))
+    client.recv_exact(s, 18)
+    s.sendall(b'\0\0\0\3')
+    if not client.go(s, export):
+        raise SystemExit('GO refused')
+    return s
+
+
+def trace_cmd(d, _name, **args):
+    """@_name's reply and the events around it, in arrival order."""
+    start = len(d.qmp.trace)
+    d.cmd(_name, **args)
+    d.qmp.events()
+    for msg in d.qmp.trace[start:]:
+        pr(' ', msg)
+
+
+def export_deleted(d):
+    qcow2_node(d, 'disk', '4M')
+    pr('no server'); trace_cmd(d, 'nbd-server-stop')
+    d.nbd_start()
+    for mode in (None, 'safe', 'hard'):
+        args = {'mode': mode} if mode else {}
+        pr('del, no client', args)
+        d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'})
+        trace_cmd(d, 'block-export-del', id='e0', **args)
+        trace_cmd(d, 'query-block-exports')
+    for mode in ('safe', 'hard'):
+        pr('del, a client attached', mode)
+        d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'})
+        s = nbd_client(d, 'disk')
+        trace_cmd(d, 'block-export-del', id='e0', mode=mode)
+        trace_cmd(d, 'block-export-del', id='e0', mode=mode)
+        trace_cmd(d, 'query-block-exports')
+        pr('client closes')
+        s.close()
+        d.qmp.events(1.0)
+        trace_cmd(d, 'query-block-exports')
+        if mode == 'safe':
+            pr('del once the client is gone')
+            trace_cmd(d, 'block-export-del', id='e0')
+    pr('nbd-server-remove, no client')
+    d.cmd('nbd-server-add', device='disk', name='n0')
+    trace_cmd(d, 'nbd-server-remove', name='n0')
+    pr('nbd-server-remove hard, a client')
+    d.cmd('nbd-server-add', device='disk', name='n0')
+    s = nbd_client(d, 'n0')
+    trace_cmd(d, 'nbd-server-remove', name='n0')
+    trace_cmd(d, 'nbd-server-remove', name='n0', mode='hard')
+    s.close()
+    d.qmp.events(1.0)
+    pr('nbd-server-stop, two exports, no client')
+    for i in (0, 1):
+        d.cmd('block-export-add', type='nbd', id='e%d' % i,
+              name='x%d' % i, **{'node-name': 'disk'})
+    trace_cmd(d, 'nbd-server-stop')
+    trace_cmd(d, 'query-block-exports')
+    pr('nbd-server-stop, e0 with a client, e1 without')
+    d.nbd_start()
+    d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': 'disk'})
+    d.cmd('block-export-add', type='nbd', id='e1', name='x1',
+          **{'node-name': 'disk'})
+    s = nbd_client(d, 'disk')
+    trace_cmd(d, 'nbd-server-stop')
+    trace_cmd(d, 'query-block-exports')
+    s.close()
+    d.qmp.events(1.0)
+    trace_cmd(d, 'query-block-exports')
+
+
+# ---- 3. block_resize of file and raw nodes ----
+
+def node_sizes(d):
+    r = d.cmd('query-named-block-nodes', flat=True)['return']
+    return {n['node-name']: n['image']['virtual-size'] for n in r}
+
+
+def export_size(d, node):
+    d.nbd_start()
+    d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': node})
+    out = d.sh("nbdinfo --size 'nbd+unix:///%s?socket=nbd.sock'" % node)
+    d.cmd('block-export-del', id='e0')
+    d.qmp.events()
+    d.cmd('nbd-server-stop')
+    return out.strip()
+
+
+def resize(d):
+    for k, (top, start) in enumerate((('file', 1048576), ('raw', 1048576),
+                                      ('file', 1000000), ('raw', 1000000))):
+        img = 'r%d.img' % k
+        d.sh('truncate -s %d %s' % (start, img))
+        d.add_fd(img, 10 + k)
+        f, r = 'f%d' % k, 'r%d' % k
+        d.cmd('blockdev-add', driver='file', **{'node-name': f},
+              filename='/dev/fdset/%d' % (10 + k))
+        if top == 'raw':
+            d.cmd('blockdev-add', driver='raw', **{'node-name': r}, file=f)
+        node = f if top == 'file' else r
+        pr(top, 'start', start, node_sizes(d))
+        for size in (1000000, 2000001, 2097152, 500000, 524288, 511, 1):
+            pr(top, size, d.cmd('block_resize', **{'node-name': node},
+                                size=size), node_sizes(d),
+               os.stat(d.path(img)).st_size, export_size(d, node))
+        pr(top, 'qemu-img info', json.loads(d.sh(
+            'qemu-img info -U --output=json ' + img))['virtual-size'])
+        if top == 'raw':
+            d.cmd('blockdev-del', **{'node-name': r})
+        d.cmd('blockdev-del', **{'node-name': f})
+
+
+SCENARIOS = {
+    'resize': resize,
+    'export-deleted': export_deleted,
+    'contexts': contexts,
+    'context-matrix': context_matrix,
+}
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[1] not in SCENARIOS:
+        raise SystemExit('usage: compat-compare.py {%s} qemu|fdsetd '
+                         '[BINARY]' % '|'.join(SCENARIOS))
+    d = Daemon(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    try:
+        SCENARIOS[sys.argv[1]](d)
+    finally:
+        d.quit()
+
+
+if __name__ == '__main__':
+    main()
