@@ -189,44 +189,6 @@ BlockDriverState *bdrv_backing_parent(BlockDriverState *bs)
     return NULL;
 }
 
-bool bdrv_chain_contains(BlockDriverState *top, BlockDriverState *bs)
-{
-    for (BlockDriverState *it = top; it; it = it->backing) {
-        if (it == bs) {
-            return true;
-        }
-    }
-    return false;
-}
-
-BlockDriverState *bdrv_find_overlay(BlockDriverState *top, BlockDriverState *bs)
-{
-    for (BlockDriverState *it = top; it; it = it->backing) {
-        if (it->backing == bs) {
-            return it;
-        }
-    }
-    return NULL;
-}
-
-BlockDriverState *bdrv_find_base(BlockDriverState *bs)
-{
-    while (bs->backing) {
-        bs = bs->backing;
-    }
-    return bs;
-}
-
-int bdrv_backing_depth(BlockDriverState *bs)
-{
-    int depth = 0;
-
-    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
-        depth++;
-    }
-    return depth;
-}
-
 bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
                       BdrvBackingMode mode, GError **errp)
 {

@@ -37,12 +37,14 @@ static BlockDriverState *commit_root(const char *device, GError **errp)
 static BlockDriverState *find_backing_image(BlockDriverState *bs,
                                             const char *name)
 {
-    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
+    for (BlockDriverState *it = bdrv_backing_next(bs); it;
+         it = bdrv_backing_next(it)) {
         g_autofree char *shown = bdrv_display_filename(it);
         g_autofree char *full = bdrv_backing_full_name(bs);
 
         if (g_str_equal(it->filename, name) || g_str_equal(shown, name) ||
-            (full && g_str_equal(full, name) && bs->backing == it)) {
+            (full && g_str_equal(full, name) &&
+             bdrv_backing_next(bs) == it)) {
             return it;
         }
         bs = it;
@@ -109,7 +111,7 @@ static BlockDriverState *commit_base(BlockDriverState *top, const CommitArgs *a,
 static bool commit_check_busy(BlockDriverState *root, BlockDriverState *top,
                               BlockDriverState *base, GError **errp)
 {
-    for (BlockDriverState *it = root; it; it = it->backing) {
+    for (BlockDriverState *it = root; it; it = bdrv_backing_next(it)) {
         if (bdrv_node(it)->job) {
             error_setg(errp,
                        "Node '%s' is busy: block device is in use by "

@@ -40,7 +40,7 @@ typedef struct CommitJob {
     bool overlay_was_ro;
     bool pivoted;
     char *backing_name; /* recorded in overlay (non-active) */
-    BlockDriverState *filter; /* active: mirror_top above top meanwhile */
+    BlockDriverState *filter; /* commit_top below overlay / mirror_top */
     BdrvWriteCopy *wcopy;     /* active: guest writes to top reach base */
     BlockdevOnError on_error;
     int64_t counted_end; /* worker: progress counted up to here */
@@ -347,11 +347,18 @@ static int commit_prepare(BlockJob *job, GError **errp)
     return bdrv_set_backing(s->overlay, s->base, mode, errp) ? 0 : -1;
 }
 
-/* The filter's users go back to top (before the pivot moves them). */
+/* Active: the filter's users go back to top (before the pivot moves
+ * them).  Non-active: top goes back under its overlay unless prepare
+ * already gave the overlay base. */
 static void commit_drop_filter(CommitJob *s)
 {
-    if (s->filter) {
-        bdrv_node(s->filter)->job = NULL;
+    if (!s->filter) {
+        return;
+    }
+    bdrv_node(s->filter)->job = NULL;
+    if (s->overlay) {
+        bdrv_filter_remove_below(g_steal_pointer(&s->filter), s->overlay);
+    } else {
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
 }
@@ -446,14 +453,16 @@ static bool commit_add_nodes(CommitJob *s, GError **errp)
                             errp)) {
         return false;
     }
-    for (BlockDriverState *it = s->root; it != s->top; it = it->backing) {
+    for (BlockDriverState *it = s->root; it != s->top;
+         it = bdrv_backing_next(it)) {
         if (it != s->root &&
             !block_job_add_bdrv(job, "overlay of top", it, 0, BLK_PERM_ALL,
                                 false, errp)) {
             return false;
         }
     }
-    for (BlockDriverState *it = s->top; it != s->base; it = it->backing) {
+    for (BlockDriverState *it = s->top; it != s->base;
+         it = bdrv_backing_next(it)) {
         if (it != s->root &&
             !block_job_add_bdrv(job, "intermediate node", it, 0, shared,
                                 it == s->top && s->overlay, errp)) {
@@ -506,18 +515,22 @@ static bool commit_reopen_rw(CommitJob *s, GError **errp)
 }
 
 /*
- * Active commit with filter-node-name: QEMU 7.2's mirror_top above top
- * while the job runs (its exports and drive use it).  A non-active
- * commit's commit_top would sit between top and its overlay, inside the
- * backing chain, which fdsetd's chain walks do not look through: the
- * name is checked but no node is inserted there.
+ * QEMU 7.2's filter while the job runs, named by filter-node-name or
+ * implicitly: non-active, a commit_top between top and its overlay;
+ * active (only when named), a mirror_top above top, which its exports and
+ * drive use.
  */
 static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
 {
-    if (!name) {
+    if (s->overlay) {
+        s->filter = bdrv_filter_insert_below(&bdrv_commit_top_filter, name,
+                                             s->overlay, errp);
+    } else if (name) {
+        s->filter =
+            bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
+    } else {
         return true;
     }
-    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
     if (!s->filter) {
         return false;
     }
@@ -557,7 +570,7 @@ bool commit_job_start(const CommitArgs *a, const char *job_id,
         return false;
     }
     if (!commit_take_base(s, errp) ||
-        (active && !commit_insert_filter(s, a->filter_node_name, errp))) {
+        !commit_insert_filter(s, a->filter_node_name, errp)) {
         block_job_drop_perms(&s->common);
         commit_clean(&s->common);
         block_job_early_fail(&s->common);

@@ -80,7 +80,7 @@ static bool change_backing_checks(BlockDriverState *bs,
                          "without a backing file");
         return false;
     }
-    for (BlockDriverState *it = bs; it; it = it->backing) {
+    for (BlockDriverState *it = bs; it; it = bdrv_backing_next(it)) {
         if (busy_with_job(it, errp)) {
             return false;
         }

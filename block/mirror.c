@@ -342,7 +342,7 @@ void mirror_job_start(const MirrorArgs *a, const char *job_id,
     s->sync = a->sync;
     s->base = a->sync == MIRROR_SYNC_MODE_TOP ? bs->backing : NULL;
     if (a->target_backing && bs->backing) {
-        s->target_backing = bs->backing;
+        s->target_backing = bdrv_backing_next(bs);
         bdrv_ref(s->target_backing);
     }
     s->sync_writes = a->copy_mode == MIRROR_COPY_MODE_WRITE_BLOCKING;

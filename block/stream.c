@@ -211,7 +211,8 @@ static bool stream_check_exclusive(const StreamArgs *a, GError **errp)
 static BlockDriverState *stream_find_backing(BlockDriverState *bs,
                                              const char *name)
 {
-    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
+    for (BlockDriverState *it = bdrv_backing_next(bs); it;
+         it = bdrv_backing_next(it)) {
         g_autofree char *shown = bdrv_display_filename(it);
         g_autofree char *full = bdrv_backing_full_name(bs);
         const char *recorded = bs->drv->bdrv_get_backing_file
@@ -261,7 +262,7 @@ static bool stream_find_base(BlockDriverState *bs, const StreamArgs *a,
                        a->bottom, a->device);
             return false;
         }
-        *base = bottom->backing;
+        *base = bdrv_backing_next(bottom);
     }
     *above_base = *base ? bdrv_find_overlay(bs, *base) : bdrv_find_base(bs);
     return true;
@@ -270,7 +271,9 @@ static bool stream_find_base(BlockDriverState *bs, const StreamArgs *a,
 static bool stream_check_busy(BlockDriverState *bs, BlockDriverState *base,
                               GError **errp)
 {
-    for (BlockDriverState *it = bs; it && it != base; it = it->backing) {
+    /* from @bs itself: a job's filter is busy too */
+    for (BlockDriverState *it = bs; it && it != base;
+         it = bdrv_backing_next(it)) {
         if (bdrv_node(it)->job) {
             error_setg(errp,
                        "Node '%s' is busy: block device is in use by "
@@ -320,8 +323,8 @@ static bool stream_setup(StreamJob *s, GError **errp)
                             errp)) {
         return false;
     }
-    for (BlockDriverState *it = s->top->backing; it && it != s->base;
-         it = it->backing) {
+    for (BlockDriverState *it = bdrv_backing_next(s->top); it && it != s->base;
+         it = bdrv_backing_next(it)) {
         if (!block_job_add_bdrv(job, "intermediate node", it, 0, basic, false,
                                 errp)) {
             return false;
