@@ -355,10 +355,10 @@ static void commit_drop_filter(CommitJob *s)
     if (!s->filter) {
         return;
     }
-    bdrv_node(s->filter)->job = NULL;
     if (s->overlay) {
         bdrv_filter_remove_below(g_steal_pointer(&s->filter), s->overlay);
     } else {
+        bdrv_node(s->filter)->job = NULL;
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
 }
@@ -469,8 +469,10 @@ static bool commit_add_nodes(CommitJob *s, GError **errp)
             return false;
         }
     }
-    return block_job_add_bdrv(job, "base node", s->base, 0, BLK_PERM_ALL,
-                              true, errp);
+    /* QEMU's names: a non-active commit's "base"; an active commit is a
+     * mirror job, whose base is its "target" */
+    return block_job_add_bdrv(job, s->overlay ? "base" : "target", s->base, 0,
+                              BLK_PERM_ALL, true, errp);
 }
 
 /* What the job writes base through: QEMU's unnamed BlockBackend on it. */
@@ -488,7 +490,13 @@ static bool commit_take_base(CommitJob *s, GError **errp)
     if (top_len > bdrv_getlength(s->base)) {
         perm |= BLK_PERM_RESIZE;
     }
-    return block_job_add_user(&s->common, s->base, perm, shared, errp);
+    /* non-active: QEMU also reads top through a BlockBackend of its own,
+     * taking nothing */
+    if (s->overlay &&
+        !block_job_add_user(&s->common, s->top, 0, BLK_PERM_ALL, errp)) {
+        return false;
+    }
+    return block_job_add_user(&s->common, s->base, perm, shared, errp) != NULL;
 }
 
 /* Make base (and a read-only overlay) writable for the job. */
@@ -525,12 +533,14 @@ static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
     if (s->overlay) {
         s->filter = bdrv_filter_insert_below(&bdrv_commit_top_filter, name,
                                              s->overlay, errp);
-    } else if (name) {
-        s->filter =
-            bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
-    } else {
+        /* not marked busy: QEMU's blockdev-del says "used as backing hd",
+         * another job finds top busy */
+        return s->filter != NULL;
+    }
+    if (!name) {
         return true;
     }
+    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
     if (!s->filter) {
         return false;
     }

@@ -5,7 +5,7 @@
 filter-node-name, active commit, stream, mirror, backup) started with a low
 speed on a 3-layer chain passed as fdsets, print query-named-block-nodes,
 x-debug-query-block-graph and query-block-jobs while it runs, normalised
-(fd numbers, timestamps and node ids dropped, lists sorted) for diff:
+(node ids and implicit node numbers dropped, lists sorted) for diff:
 
     job-graph-compare.py fdsetd build/fdsetd > a
     job-graph-compare.py qemu > b
@@ -16,6 +16,7 @@ binary to run only those.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -148,7 +149,9 @@ class Run:
             'graph': graph(self.qmp.cmd('x-debug-query-block-graph')),
             'jobs': jobs(self.qmp.cmd('query-block-jobs')),
         }
-        print(json.dumps(out, indent=1, sort_keys=True))
+        # implicit node names are "#block" + a counter and a random number
+        print(re.sub(r'#block[0-9]+', '#block',
+                     json.dumps(out, indent=1, sort_keys=True)))
 
     def close(self):
         self.qmp.cmd('quit')
