@@ -177,6 +177,18 @@ bool bdrv_has_parent(BlockDriverState *bs)
     return false;
 }
 
+bool bdrv_is_root_node(BlockDriverState *bs)
+{
+    for (GList *l = bdrv_node(bs)->parents; l; l = l->next) {
+        BdrvChild *c = l->data;
+
+        if (c->parent || !g_str_equal(c->name, "root")) {
+            return false;
+        }
+    }
+    return true;
+}
+
 BlockDriverState *bdrv_backing_parent(BlockDriverState *bs)
 {
     for (GList *l = node_list; l; l = l->next) {
@@ -290,7 +302,8 @@ bool bdrv_op_blocked(BlockDriverState *bs, GError **errp)
         error_setg(errp,
                    "Node '%s' is busy: block device is in use by "
                    "block job: %s",
-                   bs->node_name, block_job_type(bdrv_node(bs)->job));
+                   bdrv_device_or_node_name(bs),
+                   block_job_type(bdrv_node(bs)->job));
         return true;
     }
     parent = bdrv_backing_parent(bs);

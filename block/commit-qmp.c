@@ -26,7 +26,7 @@ static BlockDriverState *commit_root(const char *device, GError **errp)
                   "Device '%s' not found", device ? device : "");
         return NULL;
     }
-    if (bdrv_has_parent(bs)) {
+    if (!bdrv_is_root_node(bs)) {
         error_setg(errp, "Need a root block node");
         return NULL;
     }

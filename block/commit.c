@@ -537,9 +537,6 @@ static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
          * another job finds top busy */
         return s->filter != NULL;
     }
-    if (!name) {
-        return true;
-    }
     s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
     if (!s->filter) {
         return false;

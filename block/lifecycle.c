@@ -64,7 +64,7 @@ static BlockDriverState *root_bs(const char *name, GError **errp)
 {
     BlockDriverState *bs = bdrv_lookup_bs(name, name, errp);
 
-    if (bs && bdrv_has_parent(bs)) {
+    if (bs && !bdrv_is_root_node(bs)) {
         error_setg(errp, "Need a root block node");
         return NULL;
     }

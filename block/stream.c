@@ -338,9 +338,7 @@ static bool stream_setup(StreamJob *s, GError **errp)
     if (!block_job_add_user(job, s->top, basic, BLK_PERM_ALL, errp)) {
         return false;
     }
-    if (!s->filter_name) {
-        return true;
-    }
+    /* QEMU 7.2 always inserts it: implicitly named without the user's */
     s->filter = bdrv_filter_insert(&bdrv_copy_on_read_filter, s->filter_name,
                                    s->top, errp);
     if (!s->filter) {

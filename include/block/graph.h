@@ -92,6 +92,10 @@ bool bdrv_check_new_node_name(const char *name, GError **errp);
 
 /* Does some node use @bs as its file or backing child? */
 bool bdrv_has_parent(BlockDriverState *bs);
+/* QEMU's "root node": every parent is a BlockBackend ("root" user: a
+ * drive, an export, a job's own); a node child or a job's hold on the node
+ * ("main node", "source", ...) makes it not one. */
+bool bdrv_is_root_node(BlockDriverState *bs);
 /* The first node whose backing child is @bs, or NULL. */
 BlockDriverState *bdrv_backing_parent(BlockDriverState *bs);
 /* Chain walks (contains, overlay, base, depth): block/chain.h. */
