@@ -29,6 +29,9 @@
 #include "qemu/osdep.h"
 
 #define COMMIT_CHUNK (8 * 1024 * 1024)
+/* What active commit (QEMU's mirror job) lets others do to top. */
+#define COMMIT_ACTIVE_SHARED                                                   \
+    (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)
 
 typedef struct CommitJob {
     BlockJob common;
@@ -358,7 +361,7 @@ static void commit_drop_filter(CommitJob *s)
     if (s->overlay) {
         bdrv_filter_remove_below(g_steal_pointer(&s->filter), s->overlay);
     } else {
-        bdrv_node(s->filter)->job = NULL;
+        block_job_remove_bdrv(&s->common, s->filter);
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
 }
@@ -449,8 +452,11 @@ static bool commit_add_nodes(CommitJob *s, GError **errp)
     if (!s->overlay) {
         shared |= BLK_PERM_CONSISTENT_READ; /* the active layer's readers */
     }
-    if (!block_job_add_bdrv(job, "main node", s->root, 0, BLK_PERM_ALL, false,
-                            errp)) {
+    /* active: QEMU's mirror job, "source" here and "main node" on its
+     * filter (commit_insert_filter) */
+    if (!block_job_add_bdrv(job, s->overlay ? "main node" : "source", s->root,
+                            0, s->overlay ? BLK_PERM_ALL : COMMIT_ACTIVE_SHARED,
+                            false, errp)) {
         return false;
     }
     for (BlockDriverState *it = s->root; it != s->top;
@@ -525,8 +531,8 @@ static bool commit_reopen_rw(CommitJob *s, GError **errp)
 /*
  * QEMU 7.2's filter while the job runs, named by filter-node-name or
  * implicitly: non-active, a commit_top between top and its overlay;
- * active (only when named), a mirror_top above top, which its exports and
- * drive use.
+ * active, a mirror_top above top, which its exports and drive use, held
+ * by the job as its "main node".
  */
 static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
 {
@@ -537,12 +543,12 @@ static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
          * another job finds top busy */
         return s->filter != NULL;
     }
-    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
-    if (!s->filter) {
-        return false;
-    }
-    bdrv_node(s->filter)->job = &s->common; /* no other job on it */
-    return true;
+    s->filter =
+        bdrv_filter_insert(&bdrv_commit_mirror_top_filter, name, s->top, errp);
+    return s->filter &&
+           block_job_add_bdrv(&s->common, "main node", s->filter,
+                              BLK_PERM_CONSISTENT_READ, COMMIT_ACTIVE_SHARED,
+                              false, errp);
 }
 
 bool commit_job_start(const CommitArgs *a, const char *job_id,

@@ -111,6 +111,25 @@ const BlockDriver bdrv_mirror_top_filter = {
     .bdrv_reopen_prepare = filter_reopen_prepare,
 };
 
+/* Active block-commit's mirror_top: the same node, but (QEMU 7.2's
+ * bdrv_mirror_top_child_perm for commit) it never takes consistent read,
+ * which base's overlays do not share, and shares write (perm.c). */
+const BlockDriver bdrv_commit_mirror_top_filter = {
+    .format_name = "mirror_top",
+    .is_filter = true,
+    .file_child_name = "backing",
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_pwrite = filter_pwrite,
+    .bdrv_pwrite_flags = filter_pwrite_flags,
+    .bdrv_pwrite_zeroes = filter_pwrite_zeroes,
+    .bdrv_pdiscard = filter_pdiscard,
+    .bdrv_flush = filter_flush,
+    .bdrv_truncate = filter_truncate,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
 /* A non-active block-commit's, between top and its overlay: read-only,
  * its edge to top named "backing", showing top's name (QEMU's). */
 const BlockDriver bdrv_commit_top_filter = {

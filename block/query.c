@@ -79,6 +79,7 @@ static bool implicit_filter(BlockDriverState *bs)
 static bool shows_child(BlockDriverState *bs)
 {
     return implicit_filter(bs) || bs->drv == &bdrv_mirror_top_filter ||
+           bs->drv == &bdrv_commit_mirror_top_filter ||
            bs->drv == &bdrv_commit_top_filter;
 }
 

@@ -164,8 +164,7 @@ static void stream_clean(BlockJob *job)
 
     block_job_drop_perms(job); /* the writer goes before read-only */
     if (s->filter) {
-        bdrv_node(s->filter)->job = NULL;
-        bdrv_node(s->filter)->blk_users--;
+        block_job_remove_bdrv(job, s->filter);
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
     if (s->top_was_ro &&
@@ -312,14 +311,19 @@ static char *stream_backing_name(const StreamArgs *a, BlockDriverState *bs,
     return g_strdup(name);
 }
 
-/* Reference the nodes with QEMU 7.2's permissions, make the image
- * writable, take the writer. */
+/*
+ * Reference the nodes with QEMU 7.2's permissions and edges ("active
+ * node" top, "intermediate node"s, "main node" the filter), make the
+ * image writable, put the filter above it and the job's BlockBackend on
+ * the filter.
+ */
 static bool stream_setup(StreamJob *s, GError **errp)
 {
     BlockJob *job = &s->common;
     uint64_t basic = BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
+    uint64_t shared = basic | BLK_PERM_WRITE;
 
-    if (!block_job_add_bdrv(job, "main node", s->top, 0, BLK_PERM_ALL, true,
+    if (!block_job_add_bdrv(job, "active node", s->top, 0, shared, false,
                             errp)) {
         return false;
     }
@@ -335,20 +339,18 @@ static bool stream_setup(StreamJob *s, GError **errp)
         s->top_was_ro = false;
         return false;
     }
-    if (!block_job_add_user(job, s->top, basic, BLK_PERM_ALL, errp)) {
-        return false;
-    }
     /* QEMU 7.2 always inserts it: implicitly named without the user's */
     s->filter = bdrv_filter_insert(&bdrv_copy_on_read_filter, s->filter_name,
                                    s->top, errp);
     if (!s->filter) {
         return false;
     }
-    /* no other job on it meanwhile; and QEMU's job holds it as its root,
-     * so blockdev-del says "Node NAME is in use" (mirror's says "busy") */
-    bdrv_node(s->filter)->job = job;
-    bdrv_node(s->filter)->blk_users++;
-    return true;
+    /* the job holds the filter as its root: no other job on it, and
+     * blockdev-del says "Node NAME is in use" (mirror's says "busy") */
+    return block_job_add_bdrv(job, "main node", s->filter, 0, BLK_PERM_ALL,
+                              true, errp) &&
+           block_job_add_user(job, s->filter, BLK_PERM_CONSISTENT_READ,
+                              shared, errp);
 }
 
 static const char *stream_job_id(const StreamArgs *a, BlockDriverState *bs)

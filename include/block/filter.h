@@ -13,6 +13,8 @@ extern const BlockDriver bdrv_copy_on_read_filter;
 /* blockdev-mirror's, "mirror_top". */
 extern const BlockDriver bdrv_mirror_top_filter;
 
+/* active block-commit's "mirror_top" (commit's permissions). */
+extern const BlockDriver bdrv_commit_mirror_top_filter;
 /* non-active block-commit's, "commit_top" (inside the chain). */
 extern const BlockDriver bdrv_commit_top_filter;
 
