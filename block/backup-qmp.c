@@ -48,7 +48,7 @@ static bool new_image_backing(const DriveBackup *arg, BlockDriverState *bs,
     *name = NULL;
     *fmt = NULL;
     if (arg->sync == MIRROR_SYNC_MODE_TOP) {
-        below = bs->backing;
+        below = bdrv_backing_next(bs);
         *name = bs->drv->bdrv_get_backing_file
                     ? bs->drv->bdrv_get_backing_file(bs)
                     : NULL;

@@ -437,13 +437,14 @@ BlockDriverState *bdrv_open_filter(const BlockDriver *drv,
     BdrvNode *n;
     BlockDriverState *bs;
 
-    if (!bdrv_check_new_node_name(node_name, errp)) {
+    if (node_name && !bdrv_check_new_node_name(node_name, errp)) {
         return NULL;
     }
     n = node_new(&no, NULL);
     bs = &n->bs;
     bs->read_only = child->read_only;
-    bs->node_name = g_strdup(node_name);
+    /* without a user's name, QEMU's implicit "#block..." one */
+    bs->node_name = node_name ? g_strdup(node_name) : auto_node_name();
     if (!attach_file(bs, child, errp)) {
         node_discard(n);
         return NULL;

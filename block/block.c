@@ -177,6 +177,18 @@ bool bdrv_has_parent(BlockDriverState *bs)
     return false;
 }
 
+bool bdrv_is_root_node(BlockDriverState *bs)
+{
+    for (GList *l = bdrv_node(bs)->parents; l; l = l->next) {
+        BdrvChild *c = l->data;
+
+        if (c->parent || !g_str_equal(c->name, "root")) {
+            return false;
+        }
+    }
+    return true;
+}
+
 BlockDriverState *bdrv_backing_parent(BlockDriverState *bs)
 {
     for (GList *l = node_list; l; l = l->next) {
@@ -187,44 +199,6 @@ BlockDriverState *bdrv_backing_parent(BlockDriverState *bs)
         }
     }
     return NULL;
-}
-
-bool bdrv_chain_contains(BlockDriverState *top, BlockDriverState *bs)
-{
-    for (BlockDriverState *it = top; it; it = it->backing) {
-        if (it == bs) {
-            return true;
-        }
-    }
-    return false;
-}
-
-BlockDriverState *bdrv_find_overlay(BlockDriverState *top, BlockDriverState *bs)
-{
-    for (BlockDriverState *it = top; it; it = it->backing) {
-        if (it->backing == bs) {
-            return it;
-        }
-    }
-    return NULL;
-}
-
-BlockDriverState *bdrv_find_base(BlockDriverState *bs)
-{
-    while (bs->backing) {
-        bs = bs->backing;
-    }
-    return bs;
-}
-
-int bdrv_backing_depth(BlockDriverState *bs)
-{
-    int depth = 0;
-
-    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
-        depth++;
-    }
-    return depth;
 }
 
 bool bdrv_set_backing(BlockDriverState *bs, BlockDriverState *backing,
@@ -328,7 +302,8 @@ bool bdrv_op_blocked(BlockDriverState *bs, GError **errp)
         error_setg(errp,
                    "Node '%s' is busy: block device is in use by "
                    "block job: %s",
-                   bs->node_name, block_job_type(bdrv_node(bs)->job));
+                   bdrv_device_or_node_name(bs),
+                   block_job_type(bdrv_node(bs)->job));
         return true;
     }
     parent = bdrv_backing_parent(bs);

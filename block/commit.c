@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * block-commit: copy what the layers from top down to (not including) base
- * allocate into base, then take those layers out of the chain.
+ * allocate into base, then take those layers out of the chain.  This is
+ * the job; the QMP command's checks are commit-qmp.c's.
  *
  * Non-active commit (top is below the device's active layer): base, and
  * the overlay above top when it is read-only, are reopened read-write for
@@ -20,15 +21,17 @@
 #include <string.h>
 
 #include "block/block-backend.h"
-#include "block/blockjob.h"
+#include "block/commit.h"
 #include "block/filter.h"
 #include "block/graph.h"
 #include "block/write-copy.h"
-#include "qapi/qapi-commands.h"
 #include "qemu/error.h"
 #include "qemu/osdep.h"
 
 #define COMMIT_CHUNK (8 * 1024 * 1024)
+/* What active commit (QEMU's mirror job) lets others do to top. */
+#define COMMIT_ACTIVE_SHARED                                                   \
+    (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)
 
 typedef struct CommitJob {
     BlockJob common;
@@ -40,19 +43,11 @@ typedef struct CommitJob {
     bool overlay_was_ro;
     bool pivoted;
     char *backing_name; /* recorded in overlay (non-active) */
-    BlockDriverState *filter; /* active: mirror_top above top meanwhile */
+    BlockDriverState *filter; /* commit_top below overlay / mirror_top */
     BdrvWriteCopy *wcopy;     /* active: guest writes to top reach base */
     BlockdevOnError on_error;
     int64_t counted_end; /* worker: progress counted up to here */
 } CommitJob;
-
-typedef struct CommitArgs {
-    const char *job_id, *device, *base_node, *base, *top_node, *top;
-    const char *backing_file, *filter_node_name;
-    int64_t speed;
-    BlockdevOnError on_error;
-    bool auto_finalize, auto_dismiss;
-} CommitArgs;
 
 
 /* ---- the worker ---- */
@@ -355,11 +350,18 @@ static int commit_prepare(BlockJob *job, GError **errp)
     return bdrv_set_backing(s->overlay, s->base, mode, errp) ? 0 : -1;
 }
 
-/* The filter's users go back to top (before the pivot moves them). */
+/* Active: the filter's users go back to top (before the pivot moves
+ * them).  Non-active: top goes back under its overlay unless prepare
+ * already gave the overlay base. */
 static void commit_drop_filter(CommitJob *s)
 {
-    if (s->filter) {
-        bdrv_node(s->filter)->job = NULL;
+    if (!s->filter) {
+        return;
+    }
+    if (s->overlay) {
+        bdrv_filter_remove_below(g_steal_pointer(&s->filter), s->overlay);
+    } else {
+        block_job_remove_bdrv(&s->common, s->filter);
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
 }
@@ -435,155 +437,7 @@ static const BlockJobDriver commit_active_driver = {
     .clean = commit_clean,
 };
 
-/* ---- block-commit ---- */
-
-/* The device: a drive id or a node name, which must be a root. */
-static BlockDriverState *commit_root(const char *device, GError **errp)
-{
-    BlockDriverState *bs = bdrv_lookup_bs(device, device, NULL);
-
-    if (!bs) {
-        error_set(errp, QMP_ERROR_CLASS_DEVICE_NOT_FOUND,
-                  "Device '%s' not found", device ? device : "");
-        return NULL;
-    }
-    if (bdrv_has_parent(bs)) {
-        error_setg(errp, "Need a root block node");
-        return NULL;
-    }
-    return bs;
-}
-
-/* A layer below @bs named by filename, as the chain's headers name it. */
-static BlockDriverState *find_backing_image(BlockDriverState *bs,
-                                            const char *name)
-{
-    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
-        g_autofree char *shown = bdrv_display_filename(it);
-        g_autofree char *full = bdrv_backing_full_name(bs);
-
-        if (g_str_equal(it->filename, name) || g_str_equal(shown, name) ||
-            (full && g_str_equal(full, name) && bs->backing == it)) {
-            return it;
-        }
-        bs = it;
-    }
-    return NULL;
-}
-
-static BlockDriverState *commit_top(BlockDriverState *root, const CommitArgs *a,
-                                    GError **errp)
-{
-    BlockDriverState *top = root;
-
-    if (a->top_node && a->top) {
-        error_setg(errp, "'top-node' and 'top' are mutually exclusive");
-        return NULL;
-    }
-    if (a->top_node) {
-        top = bdrv_lookup_bs(NULL, a->top_node, errp);
-        if (top && !bdrv_chain_contains(root, top)) {
-            error_setg(errp, "'%s' is not in this backing file chain",
-                       a->top_node);
-            return NULL;
-        }
-        return top;
-    }
-    if (a->top && !g_str_equal(root->filename, a->top)) {
-        top = find_backing_image(root, a->top);
-    }
-    if (!top) {
-        error_setg(errp, "Top image file %s not found", a->top);
-    }
-    return top;
-}
-
-static BlockDriverState *commit_base(BlockDriverState *top, const CommitArgs *a,
-                                     GError **errp)
-{
-    BlockDriverState *base;
-
-    if (a->base_node && a->base) {
-        error_setg(errp, "'base-node' and 'base' are mutually exclusive");
-        return NULL;
-    }
-    if (a->base_node) {
-        base = bdrv_lookup_bs(NULL, a->base_node, errp);
-        if (base && !bdrv_chain_contains(top, base)) {
-            error_setg(errp, "'%s' is not in this backing file chain",
-                       a->base_node);
-            return NULL;
-        }
-        return base;
-    }
-    if (a->base) {
-        base = find_backing_image(top, a->base);
-        if (!base) {
-            error_setg(errp, "Can't find '%s' in the backing chain", a->base);
-        }
-        return base;
-    }
-    return bdrv_find_base(top);
-}
-
-/* Nodes already in another job cannot take part. */
-static bool commit_check_busy(BlockDriverState *root, BlockDriverState *top,
-                              BlockDriverState *base, GError **errp)
-{
-    for (BlockDriverState *it = root; it; it = it->backing) {
-        if (bdrv_node(it)->job) {
-            error_setg(errp,
-                       "Node '%s' is busy: block device is in use by "
-                       "block job: %s",
-                       it->node_name, block_job_type(bdrv_node(it)->job));
-            return false;
-        }
-        if (it == base) {
-            break;
-        }
-    }
-    return true;
-}
-
-/*
- * The name the overlay's header will give the base: @backing_file, else
- * what the lowest dropped layer's header called it.  Never a /dev/fdset/
- * path: that name means nothing outside this process.
- */
-static char *commit_backing_name(const CommitArgs *a, BlockDriverState *overlay,
-                                 BlockDriverState *top, BlockDriverState *base,
-                                 GError **errp)
-{
-    BlockDriverState *lowest = bdrv_find_overlay(top, base);
-    const char *name = a->backing_file;
-
-    if (!name && lowest->drv->bdrv_get_backing_file) {
-        name = lowest->drv->bdrv_get_backing_file(lowest);
-    }
-    if (!name || !*name) {
-        name = base->filename;
-    }
-    if (g_str_has_prefix(name, FDSET_PATH_PREFIX)) {
-        error_setg(errp,
-                   "Cannot record '%s' as the backing file of '%s': "
-                   "a /dev/fdset/ path only means something inside this "
-                   "process; give 'backing-file'",
-                   name, bdrv_device_or_node_name(overlay));
-        return NULL;
-    }
-    return g_strdup(name);
-}
-
-static const char *commit_job_id(const CommitArgs *a, BlockDriverState *root)
-{
-    BlockBackend *blk;
-
-    if (a->job_id) {
-        return a->job_id;
-    }
-    blk = blk_by_root(root);
-    return blk ? blk->id : "";
-}
+/* ---- starting the job ---- */
 
 /*
  * Reference and block every node the job touches, with QEMU 7.2's
@@ -598,26 +452,33 @@ static bool commit_add_nodes(CommitJob *s, GError **errp)
     if (!s->overlay) {
         shared |= BLK_PERM_CONSISTENT_READ; /* the active layer's readers */
     }
-    if (!block_job_add_bdrv(job, "main node", s->root, 0, BLK_PERM_ALL, false,
-                            errp)) {
+    /* active: QEMU's mirror job, "source" here and "main node" on its
+     * filter (commit_insert_filter) */
+    if (!block_job_add_bdrv(job, s->overlay ? "main node" : "source", s->root,
+                            0, s->overlay ? BLK_PERM_ALL : COMMIT_ACTIVE_SHARED,
+                            false, errp)) {
         return false;
     }
-    for (BlockDriverState *it = s->root; it != s->top; it = it->backing) {
+    for (BlockDriverState *it = s->root; it != s->top;
+         it = bdrv_backing_next(it)) {
         if (it != s->root &&
             !block_job_add_bdrv(job, "overlay of top", it, 0, BLK_PERM_ALL,
                                 false, errp)) {
             return false;
         }
     }
-    for (BlockDriverState *it = s->top; it != s->base; it = it->backing) {
+    for (BlockDriverState *it = s->top; it != s->base;
+         it = bdrv_backing_next(it)) {
         if (it != s->root &&
             !block_job_add_bdrv(job, "intermediate node", it, 0, shared,
                                 it == s->top && s->overlay, errp)) {
             return false;
         }
     }
-    return block_job_add_bdrv(job, "base node", s->base, 0, BLK_PERM_ALL,
-                              true, errp);
+    /* QEMU's names: a non-active commit's "base"; an active commit is a
+     * mirror job, whose base is its "target" */
+    return block_job_add_bdrv(job, s->overlay ? "base" : "target", s->base, 0,
+                              BLK_PERM_ALL, true, errp);
 }
 
 /* What the job writes base through: QEMU's unnamed BlockBackend on it. */
@@ -635,7 +496,13 @@ static bool commit_take_base(CommitJob *s, GError **errp)
     if (top_len > bdrv_getlength(s->base)) {
         perm |= BLK_PERM_RESIZE;
     }
-    return block_job_add_user(&s->common, s->base, perm, shared, errp);
+    /* non-active: QEMU also reads top through a BlockBackend of its own,
+     * taking nothing */
+    if (s->overlay &&
+        !block_job_add_user(&s->common, s->top, 0, BLK_PERM_ALL, errp)) {
+        return false;
+    }
+    return block_job_add_user(&s->common, s->base, perm, shared, errp) != NULL;
 }
 
 /* Make base (and a read-only overlay) writable for the job. */
@@ -662,42 +529,39 @@ static bool commit_reopen_rw(CommitJob *s, GError **errp)
 }
 
 /*
- * Active commit with filter-node-name: QEMU 7.2's mirror_top above top
- * while the job runs (its exports and drive use it).  A non-active
- * commit's commit_top would sit between top and its overlay, inside the
- * backing chain, which fdsetd's chain walks do not look through: the
- * name is checked but no node is inserted there.
+ * QEMU 7.2's filter while the job runs, named by filter-node-name or
+ * implicitly: non-active, a commit_top between top and its overlay;
+ * active, a mirror_top above top, which its exports and drive use, held
+ * by the job as its "main node".
  */
 static bool commit_insert_filter(CommitJob *s, const char *name, GError **errp)
 {
-    if (!name) {
-        return true;
+    if (s->overlay) {
+        s->filter = bdrv_filter_insert_below(&bdrv_commit_top_filter, name,
+                                             s->overlay, errp);
+        /* not marked busy: QEMU's blockdev-del says "used as backing hd",
+         * another job finds top busy */
+        return s->filter != NULL;
     }
-    s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, name, s->top, errp);
-    if (!s->filter) {
-        return false;
-    }
-    bdrv_node(s->filter)->job = &s->common; /* no other job on it */
-    return true;
+    s->filter =
+        bdrv_filter_insert(&bdrv_commit_mirror_top_filter, name, s->top, errp);
+    return s->filter &&
+           block_job_add_bdrv(&s->common, "main node", s->filter,
+                              BLK_PERM_CONSISTENT_READ, COMMIT_ACTIVE_SHARED,
+                              false, errp);
 }
 
-static bool commit_start(const CommitArgs *a, BlockDriverState *root,
-                         BlockDriverState *top, BlockDriverState *base,
-                         GError **errp)
+bool commit_job_start(const CommitArgs *a, const char *job_id,
+                      BlockDriverState *root, BlockDriverState *top,
+                      BlockDriverState *base, char *backing_name,
+                      GError **errp)
 {
+    g_autofree char *name = backing_name; /* ours, also on failure */
     bool active = top == root;
-    g_autofree char *name = NULL;
     CommitJob *s;
 
-    if (!active) {
-        name = commit_backing_name(a, bdrv_find_overlay(root, top), top, base,
-                                   errp);
-        if (!name) {
-            return false;
-        }
-    }
     s = (CommitJob *)block_job_create(
-        commit_job_id(a, root), active ? &commit_active_driver : &commit_driver,
+        job_id, active ? &commit_active_driver : &commit_driver,
         a->speed, a->auto_finalize, a->auto_dismiss, errp);
     if (!s) {
         return false;
@@ -719,7 +583,7 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
         return false;
     }
     if (!commit_take_base(s, errp) ||
-        (active && !commit_insert_filter(s, a->filter_node_name, errp))) {
+        !commit_insert_filter(s, a->filter_node_name, errp)) {
         block_job_drop_perms(&s->common);
         commit_clean(&s->common);
         block_job_early_fail(&s->common);
@@ -732,69 +596,3 @@ static bool commit_start(const CommitArgs *a, BlockDriverState *root,
     return true;
 }
 
-static bool commit_check_filter(const CommitArgs *a, GError **errp)
-{
-    return !a->filter_node_name ||
-           bdrv_check_new_node_name(a->filter_node_name, errp);
-}
-
-/* The checks QEMU makes, in its order, then the job. */
-static void commit_run_checks(const CommitArgs *a, GError **errp)
-{
-    BlockDriverState *root, *top, *base;
-
-    /* libvirt probes with DeviceNotFound: look the device up first */
-    root = commit_root(a->device, errp);
-    if (!root || !commit_check_busy(root, root, root, errp)) {
-        return;
-    }
-    top = commit_top(root, a, errp);
-    base = top ? commit_base(top, a, errp) : NULL;
-    if (!base || !commit_check_busy(root, top, base, errp)) {
-        return;
-    }
-    if (top == base) {
-        error_setg(errp, "cannot commit an image into itself");
-        return;
-    }
-    if (top == root && a->backing_file) {
-        error_setg(errp, "'backing-file' specified, but 'top' is the active "
-                         "layer");
-        return;
-    }
-    if (!commit_check_filter(a, errp)) {
-        return;
-    }
-    commit_start(a, root, top, base, errp);
-}
-
-#define OPT(has, v) ((has) ? (v) : NULL)
-
-void qmp_block_commit(bool has_job_id, const char *job_id, const char *device,
-                      bool has_base_node, const char *base_node,
-                      bool has_base, const char *base, bool has_top_node,
-                      const char *top_node, bool has_top, const char *top,
-                      bool has_backing_file, const char *backing_file,
-                      bool has_speed, int64_t speed, bool has_on_error,
-                      BlockdevOnError on_error, bool has_filter_node_name,
-                      const char *filter_node_name, bool has_auto_finalize,
-                      bool auto_finalize, bool has_auto_dismiss,
-                      bool auto_dismiss, GError **errp)
-{
-    CommitArgs a = {
-        .job_id = OPT(has_job_id, job_id),
-        .device = device,
-        .base_node = OPT(has_base_node, base_node),
-        .base = OPT(has_base, base),
-        .top_node = OPT(has_top_node, top_node),
-        .top = OPT(has_top, top),
-        .backing_file = OPT(has_backing_file, backing_file),
-        .filter_node_name = OPT(has_filter_node_name, filter_node_name),
-        .speed = has_speed ? speed : 0,
-        .on_error = has_on_error ? on_error : BLOCKDEV_ON_ERROR_REPORT,
-        .auto_finalize = has_auto_finalize ? auto_finalize : true,
-        .auto_dismiss = has_auto_dismiss ? auto_dismiss : true,
-    };
-
-    commit_run_checks(&a, errp);
-}

@@ -2,7 +2,8 @@
 /*
  * Filter nodes a job puts above the node it works on when the user names
  * one (filter-node-name), as QEMU 7.2 does: block-stream's "copy-on-read",
- * blockdev-mirror's "mirror_top".  The filter passes every request to its
+ * blockdev-mirror's "mirror_top", non-active block-commit's "commit_top"
+ * (inside the backing chain: chain.h's walks step over it).  The filter passes every request to its
  * only child (bs->file; the edge is named "backing" for mirror_top, as in
  * QEMU); while it is there
  * the node's users that follow it (NBD exports) and its drive use the
@@ -110,6 +111,38 @@ const BlockDriver bdrv_mirror_top_filter = {
     .bdrv_reopen_prepare = filter_reopen_prepare,
 };
 
+/* Active block-commit's mirror_top: the same node, but (QEMU 7.2's
+ * bdrv_mirror_top_child_perm for commit) it never takes consistent read,
+ * which base's overlays do not share, and shares write (perm.c). */
+const BlockDriver bdrv_commit_mirror_top_filter = {
+    .format_name = "mirror_top",
+    .is_filter = true,
+    .file_child_name = "backing",
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_pwrite = filter_pwrite,
+    .bdrv_pwrite_flags = filter_pwrite_flags,
+    .bdrv_pwrite_zeroes = filter_pwrite_zeroes,
+    .bdrv_pdiscard = filter_pdiscard,
+    .bdrv_flush = filter_flush,
+    .bdrv_truncate = filter_truncate,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
+/* A non-active block-commit's, between top and its overlay: read-only,
+ * its edge to top named "backing", showing top's name (QEMU's). */
+const BlockDriver bdrv_commit_top_filter = {
+    .format_name = "commit_top",
+    .is_filter = true,
+    .file_child_name = "backing",
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_flush = filter_flush,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
 /* @bs's users that follow it (exports) and its drive go to @to. */
 static bool move_users(BlockDriverState *bs, BlockDriverState *to,
                        GError **errp)
@@ -159,4 +192,44 @@ void bdrv_filter_remove(BlockDriverState *filter)
         g_error_free(err);
     }
     bdrv_unref(filter); /* the last reference unless that failed */
+}
+
+BlockDriverState *bdrv_filter_insert_below(const BlockDriver *drv,
+                                           const char *node_name,
+                                           BlockDriverState *overlay,
+                                           GError **errp)
+{
+    BdrvBackingMode mode = bdrv_node(overlay)->backing_mode;
+    BlockDriverState *filter =
+        bdrv_open_filter(drv, node_name, overlay->backing, errp);
+
+    if (!filter) {
+        return NULL;
+    }
+    filter->read_only = true;
+    /* the overlay keeps how it named its backing (query's filenames) */
+    if (!bdrv_set_backing(overlay, filter, mode, errp)) {
+        bdrv_unref(filter);
+        return NULL;
+    }
+    return filter;
+}
+
+void bdrv_filter_remove_below(BlockDriverState *filter,
+                              BlockDriverState *overlay)
+{
+    GError *err = NULL;
+
+    if (!filter) {
+        return;
+    }
+    if (overlay->backing == filter &&
+        !bdrv_set_backing(overlay, filter->file,
+                          bdrv_node(overlay)->backing_mode, &err)) {
+        /* the overlay had that child before: cannot conflict */
+        g_warning("Could not take filter '%s' out: %s", filter->node_name,
+                  err->message);
+        g_error_free(err);
+    }
+    bdrv_unref(filter);
 }

@@ -520,7 +520,8 @@ int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base,
 {
     int64_t run = bytes;
 
-    for (BlockDriverState *it = top; it && it != base; it = it->backing) {
+    for (BlockDriverState *it = bdrv_skip_filters(top); it && it != base;
+         it = bdrv_backing_next(it)) {
         int64_t len = bdrv_getlength(it);
         int64_t n;
         int ret;
@@ -700,7 +701,7 @@ int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -EINVAL;
     }
     run = bytes;
-    for (BlockDriverState *it = bs; it; it = it->backing, d++) {
+    for (BlockDriverState *it = bs; it; it = bdrv_backing_next(it), d++) {
         int64_t it_len = it == bs ? len : bdrv_getlength(it);
         int64_t n;
         int ret;

@@ -248,6 +248,27 @@ void block_job_drop_perms(BlockJob *job)
     g_ptr_array_set_size(job->children, 0);
 }
 
+void block_job_remove_bdrv(BlockJob *job, BlockDriverState *bs)
+{
+    for (guint i = job->children->len; i-- > 0;) {
+        BdrvChild *c = g_ptr_array_index(job->children, i);
+
+        if (c->bs == bs) {
+            g_ptr_array_remove_index(job->children, i);
+            bdrv_child_detach(c);
+        }
+    }
+    if (g_ptr_array_remove(job->blk_nodes, bs)) {
+        bdrv_node(bs)->blk_users--;
+    }
+    if (bdrv_node(bs)->job == job) {
+        bdrv_node(bs)->job = NULL;
+    }
+    while (g_ptr_array_remove(job->nodes, bs)) {
+        bdrv_unref(bs);
+    }
+}
+
 static void job_release_nodes(BlockJob *job)
 {
     block_job_drop_perms(job);

@@ -64,7 +64,7 @@ static BlockDriverState *root_bs(const char *name, GError **errp)
 {
     BlockDriverState *bs = bdrv_lookup_bs(name, name, errp);
 
-    if (bs && bdrv_has_parent(bs)) {
+    if (bs && !bdrv_is_root_node(bs)) {
         error_setg(errp, "Need a root block node");
         return NULL;
     }
@@ -80,7 +80,7 @@ static bool change_backing_checks(BlockDriverState *bs,
                          "without a backing file");
         return false;
     }
-    for (BlockDriverState *it = bs; it; it = it->backing) {
+    for (BlockDriverState *it = bs; it; it = bdrv_backing_next(it)) {
         if (busy_with_job(it, errp)) {
             return false;
         }

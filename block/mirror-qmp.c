@@ -63,7 +63,7 @@ static BlockDriverState *mirror_root(const char *device, GError **errp)
 {
     BlockDriverState *bs = bdrv_lookup_bs(device, device, errp);
 
-    if (bs && bdrv_has_parent(bs)) {
+    if (bs && !bdrv_is_root_node(bs)) {
         error_setg(errp, "Need a root block node");
         return NULL;
     }

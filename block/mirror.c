@@ -199,7 +199,7 @@ static void mirror_remove_hook(MirrorJob *s)
 static void mirror_drop_filter(MirrorJob *s)
 {
     if (s->filter) {
-        bdrv_node(s->filter)->job = NULL;
+        block_job_remove_bdrv(&s->common, s->filter);
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
 }
@@ -286,12 +286,17 @@ static CopyEngine *mirror_engine(MirrorJob *s, const MirrorArgs *a)
     return copy_engine_new(&cfg);
 }
 
+/* What the job lets others do to the node it mirrors (QEMU 7.2's). */
+#define MIRROR_JOB_SHARED                                                      \
+    (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE | BLK_PERM_WRITE_UNCHANGED)
+
 /* The job's nodes and permissions, the target writable, the hook. */
 static bool mirror_setup(MirrorJob *s, GError **errp)
 {
     BlockJob *job = &s->common;
 
-    if (!block_job_add_bdrv(job, "main node", s->source, 0, BLK_PERM_ALL,
+    /* QEMU 7.2's edges: "source" on the node, "main node" on the filter */
+    if (!block_job_add_bdrv(job, "source", s->source, 0, MIRROR_JOB_SHARED,
                             false, errp) ||
         !block_job_add_bdrv(job, "target", s->target, 0, BLK_PERM_ALL, true,
                             errp)) {
@@ -302,27 +307,24 @@ static bool mirror_setup(MirrorJob *s, GError **errp)
         s->target_was_ro = false;
         return false;
     }
-    if (!block_job_add_user(job, s->source, BLK_PERM_CONSISTENT_READ,
-                            BLK_PERM_ALL, errp) ||
-        !block_job_add_user(job, s->target, BLK_PERM_WRITE,
-                            BLK_PERM_WRITE_UNCHANGED | BLK_PERM_WRITE |
-                                BLK_PERM_CONSISTENT_READ,
-                            errp)) {
+    /* QEMU 7.2: nobody else may read or write the target meanwhile */
+    if (!block_job_add_user(job, s->target, BLK_PERM_WRITE,
+                            BLK_PERM_WRITE_UNCHANGED, errp)) {
         return false;
     }
     s->hook = (BdrvWriteHook) { .after = mirror_after_write, .opaque = s };
     bdrv_write_hook_add(s->source, &s->hook);
     s->hook_added = true;
-    if (!s->filter_name) {
-        return true;
-    }
+    /* QEMU 7.2 always inserts it: implicitly named without the user's */
     s->filter = bdrv_filter_insert(&bdrv_mirror_top_filter, s->filter_name,
                                    s->source, errp);
     if (!s->filter) {
         return false;
     }
-    bdrv_node(s->filter)->job = job; /* no other job on it meanwhile */
-    return true;
+    /* the job reads the source through it (QEMU's permissions) */
+    return block_job_add_bdrv(job, "main node", s->filter,
+                              BLK_PERM_CONSISTENT_READ, MIRROR_JOB_SHARED,
+                              false, errp);
 }
 
 void mirror_job_start(const MirrorArgs *a, const char *job_id,
@@ -342,7 +344,7 @@ void mirror_job_start(const MirrorArgs *a, const char *job_id,
     s->sync = a->sync;
     s->base = a->sync == MIRROR_SYNC_MODE_TOP ? bs->backing : NULL;
     if (a->target_backing && bs->backing) {
-        s->target_backing = bs->backing;
+        s->target_backing = bdrv_backing_next(bs);
         bdrv_ref(s->target_backing);
     }
     s->sync_writes = a->copy_mode == MIRROR_COPY_MODE_WRITE_BLOCKING;

@@ -107,12 +107,16 @@ static void child_perm(BlockDriverState *parent, BdrvChild *c, uint64_t perm,
                        uint64_t shared, uint64_t *nperm, uint64_t *nshared)
 {
     if (parent->drv->is_filter) {
-        /* QEMU's filters: what their users do (copy-on-read adds the
-         * unchanged writes of copying); they let others do what their
-         * users let them, and rewrite data unchanged */
+        /* QEMU's filters: what their users do (copy-on-read always adds
+         * the unchanged writes of copying, as QEMU 7.2's cor_child_perm);
+         * they let others do what their users let them, and rewrite data
+         * unchanged */
         *nperm = perm & BLK_PERM_ALL;
-        if ((perm & BLK_PERM_WRITE) &&
-            parent->drv == &bdrv_copy_on_read_filter) {
+        if (parent->drv == &bdrv_commit_mirror_top_filter) {
+            *nperm &= ~BLK_PERM_CONSISTENT_READ;
+            shared |= BLK_PERM_WRITE;
+        }
+        if (parent->drv == &bdrv_copy_on_read_filter) {
             *nperm |= BLK_PERM_WRITE_UNCHANGED;
         }
         *nshared = (shared & (BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE |

@@ -67,11 +67,31 @@ static bool needs_json(BlockDriverState *bs)
            explicit_backing(bs) || needs_json(bs->file);
 }
 
+/* A filter a job inserted without a user's name: QEMU's implicit nodes
+ * copy their child's name and options. */
+static bool implicit_filter(BlockDriverState *bs)
+{
+    return bs->drv->is_filter && bs->node_name[0] == '#';
+}
+
+/* mirror_top and commit_top show their child's name too (their own
+ * refresh_filename), while their options still name them. */
+static bool shows_child(BlockDriverState *bs)
+{
+    return implicit_filter(bs) || bs->drv == &bdrv_mirror_top_filter ||
+           bs->drv == &bdrv_commit_mirror_top_filter ||
+           bs->drv == &bdrv_commit_top_filter;
+}
+
 /* The options that make up the node (QEMU's "full open options"). */
 static JsonObject *full_options(BlockDriverState *bs)
 {
-    JsonObject *o = json_object_new();
+    JsonObject *o;
 
+    if (implicit_filter(bs)) {
+        return full_options(bs->file);
+    }
+    o = json_object_new();
     json_object_set_string_member(o, "driver", bs->drv->format_name);
     if (bs->drv->is_protocol) {
         json_object_set_string_member(o, "filename", bs->filename);
@@ -96,8 +116,8 @@ char *bdrv_display_filename(BlockDriverState *bs)
     g_autoptr(JsonObject) o = NULL;
     GString *out;
 
-    if (bs->drv == &bdrv_mirror_top_filter) {
-        return bdrv_display_filename(bs->file); /* QEMU shows the source */
+    if (shows_child(bs)) {
+        return bdrv_display_filename(bs->file);
     }
     if (!needs_json(bs)) {
         return g_strdup(bs->filename);
@@ -161,9 +181,10 @@ static ImageInfo *image_info(BlockDriverState *bs, bool flat)
         info->has_format_specific = true;
     }
     image_backing_info(bs, info);
-    if (!flat && bs->backing) {
+    /* QEMU's chain shows filters as layers too */
+    if (!flat && bdrv_filter_or_cow_child(bs)) {
         info->has_backing_image = true;
-        info->backing_image = image_info(bs->backing, false);
+        info->backing_image = image_info(bdrv_filter_or_cow_child(bs), false);
     }
     return info;
 }

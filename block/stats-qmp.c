@@ -139,7 +139,9 @@ static BlockPermissionList *perm_list(uint64_t perm)
     return head;
 }
 
-/* Who holds @c when it is no node's child: a drive, a job, or anonymous. */
+/* Who holds @c when it is no node's child: a drive, a job, or anonymous.
+ * A job's own users ("root", block_job_add_user) are QEMU's unnamed
+ * BlockBackends: shown as such, not as the job. */
 static uint64_t user_vertex(GraphBuilder *g, BdrvChild *c)
 {
     for (GList *l = blk_list(); l; l = l->next) {
@@ -154,7 +156,8 @@ static uint64_t user_vertex(GraphBuilder *g, BdrvChild *c)
         BlockJob *job = l->data;
 
         for (guint i = 0; i < job->children->len; i++) {
-            if (g_ptr_array_index(job->children, i) == c) {
+            if (g_ptr_array_index(job->children, i) == c &&
+                !g_str_equal(c->name, "root")) {
                 return vertex(g, job, X_DBG_BLOCK_GRAPH_NODE_TYPE_BLOCK_JOB,
                               job->id);
             }

@@ -164,8 +164,7 @@ static void stream_clean(BlockJob *job)
 
     block_job_drop_perms(job); /* the writer goes before read-only */
     if (s->filter) {
-        bdrv_node(s->filter)->job = NULL;
-        bdrv_node(s->filter)->blk_users--;
+        block_job_remove_bdrv(job, s->filter);
         bdrv_filter_remove(g_steal_pointer(&s->filter));
     }
     if (s->top_was_ro &&
@@ -211,7 +210,8 @@ static bool stream_check_exclusive(const StreamArgs *a, GError **errp)
 static BlockDriverState *stream_find_backing(BlockDriverState *bs,
                                              const char *name)
 {
-    for (BlockDriverState *it = bs->backing; it; it = it->backing) {
+    for (BlockDriverState *it = bdrv_backing_next(bs); it;
+         it = bdrv_backing_next(it)) {
         g_autofree char *shown = bdrv_display_filename(it);
         g_autofree char *full = bdrv_backing_full_name(bs);
         const char *recorded = bs->drv->bdrv_get_backing_file
@@ -261,7 +261,7 @@ static bool stream_find_base(BlockDriverState *bs, const StreamArgs *a,
                        a->bottom, a->device);
             return false;
         }
-        *base = bottom->backing;
+        *base = bdrv_backing_next(bottom);
     }
     *above_base = *base ? bdrv_find_overlay(bs, *base) : bdrv_find_base(bs);
     return true;
@@ -270,7 +270,9 @@ static bool stream_find_base(BlockDriverState *bs, const StreamArgs *a,
 static bool stream_check_busy(BlockDriverState *bs, BlockDriverState *base,
                               GError **errp)
 {
-    for (BlockDriverState *it = bs; it && it != base; it = it->backing) {
+    /* from @bs itself: a job's filter is busy too */
+    for (BlockDriverState *it = bs; it && it != base;
+         it = bdrv_backing_next(it)) {
         if (bdrv_node(it)->job) {
             error_setg(errp,
                        "Node '%s' is busy: block device is in use by "
@@ -309,19 +311,24 @@ static char *stream_backing_name(const StreamArgs *a, BlockDriverState *bs,
     return g_strdup(name);
 }
 
-/* Reference the nodes with QEMU 7.2's permissions, make the image
- * writable, take the writer. */
+/*
+ * Reference the nodes with QEMU 7.2's permissions and edges ("active
+ * node" top, "intermediate node"s, "main node" the filter), make the
+ * image writable, put the filter above it and the job's BlockBackend on
+ * the filter.
+ */
 static bool stream_setup(StreamJob *s, GError **errp)
 {
     BlockJob *job = &s->common;
     uint64_t basic = BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED;
+    uint64_t shared = basic | BLK_PERM_WRITE;
 
-    if (!block_job_add_bdrv(job, "main node", s->top, 0, BLK_PERM_ALL, true,
+    if (!block_job_add_bdrv(job, "active node", s->top, 0, shared, false,
                             errp)) {
         return false;
     }
-    for (BlockDriverState *it = s->top->backing; it && it != s->base;
-         it = it->backing) {
+    for (BlockDriverState *it = bdrv_backing_next(s->top); it && it != s->base;
+         it = bdrv_backing_next(it)) {
         if (!block_job_add_bdrv(job, "intermediate node", it, 0, basic, false,
                                 errp)) {
             return false;
@@ -332,22 +339,18 @@ static bool stream_setup(StreamJob *s, GError **errp)
         s->top_was_ro = false;
         return false;
     }
-    if (!block_job_add_user(job, s->top, basic, BLK_PERM_ALL, errp)) {
-        return false;
-    }
-    if (!s->filter_name) {
-        return true;
-    }
+    /* QEMU 7.2 always inserts it: implicitly named without the user's */
     s->filter = bdrv_filter_insert(&bdrv_copy_on_read_filter, s->filter_name,
                                    s->top, errp);
     if (!s->filter) {
         return false;
     }
-    /* no other job on it meanwhile; and QEMU's job holds it as its root,
-     * so blockdev-del says "Node NAME is in use" (mirror's says "busy") */
-    bdrv_node(s->filter)->job = job;
-    bdrv_node(s->filter)->blk_users++;
-    return true;
+    /* the job holds the filter as its root: no other job on it, and
+     * blockdev-del says "Node NAME is in use" (mirror's says "busy") */
+    return block_job_add_bdrv(job, "main node", s->filter, 0, BLK_PERM_ALL,
+                              true, errp) &&
+           block_job_add_user(job, s->filter, BLK_PERM_CONSISTENT_READ,
+                              shared, errp);
 }
 
 static const char *stream_job_id(const StreamArgs *a, BlockDriverState *bs)

@@ -108,6 +108,9 @@ BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
 bool block_job_add_bdrv(BlockJob *job, const char *name, BlockDriverState *bs,
                         uint64_t perm, uint64_t shared, bool as_root,
                         GError **errp);
+/* Let go of @bs before the job ends (a job's filter it takes out): its
+ * children on @bs, the reference, the in-use and busy marks. */
+void block_job_remove_bdrv(BlockJob *job, BlockDriverState *bs);
 /* The same taking nothing and sharing everything ("main node"). */
 void block_job_add_node(BlockJob *job, BlockDriverState *bs, bool as_root);
 /*

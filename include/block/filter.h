@@ -13,8 +13,14 @@ extern const BlockDriver bdrv_copy_on_read_filter;
 /* blockdev-mirror's, "mirror_top". */
 extern const BlockDriver bdrv_mirror_top_filter;
 
+/* active block-commit's "mirror_top" (commit's permissions). */
+extern const BlockDriver bdrv_commit_mirror_top_filter;
+/* non-active block-commit's, "commit_top" (inside the chain). */
+extern const BlockDriver bdrv_commit_top_filter;
+
 /*
- * Put a new filter node @node_name (driver @drv) above @bs: its child
+ * Put a new filter node @node_name (driver @drv; NULL: an implicit name)
+ * above @bs: its child
  * (bs->file) is @bs, and @bs's exports and drive move to it.  Returns the
  * filter, whose one reference the caller owns and gives back with
  * bdrv_filter_remove(); NULL with errp ("Duplicate nodes with
@@ -28,5 +34,22 @@ BlockDriverState *bdrv_filter_insert(const BlockDriver *drv,
 /* Move the filter's users back to the node below and delete the filter.
  * NULL is ignored. */
 void bdrv_filter_remove(BlockDriverState *filter);
+
+/*
+ * Put a new read-only filter node @node_name (NULL: an implicit name)
+ * between @overlay and its backing node: @overlay's backing becomes the
+ * filter, whose child is the old backing node.  Returns the filter (one
+ * reference for the caller, given back with bdrv_filter_remove_below());
+ * NULL with errp and nothing changed.
+ */
+BlockDriverState *bdrv_filter_insert_below(const BlockDriver *drv,
+                                           const char *node_name,
+                                           BlockDriverState *overlay,
+                                           GError **errp);
+
+/* If @overlay's backing is still @filter, the node below goes back in its
+ * place; the filter is deleted.  NULL is ignored. */
+void bdrv_filter_remove_below(BlockDriverState *filter,
+                              BlockDriverState *overlay);
 
 #endif

@@ -16,6 +16,7 @@
 #include "qapi/qapi-types.h"
 #include "block/perm.h"
 #include "block/accounting.h"
+#include "block/chain.h"
 
 typedef struct BlockJob BlockJob;
 
@@ -91,17 +92,13 @@ bool bdrv_check_new_node_name(const char *name, GError **errp);
 
 /* Does some node use @bs as its file or backing child? */
 bool bdrv_has_parent(BlockDriverState *bs);
+/* QEMU's "root node": every parent is a BlockBackend ("root" user: a
+ * drive, an export, a job's own); a node child or a job's hold on the node
+ * ("main node", "source", ...) makes it not one. */
+bool bdrv_is_root_node(BlockDriverState *bs);
 /* The first node whose backing child is @bs, or NULL. */
 BlockDriverState *bdrv_backing_parent(BlockDriverState *bs);
-/* Is @bs @top or somewhere below it in @top's backing chain? */
-bool bdrv_chain_contains(BlockDriverState *top, BlockDriverState *bs);
-/* The node in @top's chain whose backing is @bs, or NULL. */
-BlockDriverState *bdrv_find_overlay(BlockDriverState *top,
-                                    BlockDriverState *bs);
-/* The bottom of @bs's backing chain (@bs itself when it has none). */
-BlockDriverState *bdrv_find_base(BlockDriverState *bs);
-/* Length of the backing chain below @bs. */
-int bdrv_backing_depth(BlockDriverState *bs);
+/* Chain walks (contains, overlay, base, depth): block/chain.h. */
 
 /*
  * Make @backing (may be NULL) the backing child of @bs: the child takes a
@@ -181,7 +178,8 @@ BlockDriverState *bdrv_open_options(JsonObject *opts, GError **errp);
 BlockDriverState *bdrv_open_options_probe(JsonObject *opts, GError **errp);
 
 /*
- * A new filter node @node_name (driver @drv, filter.h) whose "file" child is
+ * A new filter node @node_name (driver @drv, filter.h; NULL: an implicit
+ * "#block..." name, as QEMU gives job filters) whose "file" child is
  * @child, registered, read-only as @child is; one reference for the
  * caller.  NULL with errp: a bad or taken name, a permission conflict.
  */

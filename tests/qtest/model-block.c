@@ -191,18 +191,20 @@ static char *model_graph_text(Model *m)
     if (bw->job == JOB_MIRROR) {
         g_ptr_array_add(l, g_strdup_printf("%s -main node-> q%d", bw->job_id,
                                            bw->job_src));
-        g_ptr_array_add(l, g_strdup_printf("%s -root-> q%d", bw->job_id,
+        /* the job's own users are QEMU's unnamed BlockBackends */
+        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> q%d",
                                            bw->job_src));
-        g_ptr_array_add(l, g_strdup_printf("%s -root-> q%d", bw->job_id,
+        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> q%d",
                                            bw->job_tgt));
         g_ptr_array_add(l, g_strdup_printf("%s -target-> q%d", bw->job_id,
                                            bw->job_tgt));
     } else if (bw->job == JOB_ACTIVE_COMMIT) {
-        g_ptr_array_add(l, g_strdup_printf("%s -base node-> q%d", bw->job_id,
+        /* QEMU's active commit is a mirror job: base is its "target" */
+        g_ptr_array_add(l, g_strdup_printf("%s -target-> q%d", bw->job_id,
                                            bw->job_tgt));
         g_ptr_array_add(l, g_strdup_printf("%s -main node-> q%d", bw->job_id,
                                            bw->job_src));
-        g_ptr_array_add(l, g_strdup_printf("%s -root-> q%d", bw->job_id,
+        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> q%d",
                                            bw->job_tgt));
     }
     return sorted_text(l);
