@@ -283,7 +283,7 @@ static BdrvChild *child_new(BlockDriverState *parent, const char *user,
 
 static void child_free(BdrvChild *c)
 {
-    g_assert(c->requests == 0);
+    g_assert(g_atomic_int_get(&c->requests) == 0);
     g_mutex_clear(&c->req_lock);
     g_cond_clear(&c->req_cond);
     g_free(c->name);
@@ -291,36 +291,45 @@ static void child_free(BdrvChild *c)
     g_free(c);
 }
 
+/*
+ * No lock on the way of a request: it counts itself in, then looks at the
+ * gate; the closer closes the gate, then looks at the count (both full
+ * barriers), so one of the two always sees the other.  Only a request
+ * that finds the gate closed, and the closer, take req_lock to wait.
+ */
 BlockDriverState *bdrv_child_request_begin(BdrvChild *c)
 {
-    BlockDriverState *bs;
-
-    g_mutex_lock(&c->req_lock);
-    while (c->gate_closed) {
-        g_cond_wait(&c->req_cond, &c->req_lock);
+    for (;;) {
+        g_atomic_int_inc(&c->requests);
+        if (!g_atomic_int_get(&c->gate_closed)) {
+            return g_atomic_pointer_get(&c->bs);
+        }
+        bdrv_child_request_end(c);
+        g_mutex_lock(&c->req_lock);
+        while (g_atomic_int_get(&c->gate_closed)) {
+            g_cond_wait(&c->req_cond, &c->req_lock);
+        }
+        g_mutex_unlock(&c->req_lock);
     }
-    c->requests++;
-    bs = c->bs;
-    g_mutex_unlock(&c->req_lock);
-    return bs;
 }
 
 void bdrv_child_request_end(BdrvChild *c)
 {
-    g_mutex_lock(&c->req_lock);
-    g_assert(c->requests > 0);
-    if (--c->requests == 0 && c->gate_closed) {
+    g_assert(g_atomic_int_get(&c->requests) > 0);
+    if (g_atomic_int_dec_and_test(&c->requests) &&
+        g_atomic_int_get(&c->gate_closed)) {
+        g_mutex_lock(&c->req_lock); /* the closer waits under it */
         g_cond_broadcast(&c->req_cond);
+        g_mutex_unlock(&c->req_lock);
     }
-    g_mutex_unlock(&c->req_lock);
 }
 
 void bdrv_child_gate_close(BdrvChild *c)
 {
     g_mutex_lock(&c->req_lock);
-    g_assert(!c->gate_closed);
-    c->gate_closed = true;
-    while (c->requests > 0) {
+    g_assert(!g_atomic_int_get(&c->gate_closed));
+    g_atomic_int_set(&c->gate_closed, 1);
+    while (g_atomic_int_get(&c->requests) > 0) {
         g_cond_wait(&c->req_cond, &c->req_lock);
     }
     g_mutex_unlock(&c->req_lock);
@@ -329,7 +338,7 @@ void bdrv_child_gate_close(BdrvChild *c)
 void bdrv_child_gate_open(BdrvChild *c)
 {
     g_mutex_lock(&c->req_lock);
-    c->gate_closed = false;
+    g_atomic_int_set(&c->gate_closed, 0);
     g_cond_broadcast(&c->req_cond);
     g_mutex_unlock(&c->req_lock);
 }

@@ -63,11 +63,12 @@ struct BdrvChild {
      * as a BlockBackend user (blk_users) of whichever node it is on */
     bool follows_replace;
     /* the requests a follower runs through this child right now, and
-     * whether a replace holds new ones back (bdrv_child_request_begin) */
+     * whether a replace holds new ones back (bdrv_child_request_begin):
+     * both atomic; req_lock and req_cond only for those who wait */
     GMutex req_lock;
     GCond req_cond;
-    guint requests;
-    bool gate_closed;
+    gint requests;
+    gint gate_closed;
 };
 
 /*

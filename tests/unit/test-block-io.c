@@ -16,6 +16,7 @@
 
 #include "block/file-write-queue.h"
 #include "block/graph.h"
+#include "block/perm.h"
 #include "block-io-test-util.h"
 #include "qemu/error.h"
 
@@ -632,6 +633,90 @@ START_TEST(test_file_write_queue)
 }
 END_TEST
 
+typedef struct GateUser {
+    BdrvChild *child;
+    BlockDriverState **forbidden;
+    gint *stop;
+    gint *bad;
+    guint64 requests;
+} GateUser;
+
+/* Requests through the child until told to stop; a request still on
+ * the node a finished replace left is a failure. */
+static gpointer gate_user_run(gpointer opaque)
+{
+    GateUser *u = opaque;
+
+    while (!g_atomic_int_get(u->stop)) {
+        BlockDriverState *bs = bdrv_child_request_begin(u->child);
+
+        for (volatile int k = 0; k < 500; k++) {
+            /* a request takes a while */
+        }
+        /* the replace that made bs forbidden returned while we held it */
+        if (bs == g_atomic_pointer_get(u->forbidden)) {
+            g_atomic_int_inc(u->bad);
+        }
+        bdrv_child_request_end(u->child);
+        u->requests++;
+    }
+    return NULL;
+}
+
+/*
+ * A follower's gate (exports under snapshot and pivot): once
+ * bdrv_replace_followers() returns, no request is still on the old node
+ * and none gets it any more, with four threads going through the child
+ * without a lock.
+ */
+START_TEST(test_child_request_gate)
+{
+    g_autofree char *a = tq_path("gate-a.img");
+    g_autofree char *b = tq_path("gate-b.img");
+    BlockDriverState *node[2], *forbidden = NULL;
+    GateUser u[4];
+    GThread *th[4];
+    gint stop = 0, bad = 0;
+    BdrvChild *c;
+
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-img create -q -f raw '%s' 1M", a, b);
+    node[0] = open_json("{\"driver\": \"raw\", \"file\": {\"driver\": "
+                        "\"file\", \"filename\": \"%s\"}}", a);
+    node[1] = open_json("{\"driver\": \"raw\", \"file\": {\"driver\": "
+                        "\"file\", \"filename\": \"%s\"}}", b);
+    c = bdrv_child_attach("gate test", node[0], "root", BLK_PERM_CONSISTENT_READ,
+                          BLK_PERM_ALL, NULL);
+    ck_assert_ptr_nonnull(c);
+    c->follows_replace = true;
+    bdrv_node(node[0])->blk_users++;
+    for (int i = 0; i < 4; i++) {
+        u[i] = (GateUser){.child = c, .forbidden = &forbidden, .stop = &stop,
+                          .bad = &bad};
+        th[i] = g_thread_new("gate", gate_user_run, &u[i]);
+    }
+    for (int i = 0; i < 400; i++) {
+        BlockDriverState *from = node[i % 2], *to = node[(i + 1) % 2];
+
+        g_atomic_pointer_set(&forbidden, NULL);
+        ck_assert(bdrv_replace_followers(from, to, NULL));
+        g_atomic_pointer_set(&forbidden, from);
+        g_usleep(100);
+    }
+    g_atomic_int_set(&stop, 1);
+    for (int i = 0; i < 4; i++) {
+        g_thread_join(th[i]);
+        ck_assert_uint_gt(u[i].requests, 0);
+    }
+    ck_assert_int_eq(g_atomic_int_get(&bad), 0);
+    ck_assert_int_eq(g_atomic_int_get(&c->requests), 0);
+    bdrv_node(node[0])->blk_users--;
+    bdrv_child_detach(c);
+    bdrv_unref(node[0]);
+    bdrv_unref(node[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("block-io");
@@ -651,6 +736,7 @@ int main(void)
     tcase_add_test(tc, test_copy_on_read_vs_writes);
     tcase_add_test(tc, test_direct_unaligned_rmw);
     tcase_add_test(tc, test_file_write_queue);
+    tcase_add_test(tc, test_child_request_gate);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
