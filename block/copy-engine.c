@@ -76,6 +76,14 @@ struct CopyEngine {
     GQueue failures; /* CopyFailure*, for the worker */
     GQueue retry;    /* CopyChunk* to write again (policy "stop") */
     gint unflushed;  /* bytes written since the last writeback hint */
+    int waiters;     /* threads waiting on cond: wake only when some do */
+    /*
+     * Point in time with deferred writes: one bit per granule whose old
+     * data was read (and is held until written), atomic.  A guest write
+     * over granules that are all set is let through without the lock:
+     * that is most writes once the copy is under way.  NULL otherwise.
+     */
+    uint64_t *read_map;
 };
 
 /* ---- one chunk, in the calling thread ---- */
@@ -202,6 +210,61 @@ static void report_copied(CopyEngine *e, int64_t bytes)
 
 /* ---- range states ---- */
 
+/* Wait on cond until woken (or @deadline, monotonic, unless -1). */
+static void wait_locked(CopyEngine *e, gint64 deadline)
+{
+    e->waiters++;
+    if (deadline < 0) {
+        g_cond_wait(&e->cond, &e->lock);
+    } else {
+        g_cond_wait_until(&e->cond, &e->lock, deadline);
+    }
+    e->waiters--;
+}
+
+static void wake_locked(CopyEngine *e)
+{
+    if (e->waiters > 0) {
+        g_cond_broadcast(&e->cond);
+    }
+}
+
+/* Set (@set) or clear the read_map bits of [offset, offset + bytes). */
+static void read_map_change(CopyEngine *e, int64_t offset, int64_t bytes,
+                            bool set)
+{
+    int64_t g = e->cfg.granularity;
+    int64_t last = (offset + bytes - 1) / g;
+
+    if (!e->read_map || bytes <= 0) {
+        return;
+    }
+    for (int64_t i = offset / g; i <= last; i++) {
+        uint64_t bit = 1ULL << (i % 64);
+
+        if (set) {
+            __atomic_fetch_or(&e->read_map[i / 64], bit, __ATOMIC_RELEASE);
+        } else {
+            __atomic_fetch_and(&e->read_map[i / 64], ~bit, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* Are the granules of [start, end) all read?  Any thread, no lock. */
+static bool read_map_covers(CopyEngine *e, int64_t start, int64_t end)
+{
+    int64_t g = e->cfg.granularity;
+
+    for (int64_t i = start / g; i < (end + g - 1) / g; i++) {
+        uint64_t w = __atomic_load_n(&e->read_map[i / 64], __ATOMIC_ACQUIRE);
+
+        if (!(w & (1ULL << (i % 64)))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void claim_range_locked(CopyEngine *e, int64_t offset, int64_t bytes)
 {
     hbitmap_reset(e->dirty, offset, bytes);
@@ -212,8 +275,11 @@ static void claim_range_locked(CopyEngine *e, int64_t offset, int64_t bytes)
 
 static void read_end_locked(CopyEngine *e, CopyChunk *c)
 {
+    if (c->read_done) {
+        read_map_change(e, c->offset, c->bytes, true);
+    }
     hbitmap_reset(e->reading, c->offset, c->bytes);
-    g_cond_broadcast(&e->cond);
+    wake_locked(e);
 }
 
 /* The range is copied (or, @dirty, still to copy). */
@@ -226,7 +292,7 @@ static void range_end_locked(CopyEngine *e, int64_t offset, int64_t bytes,
         hbitmap_set(e->dirty, offset, bytes);
     }
     e->busy_bytes -= bytes;
-    g_cond_broadcast(&e->cond);
+    wake_locked(e);
 }
 
 /* ---- pool chunks ---- */
@@ -262,7 +328,7 @@ static void chunk_finish(CopyEngine *e, CopyChunk *c, int ret, bool is_read,
     } else {
         range_end_locked(e, c->offset, c->bytes, false);
     }
-    g_cond_broadcast(&e->cond);
+    wake_locked(e);
     g_mutex_unlock(&e->lock);
     chunk_free(c);
 }
@@ -355,7 +421,7 @@ static void drain(CopyEngine *e)
 {
     g_mutex_lock(&e->lock);
     while (e->in_flight > 0) {
-        g_cond_wait(&e->cond, &e->lock);
+        wait_locked(e, -1);
     }
     g_mutex_unlock(&e->lock);
 }
@@ -389,6 +455,12 @@ CopyEngine *copy_engine_new(const CopyEngineConfig *cfg)
     e->reading = hbitmap_new(cfg->len, cfg->granularity);
     g_queue_init(&e->failures);
     g_queue_init(&e->retry);
+    if (cfg->point_in_time && cfg->defer_cbw) {
+        int64_t granules = (cfg->len + cfg->granularity - 1) /
+                           cfg->granularity;
+
+        e->read_map = g_new0(uint64_t, (granules + 63) / 64);
+    }
     e->pool = g_thread_pool_new(chunk_worker, e, e->cfg.max_in_flight,
                                 FALSE, NULL);
     return e;
@@ -405,6 +477,7 @@ void copy_engine_free(CopyEngine *e)
     hbitmap_free(e->dirty);
     hbitmap_free(e->busy);
     hbitmap_free(e->reading);
+    g_free(e->read_map);
     g_mutex_clear(&e->lock);
     g_cond_clear(&e->cond);
     g_free(e);
@@ -425,6 +498,7 @@ void copy_engine_set_dirty(CopyEngine *e, int64_t offset, int64_t bytes)
 {
     if (clip(e, &offset, &bytes)) {
         g_mutex_lock(&e->lock);
+        read_map_change(e, offset, bytes, false); /* to copy again */
         hbitmap_set(e->dirty, offset, bytes);
         g_mutex_unlock(&e->lock);
     }
@@ -528,7 +602,9 @@ static int handle_failure(CopyEngine *e, BlockJob *job, CopyFailure *f,
         }
         e->cursor = MIN(e->cursor, f->offset);
     } else if (f->chunk) {
-        /* left uncopied (ignore), or the job fails (report) */
+        /* left uncopied (ignore), or the job fails (report): the data
+         * read is dropped */
+        read_map_change(e, f->offset, f->bytes, false);
         range_end_locked(e, f->offset, f->bytes, true);
     }
     g_mutex_unlock(&e->lock);
@@ -548,8 +624,7 @@ static bool run_step(CopyEngine *e, BlockJob *job)
             g_mutex_unlock(&e->lock);
             return false;
         }
-        g_cond_wait_until(&e->cond, &e->lock,
-                          g_get_monotonic_time() + COPY_ENGINE_POLL_US);
+        wait_locked(e, g_get_monotonic_time() + COPY_ENGINE_POLL_US);
     }
     g_mutex_unlock(&e->lock);
     if (n > 0) {
@@ -603,7 +678,7 @@ static void claim_now_locked(CopyEngine *e, int64_t start, int64_t end,
     int64_t s, n;
 
     while (hbitmap_next_dirty(wait, start, end) >= 0) {
-        g_cond_wait(&e->cond, &e->lock);
+        wait_locked(e, -1);
     }
     for (int64_t from = start; from < end; from = s + n) {
         CopyRange r;
@@ -670,8 +745,11 @@ static int copy_now_range(CopyEngine *e, const CopyRange *r, bool dirty_only,
         report_copied(e, r->bytes);
     }
     /* on failure the caller's write does not happen: reading it again
-     * later finds the same data */
+     * later finds the same data (so a later write must copy it first) */
     g_mutex_lock(&e->lock);
+    if (ret < 0) {
+        read_map_change(e, r->offset, r->bytes, false);
+    }
     range_end_locked(e, r->offset, r->bytes, ret < 0);
     g_mutex_unlock(&e->lock);
     chunk_free(c);
@@ -691,6 +769,9 @@ int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
     }
     start = offset - offset % g;
     end = MIN((offset + bytes + g - 1) / g * g, e->cfg.len);
+    if (dirty_only && e->read_map && read_map_covers(e, start, end)) {
+        return 0; /* the old data is read: nothing to wait for */
+    }
     g_mutex_lock(&e->lock);
     claim_now_locked(e, start, end, dirty_only, ranges);
     g_mutex_unlock(&e->lock);

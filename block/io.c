@@ -333,12 +333,14 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
     if (dst->read_only) {
         return 0; /* the plain write reports it */
     }
-    ret =
-        bdrv_map_file(src, offset, bytes, false, &src_leaf, &src_off, &n, errp);
+    /* the target first: a format that allocates (qcow2) says no at once,
+     * before the source's mapping is looked up for nothing */
+    ret = bdrv_map_file(dst, offset, bytes, true, &dst_leaf, &dst_off, &n,
+                        errp);
     if (ret <= 0) {
         return ret;
     }
-    ret = bdrv_map_file(dst, offset, n, true, &dst_leaf, &dst_off, &n, errp);
+    ret = bdrv_map_file(src, offset, n, false, &src_leaf, &src_off, &n, errp);
     if (ret <= 0) {
         return ret;
     }

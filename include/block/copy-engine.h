@@ -17,7 +17,10 @@
  *
  * Threads: copy_engine_run() is the job's worker; copy_engine_copy_now()
  * may be called from any thread (the write hooks, in the guest's); the
- * rest from the thread that owns the engine.  One mutex guards the maps.
+ * rest from the thread that owns the engine.  One mutex guards the maps;
+ * a point-in-time engine with deferred writes also keeps an atomic map of
+ * the granules already read, so that a copy-before-write over those (most
+ * guest writes once a backup is under way) takes no lock at all.
  */
 #ifndef BLOCK_COPY_ENGINE_H
 #define BLOCK_COPY_ENGINE_H

@@ -175,6 +175,43 @@ START_TEST(test_backup_point_in_time_guest_over_nbd)
 END_TEST
 
 /*
+ * The same with 16 writers at once (fio: 4 KiB random writes, QD16, over
+ * NBD) for 2 s of a 4 s backup: most writes land on clusters whose old
+ * data is read already and pass without the engine's lock, racing with
+ * the copies of their neighbours.  The target is still the image as it
+ * was at the job's start.
+ */
+START_TEST(test_backup_point_in_time_fio_qd16)
+{
+    BlockFixture f = bq_start(NULL);
+
+    setup(&f, 64);
+    g_free(bq_sh(&f, "qemu-img convert -U -O raw src.qcow2 expect.img"));
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': 'b', "
+               "'device': 'src', 'target': 'tgt', 'sync': 'full', "
+               "'speed': 16777216}}");
+    g_free(bq_sh(&f, "fio --output=/dev/null --ioengine=nbd "
+                     "--uri='nbd+unix:///src?socket=nbd.sock' --name=g "
+                     "--rw=randwrite --bs=4k --iodepth=16 --size=64M "
+                     "--time_based --runtime=2"));
+    /* the job may have ended already (the guest's copies count) */
+    json_node_unref(qtest_qmp(f.c, "{'execute': 'block-job-set-speed', "
+                                   "'arguments': {'device': 'b', "
+                                   "'speed': 0}}"));
+    assert_job_event(f.c, "BLOCK_JOB_COMPLETED", "b");
+    close_all(&f);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q tgt.qcow2"), 0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect.img tgt.qcow2"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect.img src.qcow2"),
+                     1);
+    bq_finish(&f);
+}
+END_TEST
+
+/*
  * Incremental backup after scattered writes: contiguous dirty clusters
  * are copied as runs, a range written as zeroes is written as zeroes
  * (zero clusters over the backing image, not data).  inc.qcow2 sits on
@@ -261,6 +298,7 @@ int main(void)
     tcase_add_test(tc, test_mirror_background_guest_over_nbd);
     tcase_add_test(tc, test_mirror_write_blocking_guest_over_nbd);
     tcase_add_test(tc, test_backup_point_in_time_guest_over_nbd);
+    tcase_add_test(tc, test_backup_point_in_time_fio_qd16);
     tcase_add_test(tc, test_backup_incremental_runs);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
