@@ -142,6 +142,13 @@ START_TEST(test_commit_top_named)
                 "commit",
            "{'execute': 'block-stream', 'arguments': {'device': 'ct', "
            "'job-id': 's'}}");
+    /* QEMU 7.2: the job's node is op-blocked, "Device '(null)' is in use" */
+    bq_err(f.c, "Device '(null)' is in use",
+           "{'execute': 'block_resize', 'arguments': {'node-name': 'top', "
+           "'size': 134217728}}");
+    bq_err(f.c, "Need a root block node",
+           "{'execute': 'block-commit', 'arguments': {'job-id': 'c1', "
+           "'device': 'top'}}");
     bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
                "{'device': 'j', 'speed': 0}}");
     bq_event(f.c, "BLOCK_JOB_COMPLETED", 30000, &keep);

@@ -1090,7 +1090,9 @@ static void op_resize(Model *m)
     }
     /* fdsetd's (and QEMU's) order: the op blocker, the export's
      * permission conflict, then the driver's checks */
-    if (backing_parent(m, i) >= 0) {
+    if (backing_parent(m, i) >= 0 ||
+        (m->bw->job && (m->bw->job_src == i || m->bw->job_tgt == i))) {
+        /* QEMU's op blocker: a backing node, a job's node */
         err = g_strdup("Device '(null)' is in use");
     } else if (export_on(m, i, false)) {
         g_autofree char *node = g_strdup_printf("q%d", i);
