@@ -41,6 +41,26 @@ static const char *const qemu_commit_filter[] = {
     "job:j -(main node)-> top -/cruw",
     NULL,
 };
+/* The same with act.qcow2 over top: device act, top-node mid (QEMU holds
+ * no layer between the device and top). */
+static const char *const qemu_commit_four[] = {
+    "backend -(root)-> base cw/cu",
+    "backend -(root)-> mid -/cruw",
+    "#block -(backing)-> mid -/cruw",
+    "act -(backing)-> top -/cruw",
+    "act -(file)-> f-act crw/cu",
+    "base -(file)-> f-base cw/cu",
+    "mid -(backing)-> base -/cruw",
+    "mid -(file)-> f-mid crw/u",
+    "tgt -(file)-> f-tgt crw/cu",
+    "top -(backing)-> #block -/cruw",
+    "top -(file)-> f-top crw/cu",
+    "job:j -(base)-> base -/cruw",
+    "job:j -(intermediate node)-> mid -/uw",
+    "job:j -(main node)-> act -/cruw",
+    NULL,
+};
+
 static void start_commit(QTestConn *c, const char *filter)
 {
     g_autofree char *arg =
@@ -205,6 +225,44 @@ START_TEST(test_commit_top_implicit)
 }
 END_TEST
 
+/* Four layers: the filter sits under top (mid's overlay), the device is
+ * act; at the end top's backing is base and act reads what it read. */
+START_TEST(test_commit_top_four_layers)
+{
+    BlockFixture f = gq_start_chain();
+    g_autofree char *got = NULL;
+    JsonNode *keep;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 -b top.qcow2 -F qcow2 "
+                     "act.qcow2"));
+    gq_add_node(&f, 9, "act", "act.qcow2", "qcow2", "top");
+    bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'j', "
+               "'device': 'act', 'top-node': 'mid', 'base-node': 'base', "
+               "'speed': 1}}");
+    gq_assert_graph(f.c, qemu_commit_four);
+    ck_assert_int_eq(node_depth(f.c, "act"), 4);
+    bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
+               "{'device': 'j', 'speed': 0}}");
+    bq_event(f.c, "BLOCK_JOB_COMPLETED", 30000, &keep);
+    json_node_unref(keep);
+    got = gq_graph_text(f.c);
+    ck_assert_msg(strstr(got, "top -(backing)-> base ") &&
+                      strstr(got, "act -(backing)-> top ") &&
+                      !strstr(got, "#block"),
+                  "chain after the commit:\n%s", got);
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'act'}}");
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'f-act'}}");
+    gq_del_chain(&f);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect-top.img act.qcow2"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
+    bq_finish(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("commit-filter");
@@ -215,6 +273,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_commit_top_named);
     tcase_add_test(tc, test_commit_top_implicit);
+    tcase_add_test(tc, test_commit_top_four_layers);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
