@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Filter nodes a job puts above the node it works on when the user names
- * one (filter-node-name), as QEMU 7.2 does: block-stream's "copy-on-read",
- * blockdev-mirror's "mirror_top", non-active block-commit's "commit_top"
- * (inside the backing chain: chain.h's walks step over it).  The filter passes every request to its
- * only child (bs->file; the edge is named "backing" for mirror_top, as in
- * QEMU); while it is there
- * the node's users that follow it (NBD exports) and its drive use the
- * filter, which query-named-block-nodes and x-debug-query-block-graph
- * show; at the job's end they go back and the filter is deleted.
+ * Filter nodes a job puts in the graph while it runs, named by
+ * filter-node-name or implicitly, as QEMU 7.2 does: block-stream's
+ * "copy-on-read" and blockdev-mirror's and active block-commit's
+ * "mirror_top" above the node (its exports and drive use the filter
+ * meanwhile), non-active block-commit's "commit_top" between top and its
+ * overlay (inside the backing chain: chain.h's walks step over it).  A
+ * filter passes every request to its only child (bs->file; the edge is
+ * named "backing" for mirror_top and commit_top, as in QEMU);
+ * query-named-block-nodes and x-debug-query-block-graph show it; at the
+ * job's end the users go back and the filter is deleted.
  *
  * Reads are passed through, not copied up: the job does the copying, and
  * a guest read copied into the image would have to know the job's base.
