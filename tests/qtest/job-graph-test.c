@@ -2,9 +2,9 @@
 /*
  * Block jobs in x-debug-query-block-graph, edge for edge as QEMU 7.2
  * shows them for the same set-up (tests/qtest/job-graph-compare.py, whose
- * output these tables are): active block-commit, block-stream and
- * blockdev-mirror, each with an implicit filter and with
- * filter-node-name.  The job's edges ("main node" on its filter,
+ * output these tables are): active block-commit, block-stream,
+ * blockdev-mirror and blockdev-backup, each with an implicit filter and
+ * with filter-node-name.  The job's edges ("main node" on its filter,
  * "source"/"active node" on the node, "target", "intermediate node"),
  * its BlockBackends and the permissions they give every node.  After the
  * job the filter is gone and top's users are back on top.
@@ -95,6 +95,34 @@ static const char *const qemu_mirror_filter[] = {
     "job:j -(target)-> tgt -/cruw",
     NULL,
 };
+static const char *const qemu_backup[] = {
+    "#block -(file)-> top -/cu",
+    "#block -(target)-> tgt w/cuw",
+    "base -(file)-> f-base -/cu",
+    "mid -(backing)-> base -/cu",
+    "mid -(file)-> f-mid crw/cu",
+    "tgt -(file)-> f-tgt crw/cu",
+    "top -(backing)-> mid -/cu",
+    "top -(file)-> f-top crw/cu",
+    "job:j -(main node)-> #block -/cruw",
+    "job:j -(target)-> tgt -/cruw",
+    NULL,
+};
+
+static const char *const qemu_backup_filter[] = {
+    "base -(file)-> f-base -/cu",
+    "cbw -(file)-> top -/cu",
+    "cbw -(target)-> tgt w/cuw",
+    "mid -(backing)-> base -/cu",
+    "mid -(file)-> f-mid crw/cu",
+    "tgt -(file)-> f-tgt crw/cu",
+    "top -(backing)-> mid -/cu",
+    "top -(file)-> f-top crw/cu",
+    "job:j -(main node)-> cbw -/cruw",
+    "job:j -(target)-> tgt -/cruw",
+    NULL,
+};
+
 /* Start @cmd (a job 'j' at 1 byte/s), compare the graph, cancel. */
 static void run_scenario(const char *cmd, const char *args,
                          const char *const *qemu, const char *filter)
@@ -127,6 +155,7 @@ static void run_scenario(const char *cmd, const char *args,
 #define COMMIT_ACTIVE "block-commit", ", 'base-node': 'mid'"
 #define STREAM "block-stream", ", 'base-node': 'base'"
 #define MIRROR "blockdev-mirror", ", 'target': 'tgt', 'sync': 'full'"
+#define BACKUP "blockdev-backup", ", 'target': 'tgt', 'sync': 'full'"
 
 START_TEST(test_graph_active_commit)
 {
@@ -164,6 +193,18 @@ START_TEST(test_graph_mirror_filter)
 }
 END_TEST
 
+START_TEST(test_graph_backup)
+{
+    run_scenario(BACKUP, qemu_backup, NULL);
+}
+END_TEST
+
+START_TEST(test_graph_backup_filter)
+{
+    run_scenario(BACKUP, qemu_backup_filter, "cbw");
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("job-graph");
@@ -178,6 +219,8 @@ int main(void)
     tcase_add_test(tc, test_graph_stream_filter);
     tcase_add_test(tc, test_graph_mirror);
     tcase_add_test(tc, test_graph_mirror_filter);
+    tcase_add_test(tc, test_graph_backup);
+    tcase_add_test(tc, test_graph_backup_filter);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
