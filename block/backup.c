@@ -18,6 +18,7 @@
 #include "block/blockjob.h"
 #include "block/copy-engine.h"
 #include "block/dirty-bitmap.h"
+#include "block/filter.h"
 #include "block/graph.h"
 #include "block/write-hook.h"
 #include "qapi/qapi-commands.h"
@@ -38,6 +39,7 @@ typedef struct BackupJob {
     CopyEngine *engine; /* its dirty map: the clusters still to copy */
     BdrvWriteHook cbw;
     bool hooked;
+    BlockDriverState *filter; /* QEMU's copy-before-write node meanwhile */
     BlockdevOnError on_source_error;
     BlockdevOnError on_target_error;
     int64_t len;
@@ -162,6 +164,10 @@ static void backup_clean(BlockJob *job)
     BackupJob *s = (BackupJob *)job;
 
     unhook(s);
+    if (s->filter) {
+        block_job_remove_bdrv(job, s->filter);
+        bdrv_cbw_filter_remove(g_steal_pointer(&s->filter));
+    }
     block_job_drop_perms(job);
     if (s->bitmap) {
         bdrv_dirty_bitmap_set_busy(s->bitmap, false);
@@ -245,8 +251,8 @@ static bool backup_check_target(BlockdevBackup *a, BlockDriverState *bs,
                    bdrv_device_or_node_name(target));
         return false;
     }
-    if (a->has_filter_node_name) {
-        error_setg(errp, "Parameter 'filter-node-name' is not supported");
+    if (a->has_filter_node_name &&
+        !bdrv_check_new_node_name(a->filter_node_name, errp)) {
         return false;
     }
     if (target == bs) {
@@ -351,13 +357,10 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
                                                 : BLOCKDEV_ON_ERROR_REPORT;
     s->on_target_error = a->has_on_target_error ? a->on_target_error
                                                 : BLOCKDEV_ON_ERROR_REPORT;
-    if (!block_job_add_bdrv(&s->common, "source", bs,
-                            BLK_PERM_CONSISTENT_READ, BLK_PERM_ALL, true,
-                            errp) ||
-        /* QEMU's: the target shares writes, since the guest's disk may
-         * be its backing (a pull backup's scratch), but not resize */
-        !block_job_add_bdrv(&s->common, "target", target, BLK_PERM_WRITE,
-                            BLK_PERM_ALL & ~BLK_PERM_RESIZE, true, errp)) {
+    /* QEMU 7.2's graph: the job holds the target and its filter, which
+     * writes the target (filter.c's copy-before-write) */
+    if (!block_job_add_bdrv(&s->common, "target", target, 0, BLK_PERM_ALL,
+                            true, errp)) {
         block_job_early_fail(&s->common);
         return NULL;
     }
@@ -366,6 +369,16 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
     s->cbw.opaque = s;
     bdrv_write_hook_add(bs, &s->cbw);
     s->hooked = true;
+    s->filter = bdrv_cbw_filter_insert(
+        a->has_filter_node_name ? a->filter_node_name : NULL, bs, target,
+        errp);
+    if (!s->filter ||
+        !block_job_add_bdrv(&s->common, "main node", s->filter, 0,
+                            BLK_PERM_ALL, true, errp)) {
+        backup_clean(&s->common);
+        block_job_early_fail(&s->common);
+        return NULL;
+    }
     return &s->common;
 }
 

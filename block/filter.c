@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Filter nodes a job puts above the node it works on when the user names
- * one (filter-node-name), as QEMU 7.2 does: block-stream's "copy-on-read",
- * blockdev-mirror's "mirror_top", non-active block-commit's "commit_top"
- * (inside the backing chain: chain.h's walks step over it).  The filter passes every request to its
- * only child (bs->file; the edge is named "backing" for mirror_top, as in
- * QEMU); while it is there
- * the node's users that follow it (NBD exports) and its drive use the
- * filter, which query-named-block-nodes and x-debug-query-block-graph
- * show; at the job's end they go back and the filter is deleted.
+ * Filter nodes a job puts in the graph while it runs, named by
+ * filter-node-name or implicitly, as QEMU 7.2 does: block-stream's
+ * "copy-on-read" and blockdev-mirror's and active block-commit's
+ * "mirror_top" above the node (its exports and drive use the filter
+ * meanwhile), non-active block-commit's "commit_top" between top and its
+ * overlay (inside the backing chain: chain.h's walks step over it).  A
+ * filter passes every request to its only child (bs->file; the edge is
+ * named "backing" for mirror_top and commit_top, as in QEMU);
+ * query-named-block-nodes and x-debug-query-block-graph show it; at the
+ * job's end the users go back and the filter is deleted.
  *
  * Reads are passed through, not copied up: the job does the copying, and
  * a guest read copied into the image would have to know the job's base.
@@ -143,6 +144,24 @@ const BlockDriver bdrv_commit_top_filter = {
     .bdrv_reopen_prepare = filter_reopen_prepare,
 };
 
+/* blockdev-backup's: besides its "file" child (the source) it holds the
+ * target as child "target", with QEMU 7.2's permissions (perm.c). */
+const BlockDriver bdrv_copy_before_write_filter = {
+    .format_name = "copy-before-write",
+    .instance_size = sizeof(bool), /* sealed: the users are on it */
+    .is_filter = true,
+    .bdrv_getlength = filter_getlength,
+    .bdrv_pread = filter_pread,
+    .bdrv_pwrite = filter_pwrite,
+    .bdrv_pwrite_flags = filter_pwrite_flags,
+    .bdrv_pwrite_zeroes = filter_pwrite_zeroes,
+    .bdrv_pdiscard = filter_pdiscard,
+    .bdrv_flush = filter_flush,
+    .bdrv_truncate = filter_truncate,
+    .bdrv_is_allocated = filter_is_allocated,
+    .bdrv_reopen_prepare = filter_reopen_prepare,
+};
+
 /* @bs's users that follow it (exports) and its drive go to @to. */
 static bool move_users(BlockDriverState *bs, BlockDriverState *to,
                        GError **errp)
@@ -232,4 +251,51 @@ void bdrv_filter_remove_below(BlockDriverState *filter,
         g_error_free(err);
     }
     bdrv_unref(filter);
+}
+
+BlockDriverState *bdrv_cbw_filter_insert(const char *node_name,
+                                         BlockDriverState *bs,
+                                         BlockDriverState *target,
+                                         GError **errp)
+{
+    BlockDriverState *filter =
+        bdrv_filter_insert(&bdrv_copy_before_write_filter, node_name, bs, errp);
+    BdrvNode *n;
+
+    if (!filter) {
+        return NULL;
+    }
+    /* kept in the backing slot, with bs->backing NULL: no chain walk sees
+     * it, the permission updates and the filter's deletion do */
+    n = bdrv_node(filter);
+    n->backing_child = bdrv_attach_node_child(filter, target, "target", errp);
+    if (!n->backing_child) {
+        bdrv_filter_remove(filter);
+        return NULL;
+    }
+    /* the source's users are on the filter: from now on only it writes */
+    *(bool *)filter->opaque = true;
+    if (!bdrv_refresh_perms(filter, errp)) {
+        *(bool *)filter->opaque = false;
+        bdrv_filter_remove(filter);
+        return NULL;
+    }
+    return filter;
+}
+
+void bdrv_cbw_filter_remove(BlockDriverState *filter)
+{
+    if (!filter) {
+        return;
+    }
+    /* a plain filter again, so that the users can go back to the source;
+     * sharing more cannot fail */
+    *(bool *)filter->opaque = false;
+    bdrv_refresh_perms(filter, NULL);
+    bdrv_filter_remove(filter);
+}
+
+bool bdrv_cbw_filter_sealed(BlockDriverState *bs)
+{
+    return *(bool *)bs->opaque;
 }

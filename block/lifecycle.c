@@ -48,12 +48,10 @@ bool bdrv_block_resize(const char *device, const char *node_name,
         error_setg(errp, "Parameter 'size' expects a >0 size");
         return false;
     }
-    if (busy_with_job(bs, errp)) {
-        return false;
-    }
-    if (bdrv_has_parent(bs)) {
-        /* QEMU: its parent does not share RESIZE; the text is QEMU's */
-        error_setg(errp, "Device '(null)' is in use");
+    if (bdrv_node(bs)->job || bdrv_has_parent(bs)) {
+        /* QEMU's op blocker (a job's node, a backing node) and its text,
+         * with the device argument: "(null)" for node-name (measured) */
+        error_setg(errp, "Device '%s' is in use", device ? device : "(null)");
         return false;
     }
     return resize_as_user(bs, size, errp);

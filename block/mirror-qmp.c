@@ -73,7 +73,7 @@ static BlockDriverState *mirror_root(const char *device, GError **errp)
 static bool mirror_check_nodes(BlockDriverState *bs, BlockDriverState *target,
                                GError **errp)
 {
-    for (BlockDriverState *it = bs; it; it = it->backing) {
+    for (BlockDriverState *it = bs; it; it = bdrv_backing_next(it)) {
         if (bdrv_node(it)->job && it == bs) {
             error_setg(errp,
                        "Node '%s' is busy: block device is in use by "

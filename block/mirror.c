@@ -342,7 +342,7 @@ void mirror_job_start(const MirrorArgs *a, const char *job_id,
     s->target = target;
     s->to_replace = to_replace;
     s->sync = a->sync;
-    s->base = a->sync == MIRROR_SYNC_MODE_TOP ? bs->backing : NULL;
+    s->base = a->sync == MIRROR_SYNC_MODE_TOP ? bdrv_backing_next(bs) : NULL;
     if (a->target_backing && bs->backing) {
         s->target_backing = bdrv_backing_next(bs);
         bdrv_ref(s->target_backing);

@@ -106,7 +106,18 @@ static bool parents_conflict(BlockDriverState *bs, GError **errp)
 static void child_perm(BlockDriverState *parent, BdrvChild *c, uint64_t perm,
                        uint64_t shared, uint64_t *nperm, uint64_t *nshared)
 {
-    if (parent->drv->is_filter) {
+    if (parent->drv == &bdrv_copy_before_write_filter &&
+        (g_str_equal(c->name, "target") || bdrv_cbw_filter_sealed(parent))) {
+        /* QEMU 7.2's cbw: it writes the target, which others may read and
+         * write; once the source's users are on it, others may only read
+         * and rewrite the source.  Before, it is a plain filter, so that
+         * the source's writers can move onto it. */
+        bool target = g_str_equal(c->name, "target");
+
+        *nperm = target ? BLK_PERM_WRITE : perm & BLK_PERM_ALL;
+        *nshared = BLK_PERM_CONSISTENT_READ | BLK_PERM_WRITE_UNCHANGED |
+                   (target ? BLK_PERM_WRITE : 0);
+    } else if (parent->drv->is_filter) {
         /* QEMU's filters: what their users do (copy-on-read always adds
          * the unchanged writes of copying, as QEMU 7.2's cor_child_perm);
          * they let others do what their users let them, and rewrite data

@@ -80,6 +80,7 @@ static bool shows_child(BlockDriverState *bs)
 {
     return implicit_filter(bs) || bs->drv == &bdrv_mirror_top_filter ||
            bs->drv == &bdrv_commit_mirror_top_filter ||
+           bs->drv == &bdrv_copy_before_write_filter ||
            bs->drv == &bdrv_commit_top_filter;
 }
 

@@ -99,7 +99,7 @@ BlockJob *block_job_create(const char *id, const BlockJobDriver *driver,
                            GError **errp);
 /*
  * The job references and blocks @bs, and uses it as child @name
- * ("intermediate node", "overlay of top", "main node") with @perm and
+ * ("intermediate node", "main node", "source", ...) with @perm and
  * @shared (perm.h), described as "TYPE job 'ID'" in conflicts; @as_root
  * makes blockdev-del say "in use" (QEMU's job BlockBackends).  False with
  * errp on a conflict (nothing added).  Everything is released when the

@@ -15,6 +15,8 @@ extern const BlockDriver bdrv_mirror_top_filter;
 
 /* active block-commit's "mirror_top" (commit's permissions). */
 extern const BlockDriver bdrv_commit_mirror_top_filter;
+/* blockdev-backup's "copy-before-write" (bdrv_cbw_filter_insert). */
+extern const BlockDriver bdrv_copy_before_write_filter;
 /* non-active block-commit's, "commit_top" (inside the chain). */
 extern const BlockDriver bdrv_commit_top_filter;
 
@@ -51,5 +53,21 @@ BlockDriverState *bdrv_filter_insert_below(const BlockDriver *drv,
  * place; the filter is deleted.  NULL is ignored. */
 void bdrv_filter_remove_below(BlockDriverState *filter,
                               BlockDriverState *overlay);
+
+/*
+ * blockdev-backup's filter above @bs (as bdrv_filter_insert), holding
+ * @target as its child "target" too.  Removed with
+ * bdrv_cbw_filter_remove().
+ * NULL with errp and nothing changed.
+ */
+BlockDriverState *bdrv_cbw_filter_insert(const char *node_name,
+                                         BlockDriverState *bs,
+                                         BlockDriverState *target,
+                                         GError **errp);
+/* Take it out: its users back to the source, then deleted.  NULL is
+ * ignored. */
+void bdrv_cbw_filter_remove(BlockDriverState *filter);
+/* For perm.c: are the source's users on the filter yet? */
+bool bdrv_cbw_filter_sealed(BlockDriverState *bs);
 
 #endif

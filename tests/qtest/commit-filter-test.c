@@ -8,167 +8,58 @@
  * through the chain with the filter in it, and the chain after the job
  * completes or is cancelled.
  */
-#include "block-qtest.h"
+#include "graph-qtest.h"
 
-/*
- * base.img (raw, 8 MiB of 0x11) <- mid.qcow2 (0x22 at 1M..5M) <- top.qcow2
- * (0x33 at 2M..2.5M); expect-top.img is what top shows, as raw.
- */
-static void make_chain(BlockFixture *f)
-{
-    g_free(bq_sh(f, "qemu-img create -q -f raw base.img 8M && "
-                    "qemu-io -f raw -c 'write -P 0x11 0 8M' base.img && "
-                    "qemu-img create -q -f qcow2 -b base.img -F raw mid.qcow2 "
-                    "&& qemu-io -f qcow2 -c 'write -P 0x22 1M 4M' mid.qcow2 && "
-                    "qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 "
-                    "top.qcow2 && qemu-io -f qcow2 -c 'write -P 0x33 2M 512k' "
-                    "top.qcow2 && "
-                    "qemu-img convert -O raw top.qcow2 expect-top.img"));
-}
-
-/* One O_RDWR member per image (set i), file node f-NAME, format node NAME,
- * all writable: the set-up measured on QEMU. */
-static void add_node(BlockFixture *f, int set, const char *node,
-                     const char *image, const char *fmt, const char *backing)
-{
-    g_autofree char *back = NULL;
-
-    bq_add_fd(f, f->c, image, O_RDWR, set);
-    bq_ok(f->c,
-          "{'execute': 'blockdev-add', 'arguments': {'driver': 'file', "
-          "'node-name': 'f-%s', 'filename': '/dev/fdset/%d'}}",
-          node, set);
-    back = backing ? g_strdup_printf(", 'backing': '%s'", backing)
-                   : g_strdup("");
-    bq_ok(f->c,
-          "{'execute': 'blockdev-add', 'arguments': {'driver': '%s', "
-          "'node-name': '%s', 'file': 'f-%s'%s}}",
-          fmt, node, node, back);
-}
-
-static BlockFixture start_chain(void)
-{
-    BlockFixture f = bq_start(NULL);
-
-    make_chain(&f);
-    add_node(&f, 0, "base", "base.img", "raw", NULL);
-    add_node(&f, 1, "mid", "mid.qcow2", "qcow2", "base");
-    add_node(&f, 2, "top", "top.qcow2", "qcow2", "mid");
-    return f;
-}
-
-static void del_chain(BlockFixture *f)
-{
-    static const char *const nodes[] = {"top", "f-top", "mid", "f-mid",
-                                        "base", "f-base"};
-
-    for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
-        bq_ok(f->c,
-              "{'execute': 'blockdev-del', 'arguments': {'node-name': '%s'}}",
-              nodes[i]);
-    }
-}
-
-static gint cmp_str(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* "a,b" from a permission list, sorted as the measurement script does. */
-static char *perm_text(JsonArray *perms)
-{
-    g_autoptr(GPtrArray) l = g_ptr_array_new();
-
-    for (guint i = 0; i < json_array_get_length(perms); i++) {
-        g_ptr_array_add(l, (gpointer)json_array_get_string_element(perms, i));
-    }
-    g_ptr_array_sort(l, cmp_str);
-    g_ptr_array_add(l, NULL);
-    return g_strjoinv(",", (char **)l->pdata);
-}
-
-/* The graph's edges as job-graph-compare.py prints them, sorted, one a
- * line; an implicit node's number is dropped ("#block"). */
-static char *graph_text(QTestConn *c)
-{
-    g_autoptr(JsonNode) r =
-        qtest_qmp(c, "{'execute': 'x-debug-query-block-graph'}");
-    JsonObject *g = qtest_return_object(r);
-    JsonArray *nodes = json_object_get_array_member(g, "nodes");
-    JsonArray *edges = json_object_get_array_member(g, "edges");
-    g_autoptr(GHashTable) names =
-        g_hash_table_new_full(NULL, NULL, NULL, g_free);
-    g_autoptr(GPtrArray) l = g_ptr_array_new_with_free_func(g_free);
-
-    for (guint i = 0; i < json_array_get_length(nodes); i++) {
-        JsonObject *n = json_array_get_object_element(nodes, i);
-        const char *name = json_object_get_string_member(n, "name");
-
-        g_hash_table_insert(
-            names, GINT_TO_POINTER(json_object_get_int_member(n, "id")),
-            g_strdup_printf("%s:%s", json_object_get_string_member(n, "type"),
-                            g_str_has_prefix(name, "#block") ? "#block"
-                                                             : name));
-    }
-    for (guint i = 0; i < json_array_get_length(edges); i++) {
-        JsonObject *e = json_array_get_object_element(edges, i);
-        g_autofree char *perm =
-            perm_text(json_object_get_array_member(e, "perm"));
-        g_autofree char *shared =
-            perm_text(json_object_get_array_member(e, "shared-perm"));
-
-        g_ptr_array_add(
-            l, g_strdup_printf(
-                   "%s -(%s)-> %s perm=%s shared=%s",
-                   (char *)g_hash_table_lookup(
-                       names, GINT_TO_POINTER(
-                                  json_object_get_int_member(e, "parent"))),
-                   json_object_get_string_member(e, "name"),
-                   (char *)g_hash_table_lookup(
-                       names, GINT_TO_POINTER(
-                                  json_object_get_int_member(e, "child"))),
-                   perm, shared));
-    }
-    g_ptr_array_sort(l, cmp_str);
-    g_ptr_array_add(l, NULL);
-    return g_strjoinv("\n", (char **)l->pdata);
-}
-
-#define ALL "consistent-read,resize,write,write-unchanged"
-
-/* QEMU 7.2's edges while the job runs, @ct the filter's name. */
-static char *qemu_graph(const char *ct)
-{
-    const char *lines[] = {
-        "block-backend: -(root)-> block-driver:base perm=consistent-read,"
-        "write shared=consistent-read,write-unchanged",
-        "block-backend: -(root)-> block-driver:mid perm= shared=" ALL,
-        "block-driver:%s -(backing)-> block-driver:mid perm= shared=" ALL,
-        "block-driver:base -(file)-> block-driver:f-base perm=consistent-read,"
-        "write shared=consistent-read,write-unchanged",
-        "block-driver:mid -(backing)-> block-driver:base perm= shared=" ALL,
-        "block-driver:mid -(file)-> block-driver:f-mid perm=consistent-read,"
-        "resize,write shared=write-unchanged",
-        "block-driver:top -(backing)-> block-driver:%s perm= shared=" ALL,
-        "block-driver:top -(file)-> block-driver:f-top perm=consistent-read,"
-        "resize,write shared=consistent-read,write-unchanged",
-        "block-job:j -(base)-> block-driver:base perm= shared=" ALL,
-        "block-job:j -(intermediate node)-> block-driver:mid perm= "
-        "shared=write,write-unchanged",
-        "block-job:j -(main node)-> block-driver:top perm= shared=" ALL,
-    };
-    g_autoptr(GPtrArray) l = g_ptr_array_new_with_free_func(g_free);
-
-    for (guint i = 0; i < G_N_ELEMENTS(lines); i++) {
-        g_autofree char *line = g_strdup(lines[i]);
-        g_auto(GStrv) parts = g_strsplit(line, "%s", -1);
-
-        g_ptr_array_add(l, g_strjoinv(ct, parts));
-    }
-    g_ptr_array_sort(l, cmp_str);
-    g_ptr_array_add(l, NULL);
-    return g_strjoinv("\n", (char **)l->pdata);
-}
+/* QEMU 7.2's graph while the job runs (job-graph-compare.py). */
+static const char *const qemu_commit[] = {
+    "backend -(root)-> base cw/cu",
+    "backend -(root)-> mid -/cruw",
+    "#block -(backing)-> mid -/cruw",
+    "base -(file)-> f-base cw/cu",
+    "mid -(backing)-> base -/cruw",
+    "mid -(file)-> f-mid crw/u",
+    "tgt -(file)-> f-tgt crw/cu",
+    "top -(backing)-> #block -/cruw",
+    "top -(file)-> f-top crw/cu",
+    "job:j -(base)-> base -/cruw",
+    "job:j -(intermediate node)-> mid -/uw",
+    "job:j -(main node)-> top -/cruw",
+    NULL,
+};
+static const char *const qemu_commit_filter[] = {
+    "backend -(root)-> base cw/cu",
+    "backend -(root)-> mid -/cruw",
+    "base -(file)-> f-base cw/cu",
+    "ct -(backing)-> mid -/cruw",
+    "mid -(backing)-> base -/cruw",
+    "mid -(file)-> f-mid crw/u",
+    "tgt -(file)-> f-tgt crw/cu",
+    "top -(backing)-> ct -/cruw",
+    "top -(file)-> f-top crw/cu",
+    "job:j -(base)-> base -/cruw",
+    "job:j -(intermediate node)-> mid -/uw",
+    "job:j -(main node)-> top -/cruw",
+    NULL,
+};
+/* The same with act.qcow2 over top: device act, top-node mid (QEMU holds
+ * no layer between the device and top). */
+static const char *const qemu_commit_four[] = {
+    "backend -(root)-> base cw/cu",
+    "backend -(root)-> mid -/cruw",
+    "#block -(backing)-> mid -/cruw",
+    "act -(backing)-> top -/cruw",
+    "act -(file)-> f-act crw/cu",
+    "base -(file)-> f-base cw/cu",
+    "mid -(backing)-> base -/cruw",
+    "mid -(file)-> f-mid crw/u",
+    "tgt -(file)-> f-tgt crw/cu",
+    "top -(backing)-> #block -/cruw",
+    "top -(file)-> f-top crw/cu",
+    "job:j -(base)-> base -/cruw",
+    "job:j -(intermediate node)-> mid -/uw",
+    "job:j -(main node)-> act -/cruw",
+    NULL,
+};
 
 static void start_commit(QTestConn *c, const char *filter)
 {
@@ -253,8 +144,7 @@ static void assert_reads_through(QTestConn *c)
  */
 START_TEST(test_commit_top_named)
 {
-    BlockFixture f = start_chain();
-    g_autofree char *want = qemu_graph("ct");
+    BlockFixture f = gq_start_chain();
     g_autofree char *got = NULL;
     JsonNode *keep;
 
@@ -263,8 +153,7 @@ START_TEST(test_commit_top_named)
            "'device': 'top', 'top-node': 'mid', 'base-node': 'base', "
            "'filter-node-name': 'mid'}}");
     start_commit(f.c, "ct");
-    got = graph_text(f.c);
-    ck_assert_str_eq(got, want);
+    gq_assert_graph(f.c, qemu_commit_filter);
     assert_filter_info(f.c, "ct", true);
     assert_reads_through(f.c);
     bq_err(f.c, "Node 'ct' is busy: node is used as backing hd of 'top'",
@@ -273,20 +162,25 @@ START_TEST(test_commit_top_named)
                 "commit",
            "{'execute': 'block-stream', 'arguments': {'device': 'ct', "
            "'job-id': 's'}}");
+    /* QEMU 7.2: the job's node is op-blocked, "Device '(null)' is in use" */
+    bq_err(f.c, "Device '(null)' is in use",
+           "{'execute': 'block_resize', 'arguments': {'node-name': 'top', "
+           "'size': 134217728}}");
+    bq_err(f.c, "Need a root block node",
+           "{'execute': 'block-commit', 'arguments': {'job-id': 'c1', "
+           "'device': 'top'}}");
     bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
                "{'device': 'j', 'speed': 0}}");
     bq_event(f.c, "BLOCK_JOB_COMPLETED", 30000, &keep);
     json_node_unref(keep);
     ck_assert_ptr_null(bq_node(f.c, "ct", true, &keep));
     json_node_unref(keep);
-    g_free(got);
-    got = graph_text(f.c);
-    ck_assert_msg(strstr(got, "block-driver:top -(backing)-> "
-                              "block-driver:base "),
-                  "top not on base:\n%s", got);
+    got = gq_graph_text(f.c);
+    ck_assert_msg(strstr(got, "top -(backing)-> base "), "top not on base:\n%s",
+                  got);
     ck_assert_int_eq(node_depth(f.c, "top"), 1);
     assert_reads_through(f.c);
-    del_chain(&f);
+    gq_del_chain(&f);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
                                       "expect-top.img top.qcow2"),
                      0);
@@ -302,14 +196,12 @@ END_TEST
  */
 START_TEST(test_commit_top_implicit)
 {
-    BlockFixture f = start_chain();
-    g_autofree char *want = qemu_graph("#block");
+    BlockFixture f = gq_start_chain();
     g_autofree char *got = NULL;
     g_autofree char *ct = NULL;
 
     start_commit(f.c, NULL);
-    got = graph_text(f.c);
-    ck_assert_str_eq(got, want);
+    gq_assert_graph(f.c, qemu_commit);
     ct = node_with_driver(f.c, "commit_top");
     ck_assert_msg(ct && g_str_has_prefix(ct, "#block"), "no implicit filter");
     assert_filter_info(f.c, ct, false);
@@ -320,17 +212,53 @@ START_TEST(test_commit_top_implicit)
     g_free(ct);
     ct = node_with_driver(f.c, "commit_top");
     ck_assert_ptr_null(ct);
-    g_free(got);
-    got = graph_text(f.c);
-    ck_assert_msg(strstr(got, "block-driver:top -(backing)-> "
-                              "block-driver:mid "),
-                  "top not on mid:\n%s", got);
+    got = gq_graph_text(f.c);
+    ck_assert_msg(strstr(got, "top -(backing)-> mid "), "top not on mid:\n%s",
+                  got);
     ck_assert_int_eq(node_depth(f.c, "top"), 2);
     assert_reads_through(f.c);
-    del_chain(&f);
+    gq_del_chain(&f);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
                                       "expect-top.img top.qcow2"),
                      0);
+    bq_finish(&f);
+}
+END_TEST
+
+/* Four layers: the filter sits under top (mid's overlay), the device is
+ * act; at the end top's backing is base and act reads what it read. */
+START_TEST(test_commit_top_four_layers)
+{
+    BlockFixture f = gq_start_chain();
+    g_autofree char *got = NULL;
+    JsonNode *keep;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 -b top.qcow2 -F qcow2 "
+                     "act.qcow2"));
+    gq_add_node(&f, 9, "act", "act.qcow2", "qcow2", "top");
+    bq_ok(f.c, "{'execute': 'block-commit', 'arguments': {'job-id': 'j', "
+               "'device': 'act', 'top-node': 'mid', 'base-node': 'base', "
+               "'speed': 1}}");
+    gq_assert_graph(f.c, qemu_commit_four);
+    ck_assert_int_eq(node_depth(f.c, "act"), 4);
+    bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
+               "{'device': 'j', 'speed': 0}}");
+    bq_event(f.c, "BLOCK_JOB_COMPLETED", 30000, &keep);
+    json_node_unref(keep);
+    got = gq_graph_text(f.c);
+    ck_assert_msg(strstr(got, "top -(backing)-> base ") &&
+                      strstr(got, "act -(backing)-> top ") &&
+                      !strstr(got, "#block"),
+                  "chain after the commit:\n%s", got);
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'act'}}");
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'f-act'}}");
+    gq_del_chain(&f);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "expect-top.img act.qcow2"),
+                     0);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
     bq_finish(&f);
 }
 END_TEST
@@ -345,6 +273,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_commit_top_named);
     tcase_add_test(tc, test_commit_top_implicit);
+    tcase_add_test(tc, test_commit_top_four_layers);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);

@@ -128,8 +128,36 @@ guint block_world_sockets(Model *m)
     return 1 + m->bw->nbd; /* the manager's connection, the NBD listener */
 }
 
+/* A mirror or active commit waiting in READY has QEMU 7.2's implicit
+ * filter above its source (named "#block..."; the checks drop the
+ * number), which the source's exports use meanwhile. */
+static bool job_filter(Model *m)
+{
+    return m->bw->job == JOB_MIRROR || m->bw->job == JOB_ACTIVE_COMMIT;
+}
+
+/* The node an export is on, as the daemon names it. */
+static char *export_node(Model *m, MExport *e)
+{
+    if (e->on_file) {
+        return g_strdup(img(m, e->img)->file_node);
+    }
+    if (job_filter(m) && e->img == m->bw->job_src) {
+        return g_strdup("#block");
+    }
+    return qname(e->img);
+}
+
 void block_world_node_lines(Model *m, GPtrArray *lines)
 {
+    if (job_filter(m)) {
+        int src = m->bw->job_src;
+
+        g_ptr_array_add(lines,
+                        g_strdup_printf("#block ro=%d direct=0",
+                                        img(m, src)->q_ro &&
+                                            !q_writable(m, src)));
+    }
     for (int i = 0; i < NIMG; i++) {
         MImage *im = img(m, i);
 
@@ -181,29 +209,20 @@ static char *model_graph_text(Model *m)
     }
     for (guint k = 0; k < bw->exports->len; k++) {
         MExport *e = g_ptr_array_index(bw->exports, k);
-        g_autofree char *q = qname(e->img);
+        g_autofree char *on = export_node(m, e);
 
-        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> %s",
-                                           e->on_file
-                                               ? img(m, e->img)->file_node
-                                               : q));
+        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> %s", on));
     }
-    if (bw->job == JOB_MIRROR) {
-        g_ptr_array_add(l, g_strdup_printf("%s -main node-> q%d", bw->job_id,
+    if (job_filter(m)) {
+        /* QEMU 7.2's edges: the job holds its filter as "main node" */
+        g_ptr_array_add(l, g_strdup_printf("#block -backing-> q%d",
                                            bw->job_src));
-        /* the job's own users are QEMU's unnamed BlockBackends */
-        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> q%d",
+        g_ptr_array_add(l, g_strdup_printf("%s -main node-> #block",
+                                           bw->job_id));
+        g_ptr_array_add(l, g_strdup_printf("%s -source-> q%d", bw->job_id,
                                            bw->job_src));
-        g_ptr_array_add(l, g_strdup_printf("(backend) -root-> q%d",
-                                           bw->job_tgt));
         g_ptr_array_add(l, g_strdup_printf("%s -target-> q%d", bw->job_id,
                                            bw->job_tgt));
-    } else if (bw->job == JOB_ACTIVE_COMMIT) {
-        /* QEMU's active commit is a mirror job: base is its "target" */
-        g_ptr_array_add(l, g_strdup_printf("%s -target-> q%d", bw->job_id,
-                                           bw->job_tgt));
-        g_ptr_array_add(l, g_strdup_printf("%s -main node-> q%d", bw->job_id,
-                                           bw->job_src));
         g_ptr_array_add(l, g_strdup_printf("(backend) -root-> q%d",
                                            bw->job_tgt));
     }
@@ -227,8 +246,9 @@ static char *daemon_graph_text(Model *m)
 
         g_hash_table_insert(
             names, GINT_TO_POINTER(json_object_get_int_member(n, "id")),
-            (gpointer)(g_str_equal(type, "block-backend") ? "(backend)"
-                                                          : name));
+            (gpointer)(g_str_equal(type, "block-backend")
+                           ? "(backend)"
+                           : model_shown_name(name)));
     }
     for (guint i = 0; edges && i < json_array_get_length(edges); i++) {
         JsonObject *e = json_array_get_object_element(edges, i);
@@ -260,10 +280,9 @@ static char *model_jobs_exports_text(Model *m)
     }
     for (guint k = 0; k < bw->exports->len; k++) {
         MExport *e = g_ptr_array_index(bw->exports, k);
-        g_autofree char *q = qname(e->img);
+        g_autofree char *on = export_node(m, e);
 
-        g_string_append_printf(s, "  export %s %s\n", e->id,
-                               e->on_file ? img(m, e->img)->file_node : q);
+        g_string_append_printf(s, "  export %s %s\n", e->id, on);
     }
     return g_string_free(s, FALSE);
 }
@@ -293,7 +312,8 @@ static char *daemon_jobs_exports_text(Model *m)
 
         g_string_append_printf(s, "  export %s %s%s\n",
                                json_object_get_string_member(e, "id"),
-                               json_object_get_string_member(e, "node-name"),
+                               model_shown_name(json_object_get_string_member(
+                                   e, "node-name")),
                                json_object_get_boolean_member(e,
                                                               "shutting-down")
                                    ? " (shutting down)"
@@ -1070,7 +1090,9 @@ static void op_resize(Model *m)
     }
     /* fdsetd's (and QEMU's) order: the op blocker, the export's
      * permission conflict, then the driver's checks */
-    if (backing_parent(m, i) >= 0) {
+    if (backing_parent(m, i) >= 0 ||
+        (m->bw->job && (m->bw->job_src == i || m->bw->job_tgt == i))) {
+        /* QEMU's op blocker: a backing node, a job's node */
         err = g_strdup("Device '(null)' is in use");
     } else if (export_on(m, i, false)) {
         g_autofree char *node = g_strdup_printf("q%d", i);

@@ -155,7 +155,8 @@ char *daemon_nodes_text(QTestConn *c)
             lines,
             g_strdup_printf(
                 "%s ro=%d direct=%d",
-                json_object_get_string_member(o, "node-name"),
+                model_shown_name(
+                    json_object_get_string_member(o, "node-name")),
                 json_object_get_boolean_member(o, "ro"),
                 cache && json_object_get_boolean_member(cache, "direct")));
     }

@@ -242,4 +242,11 @@ guint block_world_sockets(Model *m);
 void block_world_node_lines(Model *m, GPtrArray *lines);
 char *block_world_check(Model *m);
 
+/* A node name as the checks compare it: an implicit "#block<n>" name (a
+ * job's filter) without its number, which the model cannot know. */
+static inline const char *model_shown_name(const char *name)
+{
+    return g_str_has_prefix(name, "#block") ? "#block" : name;
+}
+
 #endif
