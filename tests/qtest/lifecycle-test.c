@@ -165,6 +165,59 @@ START_TEST(test_resize_raw_and_errors)
 }
 END_TEST
 
+/*
+ * QEMU 7.2 (measured, compat-compare.py resize): block_resize of a raw or
+ * file node truncates the file to the size asked, and the node counts
+ * whole sectors: query-named-block-nodes, the NBD export and qemu-img
+ * info show the size rounded up to 512; the tail reads as zeroes.
+ */
+START_TEST(test_resize_raw_rounds_to_sectors)
+{
+    static const int64_t sizes[][2] = {
+        {1000000, 1000448}, {2000001, 2000384}, {2097152, 2097152},
+        {500000, 500224}, {511, 512}, {1, 512}, {1000000, 1000448},
+    };
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *path = bq_path(&f, "r.img");
+    g_autofree char *sock = bq_path(&f, "nbd.sock");
+    g_autofree char *out = NULL;
+    struct stat st;
+
+    g_free(bq_sh(&f, "truncate -s 1M r.img"));
+    bq_add_fd(&f, f.c, "r.img", O_RDWR, 2);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
+               "'node-name': 'r', 'file': {'driver': 'file', 'node-name': "
+               "'rf', 'filename': '/dev/fdset/2'}}}");
+    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        bq_ok(f.c, "{'execute': 'block_resize', 'arguments': {'node-name': "
+                   "'r', 'size': %" G_GINT64_FORMAT "}}", sizes[i][0]);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_size, sizes[i][0]);
+        ck_assert_int_eq(virtual_size(f.c, "r"), sizes[i][1]);
+        ck_assert_int_eq(virtual_size(f.c, "rf"), sizes[i][1]);
+    }
+    bq_ok(f.c, "{'execute': 'nbd-server-start', 'arguments': {'addr': "
+               "{'type': 'unix', 'data': {'path': '%s'}}}}", sock);
+    bq_ok(f.c, "{'execute': 'block-export-add', 'arguments': {'type': "
+               "'nbd', 'id': 'e0', 'node-name': 'r'}}");
+    out = bq_sh(&f, "nbdinfo --size 'nbd+unix:///r?socket=nbd.sock' && "
+                    "qemu-io -r -f raw -c 'read -P 0 999936 512' "
+                    "'nbd+unix:///r?socket=nbd.sock' | head -1");
+    ck_assert_str_eq(out, "1000448\n"
+                          "read 512/512 bytes at offset 999936\n");
+    bq_ok(f.c, "{'execute': 'block-export-del', 'arguments': {'id': 'e0'}}");
+    bq_ok(f.c, "{'execute': 'nbd-server-stop'}");
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'r'}}");
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 1000000);
+    out = bq_sh(&f, "qemu-img info --output=json r.img | "
+                    "grep '\"virtual-size\"'");
+    ck_assert_ptr_nonnull(strstr(out, "1000448"));
+    bq_finish(&f);
+}
+END_TEST
+
 /* The header names what the manager says; a read-only image is reopened
  * read-write for it and back, through the set's O_RDWR member. */
 START_TEST(test_change_backing_file)
@@ -292,6 +345,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_resize_qcow2_grows_l1);
     tcase_add_test(tc, test_resize_raw_and_errors);
+    tcase_add_test(tc, test_resize_raw_rounds_to_sectors);
     tcase_add_test(tc, test_change_backing_file);
     tcase_add_test(tc, test_change_backing_file_read_only_image);
     tcase_add_test(tc, test_write_threshold_event);
