@@ -153,6 +153,7 @@ typedef struct BDRVQcow2State {
     GHashTable *metadata; /* cluster index -> Qcow2MetaKind, for writes */
     GArray *bitmap_clusters; /* uint64_t offsets the bitmaps extension owns
                                 (directory, tables, data): qcow2-bitmap.c */
+    GPtrArray *bitmap_dir;   /* names, in the on-disk directory's order */
     bool write_ready;     /* qcow2_write_prepare() done */
 } BDRVQcow2State;
 
