@@ -293,6 +293,18 @@ def resize(d):
             pr(top, size, d.cmd('block_resize', **{'node-name': node},
                                 size=size), node_sizes(d),
                os.stat(d.path(img)).st_size, export_size(d, node))
+        d.cmd('block_resize', **{'node-name': node}, size=1000000)
+        d.hmp('qemu-io %s "write -P 0x5a 999424 1024"' % node)
+        d.nbd_start()
+        d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': node})
+        uri = "'nbd+unix:///%s?socket=nbd.sock'" % node
+        pr(top, 'map', d.sh('nbdinfo --map %s' % uri).split('\n'))
+        pr(top, 'tail', d.sh('qemu-io -r -f raw -c "read -P 0x5a 999424 '
+                             '1024" %s | head -1' % uri).strip(),
+           os.stat(d.path(img)).st_size)
+        d.cmd('block-export-del', id='e0')
+        d.qmp.events()
+        d.cmd('nbd-server-stop')
         pr(top, 'qemu-img info', json.loads(d.sh(
             'qemu-img info -U --output=json ' + img))['virtual-size'])
         if top == 'raw':
@@ -300,7 +312,91 @@ def resize(d):
         d.cmd('blockdev-del', **{'node-name': f})
 
 
+# ---- 5. backup sync=none, cancelled ----
+
+def jobs(d):
+    return [{k: j.get(k) for k in ('id', 'type', 'status', 'error',
+                                   'current-progress', 'total-progress')}
+            for j in d.cmd('query-jobs')['return']]
+
+
+def backup_none_cancel(d):
+    for write in (False, True):
+        qcow2_node(d, 'src', '4M', 1)
+        qcow2_node(d, 'tgt', '4M', 2)
+        pr('write' if write else 'no write', d.cmd(
+            'blockdev-backup', **{'job-id': 'j0'}, device='src', target='tgt',
+            sync='none', **{'auto-dismiss': False}))
+        d.qmp.events(0.3)
+        if write:
+            d.hmp('qemu-io src "write 0 64k"')
+        pr(' ', jobs(d))
+        start = len(d.qmp.trace)
+        d.cmd('block-job-cancel', device='j0')
+        d.qmp.events(1.0)
+        for msg in d.qmp.trace[start:]:
+            pr(' ', msg)
+        pr(' ', jobs(d))
+        d.cmd('job-dismiss', id='j0')
+        d.qmp.events(0.3)
+        for n in ('src', 'tgt'):
+            d.cmd('blockdev-del', **{'node-name': n})
+        for n in (1, 2):
+            d.cmd('remove-fd', **{'fdset-id': n})
+
+
+# ---- 6. qcow2 bitmap directory order ----
+
+def bitmap_names(d, node):
+    for n in d.cmd('query-named-block-nodes', flat=True)['return']:
+        if n['node-name'] == node:
+            return [b['name'] for b in n.get('dirty-bitmaps', [])]
+    return None
+
+
+def bitmap_order(d):
+    d.sh('qemu-img create -q -f qcow2 disk.qcow2 4M')
+    d.add_fd('disk.qcow2', 1)
+
+    def open_disk():
+        d.cmd('blockdev-add', driver='qcow2', **{'node-name': 'disk'},
+              file={'driver': 'file', 'filename': '/dev/fdset/1'})
+
+    def close_disk():
+        d.cmd('blockdev-del', **{'node-name': 'disk'})
+
+    def on_disk():
+        info = json.loads(d.sh('qemu-img info -U --output=json disk.qcow2'))
+        return [b['name'] for b in info.get('format-specific', {})
+                .get('data', {}).get('bitmaps', [])]
+
+    open_disk()
+    for name in ('a', 'b', 'c'):
+        d.cmd('block-dirty-bitmap-add', node='disk', name=name,
+              persistent=True)
+    pr('added a b c', bitmap_names(d, 'disk'))
+    close_disk()
+    pr('on disk', on_disk())
+    open_disk()
+    pr('reopened', bitmap_names(d, 'disk'))
+    d.cmd('block-dirty-bitmap-add', node='disk', name='d', persistent=True)
+    d.cmd('block-dirty-bitmap-remove', node='disk', name='b')
+    pr('+d -b', bitmap_names(d, 'disk'))
+    close_disk()
+    pr('on disk', on_disk())
+    open_disk()
+    pr('reopened', bitmap_names(d, 'disk'))
+    close_disk()
+    d.sh('qemu-img bitmap --add disk.qcow2 e')
+    pr('qemu-img added e', on_disk())
+    open_disk()
+    pr('reopened', bitmap_names(d, 'disk'))
+    close_disk()
+
+
 SCENARIOS = {
+    'bitmap-order': bitmap_order,
+    'backup-none-cancel': backup_none_cancel,
     'resize': resize,
     'export-deleted': export_deleted,
     'contexts': contexts,
