@@ -394,7 +394,62 @@ def bitmap_order(d):
     close_disk()
 
 
+# ---- 4. qcow2 shrink ----
+
+def qcow2_header(d, img):
+    import struct
+    with open(d.path(img), 'rb') as f:
+        h = f.read(72)
+    size, = struct.unpack('>Q', h[24:32])
+    l1_size, l1_off = struct.unpack('>IQ', h[36:48])
+    rt_off, rt_clusters = struct.unpack('>QI', h[48:60])
+    return {'size': size, 'l1_size': l1_size, 'l1_offset': l1_off,
+            'refcount_table_offset': rt_off,
+            'refcount_table_clusters': rt_clusters,
+            'file': os.stat(d.path(img)).st_size}
+
+
+def shrink_case(d, k, create, writes, size, extra=None):
+    img = 's%d.qcow2' % k
+    d.sh('qemu-img create -q -f qcow2 %s' % create.replace('x', img))
+    for w in writes:
+        d.sh("qemu-io -f qcow2 -c '%s' %s" % (w, img))
+    if extra:
+        d.sh(extra % img)
+    d.add_fd(img, 20 + k)
+    node = 's%d' % k
+    d.cmd('blockdev-add', driver='qcow2', **{'node-name': node},
+          file={'driver': 'file', 'filename': '/dev/fdset/%d' % (20 + k)})
+    pr(k, create, writes, size)
+    pr('  resize', d.cmd('block_resize', **{'node-name': node}, size=size))
+    pr('  node', node_sizes(d).get(node), bitmap_names(d, node))
+    d.cmd('blockdev-del', **{'node-name': node})
+    pr('  header', qcow2_header(d, img))
+    check = d.sh('qemu-img check %s 2>&1; echo rc=$?' % img)
+    pr('  check', [l for l in check.split('\n') if l and
+                   not l.startswith('Image end offset')])
+    pr('  map', d.sh('qemu-img map --output=json %s' % img).split('\n'))
+
+
+def shrink(d):
+    data = ['write -P 0x11 0 1M', 'write -P 0x22 2G 64k',
+            'write -P 0x33 4032M 1M']
+    shrink_case(d, 0, '-o cluster_size=65536 x 4G', data, 1048576)
+    shrink_case(d, 1, 'x 4G', data, 2147483648 + 32768)
+    shrink_case(d, 2, 'x 4G', data, 1000448)
+    shrink_case(d, 3, '-o cluster_size=512 x 64M',
+                ['write -P 0x44 0 64M'], 1048576)
+    shrink_case(d, 4, 'x 4G', data, 1048576,
+                'qemu-img snapshot -c snap0 %s')
+    shrink_case(d, 5, 'x 4G', data, 1048576,
+                'qemu-img bitmap --add %s bm0')
+    shrink_case(d, 6, 'x 4G', data, 1000)
+    shrink_case(d, 7, '-o refcount_bits=1 x 4G', data, 1048576)
+    shrink_case(d, 8, 'x 1M', ['write -P 0x55 0 1M'], 65536)
+
+
 SCENARIOS = {
+    'shrink': shrink,
     'bitmap-order': bitmap_order,
     'backup-none-cancel': backup_none_cancel,
     'resize': resize,
