@@ -51,7 +51,7 @@ static void backup_copied(void *opaque, int64_t bytes)
     BackupJob *s = opaque;
 
     if (s->sync == MIRROR_SYNC_MODE_NONE) {
-        block_job_progress_add_total(&s->common, bytes); /* no plan: grows */
+        return; /* QEMU 7.2 counts no copy-before-write as progress */
     }
     block_job_progress_update(&s->common, bytes);
 }
@@ -110,7 +110,11 @@ static int backup_run(BlockJob *job, GError **errp)
             return -1;
         }
     }
-    /* sync=none: only copy-before-write, until the job is cancelled */
+    /* sync=none: only copy-before-write, until the job is cancelled;
+     * QEMU 7.2 shows 0 of the whole length all along */
+    if (s->sync == MIRROR_SYNC_MODE_NONE) {
+        block_job_progress_set_total(job, s->len);
+    }
     while (s->sync == MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {
         block_job_wait(job, G_USEC_PER_SEC);
         block_job_pause_point(job);

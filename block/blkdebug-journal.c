@@ -43,7 +43,7 @@ static int journal_start(BDRVBlkdebugState *s, BlockDriverState *bs,
     if (s->flushed_len >= 0) {
         return 0;
     }
-    s->flushed_len = bdrv_getlength(bs->file);
+    s->flushed_len = bdrv_getlength_bytes(bs->file);
     if (s->flushed_len < 0) {
         error_setg(errp, "Could not get the length of '%s'",
                    bs->file->node_name);
@@ -92,7 +92,7 @@ int blkdebug_journal_truncate(BlockDriverState *bs, int64_t size,
         ret = -EIO;
     } else if (journal_start(s, bs, errp) == 0) {
         /* a shrink loses bytes the undo would need: keep them */
-        int64_t len = bdrv_getlength(bs->file);
+        int64_t len = bdrv_getlength_bytes(bs->file);
 
         if (len > size) {
             BlkdebugJournalEntry *e = g_new0(BlkdebugJournalEntry, 1);
@@ -169,7 +169,7 @@ static int journal_undo(BlockDriverState *bs, int survivors, GError **errp)
 
     for (guint i = s->journal->len; i-- > 0;) {
         BlkdebugJournalEntry *e = g_ptr_array_index(s->journal, i);
-        int64_t len = bdrv_getlength(bs->file);
+        int64_t len = bdrv_getlength_bytes(bs->file);
 
         if (!e->bytes) {
             continue; /* a growing truncate: the final one below undoes it */

@@ -480,7 +480,7 @@ int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp)
     return ret < 0 ? -1 : 0;
 }
 
-int64_t bdrv_getlength(BlockDriverState *bs)
+int64_t bdrv_getlength_bytes(BlockDriverState *bs)
 {
     int64_t len;
 
@@ -491,6 +491,15 @@ int64_t bdrv_getlength(BlockDriverState *bs)
     len = bs->drv->bdrv_getlength(bs);
     io_end(bs);
     return len;
+}
+
+int64_t bdrv_getlength(BlockDriverState *bs)
+{
+    int64_t len = bdrv_getlength_bytes(bs);
+
+    /* QEMU 7.2 counts whole sectors: a 1000000-byte file is a
+     * 1000448-byte node, the tail reading as zeroes */
+    return len < 0 ? len : (len + 511) & ~(int64_t)511;
 }
 
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -346,6 +346,8 @@ static void job_do_abort(BlockJob *job)
     job_release_nodes(job);
     if (job_hard_cancelled(job) && !job->error) {
         job_event(job, JOB_EVENT_CANCELLED, NULL);
+        /* query-jobs then shows QEMU 7.2's strerror(ECANCELED) */
+        job->error = g_strdup("Operation canceled");
     } else {
         job_event(job, JOB_EVENT_COMPLETED,
                   job->error ? job->error : "Job failed");

@@ -34,6 +34,46 @@ static const char *image_name(BlockDriverState *bs)
 void qcow2_bitmaps_free(BDRVQcow2State *s)
 {
     g_clear_pointer(&s->bitmap_clusters, g_array_unref);
+    g_clear_pointer(&s->bitmap_dir, g_ptr_array_unref);
+}
+
+/* Remember the directory's order: the names of @bitmaps. */
+static void set_dir_order(BDRVQcow2State *s, GPtrArray *bitmaps)
+{
+    g_clear_pointer(&s->bitmap_dir, g_ptr_array_unref);
+    s->bitmap_dir = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < bitmaps->len; i++) {
+        g_ptr_array_add(s->bitmap_dir,
+                        g_strdup(bdrv_dirty_bitmap_name(bitmaps->pdata[i])));
+    }
+}
+
+/*
+ * The persistent bitmaps in the order QEMU 7.2 writes them: those already
+ * in the directory where they are, then the new ones newest first (its
+ * bitmap list is newest first; ours is oldest first).
+ */
+static GPtrArray *store_order(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(GList) bitmaps = bdrv_dirty_bitmaps(bs);
+    GPtrArray *out = g_ptr_array_new();
+
+    for (guint i = 0; s->bitmap_dir && i < s->bitmap_dir->len; i++) {
+        BdrvDirtyBitmap *bm = bdrv_find_dirty_bitmap(bs,
+                                                     s->bitmap_dir->pdata[i]);
+
+        if (bm && bdrv_dirty_bitmap_persistent(bm)) {
+            g_ptr_array_add(out, bm);
+        }
+    }
+    for (GList *l = g_list_last(bitmaps); l; l = l->prev) {
+        if (bdrv_dirty_bitmap_persistent(l->data) &&
+            !g_ptr_array_find(out, l->data, NULL)) {
+            g_ptr_array_add(out, l->data);
+        }
+    }
+    return out;
 }
 
 static Qcow2Ext *find_ext(BDRVQcow2State *s)
@@ -228,6 +268,16 @@ int qcow2_load_dirty_bitmaps(BlockDriverState *bs, GError **errp)
         }
         pos += len;
     }
+    {
+        /* nothing else is on the node yet: ours is the directory's order */
+        g_autoptr(GList) loaded = bdrv_dirty_bitmaps(bs);
+        g_autoptr(GPtrArray) order = g_ptr_array_new();
+
+        for (GList *l = loaded; l; l = l->next) {
+            g_ptr_array_add(order, l->data);
+        }
+        set_dir_order(s, order);
+    }
     if (!bs->read_only) {
         return mark_in_use(bs, dir, dir_off, dir_size, errp);
     }
@@ -376,21 +426,19 @@ static int write_all(BlockDriverState *bs, bool in_use, GArray *owned,
                      GError **errp)
 {
     g_autoptr(GByteArray) dir = g_byte_array_new();
-    g_autoptr(GList) bitmaps = bdrv_dirty_bitmaps(bs);
+    g_autoptr(GPtrArray) bitmaps = store_order(bs);
     uint32_t nb = 0;
     uint64_t dir_off = 0;
 
-    for (GList *l = bitmaps; l; l = l->next) {
+    for (guint i = 0; i < bitmaps->len; i++) {
         uint64_t table_off;
         uint32_t n;
 
-        if (!bdrv_dirty_bitmap_persistent(l->data)) {
-            continue;
-        }
-        if (store_bits(bs, l->data, owned, &table_off, &n, errp) < 0) {
+        if (store_bits(bs, bitmaps->pdata[i], owned, &table_off, &n,
+                       errp) < 0) {
             return -1;
         }
-        put_entry(dir, l->data, table_off, n, in_use);
+        put_entry(dir, bitmaps->pdata[i], table_off, n, in_use);
         nb++;
     }
     if (nb) {
@@ -403,7 +451,11 @@ static int write_all(BlockDriverState *bs, bool in_use, GArray *owned,
     if (qcow2_flush_metadata(bs, errp) < 0 || bdrv_flush(bs->file, errp) < 0) {
         return -1;
     }
-    return write_ext(bs, nb, dir_off, dir->len, errp);
+    if (write_ext(bs, nb, dir_off, dir->len, errp) < 0) {
+        return -1;
+    }
+    set_dir_order(bs->opaque, bitmaps);
+    return 0;
 }
 
 static void free_clusters(BlockDriverState *bs, GArray *clusters)

@@ -224,6 +224,17 @@ const uint8_t *qcow2_cache_peek(Qcow2Cache *c, uint64_t offset)
     return e->data;
 }
 
+void qcow2_cache_forget(Qcow2Cache *c, uint64_t offset)
+{
+    Qcow2CacheEntry *e = g_hash_table_lookup(c->index, &offset);
+
+    if (e) {
+        g_hash_table_remove(c->index, &offset);
+        e->offset = 0;
+        e->dirty_lo = e->dirty_hi = 0;
+    }
+}
+
 void qcow2_cache_mark_dirty(Qcow2Cache *c, uint64_t offset, uint32_t lo,
                             uint32_t hi)
 {

@@ -461,7 +461,7 @@ static int qcow2_parse_header(BlockDriverState *bs, const uint8_t *buf,
 int qcow2_read_header(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    int64_t len = bdrv_getlength(bs->file);
+    int64_t len = bdrv_getlength_bytes(bs->file); /* the file's end */
     g_autofree uint8_t *buf = NULL;
     uint8_t head[QCOW2_V3_HEADER_LEN] = {0};
 

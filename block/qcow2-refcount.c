@@ -261,6 +261,69 @@ static void qcow2_reftable_mark_dirty(BDRVQcow2State *s, uint64_t rt)
     }
 }
 
+/* Does refcount block @rb (table entry @rt) count nothing but itself? */
+static int qcow2_refblock_unused(BlockDriverState *bs, uint64_t rt,
+                                 uint64_t rb, bool *unused, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t per = qcow2_rb_entries(s);
+    uint64_t idx = rb >> s->cluster_bits;
+    uint64_t self = (idx >> s->rb_bits) == rt ? (idx & (per - 1)) : per;
+    const uint8_t *blk = qcow2_cache_get(s->rb_cache, rb, false, errp);
+
+    if (!blk) {
+        return -1;
+    }
+    *unused = true;
+    for (uint64_t i = 0; i < per && *unused; i++) {
+        *unused = i == self || !qcow2_rb_get(blk, s->hdr.refcount_order, i);
+    }
+    return 0;
+}
+
+int qcow2_free_unused_refblocks(BlockDriverState *bs, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(GArray) freed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+
+    if (qcow2_flush_metadata(bs, errp) < 0) {
+        return -1;
+    }
+    for (uint64_t rt = 0; rt < s->reftable_size; rt++) {
+        uint64_t rb = s->reftable[rt];
+        bool unused;
+
+        if (!rb) {
+            continue;
+        }
+        if (qcow2_refblock_unused(bs, rt, rb, &unused, errp) < 0) {
+            return -1;
+        }
+        if (unused) {
+            g_array_append_val(freed, rb);
+            s->reftable[rt] = 0;
+            qcow2_reftable_mark_dirty(s, rt);
+        }
+    }
+    /* the table stops naming them, on disk, before they are freed */
+    if (!freed->len || qcow2_flush_reftable(bs, errp) < 0 ||
+        qcow2_file_barrier(bs, errp) < 0) {
+        return freed->len ? -1 : 0;
+    }
+    for (guint i = 0; i < freed->len; i++) {
+        uint64_t rb = g_array_index(freed, uint64_t, i);
+
+        qcow2_cache_forget(s->rb_cache, rb);
+        qcow2_meta_remove(s, rb, 1);
+        /* counted by a block that stays; a self-counting one is gone */
+        if (s->reftable[(rb >> s->cluster_bits) >> s->rb_bits] &&
+            qcow2_update_refcounts(bs, rb, 1, -1, errp) < 0) {
+            return -1;
+        }
+    }
+    return qcow2_cache_flush(s->rb_cache, errp);
+}
+
 /*
  * Size and place a new refcount table for at least @min_entries at the
  * end: *clusters of table at *start, then *nb_blocks new refcount blocks

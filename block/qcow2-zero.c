@@ -109,9 +109,9 @@ static int qcow2_zero_chunk(BlockDriverState *bs, uint64_t gc0, uint64_t n,
 }
 
 /* Whole clusters [offset, offset + bytes), chunk by chunk; lock taken. */
-static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
-                               uint64_t bytes, Qcow2ZeroMode mode,
-                               GError **errp)
+static int qcow2_zero_clusters_locked(BlockDriverState *bs, uint64_t offset,
+                                      uint64_t bytes, Qcow2ZeroMode mode,
+                                      GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t gc = offset >> s->cluster_bits;
@@ -119,7 +119,6 @@ static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
     uint64_t per_table = 1ULL << s->l2_bits;
     int ret = 0;
 
-    qcow2_lock(s);
     ret = qcow2_write_prepare(bs, errp);
     while (ret == 0 && gc < end) {
         uint64_t n = MIN(end - gc, per_table - (gc & (per_table - 1)));
@@ -131,8 +130,27 @@ static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
     if (qcow2_writeback(bs, ret < 0 ? NULL : errp) < 0) {
         ret = -1;
     }
+    return ret;
+}
+
+static int qcow2_zero_clusters(BlockDriverState *bs, uint64_t offset,
+                               uint64_t bytes, Qcow2ZeroMode mode,
+                               GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    qcow2_lock(s);
+    ret = qcow2_zero_clusters_locked(bs, offset, bytes, mode, errp);
     qcow2_unlock(s);
     return ret;
+}
+
+int qcow2_discard_clusters_locked(BlockDriverState *bs, uint64_t offset,
+                                  uint64_t bytes, GError **errp)
+{
+    return qcow2_zero_clusters_locked(bs, offset, bytes, QCOW2_Z_DISCARD,
+                                      errp);
 }
 
 /* Does the guest range (inside one cluster) read as zeroes already? */

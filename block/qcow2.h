@@ -153,6 +153,7 @@ typedef struct BDRVQcow2State {
     GHashTable *metadata; /* cluster index -> Qcow2MetaKind, for writes */
     GArray *bitmap_clusters; /* uint64_t offsets the bitmaps extension owns
                                 (directory, tables, data): qcow2-bitmap.c */
+    GPtrArray *bitmap_dir;   /* names, in the on-disk directory's order */
     bool write_ready;     /* qcow2_write_prepare() done */
 } BDRVQcow2State;
 
@@ -305,6 +306,8 @@ uint8_t *qcow2_cache_get(Qcow2Cache *c, uint64_t offset, bool fresh,
 const uint8_t *qcow2_cache_peek(Qcow2Cache *c, uint64_t offset);
 
 /* Mark bytes [lo, hi) of the table at @offset (which is cached) dirty. */
+/* Drop the table at @offset from the cache, unwritten (it was freed). */
+void qcow2_cache_forget(Qcow2Cache *c, uint64_t offset);
 void qcow2_cache_mark_dirty(Qcow2Cache *c, uint64_t offset, uint32_t lo,
                             uint32_t hi);
 
@@ -364,6 +367,9 @@ void qcow2_meta_remove(BDRVQcow2State *s, uint64_t offset, uint64_t n);
 /* Write the refcount table entries a failed request left in memory only
  * (after the refcount blocks they point to). */
 int qcow2_flush_reftable(BlockDriverState *bs, GError **errp);
+/* Free the refcount blocks that count nothing but themselves (QEMU 7.2's
+ * shrink does, so that the file's tail can go).  Lock held. */
+int qcow2_free_unused_refblocks(BlockDriverState *bs, GError **errp);
 int qcow2_update_refcounts(BlockDriverState *bs, uint64_t offset, uint64_t n,
                            int delta, GError **errp);
 
@@ -461,6 +467,10 @@ int qcow2_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
 /* qcow2-zero.c: the driver's write-zeroes and discard (lock not held). */
 int qcow2_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                         int flags, GError **errp);
+/* Whole clusters [offset, offset + bytes) become unallocated, their
+ * clusters freed (block_resize's shrink).  Lock held. */
+int qcow2_discard_clusters_locked(BlockDriverState *bs, uint64_t offset,
+                                  uint64_t bytes, GError **errp);
 int qcow2_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
                    GError **errp);
 

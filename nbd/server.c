@@ -13,6 +13,7 @@
 #include <glib-unix.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,12 +135,25 @@ NbdExport *nbd_export_new(const NbdExportConfig *cfg, BdrvChild *root,
     return exp;
 }
 
-guint nbd_export_client_count(NbdExport *exp)
+/* Has the peer closed @c's socket (its thread may not have seen it)? */
+static bool client_hung_up(NbdClient *c)
 {
-    guint n;
+    struct pollfd pfd = {.fd = c->fd, .events = POLLRDHUP};
+
+    return poll(&pfd, 1, 0) > 0 &&
+           (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+guint nbd_export_live_client_count(NbdExport *exp)
+{
+    guint n = 0;
 
     g_mutex_lock(&nbd_lock);
-    n = exp->n_clients;
+    for (GList *l = clients; l; l = l->next) {
+        NbdClient *c = l->data;
+
+        n += c->exp == exp && !client_hung_up(c);
+    }
     g_mutex_unlock(&nbd_lock);
     return n;
 }

@@ -253,6 +253,7 @@ static void blk_exp_request_close(BlockExport *exp, bool wait)
 bool blk_exp_del(const char *id, bool hard, GError **errp)
 {
     BlockExport *exp = blk_exp_find(id);
+    guint live;
 
     if (!exp) {
         error_setg(errp, "Export '%s' is not found", id);
@@ -262,11 +263,14 @@ bool blk_exp_del(const char *id, bool hard, GError **errp)
         error_setg(errp, "Export '%s' is already shutting down", id);
         return false;
     }
-    if (!hard && nbd_export_client_count(exp->nbd)) {
+    live = nbd_export_live_client_count(exp->nbd);
+    if (!hard && live) {
         error_setg(errp, "export '%s' still in use", id);
         return false;
     }
-    blk_exp_request_close(exp, false);
+    /* clients that already hung up are waited for: as with none, the
+     * event comes before the reply */
+    blk_exp_request_close(exp, live == 0);
     return true;
 }
 

@@ -262,7 +262,10 @@ int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes,
 int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, int *depth, GError **errp);
 int bdrv_truncate(BlockDriverState *bs, int64_t size, GError **errp);
+/* The node's length in whole 512-byte sectors (QEMU's), or -errno. */
 int64_t bdrv_getlength(BlockDriverState *bs);
+/* The driver's exact length in bytes (a file's st_size), or -errno. */
+int64_t bdrv_getlength_bytes(BlockDriverState *bs);
 int bdrv_is_allocated(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       int64_t *pnum, GError **errp);
 /* The driver's bdrv_map_file; 0 when it has none. */

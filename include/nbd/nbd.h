@@ -79,8 +79,9 @@ NbdExport *nbd_export_new(const NbdExportConfig *cfg, BdrvChild *root,
                           NbdExportGoneFn *gone, void *opaque,
                           GError **errp);
 
-/* Clients attached now (handshake done). */
-guint nbd_export_client_count(NbdExport *exp);
+/* Clients attached now (handshake done) whose peer has not closed the
+ * socket: one that just exited may still be leaving on our side. */
+guint nbd_export_live_client_count(NbdExport *exp);
 
 /*
  * Hide the export from new clients and disconnect its clients; @gone runs

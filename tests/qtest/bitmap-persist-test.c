@@ -227,6 +227,91 @@ START_TEST(test_kill_leaves_inconsistent)
 END_TEST
 
 /* Errors of persistent bitmaps: qcow2 v2, read-only. */
+/* Names of base's bitmaps as query-named-block-nodes lists them. */
+static char *listed(QTestConn *c, const char *node)
+{
+    JsonNode *keep;
+    JsonObject *o = bq_node(c, node, true, &keep);
+    JsonArray *a = json_object_get_array_member(o, "dirty-bitmaps");
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonObject *b = json_array_get_object_element(a, i);
+
+        g_string_append_printf(out, "%s%s", i ? " " : "",
+                               json_object_get_string_member(b, "name"));
+    }
+    json_node_unref(keep);
+    return g_string_free(out, FALSE);
+}
+
+/* The bitmap directory's order as qemu-img info shows it. */
+static char *on_disk(BlockFixture *f)
+{
+    return bq_sh(f, "qemu-img info -U --output=json disk.qcow2 | "
+                    "sed -n 's/^ *\"name\": \"\\(.*\\)\",*$/\\1/p' | "
+                    "tr '\\n' ' '");
+}
+
+static void cycle(BlockFixture *f, bool open)
+{
+    if (open) {
+        bq_ok(f->c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+                    "'qcow2', 'node-name': 'disk', 'file': {'driver': "
+                    "'file', 'filename': '/dev/fdset/0'}}}");
+    } else {
+        del_node(f->c, "disk");
+    }
+}
+
+#define ASSERT_STR(expr, want)                                                 \
+    do {                                                                       \
+        g_autofree char *got_ = (expr);                                        \
+        ck_assert_str_eq(got_, (want));                                        \
+    } while (0)
+
+/*
+ * Directory and listing order, as QEMU 7.2 (measured: compat-compare.py
+ * bitmap-order): listed newest first; new bitmaps are written newest
+ * first after those already in the directory, which keep their place; a
+ * re-opened image lists its bitmaps in reverse directory order.
+ */
+START_TEST(test_directory_order)
+{
+    BlockFixture f = bq_start(NULL);
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 disk.qcow2 4M"));
+    bq_add_fd(&f, f.c, "disk.qcow2", O_RDWR, 0);
+    cycle(&f, true);
+    for (const char *n = "abc"; *n; n++) {
+        bq_ok(f.c, "{'execute': 'block-dirty-bitmap-add', 'arguments': "
+                   "{'node': 'disk', 'name': '%c', 'persistent': true}}", *n);
+    }
+    ASSERT_STR(listed(f.c, "disk"), "c b a");
+    cycle(&f, false);
+    ASSERT_STR(on_disk(&f), "c b a ");
+    cycle(&f, true);
+    ASSERT_STR(listed(f.c, "disk"), "a b c");
+    bq_ok(f.c, "{'execute': 'block-dirty-bitmap-add', 'arguments': "
+               "{'node': 'disk', 'name': 'd', 'persistent': true}}");
+    bq_ok(f.c, "{'execute': 'block-dirty-bitmap-remove', 'arguments': "
+               "{'node': 'disk', 'name': 'b'}}");
+    ASSERT_STR(listed(f.c, "disk"), "d a c");
+    cycle(&f, false);
+    ASSERT_STR(on_disk(&f), "c a d ");
+    cycle(&f, true);
+    ASSERT_STR(listed(f.c, "disk"), "d a c");
+    cycle(&f, false);
+    g_free(bq_sh(&f, "qemu-img bitmap --add disk.qcow2 e"));
+    ASSERT_STR(on_disk(&f), "c a d e ");
+    cycle(&f, true);
+    ASSERT_STR(listed(f.c, "disk"), "e d a c");
+    cycle(&f, false);
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q disk.qcow2"), 0);
+    bq_finish(&f);
+}
+END_TEST
+
 START_TEST(test_persistent_errors)
 {
     BlockFixture f = bq_start(NULL);
@@ -257,6 +342,7 @@ int main(void)
     tcase_add_test(tc, test_survive_restart);
     tcase_add_test(tc, test_kill_leaves_inconsistent);
     tcase_add_test(tc, test_persistent_errors);
+    tcase_add_test(tc, test_directory_order);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);

@@ -293,6 +293,18 @@ def resize(d):
             pr(top, size, d.cmd('block_resize', **{'node-name': node},
                                 size=size), node_sizes(d),
                os.stat(d.path(img)).st_size, export_size(d, node))
+        d.cmd('block_resize', **{'node-name': node}, size=1000000)
+        d.hmp('qemu-io %s "write -P 0x5a 999424 1024"' % node)
+        d.nbd_start()
+        d.cmd('block-export-add', type='nbd', id='e0', **{'node-name': node})
+        uri = "'nbd+unix:///%s?socket=nbd.sock'" % node
+        pr(top, 'map', d.sh('nbdinfo --map %s' % uri).split('\n'))
+        pr(top, 'tail', d.sh('qemu-io -r -f raw -c "read -P 0x5a 999424 '
+                             '1024" %s | head -1' % uri).strip(),
+           os.stat(d.path(img)).st_size)
+        d.cmd('block-export-del', id='e0')
+        d.qmp.events()
+        d.cmd('nbd-server-stop')
         pr(top, 'qemu-img info', json.loads(d.sh(
             'qemu-img info -U --output=json ' + img))['virtual-size'])
         if top == 'raw':
@@ -300,7 +312,146 @@ def resize(d):
         d.cmd('blockdev-del', **{'node-name': f})
 
 
+# ---- 5. backup sync=none, cancelled ----
+
+def jobs(d):
+    return [{k: j.get(k) for k in ('id', 'type', 'status', 'error',
+                                   'current-progress', 'total-progress')}
+            for j in d.cmd('query-jobs')['return']]
+
+
+def backup_none_cancel(d):
+    for write in (False, True):
+        qcow2_node(d, 'src', '4M', 1)
+        qcow2_node(d, 'tgt', '4M', 2)
+        pr('write' if write else 'no write', d.cmd(
+            'blockdev-backup', **{'job-id': 'j0'}, device='src', target='tgt',
+            sync='none', **{'auto-dismiss': False}))
+        d.qmp.events(0.3)
+        if write:
+            d.hmp('qemu-io src "write 0 64k"')
+        pr(' ', jobs(d))
+        start = len(d.qmp.trace)
+        d.cmd('block-job-cancel', device='j0')
+        d.qmp.events(1.0)
+        for msg in d.qmp.trace[start:]:
+            pr(' ', msg)
+        pr(' ', jobs(d))
+        d.cmd('job-dismiss', id='j0')
+        d.qmp.events(0.3)
+        for n in ('src', 'tgt'):
+            d.cmd('blockdev-del', **{'node-name': n})
+        for n in (1, 2):
+            d.cmd('remove-fd', **{'fdset-id': n})
+
+
+# ---- 6. qcow2 bitmap directory order ----
+
+def bitmap_names(d, node):
+    for n in d.cmd('query-named-block-nodes', flat=True)['return']:
+        if n['node-name'] == node:
+            return [b['name'] for b in n.get('dirty-bitmaps', [])]
+    return None
+
+
+def bitmap_order(d):
+    d.sh('qemu-img create -q -f qcow2 disk.qcow2 4M')
+    d.add_fd('disk.qcow2', 1)
+
+    def open_disk():
+        d.cmd('blockdev-add', driver='qcow2', **{'node-name': 'disk'},
+              file={'driver': 'file', 'filename': '/dev/fdset/1'})
+
+    def close_disk():
+        d.cmd('blockdev-del', **{'node-name': 'disk'})
+
+    def on_disk():
+        info = json.loads(d.sh('qemu-img info -U --output=json disk.qcow2'))
+        return [b['name'] for b in info.get('format-specific', {})
+                .get('data', {}).get('bitmaps', [])]
+
+    open_disk()
+    for name in ('a', 'b', 'c'):
+        d.cmd('block-dirty-bitmap-add', node='disk', name=name,
+              persistent=True)
+    pr('added a b c', bitmap_names(d, 'disk'))
+    close_disk()
+    pr('on disk', on_disk())
+    open_disk()
+    pr('reopened', bitmap_names(d, 'disk'))
+    d.cmd('block-dirty-bitmap-add', node='disk', name='d', persistent=True)
+    d.cmd('block-dirty-bitmap-remove', node='disk', name='b')
+    pr('+d -b', bitmap_names(d, 'disk'))
+    close_disk()
+    pr('on disk', on_disk())
+    open_disk()
+    pr('reopened', bitmap_names(d, 'disk'))
+    close_disk()
+    d.sh('qemu-img bitmap --add disk.qcow2 e')
+    pr('qemu-img added e', on_disk())
+    open_disk()
+    pr('reopened', bitmap_names(d, 'disk'))
+    close_disk()
+
+
+# ---- 4. qcow2 shrink ----
+
+def qcow2_header(d, img):
+    import struct
+    with open(d.path(img), 'rb') as f:
+        h = f.read(72)
+    size, = struct.unpack('>Q', h[24:32])
+    l1_size, l1_off = struct.unpack('>IQ', h[36:48])
+    rt_off, rt_clusters = struct.unpack('>QI', h[48:60])
+    return {'size': size, 'l1_size': l1_size, 'l1_offset': l1_off,
+            'refcount_table_offset': rt_off,
+            'refcount_table_clusters': rt_clusters,
+            'file': os.stat(d.path(img)).st_size}
+
+
+def shrink_case(d, k, create, writes, size, extra=None):
+    img = 's%d.qcow2' % k
+    d.sh('qemu-img create -q -f qcow2 %s' % create.replace('x', img))
+    for w in writes:
+        d.sh("qemu-io -f qcow2 -c '%s' %s" % (w, img))
+    if extra:
+        d.sh(extra % img)
+    d.add_fd(img, 20 + k)
+    node = 's%d' % k
+    d.cmd('blockdev-add', driver='qcow2', **{'node-name': node},
+          file={'driver': 'file', 'filename': '/dev/fdset/%d' % (20 + k)})
+    pr(k, create, writes, size)
+    pr('  resize', d.cmd('block_resize', **{'node-name': node}, size=size))
+    pr('  node', node_sizes(d).get(node), bitmap_names(d, node))
+    d.cmd('blockdev-del', **{'node-name': node})
+    pr('  header', qcow2_header(d, img))
+    check = d.sh('qemu-img check %s 2>&1; echo rc=$?' % img)
+    pr('  check', [l for l in check.split('\n') if l and
+                   not l.startswith('Image end offset')])
+    pr('  map', d.sh('qemu-img map --output=json %s' % img).split('\n'))
+
+
+def shrink(d):
+    data = ['write -P 0x11 0 1M', 'write -P 0x22 2G 64k',
+            'write -P 0x33 4032M 1M']
+    shrink_case(d, 0, '-o cluster_size=65536 x 4G', data, 1048576)
+    shrink_case(d, 1, 'x 4G', data, 2147483648 + 32768)
+    shrink_case(d, 2, 'x 4G', data, 1000448)
+    shrink_case(d, 3, '-o cluster_size=512 x 64M',
+                ['write -P 0x44 0 64M'], 1048576)
+    shrink_case(d, 4, 'x 4G', data, 1048576,
+                'qemu-img snapshot -c snap0 %s')
+    shrink_case(d, 5, 'x 4G', data, 1048576,
+                'qemu-img bitmap --add %s bm0')
+    shrink_case(d, 6, 'x 4G', data, 1000)
+    shrink_case(d, 7, '-o refcount_bits=1 x 4G', data, 1048576)
+    shrink_case(d, 8, 'x 1M', ['write -P 0x55 0 1M'], 65536)
+
+
 SCENARIOS = {
+    'shrink': shrink,
+    'bitmap-order': bitmap_order,
+    'backup-none-cancel': backup_none_cancel,
     'resize': resize,
     'export-deleted': export_deleted,
     'contexts': contexts,

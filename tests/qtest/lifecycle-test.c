@@ -154,13 +154,147 @@ START_TEST(test_resize_raw_and_errors)
     bq_err(f.c, "Device '(null)' is in use",
            "{'execute': 'block_resize', 'arguments': {'node-name': 'topf', "
            "'size': %d}}", 2 * MiB);
-    bq_err(f.c, "fdsetd cannot shrink qcow2 image '/dev/fdset/1'",
-           "{'execute': 'block_resize', 'arguments': {'node-name': 'top', "
-           "'size': 512}}");
-    ck_assert_int_eq(virtual_size(f.c, "top"), MiB);
+    bq_ok(f.c, "{'execute': 'block_resize', 'arguments': {'node-name': "
+               "'top', 'size': 512}}");
+    ck_assert_int_eq(virtual_size(f.c, "top"), 512);
     bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': 'r'}}");
     close_chain(&f);
     ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q top.qcow2"), 0);
+    bq_finish(&f);
+}
+END_TEST
+
+/*
+ * QEMU 7.2 (measured, compat-compare.py resize): block_resize of a raw or
+ * file node truncates the file to the size asked, and the node counts
+ * whole sectors: query-named-block-nodes, the NBD export and qemu-img
+ * info show the size rounded up to 512; the tail reads as zeroes.
+ */
+START_TEST(test_resize_raw_rounds_to_sectors)
+{
+    static const int64_t sizes[][2] = {
+        {1000000, 1000448}, {2000001, 2000384}, {2097152, 2097152},
+        {500000, 500224}, {511, 512}, {1, 512}, {1000000, 1000448},
+    };
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *path = bq_path(&f, "r.img");
+    g_autofree char *sock = bq_path(&f, "nbd.sock");
+    g_autofree char *out = NULL;
+    struct stat st;
+
+    g_free(bq_sh(&f, "truncate -s 1M r.img"));
+    bq_add_fd(&f, f.c, "r.img", O_RDWR, 2);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': 'raw', "
+               "'node-name': 'r', 'file': {'driver': 'file', 'node-name': "
+               "'rf', 'filename': '/dev/fdset/2'}}}");
+    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        bq_ok(f.c, "{'execute': 'block_resize', 'arguments': {'node-name': "
+                   "'r', 'size': %" G_GINT64_FORMAT "}}", sizes[i][0]);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_int_eq(st.st_size, sizes[i][0]);
+        ck_assert_int_eq(virtual_size(f.c, "r"), sizes[i][1]);
+        ck_assert_int_eq(virtual_size(f.c, "rf"), sizes[i][1]);
+    }
+    bq_ok(f.c, "{'execute': 'nbd-server-start', 'arguments': {'addr': "
+               "{'type': 'unix', 'data': {'path': '%s'}}}}", sock);
+    bq_ok(f.c, "{'execute': 'block-export-add', 'arguments': {'type': "
+               "'nbd', 'id': 'e0', 'node-name': 'r'}}");
+    out = bq_sh(&f, "nbdinfo --size 'nbd+unix:///r?socket=nbd.sock' && "
+                    "qemu-io -r -f raw -c 'read -P 0 999936 512' "
+                    "'nbd+unix:///r?socket=nbd.sock' | head -1");
+    ck_assert_str_eq(out, "1000448\n"
+                          "read 512/512 bytes at offset 999936\n");
+    bq_ok(f.c, "{'execute': 'block-export-del', 'arguments': {'id': 'e0'}}");
+    bq_ok(f.c, "{'execute': 'nbd-server-stop'}");
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'r'}}");
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 1000000);
+    out = bq_sh(&f, "qemu-img info --output=json r.img | "
+                    "grep '\"virtual-size\"'");
+    ck_assert_ptr_nonnull(strstr(out, "1000448"));
+    bq_finish(&f);
+}
+END_TEST
+
+/* Header fields of a qcow2 file and its size. */
+static void qcow2_fields(BlockFixture *f, const char *name, uint64_t *size,
+                         uint32_t *l1_size, uint64_t *file_size)
+{
+    g_autofree char *path = bq_path(f, name);
+    uint8_t h[48];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, h, sizeof(h), 0), sizeof(h));
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    close(fd);
+    *size = 0;
+    for (int i = 24; i < 32; i++) {
+        *size = *size << 8 | h[i];
+    }
+    *l1_size = (uint32_t)h[36] << 24 | h[37] << 16 | h[38] << 8 | h[39];
+    *file_size = st.st_size;
+}
+
+/*
+ * Shrinking qcow2 as QEMU 7.2 does (measured, compat-compare.py shrink):
+ * the clusters past the end are freed, the header has the new size, the
+ * L1 table keeps its size, unused refcount blocks go and the file is cut
+ * after its last cluster in use: the same file size, to the byte.
+ */
+START_TEST(test_shrink_qcow2_as_qemu)
+{
+    static const struct {
+        const char *create, *writes;
+        int64_t size;
+        uint64_t l1_size, file_size;
+    } cases[] = {
+        {"4G", "-c 'write -P 0x11 0 1M' -c 'write -P 0x22 2G 64k' "
+               "-c 'write -P 0x33 4032M 1M'", 1048576, 8, 1376256},
+        {"4G", "-c 'write -P 0x11 0 1M' -c 'write -P 0x22 2G 64k' "
+               "-c 'write -P 0x33 4032M 1M'", 2147516416, 8, 1507328},
+        {"4G", "-c 'write -P 0x11 0 1M' -c 'write -P 0x22 2G 64k' "
+               "-c 'write -P 0x33 4032M 1M'", 1000448, 8, 1376256},
+        {"-o cluster_size=512 64M", "-c 'write -P 0x11 0 64M'", 1048576, 2048,
+         58857984},
+        {"1M", "-c 'write -P 0x11 0 1M'", 65536, 1, 393216},
+    };
+    BlockFixture f = bq_start(NULL);
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *img = g_strdup_printf("s%u.qcow2", i);
+        uint64_t size, file_size;
+        uint32_t l1_size;
+
+        g_free(bq_sh(&f, "qemu-img create -q -f qcow2 %s %s && "
+                         "qemu-io -f qcow2 %s %s >/dev/null",
+                     img, cases[i].create, cases[i].writes, img));
+        bq_add_fd(&f, f.c, img, O_RDWR, 10 + i);
+        bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+                   "'qcow2', 'node-name': 's', 'file': {'driver': 'file', "
+                   "'filename': '/dev/fdset/%u'}}}", 10 + i);
+        bq_ok(f.c, "{'execute': 'block_resize', 'arguments': {'node-name': "
+                   "'s', 'size': %" G_GINT64_FORMAT "}}", cases[i].size);
+        ck_assert_int_eq(virtual_size(f.c, "s"), cases[i].size);
+        bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+                   "'s'}}");
+        bq_ok(f.c, "{'execute': 'remove-fd', 'arguments': {'fdset-id': "
+                   "%u}}", 10 + i);
+        qcow2_fields(&f, img, &size, &l1_size, &file_size);
+        ck_assert_uint_eq(size, cases[i].size);
+        ck_assert_uint_eq(l1_size, cases[i].l1_size);
+        ck_assert_uint_eq(file_size, cases[i].file_size);
+        ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q %s", img), 0);
+        /* what stays reads back; grown again, the cut part is zeroes */
+        ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -c 'read -P 0x11 "
+                                          "0 %" G_GINT64_FORMAT "' %s",
+                                      MIN(cases[i].size, 1048576), img), 0);
+        ck_assert_int_eq(bq_sh_status(&f, "qemu-img resize -q %s 4G && "
+                                          "qemu-io -f qcow2 -c 'read -P 0 "
+                                          "4032M 1M' %s", img, img), 0);
+    }
     bq_finish(&f);
 }
 END_TEST
@@ -292,6 +426,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_resize_qcow2_grows_l1);
     tcase_add_test(tc, test_resize_raw_and_errors);
+    tcase_add_test(tc, test_resize_raw_rounds_to_sectors);
+    tcase_add_test(tc, test_shrink_qcow2_as_qemu);
     tcase_add_test(tc, test_change_backing_file);
     tcase_add_test(tc, test_change_backing_file_read_only_image);
     tcase_add_test(tc, test_write_threshold_event);

@@ -363,6 +363,15 @@ START_TEST(test_export_deleted_order)
     assert_deleted_id(&f, "e0");
     ck_assert_int_eq(recv(fd, &c, 1, 0), 0); /* disconnected */
     close(fd);
+    /* a client that just exited counts as gone, with no race */
+    add_export(&f, "");
+    close(raw_client(&f, "disk0"));
+    {
+        g_autofree char *safe = g_strdup_printf(del, modes[1]);
+
+        assert_trace(&f, safe, "BLOCK_EXPORT_DELETED return");
+        assert_deleted_id(&f, "e0");
+    }
     bq_ok(f.c, "{'execute': 'nbd-server-add', 'arguments': {'device': "
                "'disk0', 'name': 'n0'}}");
     assert_trace(&f, "{'execute': 'nbd-server-remove', 'arguments': "
