@@ -37,6 +37,8 @@
 /* Reads the receiving thread answers in place before it sends their
  * replies together (less than NBD_MAX_IN_FLIGHT: the others progress). */
 #define NBD_BATCH_MAX 4
+/* How long the receiving thread looks for a next request, awake. */
+#define NBD_SPIN_US 30
 
 /*
  * Metadata contexts: bit i of a client's selection is context id i, as
@@ -115,6 +117,7 @@ struct NbdClient {
     /* under recv_lock: reads answered in place, replies not sent yet */
     NbdRequest *batch[NBD_BATCH_MAX];
     int batch_n;
+    unsigned spin_misses, spin_skips; /* await_next_request */
 };
 
 /* server.c */

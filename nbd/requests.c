@@ -282,6 +282,30 @@ static bool next_request_here(NbdClient *c)
 }
 
 /*
+ * After the replies went out and no request is waiting: a client at
+ * queue depth 1 sends its next one within microseconds of reading the
+ * reply, so look for it awake a little while (a wake-up from recv costs
+ * more).  A client that keeps not sending in time is not waited for
+ * (tried again every 16th time).
+ */
+static void await_next_request(NbdClient *c)
+{
+    int64_t deadline;
+
+    if (c->spin_misses > 4 && (++c->spin_skips & 15)) {
+        return;
+    }
+    deadline = g_get_monotonic_time() + NBD_SPIN_US;
+    do {
+        if (next_request_here(c)) {
+            c->spin_misses = 0;
+            return;
+        }
+    } while (g_get_monotonic_time() < deadline);
+    c->spin_misses++;
+}
+
+/*
  * receive_one, but a read the node answers without waiting (page cache)
  * is answered here and the next request received at once; the replies
  * of such reads go out together when no more input is waiting.  No
@@ -291,9 +315,11 @@ static bool next_request_here(NbdClient *c)
 static bool receive_next(NbdClient *c, NbdRequest **out)
 {
     for (;;) {
-        if (c->batch_n == NBD_BATCH_MAX ||
-            (c->batch_n && !next_request_here(c))) {
+        if (c->batch_n == NBD_BATCH_MAX) {
             flush_batch(c);
+        } else if (c->batch_n && !next_request_here(c)) {
+            flush_batch(c);
+            await_next_request(c);
         }
         if (!receive_one(c, out)) {
             break;
