@@ -210,6 +210,7 @@ START_TEST(test_resize_raw_rounds_to_sectors)
                "'r'}}");
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_int_eq(st.st_size, 1000000);
+    g_free(out);
     out = bq_sh(&f, "qemu-img info --output=json r.img | "
                     "grep '\"virtual-size\"'");
     ck_assert_ptr_nonnull(strstr(out, "1000448"));
