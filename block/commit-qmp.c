@@ -220,8 +220,6 @@ static void commit_run_checks(const CommitArgs *a, GError **errp)
     commit_start(a, root, top, base, errp);
 }
 
-#define OPT(has, v) ((has) ? (v) : NULL)
-
 void qmp_block_commit(bool has_job_id, const char *job_id, const char *device,
                       bool has_base_node, const char *base_node,
                       bool has_base, const char *base, bool has_top_node,
@@ -234,14 +232,14 @@ void qmp_block_commit(bool has_job_id, const char *job_id, const char *device,
                       bool auto_dismiss, GError **errp)
 {
     CommitArgs a = {
-        .job_id = OPT(has_job_id, job_id),
+        .job_id = QAPI_OPT(has_job_id, job_id),
         .device = device,
-        .base_node = OPT(has_base_node, base_node),
-        .base = OPT(has_base, base),
-        .top_node = OPT(has_top_node, top_node),
-        .top = OPT(has_top, top),
-        .backing_file = OPT(has_backing_file, backing_file),
-        .filter_node_name = OPT(has_filter_node_name, filter_node_name),
+        .base_node = QAPI_OPT(has_base_node, base_node),
+        .base = QAPI_OPT(has_base, base),
+        .top_node = QAPI_OPT(has_top_node, top_node),
+        .top = QAPI_OPT(has_top, top),
+        .backing_file = QAPI_OPT(has_backing_file, backing_file),
+        .filter_node_name = QAPI_OPT(has_filter_node_name, filter_node_name),
         .speed = has_speed ? speed : 0,
         .on_error = has_on_error ? on_error : BLOCKDEV_ON_ERROR_REPORT,
         .auto_finalize = has_auto_finalize ? auto_finalize : true,

@@ -25,22 +25,19 @@ void file_io_error(GError **errp, int err)
     error_setg(errp, "%s", g_strerror(err));
 }
 
-/* pread until done; what lies beyond the end of the file reads as zeroes */
-static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                     void *buf, GError **errp)
+/* preadv2 with @rwf until done: 0 or -errno; what lies beyond the end of
+ * the file reads as zeroes. */
+static int read_loop(int fd, int64_t offset, int64_t bytes, char *p, int rwf)
 {
-    BDRVFileState *s = bs->opaque;
-    char *p = buf;
-
     while (bytes > 0) {
-        ssize_t n = pread(s->fd, p, bytes, offset);
+        struct iovec iov = {.iov_base = p, .iov_len = bytes};
+        ssize_t n = preadv2(fd, &iov, 1, offset, rwf);
 
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
-            file_io_error(errp, errno);
-            return -1;
+            return -errno;
         }
         if (n == 0) {
             memset(p, 0, bytes);
@@ -49,6 +46,19 @@ static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
         p += n;
         offset += n;
         bytes -= n;
+    }
+    return 0;
+}
+
+static int read_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     void *buf, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    int ret = read_loop(s->fd, offset, bytes, buf, 0);
+
+    if (ret < 0) {
+        file_io_error(errp, -ret);
+        return -1;
     }
     return 0;
 }
@@ -174,27 +184,12 @@ int file_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf)
 {
     BDRVFileState *s = bs->opaque;
-    char *p = buf;
 
     if (s->open_flags & O_DIRECT) {
         return -EAGAIN;
     }
-    while (bytes > 0) {
-        struct iovec iov = {.iov_base = p, .iov_len = bytes};
-        ssize_t n = preadv2(s->fd, &iov, 1, offset, RWF_NOWAIT);
-
-        if (n < 0) {
-            return -EAGAIN; /* not cached, EINTR, an error: the slow path */
-        }
-        if (n == 0) {
-            memset(p, 0, bytes);
-            break;
-        }
-        p += n;
-        offset += n;
-        bytes -= n;
-    }
-    return 0;
+    /* not cached, an error: the slow path (which reports errors) */
+    return read_loop(s->fd, offset, bytes, buf, RWF_NOWAIT) < 0 ? -EAGAIN : 0;
 }
 
 typedef struct QueuedWrite {

@@ -161,8 +161,6 @@ static void mirror_start(MirrorArgs *a, BlockDriverState *bs,
     mirror_job_start(a, mirror_job_id(a, bs), bs, target, to_replace, errp);
 }
 
-#define OPT(has, v) ((has) ? (v) : NULL)
-
 void qmp_blockdev_mirror(bool has_job_id, const char *job_id,
                          const char *device, const char *target,
                          bool has_replaces, const char *replaces,
@@ -180,10 +178,10 @@ void qmp_blockdev_mirror(bool has_job_id, const char *job_id,
                          bool auto_dismiss, GError **errp)
 {
     MirrorArgs a = {
-        .job_id = OPT(has_job_id, job_id),
+        .job_id = QAPI_OPT(has_job_id, job_id),
         .device = device,
-        .replaces = OPT(has_replaces, replaces),
-        .filter_node_name = OPT(has_filter_node_name, filter_node_name),
+        .replaces = QAPI_OPT(has_replaces, replaces),
+        .filter_node_name = QAPI_OPT(has_filter_node_name, filter_node_name),
         .sync = sync,
         .copy_mode = has_copy_mode ? copy_mode : MIRROR_COPY_MODE_BACKGROUND,
         .on_source_error = has_on_source_error ? on_source_error
@@ -232,9 +230,9 @@ static BlockDriverState *drive_mirror_open(DriveMirror *arg, GError **errp)
 void qmp_drive_mirror(DriveMirror *arg, GError **errp)
 {
     MirrorArgs a = {
-        .job_id = OPT(arg->has_job_id, arg->job_id),
+        .job_id = QAPI_OPT(arg->has_job_id, arg->job_id),
         .device = arg->device,
-        .replaces = OPT(arg->has_replaces, arg->replaces),
+        .replaces = QAPI_OPT(arg->has_replaces, arg->replaces),
         .sync = arg->sync,
         .copy_mode = arg->has_copy_mode ? arg->copy_mode
                                         : MIRROR_COPY_MODE_BACKGROUND,

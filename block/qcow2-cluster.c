@@ -166,47 +166,59 @@ int qcow2_map_cached(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     return map_run(bs, offset, bytes, false, true, run, NULL);
 }
 
+/*
+ * [offset, offset+bytes) of @child, which ends at @end: zeroes past it (or
+ * all zeroes without a child).  With @nowait through bdrv_pread_nowait:
+ * -1 then means "not without waiting", errp unset.
+ */
+static int read_zero_padded(BlockDriverState *child, uint64_t end,
+                            uint64_t offset, uint64_t bytes, uint8_t *buf,
+                            bool nowait, GError **errp)
+{
+    uint64_t avail = child && offset < end ? MIN(bytes, end - offset) : 0;
+
+    if (avail && (nowait ? bdrv_pread_nowait(child, offset, avail, buf)
+                         : bdrv_pread(child, offset, avail, buf, errp)) < 0) {
+        return -1;
+    }
+    memset(buf + avail, 0, bytes - avail);
+    return 0;
+}
+
 int qcow2_file_read_clipped(BlockDriverState *bs, uint64_t offset,
                             uint64_t bytes, void *buf, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t avail = 0;
 
-    if (offset < qcow2_file_end(s)) {
-        avail = MIN(bytes, qcow2_file_end(s) - offset);
+    return read_zero_padded(bs->file, qcow2_file_end(s), offset, bytes, buf,
+                            false, errp);
+}
+
+/* The backing file's length, 0 without one; -1 and errp on error. */
+static int64_t backing_end(BlockDriverState *bs, GError **errp)
+{
+    int64_t blen = bs->backing ? bdrv_getlength(bs->backing) : 0;
+
+    if (blen < 0) {
+        error_setg(errp,
+                   "qcow2 image '%s': could not get the size of "
+                   "its backing file",
+                   qcow2_name(bs));
     }
-    if (avail && bdrv_pread(bs->file, offset, avail, buf, errp) < 0) {
-        return -1;
-    }
-    memset((uint8_t *)buf + avail, 0, bytes - avail);
-    return 0;
+    return blen;
 }
 
 /* Guest range of the backing file; zeroes past its end or without one. */
 int qcow2_read_backing(BlockDriverState *bs, uint64_t offset,
                               uint64_t bytes, uint8_t *buf, GError **errp)
 {
-    int64_t blen;
-    uint64_t avail = 0;
+    int64_t blen = backing_end(bs, errp);
 
-    if (bs->backing) {
-        blen = bdrv_getlength(bs->backing);
-        if (blen < 0) {
-            error_setg(errp,
-                       "qcow2 image '%s': could not get the size of "
-                       "its backing file",
-                       qcow2_name(bs));
-            return -1;
-        }
-        if (offset < (uint64_t)blen) {
-            avail = MIN(bytes, (uint64_t)blen - offset);
-        }
-    }
-    if (avail && bdrv_pread(bs->backing, offset, avail, buf, errp) < 0) {
+    if (blen < 0) {
         return -1;
     }
-    memset(buf + avail, 0, bytes - avail);
-    return 0;
+    return read_zero_padded(bs->backing, blen, offset, bytes, buf, false,
+                            errp);
 }
 
 int qcow2_check_range(BlockDriverState *bs, int64_t offset,
@@ -279,38 +291,27 @@ static int read_run_nowait(BlockDriverState *bs, const Qcow2Run *run,
                            uint64_t offset, uint8_t *p)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t avail = 0;
     int64_t blen;
+    int ret;
 
     switch (run->kind) {
     case QCOW2_ZERO:
         memset(p, 0, run->len);
         return 0;
     case QCOW2_DATA: /* clipped to the file's end, as qcow2_read_data */
-        if (run->host < qcow2_file_end(s)) {
-            avail = MIN(run->len, qcow2_file_end(s) - run->host);
-        }
-        if (avail && bdrv_pread_nowait(bs->file, run->host, avail, p) < 0) {
-            return -EAGAIN;
-        }
-        memset(p + avail, 0, run->len - avail);
-        return 0;
+        ret = read_zero_padded(bs->file, qcow2_file_end(s), run->host,
+                               run->len, p, true, NULL);
+        break;
     case QCOW2_UNALLOC:
-        blen = bs->backing ? bdrv_getlength(bs->backing) : 0;
-        if (blen < 0) {
-            return -EAGAIN;
-        }
-        if (offset < (uint64_t)blen) {
-            avail = MIN(run->len, (uint64_t)blen - offset);
-        }
-        if (avail && bdrv_pread_nowait(bs->backing, offset, avail, p) < 0) {
-            return -EAGAIN;
-        }
-        memset(p + avail, 0, run->len - avail);
-        return 0;
+        blen = backing_end(bs, NULL);
+        ret = blen < 0 ? -1
+                       : read_zero_padded(bs->backing, blen, offset, run->len,
+                                          p, true, NULL);
+        break;
     default:
         return -EAGAIN; /* compressed: qcow2_read_data says why */
     }
+    return ret < 0 ? -EAGAIN : 0;
 }
 
 int qcow2_read_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,

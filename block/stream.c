@@ -423,8 +423,6 @@ static void stream_run_checks(const StreamArgs *a, GError **errp)
     stream_start(a, bs, base, above_base, errp);
 }
 
-#define OPT(has, v) ((has) ? (v) : NULL)
-
 void qmp_block_stream(bool has_job_id, const char *job_id, const char *device,
                       bool has_base, const char *base, bool has_base_node,
                       const char *base_node, bool has_backing_file,
@@ -436,13 +434,13 @@ void qmp_block_stream(bool has_job_id, const char *job_id, const char *device,
                       bool has_auto_dismiss, bool auto_dismiss, GError **errp)
 {
     StreamArgs a = {
-        .job_id = OPT(has_job_id, job_id),
+        .job_id = QAPI_OPT(has_job_id, job_id),
         .device = device,
-        .base = OPT(has_base, base),
-        .base_node = OPT(has_base_node, base_node),
-        .backing_file = OPT(has_backing_file, backing_file),
-        .bottom = OPT(has_bottom, bottom),
-        .filter_node_name = OPT(has_filter_node_name, filter_node_name),
+        .base = QAPI_OPT(has_base, base),
+        .base_node = QAPI_OPT(has_base_node, base_node),
+        .backing_file = QAPI_OPT(has_backing_file, backing_file),
+        .bottom = QAPI_OPT(has_bottom, bottom),
+        .filter_node_name = QAPI_OPT(has_filter_node_name, filter_node_name),
         .speed = has_speed ? speed : 0,
         .on_error = has_on_error ? on_error : BLOCKDEV_ON_ERROR_REPORT,
         .auto_finalize = has_auto_finalize ? auto_finalize : true,

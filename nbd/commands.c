@@ -173,17 +173,13 @@ static size_t read_reply_header(NbdClient *c, NbdRequest *r)
 static void read_plain(NbdClient *c, NbdRequest *r, BlockDriverState *bs)
 {
     g_autoptr(GError) err = NULL;
-    struct iovec iov[2];
 
     if (bdrv_pread(bs, r->offset, r->len, r->buf, &err) < 0) {
         nbd_send_error(c, r->cookie, NBD_EIO, err ? err->message : NULL);
         return;
     }
-    iov[0].iov_base = r->reply_hdr;
-    iov[0].iov_len = read_reply_header(c, r);
-    iov[1].iov_base = r->buf;
-    iov[1].iov_len = r->len;
-    send_iov(c, iov, 2);
+    r->reply_hdr_len = read_reply_header(c, r);
+    nbd_send_read_replies(c, &r, 1);
 }
 
 /* A read that goes out as one piece of data (no hole chunks). */
@@ -409,7 +405,8 @@ static void do_block_status(NbdClient *c, NbdRequest *r,
             n = status_extents(r, bs, ctx, &err);
         }
         if (n < 0) {
-            nbd_send_error(c, r->cookie, nbd_errno(n), err ? err->message : NULL);
+            nbd_send_error(c, r->cookie, nbd_errno(n),
+                           err ? err->message : NULL);
             return;
         }
         nbd_put32(r->buf, ctx);

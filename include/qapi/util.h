@@ -23,6 +23,10 @@ const char *qapi_enum_lookup(const QEnumLookup *lookup, int val);
 /* The value named @name, or @def when there is none. */
 int qapi_enum_parse(const QEnumLookup *lookup, const char *name, int def);
 
+/* An optional string argument of a typed handler: @v, or NULL when the
+ * client left it out. */
+#define QAPI_OPT(has, v) ((has) ? (v) : NULL)
+
 /* Unref @node (an 'any' or 'null' value); NULL is fine. */
 void qapi_free_json(JsonNode *node);
 

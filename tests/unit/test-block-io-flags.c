@@ -362,7 +362,7 @@ END_TEST
 static bool drop_page_cache(const char *img)
 {
     struct statfs fs;
-    int fd = open(img, O_RDONLY);
+    int fd = open(img, O_RDONLY | O_CLOEXEC);
     bool ok;
 
     ck_assert_int_ge(fd, 0);
