@@ -222,6 +222,43 @@ static int write_buffered(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return file_write_queue_run(&s->write_queue, queued_write, &w);
 }
 
+/* A buffered write queued by file_pwrite_async: the writer thread's. */
+typedef struct AsyncWrite {
+    QueuedWrite w;
+    BdrvWriteDoneFn *done;
+    void *opaque;
+} AsyncWrite;
+
+static void async_write_done(void *opaque, int ret)
+{
+    AsyncWrite *a = opaque;
+    BdrvWriteDoneFn *done = a->done;
+    void *done_opaque = a->opaque;
+
+    g_free(a);
+    done(done_opaque, ret);
+}
+
+/* Buffered only: an O_DIRECT write waits for the disk in any case. */
+int file_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque)
+{
+    BDRVFileState *s = bs->opaque;
+    AsyncWrite *a;
+
+    if (s->open_flags & O_DIRECT) {
+        return -EAGAIN;
+    }
+    a = g_new(AsyncWrite, 1);
+    *a = (AsyncWrite){{bs, offset, bytes, buf, NULL}, done, opaque};
+    if (!file_write_queue_submit(&s->write_queue, queued_write,
+                                 async_write_done, a)) {
+        g_free(a);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
 /* The write; an unaligned O_DIRECT one read-modify-writes its span. */
 int file_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, int flags, GError **errp)

@@ -417,6 +417,7 @@ const BlockDriver bdrv_file = {
     .bdrv_getlength = file_getlength,
     .bdrv_pread = file_pread,
     .bdrv_pread_nowait = file_pread_nowait,
+    .bdrv_pwrite_async = file_pwrite_async,
     .bdrv_pwrite = file_pwrite,
     .bdrv_pwrite_flags = file_pwrite_flags,
     .bdrv_pwrite_zeroes = file_pwrite_zeroes,

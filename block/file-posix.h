@@ -47,6 +47,8 @@ int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
 int file_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf);
+int file_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque);
 int file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, GError **errp);
 int file_pwrite_flags(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -4,8 +4,12 @@
  * that finds the turn taken queues its call and sleeps on its own
  * condition variable; the thread with the turn runs the queue in order,
  * and after MAX_RUN calls of others it hands the turn to the next waiter,
- * so that its own reply is not held back for long.
+ * so that its own reply is not held back for long.  A queued call without
+ * a waiting thread (file_write_queue_submit) is the writer thread's to
+ * run: a caller's thread that meets one hands the turn to it.
  */
+#include <glib.h>
+
 #include "file-write-queue.h"
 
 #define MAX_RUN 8
@@ -13,6 +17,7 @@
 struct FileQueuedCall {
     FileWriteFn *fn;
     void *opaque;
+    FileWriteDoneFn *done_fn; /* a queued call (else a thread waits) */
     int ret;
     bool done; /* ret is set */
     bool lead; /* the turn was handed to this caller */
@@ -23,13 +28,37 @@ struct FileQueuedCall {
 void file_write_queue_init(FileWriteQueue *q)
 {
     pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->writer_cond, NULL);
     q->busy = false;
     q->head = q->tail = NULL;
+    q->writer_started = false;
+    q->writer_turn = false;
+    q->stopping = false;
 }
 
 void file_write_queue_destroy(FileWriteQueue *q)
 {
+    pthread_mutex_lock(&q->lock);
+    g_assert(!q->busy && !q->head);
+    q->stopping = true;
+    pthread_cond_signal(&q->writer_cond);
+    pthread_mutex_unlock(&q->lock);
+    if (q->writer_started) {
+        pthread_join(q->writer, NULL);
+    }
+    pthread_cond_destroy(&q->writer_cond);
     pthread_mutex_destroy(&q->lock);
+}
+
+static void push_locked(FileWriteQueue *q, FileQueuedCall *c)
+{
+    c->next = NULL;
+    if (q->tail) {
+        q->tail->next = c;
+    } else {
+        q->head = c;
+    }
+    q->tail = c;
 }
 
 static FileQueuedCall *pop_locked(FileWriteQueue *q)
@@ -45,14 +74,24 @@ static FileQueuedCall *pop_locked(FileWriteQueue *q)
     return c;
 }
 
+/* Under q->lock: the turn goes to the writer thread (busy stays set). */
+static void give_turn_to_writer_locked(FileWriteQueue *q)
+{
+    q->writer_turn = true;
+    pthread_cond_signal(&q->writer_cond);
+}
+
 /*
  * Under q->lock, with the turn: mark @finished done (it may be NULL),
  * then take the next call to run, or give the turn up (NULL).  Signals go
  * out under the lock: a waiter returns, and its condition variable goes
- * away, only after it has seen done or lead, which needs the lock.
+ * away, only after it has seen done or lead, which needs the lock.  A
+ * caller's thread (@writer false) leaves queued calls to the writer, and
+ * hands the turn on after MAX_RUN calls; the writer runs until the queue
+ * is empty.
  */
 static FileQueuedCall *next_locked(FileWriteQueue *q, FileQueuedCall *finished,
-                                   int *run)
+                                   bool writer, int *run)
 {
     FileQueuedCall *c;
 
@@ -60,31 +99,54 @@ static FileQueuedCall *next_locked(FileWriteQueue *q, FileQueuedCall *finished,
         finished->done = true;
         pthread_cond_signal(&finished->cond);
     }
-    c = pop_locked(q);
+    c = q->head;
     if (!c) {
         q->busy = false;
-    } else if (++*run > MAX_RUN) {
+        q->writer_turn = false;
+        return NULL;
+    }
+    if (!writer && c->done_fn) {
+        give_turn_to_writer_locked(q);
+        return NULL;
+    }
+    pop_locked(q);
+    if (!writer && ++*run > MAX_RUN) {
         c->lead = true; /* busy stays set: the turn moves to c */
         pthread_cond_signal(&c->cond);
-        c = NULL;
+        return NULL;
     }
     return c;
 }
 
-/* With the turn: run what others queued until it is empty or handed on. */
-static void run_queue(FileWriteQueue *q)
+/*
+ * With the turn: run what others queued until it is empty or handed on.
+ * A queued call's completion runs after the turn moved on or was given
+ * up: from then on, its node may be drained and closed, and the queue may
+ * only be touched under its lock (file_write_queue_destroy joins the
+ * writer thread before the lock goes away).
+ */
+static void run_queue(FileWriteQueue *q, bool writer)
 {
-    FileQueuedCall *c = NULL;
+    FileQueuedCall *c = NULL, *ended = NULL;
     int run = 0;
 
     for (;;) {
         pthread_mutex_lock(&q->lock);
-        c = next_locked(q, c, &run);
+        c = next_locked(q, c, writer, &run);
         pthread_mutex_unlock(&q->lock);
+        if (ended) {
+            ended->done_fn(ended->opaque, ended->ret);
+            g_free(ended);
+            ended = NULL;
+        }
         if (!c) {
             return;
         }
         c->ret = c->fn(c->opaque);
+        if (c->done_fn) {
+            ended = c; /* no thread waits for it */
+            c = NULL;
+        }
     }
 }
 
@@ -93,12 +155,7 @@ static void run_queue(FileWriteQueue *q)
 static bool wait_queued_locked(FileWriteQueue *q, FileQueuedCall *self)
 {
     pthread_cond_init(&self->cond, NULL);
-    if (q->tail) {
-        q->tail->next = self;
-    } else {
-        q->head = self;
-    }
-    q->tail = self;
+    push_locked(q, self);
     while (!self->done && !self->lead) {
         pthread_cond_wait(&self->cond, &q->lock);
     }
@@ -119,6 +176,67 @@ int file_write_queue_run(FileWriteQueue *q, FileWriteFn *fn, void *opaque)
     q->busy = true;
     pthread_mutex_unlock(&q->lock);
     ret = fn(opaque);
-    run_queue(q);
+    run_queue(q, false);
     return ret;
+}
+
+/* Sleeps while the turn is not its own; runs until the queue is empty. */
+static void *writer_thread(void *opaque)
+{
+    FileWriteQueue *q = opaque;
+
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (!q->writer_turn && !q->stopping) {
+            pthread_cond_wait(&q->writer_cond, &q->lock);
+        }
+        if (!q->writer_turn) {
+            break; /* stopping, and nothing queued */
+        }
+        pthread_mutex_unlock(&q->lock);
+        run_queue(q, true);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* Under q->lock: false when the thread cannot be started. */
+static bool start_writer_locked(FileWriteQueue *q)
+{
+    pthread_attr_t attr;
+    int err;
+
+    if (q->writer_started) {
+        return true;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    err = pthread_create(&q->writer, &attr, writer_thread, q);
+    pthread_attr_destroy(&attr);
+    q->writer_started = err == 0;
+    return q->writer_started;
+}
+
+bool file_write_queue_submit(FileWriteQueue *q, FileWriteFn *fn,
+                             FileWriteDoneFn *done, void *opaque)
+{
+    FileQueuedCall *c;
+
+    pthread_mutex_lock(&q->lock);
+    if (!start_writer_locked(q)) {
+        pthread_mutex_unlock(&q->lock);
+        return false;
+    }
+    c = g_new0(FileQueuedCall, 1);
+    c->fn = fn;
+    c->opaque = opaque;
+    c->done_fn = done;
+    push_locked(q, c);
+    if (!q->busy) {
+        q->busy = true;
+        give_turn_to_writer_locked(q);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return true;
 }

@@ -48,6 +48,7 @@ static bool req_nested(BlockDriverState *bs)
 void bdrv_io_init(BlockDriverState *bs)
 {
     bs->in_flight = 0;
+    bs->async_writes = 0;
     bs->quiesce = 0;
     bs->drainer = NULL;
     g_mutex_init(&bs->drain_lock);
@@ -61,9 +62,9 @@ void bdrv_io_cleanup(BlockDriverState *bs)
     g_cond_clear(&bs->drain_cond);
 }
 
-static void io_end(BlockDriverState *bs)
+/* A request on @bs is over (on any thread: bdrv_pwrite_async's end). */
+static void in_flight_end(BlockDriverState *bs)
 {
-    req_depth--;
     /* the last request of a node being drained wakes the drainer */
     if (g_atomic_int_dec_and_test(&bs->in_flight) &&
         g_atomic_int_get(&bs->quiesce)) {
@@ -71,6 +72,12 @@ static void io_end(BlockDriverState *bs)
         g_cond_broadcast(&bs->drain_cond);
         g_mutex_unlock(&bs->drain_lock);
     }
+}
+
+static void io_end(BlockDriverState *bs)
+{
+    req_depth--;
+    in_flight_end(bs);
 }
 
 /*
@@ -148,6 +155,11 @@ void bdrv_write_hook_add(BlockDriverState *bs, BdrvWriteHook *hook)
     g_rw_lock_writer_lock(&bs->write_hooks_lock);
     bs->write_hooks = g_slist_append(bs->write_hooks, hook);
     g_rw_lock_writer_unlock(&bs->write_hooks_lock);
+    /* a queued write began before the hook and will not call its before:
+     * the hook begins after them (new ones see it and are not queued) */
+    while (hook->before && g_atomic_int_get(&bs->async_writes)) {
+        g_usleep(100);
+    }
 }
 
 void bdrv_write_hook_remove(BlockDriverState *bs, BdrvWriteHook *hook)
@@ -267,6 +279,84 @@ int bdrv_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -EAGAIN;
     }
     bdrv_account_io(bs, BDRV_ACCT_READ, bytes, bdrv_account_now() - t0, 0);
+    return 0;
+}
+
+/* ---- writes that do not wait ---- */
+
+/* A bdrv_pwrite_async on one node, from its start to its @done. */
+typedef struct AsyncWriteReq {
+    BlockDriverState *bs;
+    int64_t offset, bytes, t0;
+    BdrvWriteDoneFn *done;
+    void *opaque;
+} AsyncWriteReq;
+
+/*
+ * May a write on @bs skip its hooks' before?  Only if none has one (a
+ * copy-before-write must run before the write); an after (dirty bitmaps,
+ * a mirror's tracking) runs at the write's end.  Counts the write in
+ * async_writes under the hooks' lock (see bdrv_write_hook_add).
+ */
+static bool async_write_begin(BlockDriverState *bs)
+{
+    bool ok = true;
+
+    g_rw_lock_reader_lock(&bs->write_hooks_lock);
+    for (GSList *l = bs->write_hooks; l && ok; l = l->next) {
+        ok = !((BdrvWriteHook *)l->data)->before;
+    }
+    if (ok) {
+        g_atomic_int_inc(&bs->async_writes);
+    }
+    g_rw_lock_reader_unlock(&bs->write_hooks_lock);
+    return ok;
+}
+
+static void async_write_done(void *opaque, int ret)
+{
+    AsyncWriteReq *a = opaque;
+    BlockDriverState *bs = a->bs;
+
+    g_rw_lock_reader_lock(&bs->write_hooks_lock);
+    write_hooks_after(bs, a->offset, a->bytes, BDRV_WRITE_DATA, ret);
+    bdrv_account_io(bs, BDRV_ACCT_WRITE, a->bytes,
+                    bdrv_account_now() - a->t0, ret);
+    g_atomic_int_add(&bs->async_writes, -1);
+    in_flight_end(bs); /* from here on @bs may be drained */
+    a->done(a->opaque, ret);
+    g_free(a);
+}
+
+int bdrv_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque)
+{
+    AsyncWriteReq *a;
+    int ret;
+
+    if (!bs->drv || !bs->drv->bdrv_pwrite_async || bytes <= 0 ||
+        bs->read_only || !check_request(bs, offset, bytes, NULL)) {
+        return -EAGAIN;
+    }
+    if (!io_try_begin(bs, req_nested(bs))) {
+        return -EAGAIN; /* drained: the slow path waits for the end */
+    }
+    if (!async_write_begin(bs)) {
+        io_end(bs);
+        return -EAGAIN;
+    }
+    bdrv_write_threshold_check(bs, offset, bytes);
+    a = g_new(AsyncWriteReq, 1);
+    *a = (AsyncWriteReq){bs, offset, bytes, bdrv_account_now(), done, opaque};
+    ret = bs->drv->bdrv_pwrite_async(bs, offset, bytes, buf,
+                                     async_write_done, a);
+    if (ret < 0) {
+        g_free(a);
+        g_atomic_int_add(&bs->async_writes, -1);
+        io_end(bs);
+        return -EAGAIN;
+    }
+    req_depth--; /* the request goes on, but no longer on this thread */
     return 0;
 }
 

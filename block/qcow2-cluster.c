@@ -166,6 +166,36 @@ int qcow2_map_cached(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     return map_run(bs, offset, bytes, false, true, run, NULL);
 }
 
+/* Every cluster COPIED (refcount 1), none metadata, all inside the file:
+ * the checks of qcow2_write_in_place, without a refcount lookup. */
+bool qcow2_in_place_cached(BlockDriverState *bs, uint64_t offset,
+                           const Qcow2Run *run)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t gc0 = offset >> s->cluster_bits;
+    uint64_t n = ((offset + run->len - 1) >> s->cluster_bits) - gc0 + 1;
+    uint64_t host0 = run->host & ~(s->cluster_size - 1);
+
+    if (run->kind != QCOW2_DATA ||
+        host0 + (n << s->cluster_bits) > s->alloc_end ||
+        run->host + run->len > qcow2_file_end(s)) {
+        return false;
+    }
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t gc = gc0 + k, h = host0 + (k << s->cluster_bits);
+        const uint8_t *t;
+
+        if (qcow2_l2_table(bs, gc >> s->l2_bits, true, &t, NULL) < 0 || !t ||
+            !(qcow2_ld64(t + 8 * (gc & ((1ULL << s->l2_bits) - 1))) &
+              QCOW2_OFLAG_COPIED) ||
+            g_hash_table_contains(s->metadata,
+                                  GSIZE_TO_POINTER(h >> s->cluster_bits))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * [offset, offset+bytes) of @child, which ends at @end: zeroes past it (or
  * all zeroes without a child).  With @nowait through bdrv_pread_nowait:

@@ -488,6 +488,34 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return qcow2_write_data_mode(bs, offset, bytes, buf, false, errp);
 }
 
+int qcow2_write_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Run run;
+    bool ok;
+
+    if (qcow2_check_range(bs, offset, bytes, NULL) < 0) {
+        return -EAGAIN;
+    }
+    /* the lock may be held across a table read: never wait for it */
+    if (!qcow2_trylock(s)) {
+        return -EAGAIN;
+    }
+    ok = s->write_ready && s->metadata &&
+         qcow2_map_cached(bs, offset, bytes, &run) == 0 &&
+         run.len == (uint64_t)bytes && qcow2_in_place_cached(bs, offset, &run);
+    qcow2_unlock(s);
+    if (!ok) {
+        return -EAGAIN;
+    }
+    /* The mapping may change once the lock is dropped, as for a sync
+     * write (qcow2_data_write): a cluster freed and reused meanwhile is
+     * rewritten through the same file's write queue, after this write. */
+    bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
+    return bdrv_pwrite_async(bs->file, run.host, bytes, buf, done, opaque);
+}
+
 int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, const void *buf, GError **errp)
 {

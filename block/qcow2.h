@@ -433,6 +433,10 @@ int qcow2_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
  * not cached or an entry is malformed. */
 int qcow2_map_cached(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                      Qcow2Run *run);
+/* Under s->lock: may @run (data, from qcow2_map_cached at guest @offset)
+ * be written in place, judged from the cached L2 tables alone? */
+bool qcow2_in_place_cached(BlockDriverState *bs, uint64_t offset,
+                           const Qcow2Run *run);
 /* Guest range of the backing file, zeroes past its end or without one
  * (lock not needed: it touches only the backing child). */
 int qcow2_read_backing(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
@@ -457,6 +461,13 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
 /* Copy-on-read's write: only the clusters still unallocated (the rest
  * were written meanwhile and keep the newer data). */
+/*
+ * A write into data clusters that need no metadata change (refcount 1,
+ * tables cached), queued on the file without waiting (bdrv_pwrite_async).
+ * -EAGAIN when it does not qualify: nothing done, write it the usual way.
+ */
+int qcow2_write_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque);
 int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, const void *buf, GError **errp);
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,

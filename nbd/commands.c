@@ -133,7 +133,7 @@ static void send_result(NbdClient *c, NbdRequest *r, int ret, GError *err)
     }
 }
 
-void nbd_send_read_replies(NbdClient *c, NbdRequest **reqs, int n)
+void nbd_send_replies(NbdClient *c, NbdRequest **reqs, int n)
 {
     struct iovec iov[2 * NBD_BATCH_MAX];
 
@@ -142,7 +142,8 @@ void nbd_send_read_replies(NbdClient *c, NbdRequest **reqs, int n)
         iov[2 * i].iov_base = reqs[i]->reply_hdr;
         iov[2 * i].iov_len = reqs[i]->reply_hdr_len;
         iov[2 * i + 1].iov_base = reqs[i]->buf;
-        iov[2 * i + 1].iov_len = reqs[i]->len;
+        iov[2 * i + 1].iov_len =
+            reqs[i]->type == NBD_CMD_READ ? reqs[i]->len : 0;
     }
     send_iov(c, iov, 2 * n);
 }
@@ -179,7 +180,7 @@ static void read_plain(NbdClient *c, NbdRequest *r, BlockDriverState *bs)
         return;
     }
     r->reply_hdr_len = read_reply_header(c, r);
-    nbd_send_read_replies(c, &r, 1);
+    nbd_send_replies(c, &r, 1);
 }
 
 /* A read that goes out as one piece of data (no hole chunks). */
@@ -204,6 +205,59 @@ bool nbd_read_nowait(NbdClient *c, NbdRequest *r)
         return false;
     }
     r->reply_hdr_len = read_reply_header(c, r);
+    return true;
+}
+
+/* ---- writes queued without waiting ---- */
+
+static int fua_flags(NbdClient *c, NbdRequest *r);
+
+/* On the node's writer thread: hand the result to the receiving one. */
+static void write_done(void *opaque, int ret)
+{
+    NbdRequest *r = opaque;
+    NbdClient *c = r->client;
+
+    bdrv_child_request_end(r->gate);
+    r->ret = ret;
+    g_mutex_lock(&c->lock);
+    r->done_next = c->done_head;
+    c->done_head = r;
+    g_atomic_int_add(&c->async_n, -1);
+    if (c->n_cond_waiters) {
+        g_cond_broadcast(&c->cond);
+    }
+    g_mutex_unlock(&c->lock);
+}
+
+bool nbd_write_async(NbdClient *c, NbdRequest *r)
+{
+    BlockDriverState *bs;
+
+    if (r->type != NBD_CMD_WRITE || r->len == 0 || fua_flags(c, r)) {
+        return false;
+    }
+    r->gate = c->exp->root;
+    bs = bdrv_child_request_begin(r->gate);
+    g_atomic_int_inc(&c->async_n); /* before: write_done may come first */
+    if (bdrv_pwrite_async(bs, r->offset, r->len, r->buf, write_done, r) < 0) {
+        g_atomic_int_add(&c->async_n, -1);
+        bdrv_child_request_end(r->gate);
+        return false;
+    }
+    return true;
+}
+
+bool nbd_write_reply(NbdClient *c, NbdRequest *r)
+{
+    if (r->ret < 0) {
+        nbd_send_error(c, r->cookie, nbd_errno(r->ret), g_strerror(-r->ret));
+        return false;
+    }
+    nbd_put32(r->reply_hdr, NBD_SIMPLE_REPLY_MAGIC);
+    nbd_put32(r->reply_hdr + 4, 0);
+    nbd_put64(r->reply_hdr + 8, r->cookie);
+    r->reply_hdr_len = NBD_SIMPLE_REPLY_SIZE;
     return true;
 }
 

@@ -86,6 +86,11 @@ typedef struct NbdRequest {
     /* a read's reply header (and chunk offset), reply_hdr_len bytes */
     uint8_t reply_hdr[NBD_CHUNK_HEADER_SIZE + 8];
     size_t reply_hdr_len;
+    /* a write queued by nbd_write_async: its export's child, then its
+     * result and place in the client's done list */
+    BdrvChild *gate;
+    int ret;
+    struct NbdRequest *done_next;
 } NbdRequest;
 
 struct NbdClient {
@@ -112,6 +117,8 @@ struct NbdClient {
     gint n_waiting;           /* atomic: ... of them waiting to receive */
     guint n_cond_waiters;     /* threads in g_cond_wait(&cond) */
     bool stopping;            /* under recv_lock: the connection is over */
+    NbdRequest *done_head;    /* queued writes done, replies not sent */
+    gint async_n;             /* atomic: queued writes not done yet */
 
     GMutex recv_lock;         /* one thread receives at a time */
     /* under recv_lock: reads answered in place, replies not sent yet */
@@ -158,8 +165,19 @@ void nbd_client_fail(NbdClient *c);
  * to send.  False: nothing done, run it as any other.
  */
 bool nbd_read_nowait(NbdClient *c, NbdRequest *r);
-/* The replies of @n (at most NBD_BATCH_MAX) such reads, in one sendmsg. */
-void nbd_send_read_replies(NbdClient *c, NbdRequest **reqs, int n);
+/*
+ * A plain WRITE queued on the node without waiting (bdrv_pwrite_async):
+ * true when queued; once written it is put on c->done_head (under
+ * c->lock, c->cond broadcast) for the receiving thread to answer with
+ * nbd_write_reply.  False: nothing done, run it as any other.
+ */
+bool nbd_write_async(NbdClient *c, NbdRequest *r);
+/* A done queued write's reply: true when it is in r->reply_hdr, for the
+ * caller to send; false when it failed and its error reply went out. */
+bool nbd_write_reply(NbdClient *c, NbdRequest *r);
+/* The replies of @n (at most NBD_BATCH_MAX) such reads and writes, in one
+ * sendmsg. */
+void nbd_send_replies(NbdClient *c, NbdRequest **reqs, int n);
 
 /* requests.c */
 /*

@@ -83,7 +83,14 @@ static size_t request_buf_need(uint16_t type, uint32_t len)
     }
 }
 
-/* Wait for room for @need more bytes, then take a slot. */
+static void send_pending_replies(NbdClient *c);
+static bool next_request_here(NbdClient *c);
+
+/*
+ * Wait for room for @need more bytes, then take a slot.  The slots may be
+ * held by replies this thread has yet to send (in-place reads, queued
+ * writes that are done): those go out first.
+ */
 static NbdRequest *request_get(NbdClient *c, size_t need)
 {
     NbdRequest *r;
@@ -92,6 +99,12 @@ static NbdRequest *request_get(NbdClient *c, size_t need)
     while (!c->failed && c->in_flight &&
            (c->in_flight >= NBD_MAX_IN_FLIGHT ||
             c->bytes_in_flight + need > NBD_MAX_BYTES_IN_FLIGHT)) {
+        if (c->done_head || c->batch_n) {
+            g_mutex_unlock(&c->lock);
+            send_pending_replies(c);
+            g_mutex_lock(&c->lock);
+            continue;
+        }
         c->n_cond_waiters++;
         g_cond_wait(&c->cond, &c->lock);
         c->n_cond_waiters--;
@@ -247,11 +260,71 @@ static void flush_batch(NbdClient *c)
     if (!c->batch_n) {
         return;
     }
-    nbd_send_read_replies(c, c->batch, c->batch_n);
+    nbd_send_replies(c, c->batch, c->batch_n);
     for (int i = 0; i < c->batch_n; i++) {
         request_put(c, c->batch[i]);
     }
     c->batch_n = 0;
+}
+
+/*
+ * The queued writes that are done join the batch (their replies go out
+ * with it); a failed one is answered at once.
+ */
+static void take_done_writes(NbdClient *c)
+{
+    NbdRequest *r;
+
+    if (!g_atomic_pointer_get(&c->done_head)) {
+        return;
+    }
+    g_mutex_lock(&c->lock);
+    r = c->done_head;
+    c->done_head = NULL;
+    g_mutex_unlock(&c->lock);
+    while (r) {
+        NbdRequest *next = r->done_next;
+
+        if (c->batch_n == NBD_BATCH_MAX) {
+            flush_batch(c);
+        }
+        if (nbd_write_reply(c, r)) {
+            c->batch[c->batch_n++] = r;
+        } else {
+            request_put(c, r);
+        }
+        r = next;
+    }
+}
+
+/* Under recv_lock: every reply this thread holds goes out now. */
+static void send_pending_replies(NbdClient *c)
+{
+    take_done_writes(c);
+    flush_batch(c);
+}
+
+/*
+ * No request is waiting, but queued writes are out: wait for them and
+ * answer them rather than sleep in recv, where their replies would wait
+ * for the client's next request.  The socket is looked at whenever one
+ * is done, and at least every millisecond.
+ */
+static void await_queued_writes(NbdClient *c)
+{
+    while (g_atomic_int_get(&c->async_n) && !next_request_here(c)) {
+        g_mutex_lock(&c->lock);
+        if (!c->done_head && g_atomic_int_get(&c->async_n)) {
+            c->n_cond_waiters++;
+            g_cond_wait_until(&c->cond, &c->lock,
+                              g_get_monotonic_time() + 1000);
+            c->n_cond_waiters--;
+        }
+        g_mutex_unlock(&c->lock);
+        send_pending_replies(c);
+    }
+    /* async_n is dropped after the push: the last ones are here now */
+    take_done_writes(c);
 }
 
 /*
@@ -315,6 +388,7 @@ static void await_next_request(NbdClient *c)
 static bool receive_next(NbdClient *c, NbdRequest **out)
 {
     for (;;) {
+        await_queued_writes(c);
         if (c->batch_n == NBD_BATCH_MAX) {
             flush_batch(c);
         } else if (c->batch_n && !next_request_here(c)) {
@@ -324,14 +398,18 @@ static bool receive_next(NbdClient *c, NbdRequest **out)
         if (!receive_one(c, out)) {
             break;
         }
+        if (*out && nbd_write_async(c, *out)) {
+            *out = NULL; /* answered once done (take_done_writes) */
+            continue;
+        }
         if (!*out || !nbd_read_nowait(c, *out)) {
-            flush_batch(c);
+            send_pending_replies(c);
             return true;
         }
         c->batch[c->batch_n++] = *out;
         *out = NULL;
     }
-    flush_batch(c);
+    send_pending_replies(c);
     return false;
 }
 
@@ -415,10 +493,11 @@ void nbd_serve_requests(NbdClient *c)
     c->n_threads = 1;
     serve_loop(c);
     g_mutex_lock(&c->lock);
-    while (c->n_threads) {
+    while (c->n_threads || g_atomic_int_get(&c->async_n)) {
         c->n_cond_waiters++;
         g_cond_wait(&c->cond, &c->lock);
         c->n_cond_waiters--;
     }
     g_mutex_unlock(&c->lock);
+    send_pending_replies(c); /* writes that ended after the last receive */
 }

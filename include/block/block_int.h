@@ -23,6 +23,8 @@
 
 typedef struct BlockDriver BlockDriver;
 typedef struct BlockDriverState BlockDriverState;
+/* The end of a bdrv_pwrite_async: 0 or a negative errno. */
+typedef void BdrvWriteDoneFn(void *opaque, int ret);
 
 /* State prepared by a driver's reopen_prepare, committed or aborted. */
 typedef struct BDRVReopenState {
@@ -78,6 +80,15 @@ struct BlockDriver {
      */
     int (*bdrv_pread_nowait)(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, void *buf);
+    /*
+     * Optional: a plain (not FUA) write queued without waiting: 0 when
+     * queued, then @done(@opaque, 0 or -errno) is called once it is
+     * written, on another thread; -EAGAIN when the caller must write
+     * with bdrv_pwrite_flags instead.  @buf stays valid until @done.
+     */
+    int (*bdrv_pwrite_async)(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const void *buf,
+                             BdrvWriteDoneFn *done, void *opaque);
     int (*bdrv_flush)(BlockDriverState *bs, GError **errp);
     /* Protocol drivers: resize the file. */
     int (*bdrv_truncate)(BlockDriverState *bs, int64_t size, GError **errp);
@@ -181,6 +192,7 @@ struct BlockDriverState {
     BlockDriverState *backing;/* "backing" child, or NULL */
     /* Requests and drained sections (io.c); see bdrv_drained_begin. */
     int in_flight;            /* atomic: requests running on this node */
+    int async_writes;         /* atomic: bdrv_pwrite_async ones of them */
     int quiesce;              /* atomic: drained sections open */
     GThread *drainer;         /* the thread whose requests still go in */
     GMutex drain_lock;        /* protects the waits on drain_cond */
@@ -218,6 +230,16 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
  */
 int bdrv_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf);
+/*
+ * A write that does not wait for its turn: 0 when queued (@done(@opaque,
+ * 0 or -errno) is called when it is written, on another thread, and @buf
+ * must stay valid until then), -EAGAIN when the caller must
+ * bdrv_pwrite_flags instead (the node cannot, is drained, or has a write
+ * hook that must run before the write).  Counts as a request on @bs
+ * until @done: a drain waits for it.
+ */
+int bdrv_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque);
 /* 0, or a negative errno (-EIO when the driver did not tell) and errp: an
  * NBD client's flush gets ENOSPC as such. */
 int bdrv_flush(BlockDriverState *bs, GError **errp);

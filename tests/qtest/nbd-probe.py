@@ -198,10 +198,53 @@ def probe_pipelined_mixed():
     s.close()
 
 
+def probe_pipelined_writes():
+    """Writes in flight by the hundred (queued on the node's writer thread
+    without the receiving thread waiting), among reads: each cookie gets
+    exactly one reply, and after a flush the disk holds every write."""
+    base = 13 << 20
+    h = connect("disk0")  # allocated first: qcow2 then writes in place
+    h.pwrite(b"\x55" * (320 * 4096), base)
+    h.flush()
+    h.shutdown()
+    s = raw_connect("disk0")
+    burst = []
+    for k in range(200):
+        burst.append(request(1, k, base + k * 4096, 4096) + tagged(k))
+        if k % 10 == 9:
+            burst.append(request(0, 1000 + k, base, 4096))
+    burst.insert(50, request(1, 999, 1 << 40, 4096) + tagged(0))  # past EOF
+    s.sendall(b"".join(burst))
+    got = {}
+    while len(got) < len(burst):
+        magic, err, cookie = struct.unpack(">IIQ",
+                                           s.recv(16, socket.MSG_WAITALL))
+        assert magic == 0x67446698, hex(magic)
+        assert cookie not in got, f"two replies for cookie {cookie}"
+        if cookie >= 1000 and not err:
+            s.recv(4096, socket.MSG_WAITALL)
+        got[cookie] = err
+    assert got.pop(999) == errno.ENOSPC, got
+    assert not any(got.values()), got
+    s.sendall(request(3, 5000, 0, 0))  # FLUSH
+    assert struct.unpack(">IIQ", s.recv(16, socket.MSG_WAITALL))[1:] == \
+        (0, 5000)
+    # writes in flight when the client goes: the server finishes them
+    s.sendall(b"".join(request(1, k, base + (256 + k) * 4096, 4096) +
+                       tagged(256 + k) for k in range(64)))
+    s.close()
+    h = connect("disk0")
+    data = h.pread(320 * 4096, base)
+    for k in range(200):
+        assert data[k * 4096:(k + 1) * 4096] == tagged(k), k
+    h.shutdown()
+
+
 probe_rw()
 probe_ro()
 probe_pipelined_reads()
 probe_pipelined_mixed()
+probe_pipelined_writes()
 probe_unknown_export()
 probe_disconnect_mid_request()
 probe_unknown_option()

@@ -392,14 +392,18 @@ START_TEST(test_export_deleted_order)
 }
 END_TEST
 
-/* nbdsh (python3-libnbd) strict-mode probes: nbd-probe.py. */
+/* nbdsh (python3-libnbd) strict-mode probes: nbd-probe.py, on qcow2 and
+ * on raw (their writes take different paths). */
+static const char *const probe_formats[] = {"qcow2", "raw"};
+
 START_TEST(test_protocol_probes)
 {
+    const char *fmt = probe_formats[_i];
     BlockFixture f = bq_start(NULL);
     g_autofree char *out = NULL;
     const char *src = g_getenv("NBD_PROBE");
 
-    setup_disk(&f, "qcow2", true);
+    setup_disk(&f, fmt, true);
     add_export(&f, ", 'writable': true");
     bq_ok(f.c, "{'execute': 'nbd-server-add', 'arguments': {'device': "
                "'disk0', 'name': 'ro'}}");
@@ -411,10 +415,10 @@ START_TEST(test_protocol_probes)
                                               5000);
     ck_assert_ptr_nonnull(ev);
     /* what the probes wrote and flushed */
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f qcow2 -r -U -c "
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-io -f %s -r -U -c "
                                       "'read -P 0x77 8M 64k' disk.img "
-                                      "| grep -q 'read 65536'"), 0);
-    finish_checked(&f, "qcow2");
+                                      "| grep -q 'read 65536'", fmt), 0);
+    finish_checked(&f, fmt);
 }
 END_TEST
 
@@ -699,7 +703,8 @@ static Suite *nbd_suite(void)
     tcase_add_test(tc, test_allocation_depth);
     tcase_add_test(tc, test_qmp_errors);
     tcase_add_test(tc, test_export_deleted_order);
-    tcase_add_test(tc, test_protocol_probes);
+    tcase_add_loop_test(tc, test_protocol_probes, 0,
+                        G_N_ELEMENTS(probe_formats));
     tcase_add_test(tc, test_qemu_client);
     tcase_add_test(tc, test_fio);
     tcase_add_test(tc, test_hostile_clients);
