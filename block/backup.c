@@ -71,6 +71,14 @@ static int backup_before_write(BdrvWriteHook *hook, BlockDriverState *bs,
     return 0;
 }
 
+static bool backup_before_is_noop(BdrvWriteHook *hook, int64_t offset,
+                                  int64_t bytes)
+{
+    BackupJob *s = hook->opaque;
+
+    return copy_engine_cbw_is_noop(s->engine, offset, bytes);
+}
+
 /* sync=top: only what the source's own layer allocates. */
 static int drop_unallocated(BackupJob *s, GError **errp)
 {
@@ -370,6 +378,7 @@ BlockJob *bdrv_backup_prepare(BlockdevBackup *a, GError **errp)
     }
     backup_init_copy(s);
     s->cbw.before = backup_before_write;
+    s->cbw.before_is_noop = backup_before_is_noop;
     s->cbw.opaque = s;
     bdrv_write_hook_add(bs, &s->cbw);
     s->hooked = true;

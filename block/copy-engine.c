@@ -756,19 +756,38 @@ static int copy_now_range(CopyEngine *e, const CopyRange *r, bool dirty_only,
     return ret;
 }
 
+/* Granules [*start, *end) of a range inside the copy (false: outside). */
+static bool granule_span(CopyEngine *e, int64_t offset, int64_t bytes,
+                         int64_t *start, int64_t *end)
+{
+    int64_t g = e->cfg.granularity;
+
+    if (!clip(e, &offset, &bytes)) {
+        return false;
+    }
+    *start = offset - offset % g;
+    *end = MIN((offset + bytes + g - 1) / g * g, e->cfg.len);
+    return true;
+}
+
+bool copy_engine_cbw_is_noop(CopyEngine *e, int64_t offset, int64_t bytes)
+{
+    int64_t start, end;
+
+    return !granule_span(e, offset, bytes, &start, &end) ||
+           (e->read_map && read_map_covers(e, start, end));
+}
+
 int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
                          bool dirty_only, GError **errp)
 {
-    int64_t g = e->cfg.granularity;
     int64_t start, end;
     g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(CopyRange));
     int ret = 0;
 
-    if (!clip(e, &offset, &bytes)) {
+    if (!granule_span(e, offset, bytes, &start, &end)) {
         return 0;
     }
-    start = offset - offset % g;
-    end = MIN((offset + bytes + g - 1) / g * g, e->cfg.len);
     if (dirty_only && e->read_map && read_map_covers(e, start, end)) {
         return 0; /* the old data is read: nothing to wait for */
     }

@@ -49,6 +49,7 @@ void bdrv_io_init(BlockDriverState *bs)
 {
     bs->in_flight = 0;
     bs->async_writes = 0;
+    bs->async_held = 0;
     bs->quiesce = 0;
     bs->drainer = NULL;
     g_mutex_init(&bs->drain_lock);
@@ -146,6 +147,20 @@ void bdrv_drained_end(BlockDriverState *bs)
 /* ---- write hooks ---- */
 
 /*
+ * Under the hooks' write lock a hook with a before came or went, and
+ * async_held was raised: wait for the writes queued before (they did not
+ * see the change), while new ones take the usual path (so that the count
+ * does reach zero under a steady stream of writes).
+ */
+static void await_async_writes(BlockDriverState *bs)
+{
+    while (g_atomic_int_get(&bs->async_writes)) {
+        g_usleep(100);
+    }
+    g_atomic_int_add(&bs->async_held, -1);
+}
+
+/*
  * The hook list is changed by the main thread and walked by every writer:
  * writers hold the read side from before to after, so a remove waits for
  * the writes its hook has seen begin.
@@ -154,11 +169,12 @@ void bdrv_write_hook_add(BlockDriverState *bs, BdrvWriteHook *hook)
 {
     g_rw_lock_writer_lock(&bs->write_hooks_lock);
     bs->write_hooks = g_slist_append(bs->write_hooks, hook);
+    if (hook->before) {
+        g_atomic_int_inc(&bs->async_held);
+    }
     g_rw_lock_writer_unlock(&bs->write_hooks_lock);
-    /* a queued write began before the hook and will not call its before:
-     * the hook begins after them (new ones see it and are not queued) */
-    while (hook->before && g_atomic_int_get(&bs->async_writes)) {
-        g_usleep(100);
+    if (hook->before) {
+        await_async_writes(bs);
     }
 }
 
@@ -166,7 +182,13 @@ void bdrv_write_hook_remove(BlockDriverState *bs, BdrvWriteHook *hook)
 {
     g_rw_lock_writer_lock(&bs->write_hooks_lock);
     bs->write_hooks = g_slist_remove(bs->write_hooks, hook);
+    if (hook->before) {
+        g_atomic_int_inc(&bs->async_held);
+    }
     g_rw_lock_writer_unlock(&bs->write_hooks_lock);
+    if (hook->before) {
+        await_async_writes(bs); /* those that skipped its before */
+    }
 }
 
 /* Takes the read side; write_hooks_after always releases it. */
@@ -292,20 +314,36 @@ typedef struct AsyncWriteReq {
     void *opaque;
 } AsyncWriteReq;
 
-/*
- * May a write on @bs skip its hooks' before?  Only if none has one (a
- * copy-before-write must run before the write); an after (dirty bitmaps,
- * a mirror's tracking) runs at the write's end.  Counts the write in
- * async_writes under the hooks' lock (see bdrv_write_hook_add).
- */
-static bool async_write_begin(BlockDriverState *bs)
+/* Would every before hook of @bs let this write through at once? */
+static bool befores_are_noop(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes)
 {
-    bool ok = true;
+    for (GSList *l = bs->write_hooks; l; l = l->next) {
+        BdrvWriteHook *hook = l->data;
+
+        if (hook->before && (!hook->before_is_noop ||
+                             !hook->before_is_noop(hook, offset, bytes))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * May a write on @bs go without waiting?  Only if no before hook has
+ * anything to do (a copy-before-write must run first, and may wait);
+ * an after (dirty bitmaps, a mirror's tracking) runs at the write's end.
+ * Counts the write in async_writes under the hooks' lock, so that a hook
+ * change waits for it (await_async_writes).
+ */
+static bool async_write_begin(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes)
+{
+    bool ok;
 
     g_rw_lock_reader_lock(&bs->write_hooks_lock);
-    for (GSList *l = bs->write_hooks; l && ok; l = l->next) {
-        ok = !((BdrvWriteHook *)l->data)->before;
-    }
+    ok = !g_atomic_int_get(&bs->async_held) &&
+         befores_are_noop(bs, offset, bytes);
     if (ok) {
         g_atomic_int_inc(&bs->async_writes);
     }
@@ -341,7 +379,7 @@ int bdrv_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (!io_try_begin(bs, req_nested(bs))) {
         return -EAGAIN; /* drained: the slow path waits for the end */
     }
-    if (!async_write_begin(bs)) {
+    if (!async_write_begin(bs, offset, bytes)) {
         io_end(bs);
         return -EAGAIN;
     }

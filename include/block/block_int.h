@@ -193,6 +193,7 @@ struct BlockDriverState {
     /* Requests and drained sections (io.c); see bdrv_drained_begin. */
     int in_flight;            /* atomic: requests running on this node */
     int async_writes;         /* atomic: bdrv_pwrite_async ones of them */
+    int async_held;           /* atomic: >0 keeps new ones out meanwhile */
     int quiesce;              /* atomic: drained sections open */
     GThread *drainer;         /* the thread whose requests still go in */
     GMutex drain_lock;        /* protects the waits on drain_cond */

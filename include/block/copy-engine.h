@@ -107,6 +107,11 @@ int copy_engine_run(CopyEngine *e, BlockJob *job, GError **errp);
  * writes), else all of them (a mirror's write-blocking copy).  Their bits
  * are cleared; on failure they are set again and -1 comes back with errp.
  */
+/* Would copy_engine_copy_now(@e, @offset, @bytes, true) return 0 at once,
+ * without a lock (the old data of the range was read, or it is outside
+ * the copy)?  A lock-free look: the answer may go stale at once, as the
+ * same look inside copy_engine_copy_now may. */
+bool copy_engine_cbw_is_noop(CopyEngine *e, int64_t offset, int64_t bytes);
 int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
                          bool dirty_only, GError **errp);
 

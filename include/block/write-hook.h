@@ -26,6 +26,14 @@ struct BdrvWriteHook {
      */
     int (*before)(BdrvWriteHook *hook, BlockDriverState *bs, int64_t offset,
                   int64_t bytes, BdrvWriteKind kind, GError **errp);
+    /*
+     * Would before return 0 at once for this data write?  Optional, and
+     * must not wait: a write that never waits (bdrv_pwrite_async) may then
+     * skip before.  Without it such writes take the usual path while the
+     * hook is there.
+     */
+    bool (*before_is_noop)(BdrvWriteHook *hook, int64_t offset,
+                           int64_t bytes);
     /* After, with the request's result (0 or a negative errno); also
      * when a before hook failed it.  Optional. */
     void (*after)(BdrvWriteHook *hook, BlockDriverState *bs, int64_t offset,
@@ -36,7 +44,8 @@ struct BdrvWriteHook {
 /*
  * The hook stays owned by the caller and must stay valid until removed.
  * Remove waits for the writes that already called it to finish; it must
- * not be called from a hook.  A node is deleted only without hooks.
+ * not be called from a hook.  Adding or removing a hook with a before
+ * also waits for the writes queued without it (bdrv_pwrite_async).  A node is deleted only without hooks.
  */
 void bdrv_write_hook_add(BlockDriverState *bs, BdrvWriteHook *hook);
 void bdrv_write_hook_remove(BlockDriverState *bs, BdrvWriteHook *hook);

@@ -93,7 +93,7 @@ START_TEST(test_zeroes_fua_and_hooks)
 {
     g_autofree char *top = NULL;
     BlockDriverState *bs = open_chain(&top);
-    Seen seen = {.hook = {seen_before, seen_after, NULL}};
+    Seen seen = {.hook = {.before = seen_before, .after = seen_after}};
     uint8_t buf[4 * KiB];
     GError *err = NULL;
 
