@@ -192,6 +192,21 @@ int file_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return read_loop(s->fd, offset, bytes, buf, RWF_NOWAIT) < 0 ? -EAGAIN : 0;
 }
 
+/*
+ * Buffered and read-write only: a store into the cached pages through the
+ * node's map (file-map.h), which needs no turn in the write queue.
+ */
+int file_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if ((s->open_flags & O_DIRECT) || (s->open_flags & O_ACCMODE) != O_RDWR) {
+        return -EAGAIN;
+    }
+    return file_map_write(&s->map, s->fd, offset, bytes, buf);
+}
+
 typedef struct QueuedWrite {
     BlockDriverState *bs;
     int64_t offset, bytes;

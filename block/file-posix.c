@@ -91,6 +91,7 @@ static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
     g_rw_lock_init(&s->rmw_lock);
     file_data_cache_init(&s->data_cache);
     file_write_queue_init(&s->write_queue);
+    file_map_init(&s->map);
     s->lock.fd = fd; /* no parents yet: nothing to lock */
     if (s->locking) {
         file_lock_register(&s->lock);
@@ -181,6 +182,7 @@ static void file_switch_commit(BlockDriverState *bs, FileSwitch *sw)
         if (s->locking) {
             (void)file_lock_sync(old, NULL);
         }
+        file_map_drop(&s->map); /* it holds the old fd's file */
         qemu_close(old);
         file_data_cache_drop(&s->data_cache); /* a reopen may be another file */
     }
@@ -241,6 +243,8 @@ static void file_close(BlockDriverState *bs)
         (void)file_lock_sync(s->fd, NULL);
     }
     if (s->fd >= 0) {
+        /* the map holds the file description: it goes before the fd */
+        file_map_destroy(&s->map);
         qemu_close(s->fd);
         s->fd = -1;
         g_rw_lock_clear(&s->rmw_lock);
@@ -271,6 +275,7 @@ static int file_truncate(BlockDriverState *bs, int64_t size, GError **errp)
     int err = ftruncate(s->fd, size) < 0 ? errno : 0;
 
     file_data_cache_drop(&s->data_cache); /* a shrink and regrow: a hole */
+    file_map_drop(&s->map);                /* its length is the old one */
     if (err) {
         error_setg_errno(errp, err, "Could not resize '%s'", bs->filename);
         return -1;
@@ -417,6 +422,7 @@ const BlockDriver bdrv_file = {
     .bdrv_getlength = file_getlength,
     .bdrv_pread = file_pread,
     .bdrv_pread_nowait = file_pread_nowait,
+    .bdrv_pwrite_nowait = file_pwrite_nowait,
     .bdrv_pwrite_async = file_pwrite_async,
     .bdrv_pwrite = file_pwrite,
     .bdrv_pwrite_flags = file_pwrite_flags,

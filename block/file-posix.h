@@ -10,6 +10,7 @@
 #include "block/block_int.h"
 #include "file-data-cache.h"
 #include "file-lock.h"
+#include "file-map.h"
 #include "file-write-queue.h"
 
 #define DIRECT_ALIGN 4096
@@ -36,6 +37,7 @@ typedef struct BDRVFileState {
     FileSwitch perm_switch;     /* bdrv_perm_prepare's */
     FileDataCache data_cache;   /* what block status found to be data */
     FileWriteQueue write_queue; /* buffered writes, one at a time */
+    FileMap map;                /* writes that never wait (file-map.h) */
 } BDRVFileState;
 /* file-posix.c */
 int64_t file_getlength(BlockDriverState *bs);
@@ -47,6 +49,8 @@ int file_pread(BlockDriverState *bs, int64_t offset, int64_t bytes, void *buf,
                GError **errp);
 int file_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf);
+int file_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf);
 int file_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, BdrvWriteDoneFn *done, void *opaque);
 int file_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,

@@ -366,6 +366,38 @@ static void async_write_done(void *opaque, int ret)
     g_free(a);
 }
 
+/* Counted as an async write, so that a hook change waits for it too. */
+int bdrv_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf)
+{
+    int64_t t0;
+    int ret;
+
+    if (!bs->drv || !bs->drv->bdrv_pwrite_nowait || bytes <= 0 ||
+        bs->read_only || !check_request(bs, offset, bytes, NULL)) {
+        return -EAGAIN;
+    }
+    if (!io_try_begin(bs, req_nested(bs))) {
+        return -EAGAIN; /* drained: the slow path waits for the end */
+    }
+    if (!async_write_begin(bs, offset, bytes)) {
+        io_end(bs);
+        return -EAGAIN;
+    }
+    t0 = bdrv_account_now();
+    ret = bs->drv->bdrv_pwrite_nowait(bs, offset, bytes, buf);
+    if (ret == 0) {
+        bdrv_write_threshold_check(bs, offset, bytes);
+        g_rw_lock_reader_lock(&bs->write_hooks_lock);
+        write_hooks_after(bs, offset, bytes, BDRV_WRITE_DATA, 0);
+        bdrv_account_io(bs, BDRV_ACCT_WRITE, bytes, bdrv_account_now() - t0,
+                        0);
+    }
+    g_atomic_int_add(&bs->async_writes, -1);
+    io_end(bs);
+    return ret < 0 ? -EAGAIN : 0;
+}
+
 int bdrv_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, BdrvWriteDoneFn *done, void *opaque)
 {

@@ -488,32 +488,56 @@ int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return qcow2_write_data_mode(bs, offset, bytes, buf, false, errp);
 }
 
-int qcow2_write_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                      const void *buf, BdrvWriteDoneFn *done, void *opaque)
+/*
+ * The host offset of [offset, offset+bytes) if it lies in place in data
+ * clusters whose tables are cached, found without waiting for the lock.
+ * The mapping may change once the lock is dropped, as for a sync write
+ * (qcow2_data_write): allocation only appends, so a cluster freed
+ * meanwhile is not reused under this write.
+ */
+static bool map_in_place_nowait(BlockDriverState *bs, int64_t offset,
+                                int64_t bytes, uint64_t *host)
 {
     BDRVQcow2State *s = bs->opaque;
     Qcow2Run run;
     bool ok;
 
     if (qcow2_check_range(bs, offset, bytes, NULL) < 0) {
-        return -EAGAIN;
+        return false;
     }
     /* the lock may be held across a table read: never wait for it */
     if (!qcow2_trylock(s)) {
-        return -EAGAIN;
+        return false;
     }
     ok = s->write_ready && s->metadata &&
          qcow2_map_cached(bs, offset, bytes, &run) == 0 &&
          run.len == (uint64_t)bytes && qcow2_in_place_cached(bs, offset, &run);
     qcow2_unlock(s);
-    if (!ok) {
+    *host = ok ? run.host : 0;
+    return ok;
+}
+
+int qcow2_write_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf)
+{
+    uint64_t host;
+
+    if (!map_in_place_nowait(bs, offset, bytes, &host)) {
         return -EAGAIN;
     }
-    /* The mapping may change once the lock is dropped, as for a sync
-     * write (qcow2_data_write): a cluster freed and reused meanwhile is
-     * rewritten through the same file's write queue, after this write. */
+    return bdrv_pwrite_nowait(bs->file, host, bytes, buf);
+}
+
+int qcow2_write_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, BdrvWriteDoneFn *done, void *opaque)
+{
+    uint64_t host;
+
+    if (!map_in_place_nowait(bs, offset, bytes, &host)) {
+        return -EAGAIN;
+    }
     bdrv_debug_event(bs->file, BLKDBG_WRITE_AIO);
-    return bdrv_pwrite_async(bs->file, run.host, bytes, buf, done, opaque);
+    return bdrv_pwrite_async(bs->file, host, bytes, buf, done, opaque);
 }
 
 int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,

@@ -438,6 +438,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pread_nowait = qcow2_read_nowait,
     .bdrv_pwrite = qcow2_pwrite,
     .bdrv_pwrite_flags = qcow2_pwrite_flags,
+    .bdrv_pwrite_nowait = qcow2_write_nowait,
     .bdrv_pwrite_async = qcow2_write_async,
     .bdrv_pwrite_unallocated = qcow2_pwrite_unallocated,
     .bdrv_block_status = qcow2_block_status,

@@ -459,15 +459,18 @@ int qcow2_read_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf);
 int qcow2_write_data(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      const void *buf, GError **errp);
-/* Copy-on-read's write: only the clusters still unallocated (the rest
- * were written meanwhile and keep the newer data). */
 /*
  * A write into data clusters that need no metadata change (refcount 1,
- * tables cached), queued on the file without waiting (bdrv_pwrite_async).
- * -EAGAIN when it does not qualify: nothing done, write it the usual way.
+ * tables cached), done on the file without waiting (bdrv_pwrite_nowait)
+ * or queued there (bdrv_pwrite_async).  -EAGAIN when it does not
+ * qualify: nothing done, write it the usual way.
  */
+int qcow2_write_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf);
 int qcow2_write_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       const void *buf, BdrvWriteDoneFn *done, void *opaque);
+/* Copy-on-read's write: only the clusters still unallocated (the rest
+ * were written meanwhile and keep the newer data). */
 int qcow2_write_unallocated(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, const void *buf, GError **errp);
 int qcow2_allocation_status(BlockDriverState *bs, int64_t offset, int64_t bytes,

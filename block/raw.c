@@ -96,6 +96,17 @@ static int raw_pread_nowait(BlockDriverState *bs, int64_t offset,
     return bdrv_pread_nowait(bs->file, s->offset + offset, bytes, buf);
 }
 
+static int raw_pwrite_nowait(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const void *buf)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (!raw_check(bs, offset, bytes, NULL)) {
+        return -EAGAIN; /* bdrv_pwrite_flags reports it */
+    }
+    return bdrv_pwrite_nowait(bs->file, s->offset + offset, bytes, buf);
+}
+
 static int raw_pwrite_async(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, const void *buf,
                             BdrvWriteDoneFn *done, void *opaque)
@@ -226,6 +237,7 @@ const BlockDriver bdrv_raw = {
     .bdrv_getlength = raw_getlength,
     .bdrv_pread = raw_pread,
     .bdrv_pread_nowait = raw_pread_nowait,
+    .bdrv_pwrite_nowait = raw_pwrite_nowait,
     .bdrv_pwrite_async = raw_pwrite_async,
     .bdrv_pwrite = raw_pwrite,
     .bdrv_pwrite_flags = raw_pwrite_flags,

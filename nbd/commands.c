@@ -190,12 +190,12 @@ static bool read_is_plain(NbdClient *c, NbdRequest *r)
            r->len < NBD_SPARSE_READ_MIN;
 }
 
-bool nbd_read_nowait(NbdClient *c, NbdRequest *r)
+static bool read_nowait(NbdClient *c, NbdRequest *r)
 {
     BlockDriverState *bs;
     int ret;
 
-    if (r->type != NBD_CMD_READ || r->len == 0 || !read_is_plain(c, r)) {
+    if (r->len == 0 || !read_is_plain(c, r)) {
         return false;
     }
     bs = bdrv_child_request_begin(c->exp->root);
@@ -208,9 +208,39 @@ bool nbd_read_nowait(NbdClient *c, NbdRequest *r)
     return true;
 }
 
-/* ---- writes queued without waiting ---- */
+/* ---- writes done or queued without waiting ---- */
 
 static int fua_flags(NbdClient *c, NbdRequest *r);
+
+static bool write_nowait(NbdClient *c, NbdRequest *r)
+{
+    BlockDriverState *bs;
+    int ret;
+
+    if (r->len == 0 || fua_flags(c, r)) {
+        return false;
+    }
+    bs = bdrv_child_request_begin(c->exp->root);
+    ret = bdrv_pwrite_nowait(bs, r->offset, r->len, r->buf);
+    bdrv_child_request_end(c->exp->root);
+    if (ret < 0) {
+        return false;
+    }
+    r->ret = 0;
+    return nbd_write_reply(c, r);
+}
+
+bool nbd_answer_nowait(NbdClient *c, NbdRequest *r)
+{
+    switch (r->type) {
+    case NBD_CMD_READ:
+        return read_nowait(c, r);
+    case NBD_CMD_WRITE:
+        return write_nowait(c, r);
+    default:
+        return false;
+    }
+}
 
 /* On the node's writer thread: hand the result to the receiving one. */
 static void write_done(void *opaque, int ret)

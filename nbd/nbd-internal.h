@@ -160,11 +160,12 @@ void nbd_send_error(NbdClient *c, uint64_t cookie, uint32_t err,
 /* A send failed: the connection is over for everyone on it. */
 void nbd_client_fail(NbdClient *c);
 /*
- * A READ whose data the node gives without waiting (in the page cache):
- * read into r->buf with its reply header in r->reply_hdr, for the caller
- * to send.  False: nothing done, run it as any other.
+ * A READ whose data the node gives without waiting (in the page cache),
+ * read into r->buf, or a plain WRITE the node takes without waiting
+ * (bdrv_pwrite_nowait), done: its reply header is in r->reply_hdr, for
+ * the caller to send.  False: nothing done, run it as any other.
  */
-bool nbd_read_nowait(NbdClient *c, NbdRequest *r);
+bool nbd_answer_nowait(NbdClient *c, NbdRequest *r);
 /*
  * A plain WRITE queued on the node without waiting (bdrv_pwrite_async):
  * true when queued; once written it is put on c->done_head (under

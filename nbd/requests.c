@@ -379,11 +379,12 @@ static void await_next_request(NbdClient *c)
 }
 
 /*
- * receive_one, but a read the node answers without waiting (page cache)
- * is answered here and the next request received at once; the replies
- * of such reads go out together when no more input is waiting.  No
- * thread hand-off, and one sendmsg and one wake-up of the client for
- * several replies.  *out: a request to run on this thread, or NULL.
+ * receive_one, but a read or plain write the node answers without
+ * waiting (page cache) is answered here and the next request received at
+ * once; the replies of such requests go out together when no more input
+ * is waiting.  No thread hand-off, and one sendmsg and one wake-up of the
+ * client for several replies.  A plain write that would wait is queued
+ * on the node instead.  *out: a request to run on this thread, or NULL.
  */
 static bool receive_next(NbdClient *c, NbdRequest **out)
 {
@@ -398,16 +399,17 @@ static bool receive_next(NbdClient *c, NbdRequest **out)
         if (!receive_one(c, out)) {
             break;
         }
+        if (*out && nbd_answer_nowait(c, *out)) {
+            c->batch[c->batch_n++] = *out;
+            *out = NULL;
+            continue;
+        }
         if (*out && nbd_write_async(c, *out)) {
             *out = NULL; /* answered once done (take_done_writes) */
             continue;
         }
-        if (!*out || !nbd_read_nowait(c, *out)) {
-            send_pending_replies(c);
-            return true;
-        }
-        c->batch[c->batch_n++] = *out;
-        *out = NULL;
+        send_pending_replies(c);
+        return true;
     }
     send_pending_replies(c);
     return false;

@@ -81,6 +81,13 @@ struct BlockDriver {
     int (*bdrv_pread_nowait)(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, void *buf);
     /*
+     * Optional: a plain (not FUA) write done at once, without waiting for
+     * anything (the disk, a lock, a turn): 0 when written, -EAGAIN when
+     * not (nothing may be assumed written; the caller writes it all).
+     */
+    int (*bdrv_pwrite_nowait)(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, const void *buf);
+    /*
      * Optional: a plain (not FUA) write queued without waiting: 0 when
      * queued, then @done(@opaque, 0 or -errno) is called once it is
      * written, on another thread; -EAGAIN when the caller must write
@@ -231,6 +238,15 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
  */
 int bdrv_pread_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                       void *buf);
+/*
+ * A write that never waits, done on this thread: 0 when written (hooks
+ * and accounting as for bdrv_pwrite), -EAGAIN when the caller must write
+ * another way (the node cannot, is read-only or drained, has a write hook
+ * that must run before the write, or the data is not cached).  For a
+ * server's fast path, as bdrv_pread_nowait.
+ */
+int bdrv_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const void *buf);
 /*
  * A write that does not wait for its turn: 0 when queued (@done(@opaque,
  * 0 or -errno) is called when it is written, on another thread, and @buf

@@ -10,10 +10,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <linux/magic.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 
 #include "block-io-test-util.h"
 
@@ -357,62 +354,6 @@ START_TEST(test_raw_status_cache_races)
     bdrv_unref(bs);
 }
 END_TEST
-
-/* Drop @img's clean pages from the page cache; false where that is not
- * possible (tmpfs keeps them: they are the file). */
-static bool drop_page_cache(const char *img)
-{
-    struct statfs fs;
-    int fd = open(img, O_RDONLY | O_CLOEXEC);
-    bool ok;
-
-    ck_assert_int_ge(fd, 0);
-    ok = fstatfs(fd, &fs) == 0 && fs.f_type != TMPFS_MAGIC &&
-         fdatasync(fd) == 0 &&
-         posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Whether any page of [@offset, @offset + @len) of @img is in the page
- * cache: fadvise(DONTNEED) is only a hint, and a loaded machine may keep
- * (or read ahead) pages a test wanted gone. */
-static bool range_resident(const char *img, off_t offset, size_t len)
-{
-    long page = sysconf(_SC_PAGESIZE);
-    int fd = open(img, O_RDONLY | O_CLOEXEC);
-    unsigned char vec[64] = { 0 };
-    bool resident = false;
-    void *map;
-
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_le(len / page + 1, sizeof(vec));
-    map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, offset);
-    ck_assert(map != MAP_FAILED);
-    ck_assert_int_eq(mincore(map, len, vec), 0);
-    for (size_t i = 0; i < (len + page - 1) / page; i++) {
-        resident |= vec[i] & 1;
-    }
-    munmap(map, len);
-    close(fd);
-    return resident;
-}
-
-/* Drop the page holding file offset @offset and see it stay gone: the
- * readahead of an earlier read may still be landing pages behind a drop. */
-static bool page_dropped(const char *img, off_t offset)
-{
-    for (int try = 0; try < 5; try++) {
-        if (!drop_page_cache(img)) {
-            return false;
-        }
-        g_usleep(20 * 1000);
-        if (!range_resident(img, offset, 4 * KiB)) {
-            return true;
-        }
-    }
-    return false;
-}
 
 static gpointer nowait_read_32k(gpointer bs)
 {
