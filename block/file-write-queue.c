@@ -74,6 +74,8 @@ static FileQueuedCall *pop_locked(FileWriteQueue *q)
     return c;
 }
 
+static bool start_writer_locked(FileWriteQueue *q);
+
 /* Under q->lock: the turn goes to the writer thread (busy stays set). */
 static void give_turn_to_writer_locked(FileWriteQueue *q)
 {
@@ -87,8 +89,8 @@ static void give_turn_to_writer_locked(FileWriteQueue *q)
  * out under the lock: a waiter returns, and its condition variable goes
  * away, only after it has seen done or lead, which needs the lock.  A
  * caller's thread (@writer false) leaves queued calls to the writer, and
- * hands the turn on after MAX_RUN calls; the writer runs until the queue
- * is empty.
+ * after MAX_RUN calls hands the turn to the writer too (or, without one,
+ * to the next caller); the writer runs until the queue is empty.
  */
 static FileQueuedCall *next_locked(FileWriteQueue *q, FileQueuedCall *finished,
                                    bool writer, int *run)
@@ -109,9 +111,17 @@ static FileQueuedCall *next_locked(FileWriteQueue *q, FileQueuedCall *finished,
         give_turn_to_writer_locked(q);
         return NULL;
     }
+    /* enough for this caller: the writer thread takes over and runs the
+     * rest back to back, where handing the turn from one sleeping caller
+     * to the next costs a wake-up per MAX_RUN calls (milliseconds each
+     * when the CPUs are busy) */
+    if (!writer && *run >= MAX_RUN && start_writer_locked(q)) {
+        give_turn_to_writer_locked(q);
+        return NULL;
+    }
     pop_locked(q);
     if (!writer && ++*run > MAX_RUN) {
-        c->lead = true; /* busy stays set: the turn moves to c */
+        c->lead = true; /* no writer thread: the turn moves to c */
         pthread_cond_signal(&c->cond);
         return NULL;
     }
