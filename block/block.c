@@ -133,7 +133,11 @@ static void bdrv_delete(BlockDriverState *bs)
     GError *err = NULL;
 
     bdrv_drained_begin(bs); /* the last requests finish; none start */
-    if (!bs->read_only && bs->drv->bdrv_flush && bdrv_flush(bs, &err) < 0) {
+    /* A filter keeps nothing of its own, and the node below it goes on
+     * (a backup's filter leaves with the job): flushing it would write
+     * back all of that node's dirty pages under its running guest. */
+    if (!bs->read_only && bs->drv->bdrv_flush && !bs->drv->is_filter &&
+        bdrv_flush(bs, &err) < 0) {
         g_warning("Flushing '%s' before closing it failed: %s", bs->node_name,
                   err->message);
         g_clear_error(&err);
