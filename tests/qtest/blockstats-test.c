@@ -107,6 +107,47 @@ START_TEST(test_blockstats_count_io)
 }
 END_TEST
 
+/*
+ * A backup's end flushes its target, not its source: the job's filter
+ * above the source holds nothing of its own, and a flush through it would
+ * write back all the dirty pages of the guest still running there.
+ */
+START_TEST(test_backup_end_flushes_target_only)
+{
+    BlockFixture f = bq_start(NULL);
+    int64_t src_flushes;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 src.qcow2 4M && "
+                     "qemu-io -f qcow2 -c 'write -P 0x9 0 4M' src.qcow2 "
+                     ">/dev/null && qemu-img create -q -f qcow2 tgt.qcow2 4M"));
+    bq_add_fd(&f, f.c, "src.qcow2", O_RDWR, 0);
+    bq_add_fd(&f, f.c, "tgt.qcow2", O_RDWR, 1);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'src', 'file': {'driver': 'file', "
+               "'node-name': 'srcf', 'filename': '/dev/fdset/0'}}}");
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'tgt', 'file': {'driver': 'file', "
+               "'node-name': 'tgtf', 'filename': '/dev/fdset/1'}}}");
+    g_free(bq_hmp(f.c, "qemu-io src \"write -P 0xa 1M 64k\""));
+    src_flushes = stat_of(f.c, "src", "flush_operations");
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b0', 'device': 'src', 'target': 'tgt', 'sync': 'full'}}");
+    bq_wait_status(f.c, "b0", "null");
+    ck_assert_int_eq(stat_of(f.c, "src", "flush_operations"), src_flushes);
+    ck_assert_int_eq(stat_of(f.c, "srcf", "flush_operations"), 0);
+    ck_assert_int_ge(stat_of(f.c, "tgtf", "flush_operations"), 1);
+    /* what the target got is durable and whole, without a source flush */
+    bq_ok(f.c, "{'execute': 'blockdev-del', 'arguments': {'node-name': "
+               "'tgt'}}");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img check -q tgt.qcow2 && "
+                                      "qemu-io -f qcow2 -c 'read -P 0x9 0 1M' "
+                                      "-c 'read -P 0xa 1M 64k' tgt.qcow2 "
+                                      ">/dev/null"),
+                     0);
+    bq_finish(&f);
+}
+END_TEST
+
 /* QEMU 7.2's shape: the format node's "file" edge with its perms. */
 START_TEST(test_block_graph)
 {
@@ -167,6 +208,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_blockstats_count_io);
+    tcase_add_test(tc, test_backup_end_flushes_target_only);
     tcase_add_test(tc, test_block_graph);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
