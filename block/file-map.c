@@ -125,33 +125,50 @@ static int64_t reserve_for(int64_t size)
     return MIN(MAX(size, 64LL << 20) * 2, MAX_MAP_LEN);
 }
 
-/* Map @fd, once; failed stays set when it cannot be done. */
-static void map_fd(FileMap *m, int fd)
+/* Does the file open on @fd reach @end? */
+static bool file_reaches(int fd, int64_t end)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && st.st_size >= end;
+}
+
+/*
+ * Map @fd (again, with more room, when the file outgrew the map) so that
+ * a write ending at @end fits; failed is set when it cannot be done.
+ * Beyond the end of the file nothing is resident, and a store there
+ * would SIGBUS: copies are bounded by len, which follows the file.
+ */
+static void map_fd(FileMap *m, int fd, int64_t end)
 {
     struct stat st;
     int64_t reserve;
     void *p;
 
     pthread_rwlock_wrlock(&m->lock);
-    if (m->base || m->failed) {
+    if (m->failed || (m->base && end <= m->reserve)) {
         goto out; /* another thread was first */
     }
-    m->failed = true;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
         st.st_size > MAX_MAP_LEN) {
+        m->failed = true;
         goto out;
     }
-    /* beyond the end nothing is resident, and a store there would SIGBUS:
-     * copies are bounded by len, which follows the file as it grows */
+    if (st.st_size < end) {
+        goto out; /* shrunk meanwhile: nothing to map for this write */
+    }
     reserve = reserve_for(st.st_size);
     p = mmap(NULL, reserve, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
+        m->failed = true;
         goto out;
+    }
+    if (m->base) {
+        munmap(m->base, m->reserve);
     }
     m->base = p;
     m->reserve = reserve;
     __atomic_store_n(&m->len, st.st_size, __ATOMIC_RELAXED);
-    m->failed = false;
 out:
     pthread_rwlock_unlock(&m->lock);
 }
@@ -206,40 +223,46 @@ static bool resident(const char *p, size_t n)
     return true;
 }
 
-/* Copy under the read lock, if mapped: true when done; *unmapped when
- * nothing was tried because no map was made yet. */
-static bool write_mapped(FileMap *m, int fd, int64_t offset, int64_t bytes,
-                         const void *buf, bool *unmapped)
-{
-    bool done = false;
+typedef enum MapCopy {
+    MAP_COPIED,
+    MAP_NOT_NOW, /* not copied: write it another way */
+    MAP_REMAP,   /* not copied: the file reaches the write, the map not */
+} MapCopy;
 
-    *unmapped = false;
+/* Copy under the read lock, if the map holds the range. */
+static MapCopy write_mapped(FileMap *m, int fd, int64_t offset,
+                            int64_t bytes, const void *buf)
+{
+    int64_t end = offset + bytes;
+    MapCopy ret = MAP_NOT_NOW;
+
     if (pthread_rwlock_tryrdlock(&m->lock)) {
-        return false; /* being (un)mapped: never wait for it */
+        return MAP_NOT_NOW; /* being (un)mapped: never wait for it */
     }
-    *unmapped = !m->base && !m->failed;
-    if (m->base && covers(m, fd, offset + bytes) &&
-        resident(m->base + offset, bytes)) {
-        done = file_map_copy_guarded(m->base + offset, buf, bytes);
+    if (m->failed) {
+        ret = MAP_NOT_NOW;
+    } else if (!m->base || end > m->reserve) {
+        ret = file_reaches(fd, end) ? MAP_REMAP : MAP_NOT_NOW;
+    } else if (covers(m, fd, end) && resident(m->base + offset, bytes) &&
+               file_map_copy_guarded(m->base + offset, buf, bytes)) {
+        ret = MAP_COPIED;
     }
     pthread_rwlock_unlock(&m->lock);
-    return done;
+    return ret;
 }
 
 int file_map_write(FileMap *m, int fd, int64_t offset, int64_t bytes,
                    const void *buf)
 {
-    bool unmapped;
+    MapCopy r;
 
     if (bytes <= 0 || bytes > FILE_MAP_MAX_WRITE || offset < 0) {
         return -EAGAIN;
     }
-    if (write_mapped(m, fd, offset, bytes, buf, &unmapped)) {
-        return 0;
+    r = write_mapped(m, fd, offset, bytes, buf);
+    if (r == MAP_REMAP) {
+        map_fd(m, fd, offset + bytes);
+        r = write_mapped(m, fd, offset, bytes, buf);
     }
-    if (!unmapped) {
-        return -EAGAIN;
-    }
-    map_fd(m, fd);
-    return write_mapped(m, fd, offset, bytes, buf, &unmapped) ? 0 : -EAGAIN;
+    return r == MAP_COPIED ? 0 : -EAGAIN;
 }

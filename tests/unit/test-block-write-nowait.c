@@ -175,6 +175,35 @@ START_TEST(test_resize)
 }
 END_TEST
 
+/* A file that starts empty, then grows past the address space first kept
+ * for it (twice its size, at least 128 MiB), as a growing qcow2 does:
+ * the map follows it by mapping again. */
+START_TEST(test_growth_past_map)
+{
+    g_autofree char *img = tq_path("nw-empty.raw");
+    g_autofree uint8_t *zeroes = g_malloc0(64 * KiB);
+    uint8_t buf[4 * KiB];
+    BlockDriverState *bs;
+    int64_t far = 130 * MiB;
+
+    tq_sh_ok("rm -f '%s' && touch '%s'", img, img);
+    bs = open_json("{\"driver\": \"file\", \"filename\": \"%s\"}", img);
+    memset(buf, 0x3c, sizeof(buf));
+    ck_assert_int_eq(bdrv_pwrite_nowait(bs, 0, sizeof(buf), buf), -EAGAIN);
+    ck_assert_int_eq(bdrv_pwrite(bs, 0, 64 * KiB, zeroes, NULL), 0);
+    ck_assert_int_eq(bdrv_pwrite_nowait(bs, 8 * KiB, sizeof(buf), buf), 0);
+    ck_assert_int_eq(bdrv_pwrite_nowait(bs, far, sizeof(buf), buf), -EAGAIN);
+    ck_assert_int_eq(bdrv_pwrite(bs, far, 64 * KiB, zeroes, NULL), 0);
+    ck_assert_int_eq(bdrv_pwrite_nowait(bs, far + 8 * KiB, sizeof(buf), buf),
+                     0);
+    ck_assert_int_eq(bdrv_pwrite_nowait(bs, 8 * KiB, sizeof(buf), buf), 0);
+    bdrv_unref(bs);
+    expect_file_bytes(img, 8 * KiB, sizeof(buf), 0x3c);
+    expect_file_bytes(img, far + 8 * KiB, sizeof(buf), 0x3c);
+    expect_file_bytes(img, far + 12 * KiB, sizeof(buf), 0);
+}
+END_TEST
+
 /* qcow2: in place into allocated data clusters; anything else refused. */
 START_TEST(test_qcow2_in_place)
 {
@@ -248,6 +277,7 @@ int main(void)
     tcase_add_test(tc, test_raw_uncached_write);
     tcase_add_test(tc, test_nowait_refused);
     tcase_add_test(tc, test_resize);
+    tcase_add_test(tc, test_growth_past_map);
     tcase_add_test(tc, test_qcow2_in_place);
     tcase_add_test(tc, test_copy_guard);
     suite_add_tcase(s, tc);
