@@ -48,7 +48,6 @@ static gpointer install_sigbus(gpointer unused)
 {
     struct sigaction sa = {0};
 
-    (void)unused;
     sa.sa_sigaction = on_sigbus;
     /* NODEFER: the jump out leaves SIGBUS unblocked for the next fault */
     sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
@@ -81,6 +80,7 @@ void file_map_init(FileMap *m)
 {
     pthread_rwlockattr_t attr;
 
+    *m = (FileMap){0};
     /* a waiting (un)map makes new copies fail their trylock: it cannot
      * starve behind a stream of writes */
     pthread_rwlockattr_init(&attr);
@@ -88,10 +88,6 @@ void file_map_init(FileMap *m)
                                   PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&m->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
-    m->base = NULL;
-    m->reserve = 0;
-    m->len = 0;
-    m->failed = false;
 }
 
 static void unmap_locked(FileMap *m)
@@ -125,12 +121,12 @@ static int64_t reserve_for(int64_t size)
     return MIN(MAX(size, 64LL << 20) * 2, MAX_MAP_LEN);
 }
 
-/* Does the file open on @fd reach @end? */
-static bool file_reaches(int fd, int64_t end)
+/* The length of the file open on @fd, -1 if unknown. */
+static int64_t file_length(int fd)
 {
     struct stat st;
 
-    return fstat(fd, &st) == 0 && st.st_size >= end;
+    return fstat(fd, &st) == 0 ? st.st_size : -1;
 }
 
 /*
@@ -192,15 +188,15 @@ static void raise_len(FileMap *m, int64_t len)
 static bool covers(FileMap *m, int fd, int64_t end)
 {
     int64_t len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
-    struct stat st;
 
     if (end <= len) {
         return true;
     }
-    if (end > m->reserve || fstat(fd, &st) < 0 || st.st_size < end) {
+    len = end <= m->reserve ? file_length(fd) : -1;
+    if (len < end) {
         return false;
     }
-    raise_len(m, MIN(st.st_size, m->reserve));
+    raise_len(m, MIN(len, m->reserve));
     return true;
 }
 
@@ -242,7 +238,7 @@ static MapCopy write_mapped(FileMap *m, int fd, int64_t offset,
     if (m->failed) {
         ret = MAP_NOT_NOW;
     } else if (!m->base || end > m->reserve) {
-        ret = file_reaches(fd, end) ? MAP_REMAP : MAP_NOT_NOW;
+        ret = file_length(fd) >= end ? MAP_REMAP : MAP_NOT_NOW;
     } else if (covers(m, fd, end) && resident(m->base + offset, bytes) &&
                file_map_copy_guarded(m->base + offset, buf, bytes)) {
         ret = MAP_COPIED;

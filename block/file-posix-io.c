@@ -235,8 +235,7 @@ static int write_buffered(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return write_durable(bs, offset, bytes, buf, true, errp);
     }
     /* cached pages: a store through the map needs no turn (file-map.h) */
-    if ((s->open_flags & O_ACCMODE) == O_RDWR &&
-        file_map_write(&s->map, s->fd, offset, bytes, buf) == 0) {
+    if (file_pwrite_nowait(bs, offset, bytes, buf) == 0) {
         return 0;
     }
     return file_write_queue_run(&s->write_queue, queued_write, &w);

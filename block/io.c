@@ -366,6 +366,28 @@ static void async_write_done(void *opaque, int ret)
     g_free(a);
 }
 
+/*
+ * The start of a write that does not wait (done now or queued), if @bs
+ * can take one (@can: its driver has the callback): a request on @bs,
+ * counted in async_writes.  False: nothing started.
+ */
+static bool unwaited_write_begin(BlockDriverState *bs, bool can,
+                                 int64_t offset, int64_t bytes)
+{
+    if (!can || bytes <= 0 || bs->read_only ||
+        !check_request(bs, offset, bytes, NULL)) {
+        return false;
+    }
+    if (!io_try_begin(bs, req_nested(bs))) {
+        return false; /* drained: the slow path waits for the end */
+    }
+    if (!async_write_begin(bs, offset, bytes)) {
+        io_end(bs);
+        return false;
+    }
+    return true;
+}
+
 /* Counted as an async write, so that a hook change waits for it too. */
 int bdrv_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        const void *buf)
@@ -373,15 +395,8 @@ int bdrv_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
     int64_t t0;
     int ret;
 
-    if (!bs->drv || !bs->drv->bdrv_pwrite_nowait || bytes <= 0 ||
-        bs->read_only || !check_request(bs, offset, bytes, NULL)) {
-        return -EAGAIN;
-    }
-    if (!io_try_begin(bs, req_nested(bs))) {
-        return -EAGAIN; /* drained: the slow path waits for the end */
-    }
-    if (!async_write_begin(bs, offset, bytes)) {
-        io_end(bs);
+    if (!unwaited_write_begin(bs, bs->drv && bs->drv->bdrv_pwrite_nowait,
+                              offset, bytes)) {
         return -EAGAIN;
     }
     t0 = bdrv_account_now();
@@ -404,15 +419,8 @@ int bdrv_pwrite_async(BlockDriverState *bs, int64_t offset, int64_t bytes,
     AsyncWriteReq *a;
     int ret;
 
-    if (!bs->drv || !bs->drv->bdrv_pwrite_async || bytes <= 0 ||
-        bs->read_only || !check_request(bs, offset, bytes, NULL)) {
-        return -EAGAIN;
-    }
-    if (!io_try_begin(bs, req_nested(bs))) {
-        return -EAGAIN; /* drained: the slow path waits for the end */
-    }
-    if (!async_write_begin(bs, offset, bytes)) {
-        io_end(bs);
+    if (!unwaited_write_begin(bs, bs->drv && bs->drv->bdrv_pwrite_async,
+                              offset, bytes)) {
         return -EAGAIN;
     }
     bdrv_write_threshold_check(bs, offset, bytes);

@@ -15,6 +15,17 @@
 #include "block/dirty-bitmap.h"
 #include "block/file-map.h"
 
+/* A 1 MiB raw image of bytes @v, made by qemu-img and qemu-io. */
+static char *filled_raw(const char *name, uint8_t v)
+{
+    char *img = tq_path(name);
+
+    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
+             "qemu-io -f raw -c 'write -P 0x%02x 0 1M' '%s' >/dev/null", img,
+             v, img);
+    return img;
+}
+
 static BlockDriverState *open_raw(const char *img, const char *extra)
 {
     return open_json("{\"driver\": \"raw\"%s, \"file\": {\"driver\": "
@@ -46,14 +57,11 @@ static gpointer nowait_write_thread(gpointer bs)
 /* Cached pages take the write at once, and a dirty bitmap sees it. */
 START_TEST(test_raw_cached_write)
 {
-    g_autofree char *img = tq_path("nw.raw");
+    g_autofree char *img = filled_raw("nw.raw", 0x11);
     uint8_t buf[8 * KiB];
     BlockDriverState *bs;
     BdrvDirtyBitmap *bm;
 
-    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
-             "qemu-io -f raw -c 'write -P 0x11 0 1M' '%s' >/dev/null", img,
-             img);
     bs = open_raw(img, "");
     bm = bdrv_create_dirty_bitmap(bs, "b0", 64 * KiB, false, false, NULL);
     ck_assert_ptr_nonnull(bm);
@@ -90,13 +98,10 @@ END_TEST
 /* Pages not in the page cache would make the store wait for the disk. */
 START_TEST(test_raw_uncached_write)
 {
-    g_autofree char *img = tq_path("nw-cold.raw");
+    g_autofree char *img = filled_raw("nw-cold.raw", 0x22);
     uint8_t buf[4 * KiB];
     BlockDriverState *bs;
 
-    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
-             "qemu-io -f raw -c 'write -P 0x22 0 1M' '%s' >/dev/null", img,
-             img);
     bs = open_raw(img, "");
     memset(buf, 0x33, sizeof(buf));
     if (page_dropped(img, 512 * KiB)) {
@@ -113,13 +118,10 @@ END_TEST
 /* Nodes and modes the map must stay out of. */
 START_TEST(test_nowait_refused)
 {
-    g_autofree char *img = tq_path("nw-ro.raw");
+    g_autofree char *img = filled_raw("nw-ro.raw", 0x44);
     uint8_t buf[4 * KiB] = {0};
     BlockDriverState *bs;
 
-    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
-             "qemu-io -f raw -c 'write -P 0x44 0 1M' '%s' >/dev/null", img,
-             img);
     bs = open_raw(img, ", \"read-only\": true");
     expect_pattern(bs, 0, 1 * MiB, 0x44);
     ck_assert_int_eq(bdrv_pwrite_nowait(bs, 0, sizeof(buf), buf), -EAGAIN);
@@ -150,13 +152,10 @@ END_TEST
 /* The file grows (resize) and shrinks: the map follows. */
 START_TEST(test_resize)
 {
-    g_autofree char *img = tq_path("nw-grow.raw");
+    g_autofree char *img = filled_raw("nw-grow.raw", 0x55);
     uint8_t buf[4 * KiB];
     BlockDriverState *bs;
 
-    tq_sh_ok("qemu-img create -q -f raw '%s' 1M && "
-             "qemu-io -f raw -c 'write -P 0x55 0 1M' '%s' >/dev/null", img,
-             img);
     bs = open_raw(img, "");
     memset(buf, 0x66, sizeof(buf));
     expect_pattern(bs, 0, 1 * MiB, 0x55);
