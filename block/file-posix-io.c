@@ -79,8 +79,8 @@ static ssize_t write_once(int fd, const char *p, int64_t bytes, int64_t offset,
  * pwrite until done (with @dsync: each piece durable); -errno on failure
  * with errp set, -EOPNOTSUPP unset when the kernel has no RWF_DSYNC.
  */
-static int write_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                      const void *buf, bool dsync, GError **errp)
+static int write_all(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const void *buf, bool dsync, GError **errp)
 {
     BDRVFileState *s = bs->opaque;
     const char *p = buf;
@@ -105,6 +105,24 @@ static int write_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
         bytes -= n;
     }
     return 0;
+}
+
+/* write_all, buffered ones whole against overlapping map stores
+ * (file-range-lock.h); O_DIRECT is never mapped. */
+static int write_full(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const void *buf, bool dsync, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    FileRange range;
+    int ret;
+
+    if (s->open_flags & O_DIRECT) {
+        return write_all(bs, offset, bytes, buf, dsync, errp);
+    }
+    file_range_lock(&s->write_ranges, &range, offset, bytes);
+    ret = write_all(bs, offset, bytes, buf, dsync, errp);
+    file_range_unlock(&s->write_ranges, &range);
+    return ret;
 }
 
 static int file_fdatasync(BlockDriverState *bs, GError **errp)
@@ -200,11 +218,18 @@ int file_pwrite_nowait(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        const void *buf)
 {
     BDRVFileState *s = bs->opaque;
+    FileRange range;
+    int ret;
 
     if ((s->open_flags & O_DIRECT) || (s->open_flags & O_ACCMODE) != O_RDWR) {
         return -EAGAIN;
     }
-    return file_map_write(&s->map, s->fd, offset, bytes, buf);
+    if (!file_range_trylock(&s->write_ranges, &range, offset, bytes)) {
+        return -EAGAIN; /* an overlapping write is copying */
+    }
+    ret = file_map_write(&s->map, s->fd, offset, bytes, buf);
+    file_range_unlock(&s->write_ranges, &range);
+    return ret;
 }
 
 typedef struct QueuedWrite {

@@ -92,6 +92,7 @@ static int file_open(BlockDriverState *bs, JsonObject *options, GError **errp)
     file_data_cache_init(&s->data_cache);
     file_write_queue_init(&s->write_queue);
     file_map_init(&s->map);
+    file_range_lock_init(&s->write_ranges);
     s->lock.fd = fd; /* no parents yet: nothing to lock */
     if (s->locking) {
         file_lock_register(&s->lock);
@@ -250,6 +251,7 @@ static void file_close(BlockDriverState *bs)
         g_rw_lock_clear(&s->rmw_lock);
         file_data_cache_destroy(&s->data_cache);
         file_write_queue_destroy(&s->write_queue);
+        file_range_lock_destroy(&s->write_ranges);
     }
 }
 

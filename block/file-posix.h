@@ -11,6 +11,7 @@
 #include "file-data-cache.h"
 #include "file-lock.h"
 #include "file-map.h"
+#include "file-range-lock.h"
 #include "file-write-queue.h"
 
 #define DIRECT_ALIGN 4096
@@ -38,6 +39,7 @@ typedef struct BDRVFileState {
     FileDataCache data_cache;   /* what block status found to be data */
     FileWriteQueue write_queue; /* buffered writes, one at a time */
     FileMap map;                /* writes that never wait (file-map.h) */
+    FileRangeLock write_ranges; /* buffered: overlapping writes, one at a time */
 } BDRVFileState;
 /* file-posix.c */
 int64_t file_getlength(BlockDriverState *bs);

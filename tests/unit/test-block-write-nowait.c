@@ -14,6 +14,7 @@
 #include "block-io-test-util.h"
 #include "block/dirty-bitmap.h"
 #include "block/file-map.h"
+#include "block/file-posix.h"
 
 /* A 1 MiB raw image of bytes @v, made by qemu-img and qemu-io. */
 static char *filled_raw(const char *name, uint8_t v)
@@ -112,6 +113,53 @@ START_TEST(test_raw_uncached_write)
     ck_assert_int_eq(bdrv_pwrite_nowait(bs, 512 * KiB, sizeof(buf), buf), 0);
     expect_file_bytes(img, 512 * KiB, sizeof(buf), 0x33);
     bdrv_unref(bs);
+}
+END_TEST
+
+typedef struct OverlapWrite {
+    BlockDriverState *bs;
+    int done; /* atomic */
+} OverlapWrite;
+
+static gpointer overlap_write_thread(gpointer opaque)
+{
+    OverlapWrite *w = opaque;
+    uint8_t buf[4 * KiB];
+    int ret;
+
+    memset(buf, 0x77, sizeof(buf));
+    ret = bdrv_pwrite(w->bs, 2 * KiB, sizeof(buf), buf, NULL);
+    g_atomic_int_set(&w->done, 1);
+    return GINT_TO_POINTER(ret);
+}
+
+/* A write never copies into bytes another write is copying into: stores
+ * and pwrites wait (or, not waiting, decline); others go on. */
+START_TEST(test_overlapping_write_waits)
+{
+    g_autofree char *img = filled_raw("nw-overlap.raw", 0x44);
+    uint8_t buf[4 * KiB];
+    OverlapWrite w = {0};
+    BDRVFileState *s;
+    FileRange held;
+    GThread *th;
+
+    w.bs = open_raw(img, "");
+    s = w.bs->file->opaque;
+    expect_pattern(w.bs, 0, 1 * MiB, 0x44); /* now cached */
+    memset(buf, 0x55, sizeof(buf));
+    file_range_lock(&s->write_ranges, &held, 0, 4 * KiB);
+    ck_assert_int_eq(bdrv_pwrite_nowait(w.bs, 0, sizeof(buf), buf), -EAGAIN);
+    ck_assert_int_eq(bdrv_pwrite_nowait(w.bs, 4 * KiB, sizeof(buf), buf), 0);
+    th = g_thread_new("overlap", overlap_write_thread, &w);
+    g_usleep(100 * 1000);
+    ck_assert_int_eq(g_atomic_int_get(&w.done), 0);
+    file_range_unlock(&s->write_ranges, &held);
+    ck_assert_int_eq(GPOINTER_TO_INT(g_thread_join(th)), 0);
+    expect_file_bytes(img, 0, 2 * KiB, 0x44);
+    expect_file_bytes(img, 2 * KiB, 4 * KiB, 0x77);
+    expect_file_bytes(img, 6 * KiB, 2 * KiB, 0x55);
+    bdrv_unref(w.bs);
 }
 END_TEST
 
@@ -274,6 +322,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_raw_cached_write);
     tcase_add_test(tc, test_raw_uncached_write);
+    tcase_add_test(tc, test_overlapping_write_waits);
     tcase_add_test(tc, test_nowait_refused);
     tcase_add_test(tc, test_resize);
     tcase_add_test(tc, test_growth_past_map);
