@@ -127,7 +127,11 @@ static int backup_run(BlockJob *job, GError **errp)
         block_job_wait(job, G_USEC_PER_SEC);
         block_job_pause_point(job);
     }
-    return bdrv_flush(s->target, errp) < 0 ? -1 : 0;
+    if (bdrv_flush(s->target, errp) < 0) {
+        return -1;
+    }
+    copy_engine_target_flushed(s->engine);
+    return 0;
 }
 
 static void unhook(BackupJob *s)
@@ -294,6 +298,7 @@ static void backup_init_copy(BackupJob *s)
          * fleecing must write before the guest's write lands */
         .defer_cbw = s->sync != MIRROR_SYNC_MODE_NONE &&
                      !bdrv_chain_contains(s->target, s->source),
+        .drop_behind = !bdrv_chain_contains(s->target, s->source),
         .on_source_error = s->on_source_error,
         .on_target_error = s->on_target_error,
         .copied = backup_copied,

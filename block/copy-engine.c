@@ -161,20 +161,42 @@ static int chunk_read(CopyEngine *e, CopyChunk *c, bool *is_read,
     return 0;
 }
 
-static void start_writeback(CopyEngine *e, int64_t bytes)
+/* The target's "file" node, if it has one right below (or is one). */
+static BlockDriverState *target_file(CopyEngine *e)
 {
     BlockDriverState *t = e->cfg.target;
     BlockDriverState *leaf = t->file ? t->file : t;
+
+    return leaf->drv == &bdrv_file ? leaf : NULL;
+}
+
+static void start_writeback(CopyEngine *e, int64_t bytes)
+{
+    BlockDriverState *leaf = target_file(e);
     gint n = (gint)MIN(bytes, G_MAXINT / 2);
 
     if (g_atomic_int_add(&e->unflushed, n) + n < COPY_ENGINE_WRITEBACK_BYTES) {
         return;
     }
     g_atomic_int_set(&e->unflushed, 0);
-    if (leaf->drv == &bdrv_file) {
-        /* the whole file: a qcow2 target cannot map ranges for writing,
-         * and only its dirty pages are written anyway */
+    if (!leaf) {
+        return;
+    }
+    /* the whole file: a qcow2 target cannot map ranges for writing, and
+     * only its dirty pages are written anyway */
+    if (e->cfg.drop_behind) {
+        bdrv_file_drop_behind(leaf);
+    } else {
         bdrv_file_start_writeback(leaf, 0, 0);
+    }
+}
+
+void copy_engine_target_flushed(CopyEngine *e)
+{
+    BlockDriverState *leaf = target_file(e);
+
+    if (leaf && e->cfg.drop_behind) {
+        bdrv_file_drop_behind(leaf); /* all clean now: all of it goes */
     }
 }
 

@@ -329,6 +329,12 @@ int64_t bdrv_copy_range(BlockDriverState *src, BlockDriverState *dst,
 void bdrv_start_writeback(BlockDriverState *bs, int64_t offset, int64_t bytes);
 void bdrv_file_start_writeback(BlockDriverState *bs, int64_t offset,
                                int64_t bytes);
+/*
+ * A "file" node written once and not read back here (a backup's target):
+ * start writing back what is dirty and drop from the page cache what is
+ * clean, so that later writes reuse those pages.  A hint, like the above.
+ */
+void bdrv_file_drop_behind(BlockDriverState *bs);
 /* file-posix.c: the copy between two "file" nodes; 0 when the kernel
  * cannot do it for these files. */
 int64_t bdrv_file_copy_range(BlockDriverState *src, int64_t src_offset,

@@ -65,6 +65,12 @@ typedef struct CopyEngineConfig {
      * (or the map clean) while the hooks copy.
      */
     bool defer_cbw;
+    /*
+     * The target is written once and not read back here (not fleecing):
+     * the periodic writeback hint drops its clean pages too
+     * (bdrv_file_drop_behind).
+     */
+    bool drop_behind;
     BlockdevOnError on_source_error, on_target_error;
     /* Called after each copied range (any thread, no lock held). */
     void (*copied)(void *opaque, int64_t bytes);
@@ -88,6 +94,9 @@ void copy_engine_merge_dirty(CopyEngine *e, const HBitmap *hb);
 HBitmap *copy_engine_dirty_copy(CopyEngine *e);
 /* Dirty bytes plus the bytes of the chunks in flight. */
 int64_t copy_engine_pending(CopyEngine *e);
+/* The job flushed the target: with drop_behind, its pages leave the
+ * page cache. */
+void copy_engine_target_flushed(CopyEngine *e);
 
 /*
  * The worker: copy the dirty map until it is clean (one pass without

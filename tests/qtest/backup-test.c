@@ -6,6 +6,9 @@
  * restored with qemu-img and compared with the images; the documented
  * argument errors with QEMU 7.2's texts.
  */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include "block-qtest.h"
 #include "job-qtest.h"
 
@@ -122,6 +125,65 @@ START_TEST(test_full_then_incremental)
     ck_assert_int_ne(bq_sh_status(&f, "qemu-img compare -q src.qcow2 "
                                       "full.qcow2"),
                      0);
+    bq_finish(&f);
+}
+END_TEST
+
+/* Bytes of @file in the page cache (mincore through a mapping of it). */
+static int64_t cached_bytes(BlockFixture *f, const char *file)
+{
+    g_autofree char *path = bq_path(f, file);
+    long page = sysconf(_SC_PAGESIZE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    g_autofree unsigned char *vec = NULL;
+    struct stat st;
+    int64_t n = 0;
+    size_t pages;
+    void *map;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    pages = (st.st_size + page - 1) / page;
+    vec = g_malloc0(pages);
+    map = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    ck_assert(map != MAP_FAILED);
+    ck_assert_int_eq(mincore(map, st.st_size, vec), 0);
+    for (size_t i = 0; i < pages; i++) {
+        n += (vec[i] & 1) ? page : 0;
+    }
+    munmap(map, st.st_size);
+    close(fd);
+    return n;
+}
+
+/*
+ * A push backup's target is written once: its pages leave the page cache
+ * as it goes and once it is flushed (bdrv_file_drop_behind), so a disk's
+ * copy does not take a page-cache page for each of its pages.  The copy
+ * still reads back as the source.
+ */
+START_TEST(test_target_pages_dropped)
+{
+    BlockFixture f = bq_start(NULL);
+    int64_t cached;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 big.qcow2 96M && "
+                     "qemu-io -c 'write -P 0x5a 0 96M' big.qcow2 && "
+                     "qemu-img create -q -f qcow2 copy.qcow2 96M"));
+    add_node(&f, "src", "big.qcow2", 0, false);
+    add_node(&f, "copy", "copy.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b0', 'device': 'src', 'target': 'copy', 'sync': 'full'}}");
+    bq_wait_status(f.c, "b0", "null");
+    cached = cached_bytes(&f, "copy.qcow2");
+    ck_assert_msg(cached < 8 * 1024 * 1024,
+                  "%" G_GINT64_FORMAT " bytes of the target still cached", cached);
+    del_node(f.c, "copy");
+    del_node(f.c, "src");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q big.qcow2 "
+                                      "copy.qcow2"),
+                     0);
+    check_image(&f, "copy.qcow2");
     bq_finish(&f);
 }
 END_TEST
@@ -324,6 +386,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_transaction);
     tcase_add_test(tc, test_sync_none);
+    tcase_add_test(tc, test_target_pages_dropped);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
