@@ -285,6 +285,10 @@ static bool backup_check_target(BlockdevBackup *a, BlockDriverState *bs,
 /* What the job copies first: everything, or the bitmap's frozen bits. */
 static void backup_init_copy(BackupJob *s)
 {
+    bool fleecing = bdrv_chain_contains(s->target, s->source);
+    /* sync=none has no worker to handle a deferred write's failure;
+     * fleecing must write before the guest's write lands */
+    bool defer = s->sync != MIRROR_SYNC_MODE_NONE && !fleecing;
     CopyEngineConfig cfg = {
         .source = s->source,
         .target = s->target,
@@ -292,13 +296,12 @@ static void backup_init_copy(BackupJob *s)
         .granularity = BACKUP_CLUSTER,
         .max_chunk = BACKUP_MAX_CHUNK,
         .max_in_flight = BACKUP_IN_FLIGHT,
-        .fleecing = bdrv_chain_contains(s->target, s->source),
+        .fleecing = fleecing,
         .point_in_time = true,
-        /* sync=none has no worker to handle a deferred write's failure;
-         * fleecing must write before the guest's write lands */
-        .defer_cbw = s->sync != MIRROR_SYNC_MODE_NONE &&
-                     !bdrv_chain_contains(s->target, s->source),
-        .drop_behind = !bdrv_chain_contains(s->target, s->source),
+        .defer_cbw = defer,
+        /* a scratch image (sync=none) gets only what the guest changes */
+        .cbw_window = defer ? BACKUP_MAX_CHUNK : 0,
+        .drop_behind = !fleecing, /* written once, read by nobody here */
         .on_source_error = s->on_source_error,
         .on_target_error = s->on_target_error,
         .copied = backup_copied,

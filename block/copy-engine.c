@@ -800,6 +800,15 @@ bool copy_engine_cbw_is_noop(CopyEngine *e, int64_t offset, int64_t bytes)
            (e->read_map && read_map_covers(e, start, end));
 }
 
+/* [*start, *end) grown to the cbw_window around it (inside the copy). */
+static void widen_to_window(CopyEngine *e, int64_t *start, int64_t *end)
+{
+    int64_t w = e->cfg.cbw_window;
+
+    *start -= *start % w;
+    *end = MIN((*end + w - 1) / w * w, e->cfg.len);
+}
+
 int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
                          bool dirty_only, GError **errp)
 {
@@ -812,6 +821,9 @@ int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
     }
     if (dirty_only && e->read_map && read_map_covers(e, start, end)) {
         return 0; /* the old data is read: nothing to wait for */
+    }
+    if (dirty_only && e->cfg.cbw_window > 0) {
+        widen_to_window(e, &start, &end);
     }
     g_mutex_lock(&e->lock);
     claim_now_locked(e, start, end, dirty_only, ranges);

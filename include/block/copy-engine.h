@@ -66,6 +66,15 @@ typedef struct CopyEngineConfig {
      */
     bool defer_cbw;
     /*
+     * A copy-before-write copies every granule still to copy in the
+     * aligned window of this many bytes around the write (0: only the
+     * write's granules).  Why: a guest writing at random during a full
+     * backup needs a copy for nearly every write; one per 64 KiB cluster
+     * costs more in per-copy overhead (locks, wake-ups, allocation) than
+     * in bytes, and larger windows cover the disk in fewer copies.
+     */
+    int64_t cbw_window;
+    /*
      * The target is written once and not read back here (not fleecing):
      * the periodic writeback hint drops its clean pages too
      * (bdrv_file_drop_behind).

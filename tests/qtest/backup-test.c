@@ -188,6 +188,53 @@ START_TEST(test_target_pages_dropped)
 }
 END_TEST
 
+/*
+ * A guest write during a full backup copies the whole 1 MiB window
+ * around it first, not only its cluster (cfg.cbw_window): the job's
+ * progress jumps by the window (plus at most the worker's first chunk,
+ * speed-limited to one cluster), and the copy is the source before it.
+ */
+START_TEST(test_cbw_copies_window)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *offset = NULL;
+    int64_t done;
+
+    g_free(bq_sh(&f, "qemu-img create -q -f qcow2 w.qcow2 8M && "
+                     "qemu-io -c 'write -P 0x21 0 8M' w.qcow2 && "
+                     "qemu-img convert -O raw w.qcow2 w-before.img && "
+                     "qemu-img create -q -f qcow2 w-copy.qcow2 8M"));
+    add_node(&f, "src", "w.qcow2", 0, false);
+    add_node(&f, "copy", "w-copy.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b0', 'device': 'src', 'target': 'copy', 'sync': 'full', "
+               "'speed': 1}}");
+    qemu_io(f.c, "src", "write -P 0x42 5128k 4k");
+    /* the copy's write may still be on its way (deferred to the pool) */
+    for (int i = 0; i < 500; i++) {
+        g_free(offset);
+        offset = jq_field(f.c, "b0", "offset");
+        done = g_ascii_strtoll(offset, NULL, 10);
+        if (done >= MiB) {
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    ck_assert_msg(done == MiB || done == MiB + 65536,
+                  "progress %" G_GINT64_FORMAT " after one guest write", done);
+    bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
+               "{'device': 'b0', 'speed': 0}}");
+    bq_wait_status(f.c, "b0", "null");
+    del_node(f.c, "copy");
+    del_node(f.c, "src");
+    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
+                                      "w-before.img w-copy.qcow2"),
+                     0);
+    check_image(&f, "w-copy.qcow2");
+    bq_finish(&f);
+}
+END_TEST
+
 /* sync=none (pull mode's scratch): only the old data of what the guest
  * overwrites reaches the target; the job runs until cancelled.  Its
  * progress is QEMU 7.2's (measured, compat-compare.py
@@ -387,6 +434,7 @@ int main(void)
     tcase_add_test(tc, test_transaction);
     tcase_add_test(tc, test_sync_none);
     tcase_add_test(tc, test_target_pages_dropped);
+    tcase_add_test(tc, test_cbw_copies_window);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
