@@ -809,22 +809,13 @@ static void widen_to_window(CopyEngine *e, int64_t *start, int64_t *end)
     *end = MIN((*end + w - 1) / w * w, e->cfg.len);
 }
 
-int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
+/* Copy the granules of [start, end) (all, or those still to copy). */
+static int copy_span_now(CopyEngine *e, int64_t start, int64_t end,
                          bool dirty_only, GError **errp)
 {
-    int64_t start, end;
     g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(CopyRange));
     int ret = 0;
 
-    if (!granule_span(e, offset, bytes, &start, &end)) {
-        return 0;
-    }
-    if (dirty_only && e->read_map && read_map_covers(e, start, end)) {
-        return 0; /* the old data is read: nothing to wait for */
-    }
-    if (dirty_only && e->cfg.cbw_window > 0) {
-        widen_to_window(e, &start, &end);
-    }
     g_mutex_lock(&e->lock);
     claim_now_locked(e, start, end, dirty_only, ranges);
     g_mutex_unlock(&e->lock);
@@ -840,4 +831,31 @@ int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
         }
     }
     return ret;
+}
+
+int copy_engine_copy_now(CopyEngine *e, int64_t offset, int64_t bytes,
+                         bool dirty_only, GError **errp)
+{
+    int64_t start, end, wstart, wend;
+
+    if (!granule_span(e, offset, bytes, &start, &end)) {
+        return 0;
+    }
+    if (dirty_only && e->read_map && read_map_covers(e, start, end)) {
+        return 0; /* the old data is read: nothing to wait for */
+    }
+    wstart = start;
+    wend = end;
+    if (dirty_only && e->cfg.cbw_window > 0) {
+        widen_to_window(e, &wstart, &wend);
+    }
+    if (wstart == start && wend == end) {
+        return copy_span_now(e, start, end, dirty_only, errp);
+    }
+    /* an error elsewhere in the window is not the guest write's: what
+     * failed is still to copy, and only the write's own part is retried */
+    if (copy_span_now(e, wstart, wend, dirty_only, NULL) == 0) {
+        return 0;
+    }
+    return copy_span_now(e, start, end, dirty_only, errp);
 }

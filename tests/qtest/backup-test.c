@@ -235,6 +235,46 @@ START_TEST(test_cbw_copies_window)
 }
 END_TEST
 
+/*
+ * A read error elsewhere in the window is not the guest write's: the
+ * write copies its own cluster and succeeds; the job meets the error
+ * when it gets there.  (qemu-img lays the written image out in one run:
+ * guest offset + the host offset of guest 0.)
+ */
+START_TEST(test_cbw_window_error_elsewhere)
+{
+    BlockFixture f = bq_start(NULL);
+    g_autofree char *host = NULL;
+    g_autofree char *out = NULL;
+    int64_t bad_sector;
+
+    host = bq_sh(&f, "qemu-img create -q -f qcow2 e.qcow2 8M && "
+                     "qemu-io -c 'write -P 0x21 0 8M' e.qcow2 >/dev/null && "
+                     "qemu-img create -q -f qcow2 e-copy.qcow2 8M && "
+                     "qemu-img map --output=json e.qcow2 | "
+                     "sed -n 's/.*\"offset\": \\([0-9]*\\).*/\\1/p'");
+    bad_sector = (g_ascii_strtoll(host, NULL, 10) + 5632 * 1024) / 512;
+    bq_add_fd(&f, f.c, "e.qcow2", O_RDWR, 0);
+    bq_ok(f.c, "{'execute': 'blockdev-add', 'arguments': {'driver': "
+               "'qcow2', 'node-name': 'src', 'file': {'driver': 'blkdebug', "
+               "'inject-error': [{'event': 'read_aio', 'iotype': 'read', "
+               "'sector': %" G_GINT64_FORMAT "}], 'image': {'driver': "
+               "'file', 'filename': '/dev/fdset/0'}}}}", bad_sector);
+    add_node(&f, "copy", "e-copy.qcow2", 1, false);
+    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+               "'b0', 'device': 'src', 'target': 'copy', 'sync': 'full', "
+               "'speed': 1}}");
+    out = bq_hmp(f.c, "qemu-io src \"write -P 0x42 5128k 4k\"");
+    ck_assert_str_eq(out, "wrote 4096/4096 bytes at offset 5251072\r\n");
+    bq_ok(f.c, "{'execute': 'block-job-cancel', 'arguments': "
+               "{'device': 'b0', 'force': true}}");
+    bq_wait_status(f.c, "b0", "null");
+    del_node(f.c, "copy");
+    del_node(f.c, "src");
+    bq_finish(&f);
+}
+END_TEST
+
 /* sync=none (pull mode's scratch): only the old data of what the guest
  * overwrites reaches the target; the job runs until cancelled.  Its
  * progress is QEMU 7.2's (measured, compat-compare.py
@@ -435,6 +475,7 @@ int main(void)
     tcase_add_test(tc, test_sync_none);
     tcase_add_test(tc, test_target_pages_dropped);
     tcase_add_test(tc, test_cbw_copies_window);
+    tcase_add_test(tc, test_cbw_window_error_elsewhere);
     suite_add_tcase(su, tc);
     r = srunner_create(su);
     srunner_run_all(r, CK_NORMAL);
