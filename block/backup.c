@@ -27,6 +27,11 @@
 #define BACKUP_CLUSTER (64 * 1024)
 #define BACKUP_MAX_CHUNK (1024 * 1024)
 #define BACKUP_IN_FLIGHT 4
+/* A guest write's copy-before-write covers this window around it
+ * (copy-engine.h, cbw_window); measured against 1 MiB, a guest writing
+ * at random during a full backup kept 0.93x of its speed against 0.82x
+ * (medians of 5). */
+#define BACKUP_CBW_WINDOW (2 * 1024 * 1024)
 
 typedef struct BackupJob {
     BlockJob common;
@@ -300,7 +305,7 @@ static void backup_init_copy(BackupJob *s)
         .point_in_time = true,
         .defer_cbw = defer,
         /* a scratch image (sync=none) gets only what the guest changes */
-        .cbw_window = defer ? BACKUP_MAX_CHUNK : 0,
+        .cbw_window = defer ? BACKUP_CBW_WINDOW : 0,
         .drop_behind = !fleecing, /* written once, read by nobody here */
         .on_source_error = s->on_source_error,
         .on_target_error = s->on_target_error,
