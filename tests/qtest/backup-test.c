@@ -129,6 +129,29 @@ START_TEST(test_full_then_incremental)
 }
 END_TEST
 
+/* Nodes "src" and "copy" on @src and @copy, and job b0 copying src to
+ * copy (sync full, then @extra arguments, if any). */
+static void start_backup(BlockFixture *f, const char *src, const char *copy,
+                         const char *extra)
+{
+    add_node(f, "src", src, 0, false);
+    add_node(f, "copy", copy, 1, false);
+    bq_ok(f->c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
+                "'b0', 'device': 'src', 'target': 'copy', 'sync': 'full'%s}}",
+          extra);
+}
+
+/* Both nodes gone, @copy reads as @want (qemu-img compare arguments
+ * before it) and passes qemu-img check. */
+static void copy_is(BlockFixture *f, const char *want, const char *copy)
+{
+    del_node(f->c, "copy");
+    del_node(f->c, "src");
+    ck_assert_int_eq(bq_sh_status(f, "qemu-img compare -q %s %s", want, copy),
+                     0);
+    check_image(f, copy);
+}
+
 /* Bytes of @file in the page cache (mincore through a mapping of it). */
 static int64_t cached_bytes(BlockFixture *f, const char *file)
 {
@@ -170,20 +193,13 @@ START_TEST(test_target_pages_dropped)
     g_free(bq_sh(&f, "qemu-img create -q -f qcow2 big.qcow2 96M && "
                      "qemu-io -c 'write -P 0x5a 0 96M' big.qcow2 && "
                      "qemu-img create -q -f qcow2 copy.qcow2 96M"));
-    add_node(&f, "src", "big.qcow2", 0, false);
-    add_node(&f, "copy", "copy.qcow2", 1, false);
-    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
-               "'b0', 'device': 'src', 'target': 'copy', 'sync': 'full'}}");
+    start_backup(&f, "big.qcow2", "copy.qcow2", "");
     bq_wait_status(f.c, "b0", "null");
     cached = cached_bytes(&f, "copy.qcow2");
     ck_assert_msg(cached < 8 * 1024 * 1024,
-                  "%" G_GINT64_FORMAT " bytes of the target still cached", cached);
-    del_node(f.c, "copy");
-    del_node(f.c, "src");
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q big.qcow2 "
-                                      "copy.qcow2"),
-                     0);
-    check_image(&f, "copy.qcow2");
+                  "%" G_GINT64_FORMAT " bytes of the target still cached",
+                  cached);
+    copy_is(&f, "big.qcow2", "copy.qcow2");
     bq_finish(&f);
 }
 END_TEST
@@ -204,11 +220,7 @@ START_TEST(test_cbw_copies_window)
                      "qemu-io -c 'write -P 0x21 0 8M' w.qcow2 && "
                      "qemu-img convert -O raw w.qcow2 w-before.img && "
                      "qemu-img create -q -f qcow2 w-copy.qcow2 8M"));
-    add_node(&f, "src", "w.qcow2", 0, false);
-    add_node(&f, "copy", "w-copy.qcow2", 1, false);
-    bq_ok(f.c, "{'execute': 'blockdev-backup', 'arguments': {'job-id': "
-               "'b0', 'device': 'src', 'target': 'copy', 'sync': 'full', "
-               "'speed': 1}}");
+    start_backup(&f, "w.qcow2", "w-copy.qcow2", ", 'speed': 1");
     qemu_io(f.c, "src", "write -P 0x42 5128k 4k");
     /* the copy's write may still be on its way (deferred to the pool) */
     for (int i = 0; i < 500; i++) {
@@ -225,12 +237,7 @@ START_TEST(test_cbw_copies_window)
     bq_ok(f.c, "{'execute': 'block-job-set-speed', 'arguments': "
                "{'device': 'b0', 'speed': 0}}");
     bq_wait_status(f.c, "b0", "null");
-    del_node(f.c, "copy");
-    del_node(f.c, "src");
-    ck_assert_int_eq(bq_sh_status(&f, "qemu-img compare -q -f raw -F qcow2 "
-                                      "w-before.img w-copy.qcow2"),
-                     0);
-    check_image(&f, "w-copy.qcow2");
+    copy_is(&f, "-f raw -F qcow2 w-before.img", "w-copy.qcow2");
     bq_finish(&f);
 }
 END_TEST
