@@ -55,15 +55,15 @@ void file_range_lock(FileRangeLock *l, FileRange *r, int64_t offset,
 bool file_range_trylock(FileRangeLock *l, FileRange *r, int64_t offset,
                         int64_t bytes)
 {
-    bool free;
+    bool taken;
 
     pthread_mutex_lock(&l->lock);
-    free = !overlaps_held(l, offset, offset + bytes);
-    if (free) {
+    taken = !overlaps_held(l, offset, offset + bytes);
+    if (taken) {
         hold_locked(l, r, offset, offset + bytes);
     }
     pthread_mutex_unlock(&l->lock);
-    return free;
+    return taken;
 }
 
 void file_range_unlock(FileRangeLock *l, FileRange *r)
