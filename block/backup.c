@@ -117,17 +117,15 @@ static int backup_run(BlockJob *job, GError **errp)
     if (s->sync == MIRROR_SYNC_MODE_TOP && drop_unallocated(s, errp) < 0) {
         return -1;
     }
-    if (s->sync != MIRROR_SYNC_MODE_NONE) {
+    if (s->sync == MIRROR_SYNC_MODE_TOP) { /* less than first thought */
         block_job_progress_set_total(job, copy_engine_pending(s->engine));
+    }
+    if (s->sync != MIRROR_SYNC_MODE_NONE) {
         if (copy_engine_run(s->engine, job, errp) < 0) {
             return -1;
         }
     }
-    /* sync=none: only copy-before-write, until the job is cancelled;
-     * QEMU 7.2 shows 0 of the whole length all along */
-    if (s->sync == MIRROR_SYNC_MODE_NONE) {
-        block_job_progress_set_total(job, s->len);
-    }
+    /* sync=none: only copy-before-write, until the job is cancelled */
     while (s->sync == MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {
         block_job_wait(job, G_USEC_PER_SEC);
         block_job_pause_point(job);
@@ -294,6 +292,7 @@ static void backup_init_copy(BackupJob *s)
     /* sync=none has no worker to handle a deferred write's failure;
      * fleecing must write before the guest's write lands */
     bool defer = s->sync != MIRROR_SYNC_MODE_NONE && !fleecing;
+    int64_t total;
     CopyEngineConfig cfg = {
         .source = s->source,
         .target = s->target,
@@ -325,6 +324,11 @@ static void backup_init_copy(BackupJob *s)
         /* sync=none too: every cluster's old data goes before a write */
         copy_engine_set_dirty(s->engine, 0, s->len);
     }
+    /* before the job's thread runs: a query right after the start sees
+     * the length (sync=none: QEMU 7.2 shows 0 of it all along) */
+    total = s->sync == MIRROR_SYNC_MODE_NONE ? s->len
+                                              : copy_engine_pending(s->engine);
+    block_job_progress_set_total(&s->common, total);
 }
 
 /*
