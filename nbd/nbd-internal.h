@@ -33,6 +33,12 @@
  * a hole.  Copy tools read far larger blocks and still get hole chunks.
  */
 #define NBD_SPARSE_READ_MIN (64 * 1024)
+/*
+ * A batch that carried this much data goes out before the next request
+ * is received: with large requests, holding a reply back for the next
+ * one costs the client a slot of its queue for a whole request's time.
+ */
+#define NBD_BATCH_FLUSH_BYTES (256 * 1024)
 
 /* Reads the receiving thread answers in place before it sends their
  * replies together (less than NBD_MAX_IN_FLIGHT: the others progress). */
@@ -124,6 +130,7 @@ struct NbdClient {
     /* under recv_lock: reads answered in place, replies not sent yet */
     NbdRequest *batch[NBD_BATCH_MAX];
     int batch_n;
+    uint64_t batch_bytes; /* of data the batched requests carried */
     unsigned spin_misses, spin_skips; /* await_next_request */
 };
 

@@ -265,6 +265,14 @@ static void flush_batch(NbdClient *c)
         request_put(c, c->batch[i]);
     }
     c->batch_n = 0;
+    c->batch_bytes = 0;
+}
+
+/* Batch @r's reply (the caller made room). */
+static void batch_add(NbdClient *c, NbdRequest *r)
+{
+    c->batch[c->batch_n++] = r;
+    c->batch_bytes += r->len;
 }
 
 /*
@@ -289,7 +297,7 @@ static void take_done_writes(NbdClient *c)
             flush_batch(c);
         }
         if (nbd_write_reply(c, r)) {
-            c->batch[c->batch_n++] = r;
+            batch_add(c, r);
         } else {
             request_put(c, r);
         }
@@ -390,7 +398,8 @@ static bool receive_next(NbdClient *c, NbdRequest **out)
 {
     for (;;) {
         await_queued_writes(c);
-        if (c->batch_n == NBD_BATCH_MAX) {
+        if (c->batch_n == NBD_BATCH_MAX ||
+            c->batch_bytes >= NBD_BATCH_FLUSH_BYTES) {
             flush_batch(c);
         } else if (c->batch_n && !next_request_here(c)) {
             flush_batch(c);
@@ -400,7 +409,7 @@ static bool receive_next(NbdClient *c, NbdRequest **out)
             break;
         }
         if (*out && nbd_answer_nowait(c, *out)) {
-            c->batch[c->batch_n++] = *out;
+            batch_add(c, *out);
             *out = NULL;
             continue;
         }
