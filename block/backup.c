@@ -114,16 +114,16 @@ static int backup_run(BlockJob *job, GError **errp)
 {
     BackupJob *s = (BackupJob *)job;
 
-    if (s->sync == MIRROR_SYNC_MODE_TOP && drop_unallocated(s, errp) < 0) {
-        return -1;
-    }
-    if (s->sync == MIRROR_SYNC_MODE_TOP) { /* less than first thought */
-        block_job_progress_set_total(job, copy_engine_pending(s->engine));
-    }
-    if (s->sync != MIRROR_SYNC_MODE_NONE) {
-        if (copy_engine_run(s->engine, job, errp) < 0) {
+    if (s->sync == MIRROR_SYNC_MODE_TOP) {
+        if (drop_unallocated(s, errp) < 0) {
             return -1;
         }
+        /* less than backup_init_copy first set */
+        block_job_progress_set_total(job, copy_engine_pending(s->engine));
+    }
+    if (s->sync != MIRROR_SYNC_MODE_NONE &&
+        copy_engine_run(s->engine, job, errp) < 0) {
+        return -1;
     }
     /* sync=none: only copy-before-write, until the job is cancelled */
     while (s->sync == MIRROR_SYNC_MODE_NONE && !block_job_is_cancelled(job)) {

@@ -33,16 +33,16 @@
  * a hole.  Copy tools read far larger blocks and still get hole chunks.
  */
 #define NBD_SPARSE_READ_MIN (64 * 1024)
+
+/* Reads the receiving thread answers in place before it sends their
+ * replies together (less than NBD_MAX_IN_FLIGHT: the others progress). */
+#define NBD_BATCH_MAX 4
 /*
  * A batch that carried this much data goes out before the next request
  * is received: with large requests, holding a reply back for the next
  * one costs the client a slot of its queue for a whole request's time.
  */
 #define NBD_BATCH_FLUSH_BYTES (256 * 1024)
-
-/* Reads the receiving thread answers in place before it sends their
- * replies together (less than NBD_MAX_IN_FLIGHT: the others progress). */
-#define NBD_BATCH_MAX 4
 /* How long the receiving thread looks for a next request, awake. */
 #define NBD_SPIN_US 30
 

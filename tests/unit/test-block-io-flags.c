@@ -374,7 +374,8 @@ static gpointer nowait_read_32k(gpointer bs)
  */
 static bool uncached_read_refused(const char *img)
 {
-    g_autofree uint8_t *buf = g_malloc(512 * KiB);
+    const size_t len = 512 * KiB;
+    g_autofree uint8_t *buf = g_malloc(len);
     bool dropped = false;
 
     for (int try = 0; try < 10; try++) {
@@ -388,14 +389,14 @@ static bool uncached_read_refused(const char *img)
         bs = open_json("{\"driver\": \"raw\", \"offset\": 4096, "
                        "\"file\": {\"driver\": \"file\", "
                        "\"filename\": \"%s\"}}", img);
-        memset(buf, 0, 512 * KiB);
-        ret = bdrv_pread_nowait(bs, 256 * KiB, 512 * KiB, buf);
+        memset(buf, 0, len);
+        ret = bdrv_pread_nowait(bs, 256 * KiB, len, buf);
         bdrv_unref(bs);
         if (ret == -EAGAIN) {
             return true;
         }
         ck_assert_int_eq(ret, 0);
-        ck_assert(all_bytes(buf, 512 * KiB, 0x5c));
+        ck_assert(all_bytes(buf, len, 0x5c));
     }
     ck_assert_msg(!dropped, "every never-waiting read of dropped pages "
                   "succeeded");
